@@ -1,0 +1,325 @@
+// Package staticpods builds the control plane's static pods (etcd,
+// kube-apiserver, kube-controller-manager, kube-scheduler) as core/v1 Pods
+// from the configuration, and writes them to the kubelet's manifest dir.
+// Builders are pure: same config, same Pod, which golden files pin.
+package staticpods
+
+import (
+	"fmt"
+	"net"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/intstr"
+
+	"github.com/kubestrap/kubestrap/certs"
+	"github.com/kubestrap/kubestrap/components"
+	"github.com/kubestrap/kubestrap/config"
+)
+
+// Component names; also the manifest file names without ".yaml".
+const (
+	Etcd              = "etcd"
+	KubeAPIServer     = "kube-apiserver"
+	ControllerManager = "kube-controller-manager"
+	Scheduler         = "kube-scheduler"
+)
+
+// Ports the control plane listens on (preflight checks they are free).
+const (
+	EtcdClientPort        = 2379
+	EtcdPeerPort          = 2380
+	EtcdMetricsPort       = 2381
+	ControllerManagerPort = 10257
+	SchedulerPort         = 10259
+)
+
+// KubernetesDir is where the kubeconfigs live on a node; the manifests
+// reference these paths, which are fixed on every node.
+const KubernetesDir = "/etc/kubernetes"
+
+// Annotations that let joining control-plane nodes find the endpoints.
+const (
+	AnnotationEtcdClientURLs = "kubestrap.io/etcd.advertise-client-urls"
+	AnnotationAPIServerEP    = "kubestrap.io/kube-apiserver.advertise-address.endpoint"
+)
+
+// All returns the four control-plane pods in start order.
+func All(c *config.Init) ([]*corev1.Pod, error) {
+	img, err := components.Images(&c.Cluster)
+	if err != nil {
+		return nil, err
+	}
+	return []*corev1.Pod{EtcdPod(c, img), APIServerPod(c, img), ControllerManagerPod(c, img), SchedulerPod(c, img)}, nil
+}
+
+func hostPort(host string, port int) string { return net.JoinHostPort(host, strconv.Itoa(port)) }
+
+func localhost(c *config.Init) string {
+	if strings.Contains(c.LocalAPIEndpoint.AdvertiseAddress, ":") {
+		return "::1"
+	}
+	return "127.0.0.1"
+}
+
+// EtcdPod builds the stacked etcd member of a new cluster.
+func EtcdPod(c *config.Init, img components.ImageSet) *corev1.Pod {
+	adv, pki := c.LocalAPIEndpoint.AdvertiseAddress, c.Cluster.CertificatesDir
+	clientURL := "https://" + hostPort(adv, EtcdClientPort)
+	peerURL := "https://" + hostPort(adv, EtcdPeerPort)
+	etcdPKI := filepath.Join(pki, "etcd")
+	args := []config.Arg{
+		{Name: "name", Value: c.NodeRegistration.Name},
+		{Name: "listen-client-urls", Value: "https://" + hostPort(localhost(c), EtcdClientPort) + "," + clientURL},
+		{Name: "advertise-client-urls", Value: clientURL},
+		{Name: "listen-peer-urls", Value: peerURL},
+		{Name: "initial-advertise-peer-urls", Value: peerURL},
+		{Name: "initial-cluster", Value: c.NodeRegistration.Name + "=" + peerURL},
+		{Name: "data-dir", Value: c.Cluster.Etcd.Local.DataDir},
+		{Name: "cert-file", Value: filepath.Join(etcdPKI, "server.crt")},
+		{Name: "key-file", Value: filepath.Join(etcdPKI, "server.key")},
+		{Name: "trusted-ca-file", Value: filepath.Join(etcdPKI, "ca.crt")},
+		{Name: "client-cert-auth", Value: "true"},
+		{Name: "peer-cert-file", Value: filepath.Join(etcdPKI, "peer.crt")},
+		{Name: "peer-key-file", Value: filepath.Join(etcdPKI, "peer.key")},
+		{Name: "peer-trusted-ca-file", Value: filepath.Join(etcdPKI, "ca.crt")},
+		{Name: "peer-client-cert-auth", Value: "true"},
+		{Name: "snapshot-count", Value: "10000"},
+		{Name: "listen-metrics-urls", Value: "http://" + hostPort(localhost(c), EtcdMetricsPort)},
+		{Name: "feature-gates", Value: "InitialCorruptCheck=true"},
+		{Name: "watch-progress-notify-interval", Value: "5s"},
+	}
+	if strings.HasPrefix(imageTag(img.Etcd), "3.5.") {
+		// etcd 3.5 (Kubernetes v1.33) names these as experimental flags.
+		args = args[:len(args)-2]
+		args = append(args, config.Arg{Name: "experimental-initial-corrupt-check", Value: "true"},
+			config.Arg{Name: "experimental-watch-progress-notify-interval", Value: "5s"})
+	}
+	ctr := container(Etcd, img.Etcd, c, command(Etcd, args, c.Cluster.Etcd.Local.ExtraArgs))
+	probeHost := localhost(c)
+	ctr.LivenessProbe = probe(probeHost, "/livez", EtcdMetricsPort, corev1.URISchemeHTTP, livenessTiming)
+	ctr.ReadinessProbe = probe(probeHost, "/readyz", EtcdMetricsPort, corev1.URISchemeHTTP, readinessTiming)
+	ctr.StartupProbe = probe(probeHost, "/readyz", EtcdMetricsPort, corev1.URISchemeHTTP, startupTiming)
+	ctr.Resources = requests("100m", "100Mi")
+	vols := []volume{
+		{name: "etcd-data", path: c.Cluster.Etcd.Local.DataDir, typ: corev1.HostPathDirectoryOrCreate},
+		{name: "etcd-certs", path: etcdPKI, typ: corev1.HostPathDirectoryOrCreate},
+	}
+	p := pod(Etcd, ctr, vols)
+	p.Annotations = map[string]string{AnnotationEtcdClientURLs: clientURL}
+	return p
+}
+
+func imageTag(ref string) string {
+	if i := strings.LastIndex(ref, ":"); i >= 0 {
+		return ref[i+1:]
+	}
+	return ""
+}
+
+// APIServerPod builds kube-apiserver, talking to the local etcd over TLS.
+func APIServerPod(c *config.Init, img components.ImageSet) *corev1.Pod {
+	pki, adv := c.Cluster.CertificatesDir, c.LocalAPIEndpoint.AdvertiseAddress
+	port := int(c.LocalAPIEndpoint.BindPort)
+	f := func(name string) string { return filepath.Join(pki, name) }
+	args := []config.Arg{
+		{Name: "advertise-address", Value: adv},
+		{Name: "allow-privileged", Value: "true"},
+		{Name: "authorization-mode", Value: "Node,RBAC"},
+		{Name: "client-ca-file", Value: f("ca.crt")},
+		{Name: "enable-admission-plugins", Value: "NodeRestriction"},
+		{Name: "enable-bootstrap-token-auth", Value: "true"},
+		{Name: "etcd-cafile", Value: f("etcd/ca.crt")},
+		{Name: "etcd-certfile", Value: f("apiserver-etcd-client.crt")},
+		{Name: "etcd-keyfile", Value: f("apiserver-etcd-client.key")},
+		{Name: "etcd-servers", Value: "https://" + hostPort(localhost(c), EtcdClientPort)},
+		{Name: "kubelet-client-certificate", Value: f("apiserver-kubelet-client.crt")},
+		{Name: "kubelet-client-key", Value: f("apiserver-kubelet-client.key")},
+		{Name: "kubelet-preferred-address-types", Value: "InternalIP,ExternalIP,Hostname"},
+		{Name: "proxy-client-cert-file", Value: f("front-proxy-client.crt")},
+		{Name: "proxy-client-key-file", Value: f("front-proxy-client.key")},
+		{Name: "requestheader-allowed-names", Value: "front-proxy-client"},
+		{Name: "requestheader-client-ca-file", Value: f("front-proxy-ca.crt")},
+		{Name: "requestheader-extra-headers-prefix", Value: "X-Remote-Extra-"},
+		{Name: "requestheader-group-headers", Value: "X-Remote-Group"},
+		{Name: "requestheader-username-headers", Value: "X-Remote-User"},
+		{Name: "secure-port", Value: strconv.Itoa(port)},
+		{Name: "service-account-issuer", Value: "https://kubernetes.default.svc." + c.Cluster.Networking.DNSDomain},
+		{Name: "service-account-key-file", Value: f("sa.pub")},
+		{Name: "service-account-signing-key-file", Value: f("sa.key")},
+		{Name: "service-cluster-ip-range", Value: c.Cluster.Networking.ServiceSubnet},
+		{Name: "tls-cert-file", Value: f("apiserver.crt")},
+		{Name: "tls-private-key-file", Value: f("apiserver.key")},
+	}
+	ctr := container(KubeAPIServer, img.APIServer, c, command(KubeAPIServer, args, c.Cluster.APIServer.ExtraArgs))
+	ctr.LivenessProbe = probe(adv, "/livez", port, corev1.URISchemeHTTPS, livenessTiming)
+	ctr.ReadinessProbe = probe(adv, "/readyz", port, corev1.URISchemeHTTPS, readinessTiming)
+	ctr.StartupProbe = probe(adv, "/livez", port, corev1.URISchemeHTTPS, startupTiming)
+	ctr.Resources = requests("250m", "")
+	p := pod(KubeAPIServer, ctr, append(caVolumes(), volume{name: "k8s-certs", path: pki, typ: corev1.HostPathDirectoryOrCreate}))
+	p.Annotations = map[string]string{AnnotationAPIServerEP: hostPort(adv, port)}
+	return p
+}
+
+// ControllerManagerPod builds kube-controller-manager with the bootstrap
+// token controllers and node CIDR allocation that the pod network needs.
+func ControllerManagerPod(c *config.Init, img components.ImageSet) *corev1.Pod {
+	pki := c.Cluster.CertificatesDir
+	kubeconfig := filepath.Join(KubernetesDir, certs.ControllerManagerConf)
+	args := []config.Arg{
+		{Name: "allocate-node-cidrs", Value: "true"},
+		{Name: "authentication-kubeconfig", Value: kubeconfig},
+		{Name: "authorization-kubeconfig", Value: kubeconfig},
+		{Name: "bind-address", Value: "127.0.0.1"},
+		{Name: "client-ca-file", Value: filepath.Join(pki, "ca.crt")},
+		{Name: "cluster-cidr", Value: c.Cluster.Networking.PodSubnet},
+		{Name: "cluster-name", Value: c.Cluster.ClusterName},
+		{Name: "cluster-signing-cert-file", Value: filepath.Join(pki, "ca.crt")},
+		{Name: "cluster-signing-key-file", Value: filepath.Join(pki, "ca.key")},
+		{Name: "controllers", Value: "*,bootstrapsigner,tokencleaner"},
+		{Name: "kubeconfig", Value: kubeconfig},
+		{Name: "leader-elect", Value: "true"},
+		{Name: "requestheader-client-ca-file", Value: filepath.Join(pki, "front-proxy-ca.crt")},
+		{Name: "root-ca-file", Value: filepath.Join(pki, "ca.crt")},
+		{Name: "service-account-private-key-file", Value: filepath.Join(pki, "sa.key")},
+		{Name: "service-cluster-ip-range", Value: c.Cluster.Networking.ServiceSubnet},
+		{Name: "use-service-account-credentials", Value: "true"},
+	}
+	ctr := container(ControllerManager, img.ControllerManager, c,
+		command(ControllerManager, args, c.Cluster.ControllerManager.ExtraArgs))
+	ctr.LivenessProbe = probe("127.0.0.1", "/healthz", ControllerManagerPort, corev1.URISchemeHTTPS, livenessTiming)
+	ctr.StartupProbe = probe("127.0.0.1", "/healthz", ControllerManagerPort, corev1.URISchemeHTTPS, startupTiming)
+	ctr.Resources = requests("200m", "")
+	vols := append(caVolumes(),
+		volume{name: "k8s-certs", path: pki, typ: corev1.HostPathDirectoryOrCreate},
+		volume{name: "kubeconfig", path: kubeconfig, typ: corev1.HostPathFileOrCreate},
+		volume{name: "flexvolume-dir", path: "/usr/libexec/kubernetes/kubelet-plugins/volume/exec",
+			typ: corev1.HostPathDirectoryOrCreate, rw: true})
+	return pod(ControllerManager, ctr, vols)
+}
+
+// SchedulerPod builds kube-scheduler.
+func SchedulerPod(c *config.Init, img components.ImageSet) *corev1.Pod {
+	kubeconfig := filepath.Join(KubernetesDir, certs.SchedulerConf)
+	args := []config.Arg{
+		{Name: "authentication-kubeconfig", Value: kubeconfig},
+		{Name: "authorization-kubeconfig", Value: kubeconfig},
+		{Name: "bind-address", Value: "127.0.0.1"},
+		{Name: "kubeconfig", Value: kubeconfig},
+		{Name: "leader-elect", Value: "true"},
+	}
+	ctr := container(Scheduler, img.Scheduler, c, command(Scheduler, args, c.Cluster.Scheduler.ExtraArgs))
+	ctr.LivenessProbe = probe("127.0.0.1", "/livez", SchedulerPort, corev1.URISchemeHTTPS, livenessTiming)
+	ctr.ReadinessProbe = probe("127.0.0.1", "/readyz", SchedulerPort, corev1.URISchemeHTTPS, readinessTiming)
+	ctr.StartupProbe = probe("127.0.0.1", "/livez", SchedulerPort, corev1.URISchemeHTTPS, startupTiming)
+	ctr.Resources = requests("100m", "")
+	return pod(Scheduler, ctr, []volume{{name: "kubeconfig", path: kubeconfig, typ: corev1.HostPathFileOrCreate}})
+}
+
+// command renders "--name=value" flags; extra args override defaults of the
+// same name and new ones are appended, all sorted for a stable manifest.
+func command(bin string, defaults, extra []config.Arg) []string {
+	vals := map[string]string{}
+	for _, a := range defaults {
+		vals[a.Name] = a.Value
+	}
+	for _, a := range extra {
+		vals[a.Name] = a.Value
+	}
+	names := make([]string, 0, len(vals))
+	for n := range vals {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	out := []string{bin}
+	for _, n := range names {
+		out = append(out, fmt.Sprintf("--%s=%s", n, vals[n]))
+	}
+	return out
+}
+
+func container(name, image string, c *config.Init, cmd []string) corev1.Container {
+	return corev1.Container{
+		Name: name, Image: image, Command: cmd,
+		ImagePullPolicy: corev1.PullPolicy(c.NodeRegistration.ImagePullPolicy),
+	}
+}
+
+type probeTiming struct{ initialDelay, period, timeout, failures int32 }
+
+// Probe timings. kubeadm waits 10 s before the first startup probe; these
+// probe every second from the start and allow four minutes, so a pod is
+// Ready as soon as it serves and a slow first start is not killed.
+var (
+	startupTiming   = probeTiming{initialDelay: 0, period: 1, timeout: 15, failures: 240}
+	livenessTiming  = probeTiming{initialDelay: 10, period: 10, timeout: 15, failures: 8}
+	readinessTiming = probeTiming{initialDelay: 0, period: 1, timeout: 15, failures: 3}
+)
+
+func probe(host, path string, port int, scheme corev1.URIScheme, t probeTiming) *corev1.Probe {
+	return &corev1.Probe{
+		ProbeHandler: corev1.ProbeHandler{HTTPGet: &corev1.HTTPGetAction{
+			Host: host, Path: path, Port: intstr.FromInt32(int32(port)), Scheme: scheme}},
+		InitialDelaySeconds: t.initialDelay, PeriodSeconds: t.period,
+		TimeoutSeconds: t.timeout, FailureThreshold: t.failures,
+	}
+}
+
+func requests(cpu, mem string) corev1.ResourceRequirements {
+	r := corev1.ResourceList{corev1.ResourceCPU: resource.MustParse(cpu)}
+	if mem != "" {
+		r[corev1.ResourceMemory] = resource.MustParse(mem)
+	}
+	return corev1.ResourceRequirements{Requests: r}
+}
+
+type volume struct {
+	name, path string
+	typ        corev1.HostPathType
+	rw         bool
+}
+
+// caVolumes mount the host's CA bundles wherever the distribution keeps
+// them: Debian/Ubuntu under /etc/ssl/certs and /usr/share/ca-certificates,
+// CentOS/RHEL under /etc/pki. Mounting all of them makes one manifest work
+// on both; DirectoryOrCreate keeps a missing one harmless.
+func caVolumes() []volume {
+	d := corev1.HostPathDirectoryOrCreate
+	return []volume{
+		{name: "ca-certs", path: "/etc/ssl/certs", typ: d},
+		{name: "etc-ca-certificates", path: "/etc/ca-certificates", typ: d},
+		{name: "etc-pki-ca-trust", path: "/etc/pki/ca-trust", typ: d},
+		{name: "etc-pki-tls-certs", path: "/etc/pki/tls/certs", typ: d},
+		{name: "usr-local-share-ca-certificates", path: "/usr/local/share/ca-certificates", typ: d},
+		{name: "usr-share-ca-certificates", path: "/usr/share/ca-certificates", typ: d},
+	}
+}
+
+func pod(name string, ctr corev1.Container, vols []volume) *corev1.Pod {
+	priority := int32(2000001000)
+	p := &corev1.Pod{
+		TypeMeta: metav1.TypeMeta{APIVersion: "v1", Kind: "Pod"},
+		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: "kube-system",
+			Labels: map[string]string{"component": name, "tier": "control-plane"}},
+		Spec: corev1.PodSpec{
+			HostNetwork:       true,
+			PriorityClassName: "system-node-critical",
+			Priority:          &priority,
+			SecurityContext: &corev1.PodSecurityContext{
+				SeccompProfile: &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeRuntimeDefault}},
+		},
+	}
+	for _, v := range vols {
+		typ := v.typ
+		p.Spec.Volumes = append(p.Spec.Volumes, corev1.Volume{Name: v.name,
+			VolumeSource: corev1.VolumeSource{HostPath: &corev1.HostPathVolumeSource{Path: v.path, Type: &typ}}})
+		ctr.VolumeMounts = append(ctr.VolumeMounts, corev1.VolumeMount{Name: v.name, MountPath: v.path, ReadOnly: !v.rw && v.name != "etcd-data"})
+	}
+	p.Spec.Containers = []corev1.Container{ctr}
+	return p
+}
