@@ -1,0 +1,93 @@
+package preflight
+
+import (
+	"fmt"
+	"path/filepath"
+	"strings"
+
+	"github.com/kubestrap/kubestrap/config"
+)
+
+// Minimums for a control-plane node, as kubeadm enforces them.
+const (
+	MinCPUs     = 2
+	MinMemoryMB = 1700
+)
+
+// KubeletPort is the kubelet's API port on every node.
+const KubeletPort = 10250
+
+type binary struct {
+	name, pkg string
+	warnOnly  bool
+}
+
+var binaries = []binary{
+	{"ip", "iproute2 / iproute", false}, {"iptables", "iptables", false}, {"mount", "mount / util-linux", false},
+	{"nsenter", "util-linux", false}, {"conntrack", "conntrack / conntrack-tools", true},
+	{"ethtool", "ethtool", true}, {"socat", "socat", true}, {"tc", "iproute2 / iproute-tc", true},
+}
+
+// nodeChecks are common to every node.
+func nodeChecks(e *Env, nodeName, criSocket string, minor int) []Checker {
+	checks := []Checker{
+		PrivilegedUser(e),
+		Swap(e),
+		FileContent(e, "/proc/sys/net/bridge/bridge-nf-call-iptables", "1",
+			"the br_netfilter module is not loaded, so bridged pod traffic bypasses iptables"),
+		FileContent(e, "/proc/sys/net/ipv4/ip_forward", "1", "IPv4 forwarding is off"),
+		ProductUUID(e),
+		MachineID(e),
+		Hostname(e, nodeName),
+		Port(e, KubeletPort, "kubelet"),
+		DirAvailable(e, "/etc/kubernetes/manifests"),
+	}
+	for _, b := range binaries {
+		checks = append(checks, FileExisting(e, b.name, b.pkg, b.warnOnly))
+	}
+	return append(checks,
+		CRI(e, criSocket, minor),
+		CgroupDriver(e),
+		SELinux(e),
+		KernelVersion(e),
+		&CgroupVersion{E: e},
+	)
+}
+
+// InitChecks are the checks of `kubestrap init` and `kubestrap preflight`.
+func InitChecks(e *Env, c *config.Init) []Checker {
+	v, _ := config.ParseKubernetesVersion(c.Cluster.KubernetesVersion)
+	checks := []Checker{NumCPU(e, MinCPUs), Mem(e, MinMemoryMB)}
+	checks = append(checks, nodeChecks(e, c.NodeRegistration.Name, c.NodeRegistration.CRISocket, v.Minor)...)
+	port := int(c.LocalAPIEndpoint.BindPort)
+	checks = append(checks,
+		Port(e, port, "kube-apiserver"),
+		Port(e, 2379, "etcd client"),
+		Port(e, 2380, "etcd peer"),
+		Port(e, 10257, "kube-controller-manager"),
+		Port(e, 10259, "kube-scheduler"),
+		DirAvailable(e, c.Cluster.Etcd.Local.DataDir),
+		Firewalld(e, ControlPlanePorts(port)),
+	)
+	return checks
+}
+
+// JoinChecks are the worker subset run by `kubestrap join`.
+func JoinChecks(e *Env, c *config.JoinConfiguration, kubernetesMinor int) []Checker {
+	checks := nodeChecks(e, c.NodeRegistration.Name, c.NodeRegistration.CRISocket, kubernetesMinor)
+	checks = append(checks, Firewalld(e, WorkerPorts()))
+	if c.CACertPath != "" {
+		checks = append(checks, fileAvailable(e, c.CACertPath), fileAvailable(e, filepath.Join("/etc/kubernetes", "kubelet.conf")))
+	}
+	return checks
+}
+
+// fileAvailable requires a file to be absent (kubeadm's FileAvailable--).
+func fileAvailable(e *Env, path string) Checker {
+	return simple{"FileAvailable-" + strings.ReplaceAll(path, "/", "-"), func() ([]error, []error) {
+		if e.Root.Exists(path) {
+			return nil, one(fmt.Errorf("%s already exists: this node was set up before; run `kubestrap reset` first", path))
+		}
+		return nil, nil
+	}}
+}
