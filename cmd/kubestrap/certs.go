@@ -1,0 +1,125 @@
+package main
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/kubestrap/kubestrap/certs"
+	"github.com/kubestrap/kubestrap/config"
+	"github.com/kubestrap/kubestrap/staticpods"
+)
+
+func newCertsCommand(out io.Writer) *cobra.Command {
+	cmd := &cobra.Command{Use: "certs", Short: "Inspect the cluster's certificates"}
+	var certDir, kubeDir, configFile, output string
+	load := func() (*config.Init, error) {
+		c, err := config.LoadInit(configFile, nil)
+		if err != nil {
+			return nil, err
+		}
+		// Names and files do not depend on the node; fill what the tree needs.
+		if c.NodeRegistration.Name == "" {
+			c.NodeRegistration.Name = "node"
+		}
+		return c, nil
+	}
+	list := &cobra.Command{Use: "list", Short: "List the certificates kubestrap manages", Args: cobra.NoArgs,
+		RunE: func(*cobra.Command, []string) error {
+			c, err := load()
+			if err != nil {
+				return err
+			}
+			return printCertList(out, c, output)
+		}}
+	check := &cobra.Command{Use: "check-expiration", Short: "Show when every certificate and kubeconfig expires",
+		Args: cobra.NoArgs, RunE: func(*cobra.Command, []string) error {
+			c, err := load()
+			if err != nil {
+				return err
+			}
+			rows := certs.CheckExpiration(certDir, kubeDir, certs.Tree(c), certs.Kubeconfigs(c), time.Now())
+			return printExpiry(out, rows, output)
+		}}
+	for _, c := range []*cobra.Command{list, check} {
+		c.Flags().StringVarP(&output, "output", "o", "table", "output format: table or json")
+		c.Flags().StringVar(&configFile, "config", "", "kubestrap config file")
+	}
+	check.Flags().StringVar(&certDir, "cert-dir", config.DefaultCertificatesDir, "where the PKI is stored")
+	check.Flags().StringVar(&kubeDir, "kubeconfig-dir", staticpods.KubernetesDir, "where the kubeconfig files are")
+	key := &cobra.Command{Use: "certificate-key", Short: "Print a new random key for --certificate-key", Args: cobra.NoArgs,
+		RunE: func(*cobra.Command, []string) error {
+			b := make([]byte, 32)
+			if _, err := rand.Read(b); err != nil {
+				return err
+			}
+			_, err := fmt.Fprintln(out, hex.EncodeToString(b))
+			return err
+		}}
+	cmd.AddCommand(list, check, key)
+	return cmd
+}
+
+func printCertList(out io.Writer, c *config.Init, output string) error {
+	type row struct {
+		Name   string `json:"name"`
+		File   string `json:"file"`
+		CA     string `json:"ca,omitempty"`
+		Common string `json:"commonName"`
+	}
+	var rows []row
+	for _, s := range certs.Tree(c) {
+		rows = append(rows, row{s.Name, s.BaseName + ".crt", s.CA, s.CommonName})
+	}
+	for _, k := range certs.Kubeconfigs(c) {
+		rows = append(rows, row{k.Name, "../" + k.File, certs.CAName, k.CommonName})
+	}
+	if output == "json" {
+		return writeJSON(out, rows)
+	}
+	tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "NAME\tFILE\tCA\tCOMMON NAME")
+	for _, r := range rows {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", r.Name, r.File, dash(r.CA), r.Common)
+	}
+	return tw.Flush()
+}
+
+func printExpiry(out io.Writer, rows []certs.Expiry, output string) error {
+	if output == "json" {
+		return writeJSON(out, rows)
+	}
+	tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "CERTIFICATE\tKIND\tEXPIRES\tRESIDUAL TIME\tCA")
+	for _, r := range rows {
+		expires := r.NotAfter.Format("Jan 02, 2006 15:04 MST")
+		switch {
+		case r.Missing:
+			expires, r.Residual = "missing", "-"
+		case r.Error != "":
+			expires, r.Residual = "unreadable: "+r.Error, "-"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", r.Name, r.Kind, expires, r.Residual, dash(r.CA))
+	}
+	return tw.Flush()
+}
+
+func dash(s string) string {
+	if strings.TrimSpace(s) == "" {
+		return "-"
+	}
+	return s
+}
+
+func writeJSON(out io.Writer, v any) error {
+	enc := json.NewEncoder(out)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}

@@ -1,0 +1,116 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"strings"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+
+	"github.com/kubestrap/kubestrap/config"
+	"github.com/kubestrap/kubestrap/phases"
+	"github.com/kubestrap/kubestrap/preflight"
+)
+
+func newInitCommand(out io.Writer) *cobra.Command {
+	f := &initFlags{}
+	var dryRun bool
+	var skip []string
+	cmd := &cobra.Command{
+		Use:   "init",
+		Short: "Set up the first control-plane node of a cluster",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return runInit(cmd, f, dryRun, skip, "")
+		},
+	}
+	// Persistent, so that `init phase ...` takes the same configuration flags.
+	f.register(cmd.PersistentFlags())
+	cmd.PersistentFlags().BoolVar(&dryRun, "dry-run", false, "run every offline phase into a temp dir and print what the online phases would do; change nothing on the host")
+	cmd.Flags().StringSliceVar(&skip, "skip-phases", nil, "phases to skip, e.g. addons/kube-proxy (see `kubestrap init phase --help`)")
+	cmd.AddCommand(newPhaseCommand(f, &dryRun))
+	return cmd
+}
+
+// newPhaseCommand generates `init phase <name> [<child>]` from the phase
+// tree; `init phase certs/apiserver` works too.
+func newPhaseCommand(f *initFlags, dryRun *bool) *cobra.Command {
+	phaseCmd := &cobra.Command{
+		Use:   "phase [name]",
+		Short: "Run one phase of init (e.g. `phase certs apiserver` or `phase certs/apiserver`)",
+		Args:  cobra.MaximumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if len(args) == 0 {
+				return cmd.Help()
+			}
+			return runInit(cmd, f, *dryRun, nil, args[0])
+		},
+	}
+	var add func(parent *cobra.Command, prefix string, ps []phases.Phase)
+	add = func(parent *cobra.Command, prefix string, ps []phases.Phase) {
+		for _, p := range ps {
+			path := prefix + p.Name
+			c := &cobra.Command{Use: p.Name, Short: p.Short, Args: cobra.NoArgs,
+				RunE: func(cmd *cobra.Command, _ []string) error { return runInit(cmd, f, *dryRun, nil, path) }}
+			parent.AddCommand(c)
+			add(c, path+"/", p.Phases)
+		}
+	}
+	add(phaseCmd, "", phases.InitPhases())
+	return phaseCmd
+}
+
+func runInit(cmd *cobra.Command, f *initFlags, dryRun bool, skip []string, only string) error {
+	out := cmd.OutOrStdout()
+	cfg, err := config.LoadInit(f.configFile, f.apply(flagsOf(cmd)))
+	if err != nil {
+		return err
+	}
+	env := preflight.Host()
+	ignore := preflight.NewIgnoreSet(cfg.NodeRegistration.IgnorePreflightErrors...)
+	if unknown := ignore.Unknown(preflight.InitChecks(env, cfg)); len(unknown) > 0 {
+		return &usageError{fmt.Errorf("--ignore-preflight-errors names unknown checks: %s (see `kubestrap preflight`)",
+			strings.Join(unknown, ", "))}
+	}
+	opts := phases.InitOptions{DryRun: dryRun, Ignore: ignore, Out: out, Env: env}
+	if dryRun {
+		if opts.DryRunDir, err = phases.NewDryRunDir(); err != nil {
+			return err
+		}
+	}
+	data, err := phases.NewInitData(cfg, opts)
+	if err != nil {
+		removeDryRunDir(opts.DryRunDir)
+		return err
+	}
+	runner := &phases.Runner{Command: "init", Phases: phases.InitPhases(), Out: out,
+		Skip: append(skip, cfg.SkipPhases...)}
+	if only != "" {
+		err = runner.RunPhase(only, data)
+	} else {
+		err = runner.Run(data)
+	}
+	if dryRun {
+		fmt.Fprintf(out, "dry-run output: %s\n", opts.DryRunDir)
+	}
+	return err
+}
+
+// flagsOf returns the flag set that holds init's flags: the init command's
+// own, also when running as `init phase ...`.
+func flagsOf(cmd *cobra.Command) *pflag.FlagSet {
+	for c := cmd; c != nil; c = c.Parent() {
+		if c.Name() == "init" {
+			return c.PersistentFlags()
+		}
+	}
+	return cmd.Flags()
+}
+
+func removeDryRunDir(dir string) {
+	if dir != "" {
+		_ = os.RemoveAll(dir)
+	}
+}

@@ -1,0 +1,52 @@
+// Command kubestrap bootstraps Kubernetes clusters. This package only wires
+// flags to configuration and calls the phase runner and the domain
+// packages; it holds no logic of its own.
+package main
+
+import (
+	"errors"
+	"fmt"
+	"os"
+
+	"github.com/kubestrap/kubestrap/config"
+	"github.com/kubestrap/kubestrap/preflight"
+)
+
+// Exit codes, documented in the README.
+const (
+	exitOK        = 0
+	exitError     = 1
+	exitInvalid   = 2
+	exitPreflight = 3
+)
+
+// usageError marks bad command-line input.
+type usageError struct{ err error }
+
+func (e *usageError) Error() string { return e.err.Error() }
+func (e *usageError) Unwrap() error { return e.err }
+
+// exitCode maps an error to the process exit code, in one place.
+func exitCode(err error) int {
+	var ve *config.ValidationError
+	var de *config.DecodeError
+	var ue *usageError
+	var pe *preflight.Error
+	switch {
+	case err == nil:
+		return exitOK
+	case errors.As(err, &pe):
+		return exitPreflight
+	case errors.As(err, &ve), errors.As(err, &de), errors.As(err, &ue):
+		return exitInvalid
+	}
+	return exitError
+}
+
+func main() {
+	err := newRootCommand(os.Stdout, os.Stderr).Execute()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "error:", err)
+	}
+	os.Exit(exitCode(err))
+}

@@ -1,0 +1,78 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"runtime"
+
+	"github.com/spf13/cobra"
+	bootstraputil "k8s.io/cluster-bootstrap/token/util"
+
+	"github.com/kubestrap/kubestrap/components"
+	"github.com/kubestrap/kubestrap/config"
+)
+
+// version is set at build time with -ldflags "-X main.version=...".
+var version = "v0.1.0-dev"
+
+func newVersionCommand(out io.Writer) *cobra.Command {
+	var output string
+	cmd := &cobra.Command{Use: "version", Short: "Print kubestrap's version", Args: cobra.NoArgs,
+		RunE: func(*cobra.Command, []string) error {
+			info := map[string]string{"kubestrap": version, "defaultKubernetesVersion": config.DefaultKubernetesVersion,
+				"go": runtime.Version(), "platform": runtime.GOOS + "/" + runtime.GOARCH}
+			if output == "json" {
+				return writeJSON(out, info)
+			}
+			_, err := fmt.Fprintf(out, "kubestrap %s (default Kubernetes %s, %s, %s)\n", version,
+				config.DefaultKubernetesVersion, info["go"], info["platform"])
+			return err
+		}}
+	cmd.Flags().StringVarP(&output, "output", "o", "", "output format: json")
+	return cmd
+}
+
+func newImagesCommand(out io.Writer) *cobra.Command {
+	cmd := &cobra.Command{Use: "images", Short: "The container images a cluster needs"}
+	var kv, repo, podNetwork, output string
+	list := &cobra.Command{Use: "list", Short: "Print the exact image references of a Kubernetes version", Args: cobra.NoArgs,
+		RunE: func(*cobra.Command, []string) error {
+			c := &config.ClusterConfiguration{KubernetesVersion: kv, ImageRepository: repo,
+				Networking: config.Networking{PodNetwork: podNetwork}}
+			config.SetClusterDefaults(c)
+			if _, err := config.ParseKubernetesVersion(kv); err != nil {
+				return &usageError{fmt.Errorf("--kubernetes-version: %w", err)}
+			}
+			s, err := components.Images(c)
+			if err != nil {
+				return err
+			}
+			if output == "json" {
+				return writeJSON(out, s)
+			}
+			for _, ref := range s.List() {
+				fmt.Fprintln(out, ref)
+			}
+			return nil
+		}}
+	list.Flags().StringVar(&kv, "kubernetes-version", config.DefaultKubernetesVersion, "the Kubernetes version")
+	list.Flags().StringVar(&repo, "image-repository", config.DefaultImageRepository, "the registry prefix")
+	list.Flags().StringVar(&podNetwork, "pod-network", config.DefaultPodNetwork, "flannel or none")
+	list.Flags().StringVarP(&output, "output", "o", "", "output format: json")
+	cmd.AddCommand(list)
+	return cmd
+}
+
+func newTokenCommand(out io.Writer) *cobra.Command {
+	cmd := &cobra.Command{Use: "token", Short: "Bootstrap tokens"}
+	cmd.AddCommand(&cobra.Command{Use: "generate", Short: "Print a new random bootstrap token (creates nothing)",
+		Args: cobra.NoArgs, RunE: func(*cobra.Command, []string) error {
+			t, err := bootstraputil.GenerateBootstrapToken()
+			if err != nil {
+				return err
+			}
+			_, err = fmt.Fprintln(out, t)
+			return err
+		}})
+	return cmd
+}

@@ -1,0 +1,111 @@
+package components
+
+import (
+	"fmt"
+	"net/netip"
+	"path/filepath"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	kubeletv1beta1 "k8s.io/kubelet/config/v1beta1"
+	"sigs.k8s.io/yaml"
+
+	"github.com/kubestrap/kubestrap/hostfs"
+)
+
+// Paths of the kubelet's files on a node.
+const (
+	KubeletDir        = "/var/lib/kubelet"
+	KubeletConfigFile = "config.yaml"
+	KubeletFlagsFile  = "kubestrap-flags.env"
+	ManifestDir       = "/etc/kubernetes/manifests"
+	KubeletPKIDir     = "/var/lib/kubelet/pki"
+)
+
+// KubeletParams are the host- and cluster-specific inputs of the kubelet's
+// configuration; everything else is fixed by kubestrap.
+type KubeletParams struct {
+	ClusterDNS    netip.Addr
+	ClusterDomain string
+	ClientCAFile  string
+	CgroupDriver  string // "systemd" or "cgroupfs", equal to the runtime's
+	CgroupV1      bool
+	CRIEndpoint   string
+	// ResolvConf is the resolver file pods inherit; on systemd-resolved
+	// hosts it must be the real upstream list, not the 127.0.0.53 stub.
+	ResolvConf string
+}
+
+// ClusterDNSIP is CoreDNS's Service IP: the tenth address of the service
+// subnet, as in kubeadm.
+func ClusterDNSIP(serviceSubnet string) (netip.Addr, error) {
+	p, err := netip.ParsePrefix(serviceSubnet)
+	if err != nil {
+		return netip.Addr{}, fmt.Errorf("service subnet %q: %w", serviceSubnet, err)
+	}
+	a := p.Masked().Addr()
+	for i := 0; i < 10; i++ {
+		a = a.Next()
+	}
+	return a, nil
+}
+
+// KubeletConfig builds the KubeletConfiguration: static pods from the
+// manifest dir, webhook authn/authz with the cluster CA, rotated client
+// certificates, and the cgroup driver of the runtime.
+func KubeletConfig(p KubeletParams) *kubeletv1beta1.KubeletConfiguration {
+	f, t := false, true
+	c := &kubeletv1beta1.KubeletConfiguration{
+		TypeMeta:      metav1.TypeMeta{APIVersion: "kubelet.config.k8s.io/v1beta1", Kind: "KubeletConfiguration"},
+		StaticPodPath: ManifestDir,
+		Authentication: kubeletv1beta1.KubeletAuthentication{
+			X509:      kubeletv1beta1.KubeletX509Authentication{ClientCAFile: p.ClientCAFile},
+			Webhook:   kubeletv1beta1.KubeletWebhookAuthentication{Enabled: &t},
+			Anonymous: kubeletv1beta1.KubeletAnonymousAuthentication{Enabled: &f},
+		},
+		Authorization:            kubeletv1beta1.KubeletAuthorization{Mode: kubeletv1beta1.KubeletAuthorizationModeWebhook},
+		CgroupDriver:             p.CgroupDriver,
+		ClusterDNS:               []string{p.ClusterDNS.String()},
+		ClusterDomain:            p.ClusterDomain,
+		RotateCertificates:       true,
+		ContainerRuntimeEndpoint: p.CRIEndpoint,
+		HealthzBindAddress:       "127.0.0.1",
+		ResolverConfig:           &p.ResolvConf,
+	}
+	hp := int32(10248)
+	c.HealthzPort = &hp
+	if p.CgroupV1 {
+		// Kubernetes v1.35 refuses cgroup v1 unless told otherwise; CentOS 7
+		// and many VMs still run it.
+		c.FailCgroupV1 = &f
+	}
+	return c
+}
+
+// KubeletFlags are the per-node flags that do not belong in the shared
+// config: the node IP and the kubeconfigs for TLS bootstrap.
+func KubeletFlags(nodeIP, nodeName string) string {
+	return fmt.Sprintf("KUBELET_KUBESTRAP_ARGS=\"--node-ip=%s --hostname-override=%s\"\n", nodeIP, nodeName)
+}
+
+// WriteKubeletConfig writes config.yaml and the flags file into dir
+// (normally /var/lib/kubelet) atomically.
+func WriteKubeletConfig(dir string, c *kubeletv1beta1.KubeletConfiguration, flags string) error {
+	data, err := yaml.Marshal(c)
+	if err != nil {
+		return err
+	}
+	if err := hostfs.WriteFileAtomic(filepath.Join(dir, KubeletConfigFile), data, 0o644); err != nil {
+		return err
+	}
+	return hostfs.WriteFileAtomic(filepath.Join(dir, KubeletFlagsFile), []byte(flags), 0o644)
+}
+
+// ResolvConfFor picks the resolver file for pods: systemd-resolved's
+// upstream list when it exists, else /etc/resolv.conf.
+func ResolvConfFor(root hostfs.Root) string {
+	const resolved = "/run/systemd/resolve/resolv.conf"
+	if root.Exists(resolved) {
+		return resolved
+	}
+	return "/etc/resolv.conf"
+}

@@ -1,0 +1,67 @@
+package components
+
+import (
+	"net/netip"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	kubeletv1beta1 "k8s.io/kubelet/config/v1beta1"
+	"sigs.k8s.io/yaml"
+
+	"github.com/kubestrap/kubestrap/hostfs"
+)
+
+func TestClusterDNSIP(t *testing.T) {
+	for in, want := range map[string]string{"10.96.0.0/12": "10.96.0.10", "172.20.0.0/16": "172.20.0.10", "fd00::/108": "fd00::a"} {
+		got, err := ClusterDNSIP(in)
+		if err != nil || got.String() != want {
+			t.Errorf("ClusterDNSIP(%s) = %v %v, want %s", in, got, err, want)
+		}
+	}
+}
+
+func TestKubeletConfigRoundTrip(t *testing.T) {
+	p := KubeletParams{ClusterDNS: netip.MustParseAddr("10.96.0.10"), ClusterDomain: "cluster.local",
+		ClientCAFile: "/etc/kubernetes/pki/ca.crt", CgroupDriver: "systemd", CgroupV1: true,
+		CRIEndpoint: "unix:///var/run/containerd/containerd.sock", ResolvConf: "/etc/resolv.conf"}
+	dir := t.TempDir()
+	if err := WriteKubeletConfig(dir, KubeletConfig(p), KubeletFlags("192.168.56.10", "cp-1")); err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(filepath.Join(dir, KubeletConfigFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var back kubeletv1beta1.KubeletConfiguration
+	if err := yaml.UnmarshalStrict(b, &back); err != nil {
+		t.Fatal(err)
+	}
+	if back.FailCgroupV1 == nil || *back.FailCgroupV1 || back.CgroupDriver != "systemd" ||
+		back.StaticPodPath != "/etc/kubernetes/manifests" || !back.RotateCertificates ||
+		*back.Authentication.Anonymous.Enabled || back.Authorization.Mode != "Webhook" || back.ClusterDNS[0] != "10.96.0.10" {
+		t.Errorf("unexpected kubelet config:\n%s", b)
+	}
+	p.CgroupV1 = false
+	if KubeletConfig(p).FailCgroupV1 != nil {
+		t.Error("failCgroupV1 set on a cgroup v2 host")
+	}
+	flags, _ := os.ReadFile(filepath.Join(dir, KubeletFlagsFile))
+	if !strings.Contains(string(flags), "--node-ip=192.168.56.10") {
+		t.Errorf("flags %q", flags)
+	}
+}
+
+func TestResolvConfFor(t *testing.T) {
+	root := t.TempDir()
+	if got := ResolvConfFor(hostfs.Root(root)); got != "/etc/resolv.conf" {
+		t.Errorf("got %s", got)
+	}
+	p := filepath.Join(root, "run/systemd/resolve/resolv.conf")
+	_ = os.MkdirAll(filepath.Dir(p), 0o755)
+	_ = os.WriteFile(p, []byte("nameserver 1.1.1.1\n"), 0o644)
+	if got := ResolvConfFor(hostfs.Root(root)); got != "/run/systemd/resolve/resolv.conf" {
+		t.Errorf("got %s", got)
+	}
+}

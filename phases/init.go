@@ -1,0 +1,239 @@
+package phases
+
+import (
+	"errors"
+	"fmt"
+	"path/filepath"
+	"strings"
+	"sync"
+
+	"github.com/kubestrap/kubestrap/certs"
+	"github.com/kubestrap/kubestrap/components"
+	"github.com/kubestrap/kubestrap/preflight"
+	"github.com/kubestrap/kubestrap/staticpods"
+)
+
+// InitPhases is the phase tree of `kubestrap init`.
+func InitPhases() []Phase {
+	return []Phase{
+		{Name: "preflight", Short: "Check the host before changing it", Run: runPreflight},
+		certsPhase(),
+		kubeconfigPhase(),
+		{Name: "etcd", Short: "Write the etcd static pod manifest", Phases: []Phase{
+			{Name: "local", Short: "Stacked etcd on this node", Run: manifestRun(staticpods.Etcd)}}},
+		controlPlanePhase(),
+		{Name: "kubelet-start", Short: "Write the kubelet configuration and (re)start the kubelet", Run: runKubeletStart},
+		online("wait-control-plane", "Wait for etcd, kube-apiserver, kube-controller-manager and kube-scheduler to be healthy"),
+		online("upload-config", "Store the ClusterConfiguration and kubelet config in kube-system ConfigMaps"),
+		online("mark-control-plane", "Label and taint the node as a control-plane node"),
+		online("bootstrap-token", "Create the bootstrap token, its RBAC and the signed cluster-info ConfigMap"),
+		online("kubelet-finalize", "Point kubelet.conf at the rotated client certificate"),
+		{Name: "addons", Short: "Install CoreDNS, kube-proxy and the pod network", Phases: []Phase{
+			online("coredns", "Install CoreDNS"),
+			online("kube-proxy", "Install kube-proxy"),
+			online("pod-network", "Install the pod network (flannel by default)"),
+		}},
+		online("show-join-command", "Print the command that joins nodes"),
+	}
+}
+
+func asInit(d Data) InitData { return d.(InitData) }
+
+func runPreflight(d Data) (string, error) {
+	id := asInit(d)
+	results, err := preflight.Run(preflight.InitChecks(id.Env(), id.Cfg()), id.Ignore())
+	counts := map[preflight.Status]int{}
+	for _, r := range results {
+		counts[r.Status]++
+		for _, w := range r.Warnings {
+			fmt.Fprintf(id.Out(), "[preflight] WARNING %s: %s\n", r.Name, w)
+		}
+		for _, e := range r.Errors {
+			if r.Status == preflight.Ignored {
+				fmt.Fprintf(id.Out(), "[preflight] IGNORED %s: %s\n", r.Name, e)
+			}
+		}
+	}
+	summary := fmt.Sprintf("%d checks: %d ok, %d warnings, %d ignored, %d errors", len(results),
+		counts[preflight.OK], counts[preflight.Warning], counts[preflight.Ignored], counts[preflight.Failed])
+	if err != nil && id.DryRun() {
+		// A dry run shows what a real run would do, including that it would stop here.
+		fmt.Fprintf(id.Out(), "[preflight] dry-run: a real init would stop here:\n%s\n", err)
+		return summary, nil
+	}
+	return summary, err
+}
+
+func certsPhase() Phase {
+	p := Phase{Name: "certs", Short: "Generate the certificate tree (reusing valid existing certificates)",
+		Run: func(d Data) (string, error) {
+			id := asInit(d)
+			res, err := certs.New(id.Cfg(), id.CertDir()).EnsureAll(certs.Tree(id.Cfg()))
+			return summarize(res, id.CertDir()), err
+		}}
+	// The children exist for `phase certs/<name>` and --skip-phases; they are
+	// built from a tree of placeholder config, since names do not depend on it.
+	for _, s := range certs.Tree(placeholderInit()) {
+		name := s.Name
+		p.Phases = append(p.Phases, Phase{Name: name, Short: "Generate " + s.BaseName + ".crt/.key",
+			Run: func(d Data) (string, error) {
+				id := asInit(d)
+				tree := certs.Tree(id.Cfg())
+				for _, spec := range tree {
+					if spec.Name == name {
+						r, err := certs.New(id.Cfg(), id.CertDir()).Ensure(spec, tree)
+						return string(r.Action) + " " + r.Path, err
+					}
+				}
+				return "", fmt.Errorf("no certificate %s", name)
+			}})
+	}
+	p.Phases = append(p.Phases, Phase{Name: certs.SAKeyName, Short: "Generate the service-account key pair sa.key/sa.pub",
+		Run: func(d Data) (string, error) {
+			id := asInit(d)
+			r, err := certs.New(id.Cfg(), id.CertDir()).EnsureServiceAccountKey()
+			return string(r.Action) + " " + r.Path, err
+		}})
+	return p
+}
+
+func summarize(res []certs.Result, dir string) string {
+	n := map[certs.Action]int{}
+	for _, r := range res {
+		n[r.Action]++
+	}
+	return fmt.Sprintf("%d generated, %d reused in %s", n[certs.Generated], n[certs.Reused], dir)
+}
+
+func kubeconfigPhase() Phase {
+	p := Phase{Name: "kubeconfig", Short: "Write the kubeconfig files", Run: func(d Data) (string, error) {
+		id := asInit(d)
+		specs := certs.Kubeconfigs(id.Cfg())
+		res := make([]certs.Result, len(specs))
+		errs := make([]error, len(specs))
+		var wg sync.WaitGroup
+		for i, k := range specs {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				res[i], errs[i] = ensureKubeconfig(id, k)
+			}()
+		}
+		wg.Wait()
+		return summarize(res, id.KubernetesDir()), errors.Join(errs...)
+	}}
+	for _, k := range certs.Kubeconfigs(placeholderInit()) {
+		name := k.Name
+		p.Phases = append(p.Phases, Phase{Name: name, Short: "Write " + k.File, Run: func(d Data) (string, error) {
+			id := asInit(d)
+			for _, spec := range certs.Kubeconfigs(id.Cfg()) {
+				if spec.Name == name {
+					r, err := ensureKubeconfig(id, spec)
+					return string(r.Action) + " " + r.Path, err
+				}
+			}
+			return "", fmt.Errorf("no kubeconfig %s", name)
+		}})
+	}
+	return p
+}
+
+func ensureKubeconfig(id InitData, k certs.KubeconfigSpec) (certs.Result, error) {
+	return certs.New(id.Cfg(), id.CertDir()).EnsureKubeconfig(id.KubernetesDir(), k, id.Cfg().Cluster.ClusterName)
+}
+
+func controlPlanePhase() Phase {
+	names := []string{staticpods.KubeAPIServer, staticpods.ControllerManager, staticpods.Scheduler}
+	p := Phase{Name: "control-plane", Short: "Write the control-plane static pod manifests",
+		Run: func(d Data) (string, error) {
+			var lines []string
+			for _, n := range names {
+				msg, err := manifestRun(n)(d)
+				if err != nil {
+					return "", err
+				}
+				lines = append(lines, msg)
+			}
+			return strings.Join(lines, "; "), nil
+		}}
+	short := map[string]string{staticpods.KubeAPIServer: "apiserver", staticpods.ControllerManager: "controller-manager",
+		staticpods.Scheduler: "scheduler"}
+	for _, n := range names {
+		p.Phases = append(p.Phases, Phase{Name: short[n], Short: "Write " + n + ".yaml", Run: manifestRun(n)})
+	}
+	return p
+}
+
+// manifestRun writes one static pod manifest.
+func manifestRun(name string) func(Data) (string, error) {
+	return func(d Data) (string, error) {
+		id := asInit(d)
+		pods, err := staticpods.All(id.Cfg())
+		if err != nil {
+			return "", err
+		}
+		for _, p := range pods {
+			if p.Name != name {
+				continue
+			}
+			path, changed, err := staticpods.Write(id.ManifestDir(), p)
+			if err != nil {
+				return "", err
+			}
+			if !changed {
+				return "unchanged " + path, nil
+			}
+			return "wrote " + path, nil
+		}
+		return "", fmt.Errorf("no static pod %s", name)
+	}
+}
+
+func runKubeletStart(d Data) (string, error) {
+	id := asInit(d)
+	c := id.Cfg()
+	e := id.Env()
+	dns, err := components.ClusterDNSIP(c.Cluster.Networking.ServiceSubnet)
+	if err != nil {
+		return "", err
+	}
+	ctrd, err := preflight.ReadContainerdConfig(e)
+	if err != nil {
+		return "", err
+	}
+	params := components.KubeletParams{ClusterDNS: dns, ClusterDomain: c.Cluster.Networking.DNSDomain,
+		ClientCAFile: filepath.Join(c.Cluster.CertificatesDir, "ca.crt"), CgroupDriver: ctrd.CgroupDriver(),
+		CgroupV1: preflight.DetectCgroupVersion(e) == 1, CRIEndpoint: c.NodeRegistration.CRISocket,
+		ResolvConf: components.ResolvConfFor(e.Root)}
+	flags := components.KubeletFlags(c.LocalAPIEndpoint.AdvertiseAddress, c.NodeRegistration.Name)
+	if err := components.WriteKubeletConfig(id.KubeletDir(), components.KubeletConfig(params), flags); err != nil {
+		return "", err
+	}
+	msg := fmt.Sprintf("wrote %s (cgroupDriver %s)", filepath.Join(id.KubeletDir(), components.KubeletConfigFile),
+		params.CgroupDriver)
+	if params.CgroupV1 {
+		fmt.Fprintln(id.Out(), "[kubelet-start] WARNING cgroup v1 host: setting failCgroupV1: false (deprecated in Kubernetes v1.35)")
+	}
+	if id.DryRun() {
+		return msg + "; dry-run: would install the bundled kubelet and start kubelet.service", nil
+	}
+	return msg, errNotYet("kubelet-start")
+}
+
+// online is a phase that needs a running control plane. In dry-run it says
+// what it would do.
+func online(name, short string) Phase {
+	return Phase{Name: name, Short: short, Run: func(d Data) (string, error) {
+		if asInit(d).DryRun() {
+			return "dry-run: would " + strings.ToLower(short[:1]) + short[1:], nil
+		}
+		return "", errNotYet(name)
+	}}
+}
+
+// errNotYet marks phases of the online half of init that this build does
+// not carry yet; offline phases and --dry-run are complete.
+func errNotYet(name string) error {
+	return fmt.Errorf("%s: starting the control plane is not available in this build yet; "+
+		"`kubestrap init --dry-run` runs every offline phase", name)
+}

@@ -1,0 +1,111 @@
+package phases
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/kubestrap/kubestrap/components"
+	"github.com/kubestrap/kubestrap/config"
+	"github.com/kubestrap/kubestrap/preflight"
+	"github.com/kubestrap/kubestrap/staticpods"
+)
+
+// InitData is what init phases may use: the configuration, where files go,
+// and the host. In dry-run every directory is inside a temp dir.
+type InitData interface {
+	Cfg() *config.Init
+	DryRun() bool
+	KubernetesDir() string
+	CertDir() string
+	ManifestDir() string
+	KubeletDir() string
+	Out() io.Writer
+	Env() *preflight.Env
+	Ignore() preflight.IgnoreSet
+}
+
+// InitOptions are the command-line inputs of init besides the config.
+type InitOptions struct {
+	DryRun bool
+	// DryRunDir is the temp dir that stands for / in dry-run.
+	DryRunDir string
+	Ignore    preflight.IgnoreSet
+	Out       io.Writer
+	Env       *preflight.Env
+}
+
+type initData struct {
+	cfg  *config.Init
+	opts InitOptions
+}
+
+var _ InitData = (*initData)(nil)
+
+// NewInitData completes the configuration from the host (node name from the
+// host name, advertise address from the routes) and validates it again.
+func NewInitData(cfg *config.Init, opts InitOptions) (InitData, error) {
+	if cfg.NodeRegistration.Name == "" {
+		h, err := opts.Env.Hostname()
+		if err != nil {
+			return nil, fmt.Errorf("read host name for the node name: %w (pass --node-name)", err)
+		}
+		cfg.NodeRegistration.Name = strings.ToLower(h)
+	}
+	if cfg.LocalAPIEndpoint.AdvertiseAddress == "" {
+		choice, err := preflight.DetectAdvertiseAddress(opts.Env)
+		if err != nil {
+			return nil, err
+		}
+		cfg.LocalAPIEndpoint.AdvertiseAddress = choice.Addr.String()
+		fmt.Fprintf(opts.Out, "[init] advertise address %s: %s\n", choice.Addr, choice.Note)
+	}
+	if err := config.ValidateInit(cfg); err != nil {
+		return nil, err
+	}
+	return &initData{cfg: cfg, opts: opts}, nil
+}
+
+func (d *initData) Cfg() *config.Init           { return d.cfg }
+func (d *initData) DryRun() bool                { return d.opts.DryRun }
+func (d *initData) Out() io.Writer              { return d.opts.Out }
+func (d *initData) Env() *preflight.Env         { return d.opts.Env }
+func (d *initData) Ignore() preflight.IgnoreSet { return d.opts.Ignore }
+func (d *initData) KubernetesDir() string       { return d.path(staticpods.KubernetesDir) }
+func (d *initData) ManifestDir() string         { return d.path(components.ManifestDir) }
+func (d *initData) KubeletDir() string          { return d.path(components.KubeletDir) }
+
+// CertDir is the configured certificatesDir, or pki/ of the dry-run tree.
+func (d *initData) CertDir() string {
+	if d.opts.DryRun {
+		return filepath.Join(d.KubernetesDir(), "pki")
+	}
+	return d.cfg.Cluster.CertificatesDir
+}
+
+// path maps a node path into the dry-run tree: /etc/kubernetes becomes the
+// tree's root (so it reads pki/, manifests/, *.conf), other paths keep
+// their shape below it.
+func (d *initData) path(p string) string {
+	if !d.opts.DryRun {
+		return p
+	}
+	if rel, err := filepath.Rel(staticpods.KubernetesDir, p); err == nil && !strings.HasPrefix(rel, "..") {
+		return filepath.Join(d.opts.DryRunDir, rel)
+	}
+	return filepath.Join(d.opts.DryRunDir, p)
+}
+
+// NewDryRunDir makes the temp dir for a dry run.
+func NewDryRunDir() (string, error) {
+	return os.MkdirTemp("", "kubestrap-dry-run-")
+}
+
+// placeholderInit is a defaulted config used only to list phase names.
+func placeholderInit() *config.Init {
+	c := &config.Init{}
+	config.SetInitDefaults(c)
+	return c
+}
