@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # build.sh builds the bundle's binaries at pinned versions into a cache outside
 # the repo, once: a binary that already exists is never rebuilt, so a warm run
-# takes seconds. Usage: build.sh [k8s|etcd|coredns|flannel|cni|small|all]...
+# takes seconds. Usage: build.sh [k8s|kubectl|etcd|coredns|flannel|cni|small|all]...
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 # shellcheck source=versions.env
@@ -41,6 +41,10 @@ build_k8s() {
 	for c in kubelet kube-apiserver kube-controller-manager kube-scheduler kube-proxy kubectl; do
 		CGO_ENABLED=0 build "$c" "$here/k8s" "k8s.io/kubernetes/cmd/$c" -ldflags "$(k8s_ldflags)"
 	done
+}
+
+build_kubectl() {
+	CGO_ENABLED=0 build kubectl "$here/k8s" k8s.io/kubernetes/cmd/kubectl -ldflags "$(k8s_ldflags)"
 }
 
 build_etcd() {

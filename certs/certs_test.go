@@ -194,7 +194,9 @@ func TestExistingCertMismatchIsAnError(t *testing.T) {
 		spec   string
 		want   string
 	}{
-		{"new SAN", func(c *config.Init) { c.Cluster.APIServer.CertSANs = append(c.Cluster.APIServer.CertSANs, "new.example.com") },
+		{"new SAN", func(c *config.Init) {
+			c.Cluster.APIServer.CertSANs = append(c.Cluster.APIServer.CertSANs, "new.example.com")
+		},
 			"apiserver", "lacks the names new.example.com"},
 		{"new advertise address", func(c *config.Init) { c.LocalAPIEndpoint.AdvertiseAddress = "192.168.56.11" },
 			"etcd-server", "lacks the names 192.168.56.11"},

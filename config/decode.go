@@ -68,7 +68,6 @@ func Decode(data []byte) (*Documents, error) {
 	return docs, nil
 }
 
-
 func decodeDocument(node *yamlv3.Node, docs *Documents) error {
 	if node.Kind == yamlv3.DocumentNode && len(node.Content) == 1 {
 		node = node.Content[0]

@@ -19,7 +19,7 @@ type simple struct {
 	fn   func() (warnings, errs []error)
 }
 
-func (s simple) Name() string                   { return s.name }
+func (s simple) Name() string                    { return s.name }
 func (s simple) Check() (warnings, errs []error) { return s.fn() }
 
 func one(err error) []error {

@@ -148,7 +148,7 @@ func (c *criCheck) Check() ([]error, []error) {
 		warns = append(warns, cfgErr)
 	}
 	if name == "containerd" && majorOf(version) == 1 && c.minor >= 36 {
-		return warns, one(fmt.Errorf("Kubernetes v1.%d needs containerd 2.x; this node has containerd %s "+
+		return warns, one(fmt.Errorf("this node has containerd %[2]s, but Kubernetes v1.%[1]d needs containerd 2.x "+
 			"(CentOS 7 and Debian 12 ship 1.x): use Kubernetes v1.35 (the default) or upgrade containerd", c.minor, version))
 	}
 	return warns, nil
@@ -215,4 +215,3 @@ func (c *cgroupDriverCheck) Check() ([]error, []error) {
 	}
 	return nil, nil
 }
-

@@ -1,0 +1,205 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/kubestrap/kubestrap/config"
+)
+
+// run executes kubestrap in-process with TMPDIR pointed at a fresh dir,
+// returning stdout, stderr, the exit code and the TMPDIR.
+func run(t *testing.T, args ...string) (string, string, int, string) {
+	t.Helper()
+	tmp := t.TempDir()
+	t.Setenv("TMPDIR", tmp)
+	var out, errOut bytes.Buffer
+	cmd := newRootCommand(&out, &errOut)
+	cmd.SetArgs(args)
+	err := cmd.Execute()
+	if err != nil {
+		errOut.WriteString("error: " + err.Error())
+	}
+	return out.String(), errOut.String(), exitCode(err), tmp
+}
+
+func entries(t *testing.T, dir string) []string {
+	t.Helper()
+	var out []string
+	_ = filepath.Walk(dir, func(p string, info os.FileInfo, err error) error {
+		if err == nil && p != dir {
+			out = append(out, p)
+		}
+		return nil
+	})
+	return out
+}
+
+var nodeFlags = []string{"--node-name", "cp-1", "--apiserver-advertise-address", "192.168.56.10"}
+
+func TestInvalidConfigFilesExitTwoAndWriteNothing(t *testing.T) {
+	files, err := filepath.Glob("../../config/testdata/invalid/*.yaml")
+	if err != nil || len(files) < 10 {
+		t.Fatalf("want at least 10 invalid configs, found %d (%v)", len(files), err)
+	}
+	for _, f := range files {
+		t.Run(filepath.Base(f), func(t *testing.T) {
+			certDir := t.TempDir()
+			args := []string{"init", "--dry-run", "--config", f, "--cert-dir", certDir, "--node-name", "cp-1"}
+			_, stderr, code, tmp := run(t, args...)
+			if code != exitInvalid {
+				t.Errorf("exit code %d, want %d; stderr %s", code, exitInvalid, stderr)
+			}
+			if strings.Count(stderr, "error:") != 1 {
+				t.Errorf("want one clear error, got %q", stderr)
+			}
+			if left := append(entries(t, tmp), entries(t, certDir)...); len(left) != 0 {
+				t.Errorf("invalid input wrote %v", left)
+			}
+		})
+	}
+}
+
+func TestDryRunProducesTree(t *testing.T) {
+	out, stderr, code, tmp := run(t, append([]string{"init", "--dry-run"}, nodeFlags...)...)
+	if code != exitOK {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	last := strings.TrimSpace(out[strings.LastIndex(strings.TrimSpace(out), "\n")+1:])
+	dir, ok := strings.CutPrefix(last, "dry-run output: ")
+	if !ok || !strings.HasPrefix(dir, tmp) {
+		t.Fatalf("last line %q does not name a dir in TMPDIR %s", last, tmp)
+	}
+	for _, f := range []string{"pki/ca.crt", "pki/etcd/ca.key", "pki/sa.pub", "admin.conf", "super-admin.conf",
+		"kubelet.conf", "controller-manager.conf", "scheduler.conf", "manifests/etcd.yaml",
+		"manifests/kube-apiserver.yaml", "manifests/kube-controller-manager.yaml", "manifests/kube-scheduler.yaml",
+		"var/lib/kubelet/config.yaml"} {
+		if _, err := os.Stat(filepath.Join(dir, f)); err != nil {
+			t.Errorf("dry-run tree lacks %s", f)
+		}
+	}
+	for _, phase := range []string{"[certs]", "[kubeconfig]", "[control-plane]", "[addons/coredns] dry-run: would", "[init] done"} {
+		if !strings.Contains(out, phase) {
+			t.Errorf("output lacks %q", phase)
+		}
+	}
+}
+
+func TestPhaseSubcommandsAndSkip(t *testing.T) {
+	out, stderr, code, _ := run(t, append([]string{"init", "phase", "certs", "ca", "--dry-run"}, nodeFlags...)...)
+	if code != exitOK || !strings.Contains(out, "[certs/ca] generated") {
+		t.Errorf("phase certs ca: exit %d\n%s%s", code, out, stderr)
+	}
+	out, _, code, _ = run(t, append([]string{"init", "phase", "control-plane/scheduler", "--dry-run"}, nodeFlags...)...)
+	if code != exitOK || !strings.Contains(out, "kube-scheduler.yaml") || strings.Contains(out, "kube-apiserver.yaml") {
+		t.Errorf("phase control-plane/scheduler: exit %d\n%s", code, out)
+	}
+	_, stderr, code, _ = run(t, append([]string{"init", "--dry-run", "--skip-phases", "addon"}, nodeFlags...)...)
+	if code == exitOK || !strings.Contains(stderr, "unknown phase(s) in --skip-phases: addon") {
+		t.Errorf("bad skip: exit %d %s", code, stderr)
+	}
+	out, _, code, _ = run(t, append([]string{"init", "--dry-run", "--skip-phases", "addons/kube-proxy,preflight"}, nodeFlags...)...)
+	if code != exitOK || !strings.Contains(out, "[addons/kube-proxy] skipped") || strings.Contains(out, "[preflight] ") &&
+		!strings.Contains(out, "[preflight] skipped") {
+		t.Errorf("skip: exit %d\n%s", code, out)
+	}
+}
+
+func TestUsageErrorsExitTwo(t *testing.T) {
+	tests := [][]string{
+		{"init", "--no-such-flag"},
+		append([]string{"init", "--dry-run", "--ignore-preflight-errors", "Swapp"}, nodeFlags...),
+		append([]string{"init", "--dry-run", "--pod-network-cidr", "10.96.0.0/16"}, nodeFlags...),
+		{"images", "list", "--kubernetes-version", "v1.30.0"},
+	}
+	for _, args := range tests {
+		if _, stderr, code, _ := run(t, args...); code != exitInvalid {
+			t.Errorf("%v: exit %d, want %d (%s)", args, code, exitInvalid, stderr)
+		}
+	}
+}
+
+func TestPrintDefaultsDecode(t *testing.T) {
+	for _, which := range []string{"init-defaults", "join-defaults"} {
+		out, stderr, code, _ := run(t, "config", "print", which)
+		if code != 0 {
+			t.Fatalf("%s: %s", which, stderr)
+		}
+		docs, err := config.Decode([]byte(out))
+		if err != nil {
+			t.Fatalf("%s output does not decode: %v\n%s", which, err, out)
+		}
+		if which == "init-defaults" && (docs.Cluster == nil || docs.Cluster.KubernetesVersion != config.DefaultKubernetesVersion) {
+			t.Errorf("init defaults: %s", out)
+		}
+		if which == "join-defaults" && docs.Join == nil {
+			t.Errorf("join defaults: %s", out)
+		}
+	}
+}
+
+func TestImagesVersionAndPreflightJSON(t *testing.T) {
+	out, _, code, _ := run(t, "images", "list")
+	if code != 0 || !strings.Contains(out, "registry.k8s.io/kube-apiserver:v1.35.4\n") || !strings.Contains(out, "etcd:3.6.6-0") {
+		t.Errorf("images list: %s", out)
+	}
+	out, _, _, _ = run(t, "version", "-o", "json")
+	var v map[string]string
+	if err := json.Unmarshal([]byte(out), &v); err != nil || v["defaultKubernetesVersion"] != "v1.35.4" {
+		t.Errorf("version json %q %v", out, err)
+	}
+	out, _, code, _ = run(t, append([]string{"preflight", "-o", "json"}, nodeFlags...)...)
+	var report struct {
+		NodeName string `json:"nodeName"`
+		Checks   []struct {
+			Name   string `json:"name"`
+			Status string `json:"status"`
+		} `json:"checks"`
+	}
+	if err := json.Unmarshal([]byte(out), &report); err != nil || report.NodeName != "cp-1" || len(report.Checks) < 20 {
+		t.Fatalf("preflight json (exit %d): %v\n%s", code, err, out)
+	}
+	failed := false
+	for _, c := range report.Checks {
+		failed = failed || c.Status == "error"
+	}
+	if failed != (code == exitPreflight) {
+		t.Errorf("exit code %d does not match the report (any error: %v)", code, failed)
+	}
+}
+
+func TestCertsCommands(t *testing.T) {
+	out, _, code, _ := run(t, "certs", "list")
+	if code != 0 || !strings.Contains(out, "apiserver-etcd-client") || !strings.Contains(out, "../admin.conf") {
+		t.Errorf("certs list: %s", out)
+	}
+	out, _, _, _ = run(t, "certs", "certificate-key")
+	if len(strings.TrimSpace(out)) != 64 {
+		t.Errorf("certificate key %q", out)
+	}
+	out, _, _, _ = run(t, "token", "generate")
+	if !strings.Contains(out, ".") || len(strings.TrimSpace(out)) != 23 {
+		t.Errorf("token %q", out)
+	}
+	// check-expiration over a generated tree.
+	dryOut, _, _, _ := run(t, append([]string{"init", "--dry-run", "--skip-phases", "preflight"}, nodeFlags...)...)
+	dir := strings.TrimPrefix(strings.TrimSpace(dryOut[strings.LastIndex(strings.TrimSpace(dryOut), "\n")+1:]), "dry-run output: ")
+	out, stderr, code, _ := run(t, "certs", "check-expiration", "--cert-dir", filepath.Join(dir, "pki"), "--kubeconfig-dir", dir, "-o", "json")
+	var rows []struct {
+		Name     string `json:"name"`
+		Residual string `json:"residual"`
+		Missing  bool   `json:"missing"`
+	}
+	if err := json.Unmarshal([]byte(out), &rows); err != nil || code != 0 || len(rows) != 15 {
+		t.Fatalf("check-expiration: %v %d %s %s", err, len(rows), out, stderr)
+	}
+	for _, r := range rows {
+		if r.Missing || r.Residual == "" {
+			t.Errorf("%s: %+v", r.Name, r)
+		}
+	}
+}
