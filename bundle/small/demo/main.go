@@ -1,0 +1,87 @@
+// Command demo is the lab's test server. GET / answers with its pod and
+// node names (from POD_NAME and NODE_NAME, set by the downward API);
+// /resolve?name=N looks a name up through the pod's DNS; /fetch?url=U
+// makes a GET from inside the pod and relays the answer, so tests can
+// reach Services from a pod; /healthz is for probes.
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log"
+	"net"
+	"net/http"
+	"os"
+	"strings"
+	"time"
+)
+
+func main() {
+	addr := ":" + envOr("PORT", "8080")
+	log.Printf("demo listening on %s", addr)
+	srv := &http.Server{Addr: addr, Handler: newMux(identity(), net.DefaultResolver, http.DefaultClient),
+		ReadHeaderTimeout: 5 * time.Second}
+	log.Fatal(srv.ListenAndServe())
+}
+
+func envOr(k, def string) string {
+	if v := os.Getenv(k); v != "" {
+		return v
+	}
+	return def
+}
+
+func identity() string {
+	host, _ := os.Hostname()
+	return fmt.Sprintf("pod=%s node=%s", envOr("POD_NAME", host), envOr("NODE_NAME", "unknown"))
+}
+
+type resolver interface {
+	LookupHost(ctx context.Context, host string) ([]string, error)
+}
+
+func newMux(id string, r resolver, client *http.Client) *http.ServeMux {
+	mux := http.NewServeMux()
+	mux.HandleFunc("/", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, id) })
+	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "ok") })
+	mux.HandleFunc("/resolve", func(w http.ResponseWriter, req *http.Request) {
+		name := req.URL.Query().Get("name")
+		ctx, cancel := context.WithTimeout(req.Context(), 5*time.Second)
+		defer cancel()
+		addrs, err := r.LookupHost(ctx, name)
+		if err != nil || name == "" {
+			http.Error(w, fmt.Sprintf("resolve %q: %v", name, err), http.StatusBadGateway)
+			return
+		}
+		fmt.Fprintln(w, strings.Join(addrs, " "))
+	})
+	mux.HandleFunc("/fetch", func(w http.ResponseWriter, req *http.Request) {
+		u := req.URL.Query().Get("url")
+		ctx, cancel := context.WithTimeout(req.Context(), 5*time.Second)
+		defer cancel()
+		out, err := fetch(ctx, client, u)
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusBadGateway)
+			return
+		}
+		_, _ = w.Write(out)
+	})
+	return mux
+}
+
+func fetch(ctx context.Context, client *http.Client, u string) ([]byte, error) {
+	if !strings.HasPrefix(u, "http://") && !strings.HasPrefix(u, "https://") {
+		return nil, fmt.Errorf("fetch %q: need an http(s) URL", u)
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("fetch %s: %w", u, err)
+	}
+	defer func() { _ = resp.Body.Close() }()
+	return io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+}

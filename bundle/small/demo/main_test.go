@@ -1,0 +1,65 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+)
+
+type fakeResolver map[string][]string
+
+func (f fakeResolver) LookupHost(_ context.Context, h string) ([]string, error) {
+	if a, ok := f[h]; ok {
+		return a, nil
+	}
+	return nil, errors.New("no such host")
+}
+
+func get(t *testing.T, url string) (int, string) {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = resp.Body.Close() }()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+func TestDemoEndpoints(t *testing.T) {
+	backend := httptest.NewServer(newMux("pod=b node=n2", fakeResolver{}, http.DefaultClient))
+	defer backend.Close()
+	srv := httptest.NewServer(newMux("pod=a node=n1", fakeResolver{"kubernetes.default.svc.cluster.local": {"10.96.0.1"}},
+		http.DefaultClient))
+	defer srv.Close()
+	tests := []struct {
+		path string
+		code int
+		want string
+	}{
+		{"/", 200, "pod=a node=n1\n"},
+		{"/healthz", 200, "ok\n"},
+		{"/resolve?name=kubernetes.default.svc.cluster.local", 200, "10.96.0.1\n"},
+		{"/resolve?name=nope", 502, "no such host"},
+		{"/fetch?url=" + backend.URL + "/", 200, "pod=b node=n2\n"},
+		{"/fetch?url=file:///etc/passwd", 502, "need an http(s) URL"},
+	}
+	for _, tt := range tests {
+		code, body := get(t, srv.URL+tt.path)
+		if code != tt.code || !strings.Contains(body, tt.want) {
+			t.Errorf("%s: %d %q, want %d %q", tt.path, code, body, tt.code, tt.want)
+		}
+	}
+}
+
+func TestIdentityFromEnv(t *testing.T) {
+	t.Setenv("POD_NAME", "demo-1")
+	t.Setenv("NODE_NAME", "lab-2")
+	if got := identity(); got != "pod=demo-1 node=lab-2" {
+		t.Errorf("identity %q", got)
+	}
+}

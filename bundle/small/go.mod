@@ -1,0 +1,3 @@
+module github.com/kubestrap/kubestrap/bundle/small
+
+go 1.25.0
