@@ -14,5 +14,6 @@ debootstrap --variant=minbase --include="$pkgs" bookworm "$dir.tmp" "$mirror" >"
 	exit 1
 }
 # Smaller images and node tars: docs, man pages and apt lists are not needed.
-rm -rf "$dir.tmp"/usr/share/{doc,man,info,locale}/* "$dir.tmp"/var/lib/apt/lists/* "$dir.tmp"/var/cache/apt/*.bin
+rm -rf "$dir.tmp"/usr/share/{doc,man,info,locale}/* "$dir.tmp"/var/lib/apt/lists/* "$dir.tmp"/var/cache/apt/*.bin \
+	"$dir.tmp"/var/cache/apt/archives/*.deb
 mv "$dir.tmp" "$dir"

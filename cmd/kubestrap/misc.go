@@ -59,7 +59,51 @@ func newImagesCommand(out io.Writer) *cobra.Command {
 	list.Flags().StringVar(&repo, "image-repository", config.DefaultImageRepository, "the registry prefix")
 	list.Flags().StringVar(&podNetwork, "pod-network", config.DefaultPodNetwork, "flannel or none")
 	list.Flags().StringVarP(&output, "output", "o", "", "output format: json")
-	cmd.AddCommand(list)
+	cmd.AddCommand(list, newImagesLoadCommand(out), newImagesBuildCommand(out))
+	return cmd
+}
+
+func newImagesLoadCommand(out io.Writer) *cobra.Command {
+	var output string
+	cmd := &cobra.Command{Use: "load FILE", Short: "Import an images tarball into containerd (namespace k8s.io), for air-gapped nodes",
+		Args: cobra.ExactArgs(1), RunE: func(_ *cobra.Command, args []string) error {
+			progress := out
+			if output == "json" {
+				progress = io.Discard
+			}
+			sum, err := components.LoadImages(args[0], components.HostCtr, progress)
+			if err != nil || output != "json" {
+				return err
+			}
+			return writeJSON(out, sum)
+		}}
+	cmd.Flags().StringVarP(&output, "output", "o", "", "output format: json")
+	return cmd
+}
+
+func newImagesBuildCommand(out io.Writer) *cobra.Command {
+	var binDir, rootfs, file, kv string
+	cmd := &cobra.Command{Use: "build", Short: "Build the images tarball from bundle binaries (used by `make images`)",
+		Args: cobra.NoArgs, RunE: func(*cobra.Command, []string) error {
+			if binDir == "" || rootfs == "" || file == "" {
+				return &usageError{fmt.Errorf("--bin-dir, --rootfs and -o are required")}
+			}
+			c := &config.ClusterConfiguration{KubernetesVersion: kv}
+			config.SetClusterDefaults(c)
+			s, err := components.Images(c)
+			if err != nil {
+				return &usageError{err}
+			}
+			if err := components.BuildImages(components.BundleImages(s), binDir, rootfs, file); err != nil {
+				return err
+			}
+			_, err = fmt.Fprintf(out, "wrote %s\n", file)
+			return err
+		}}
+	cmd.Flags().StringVar(&binDir, "bin-dir", "", "the bundle's binaries")
+	cmd.Flags().StringVar(&rootfs, "rootfs", "", "root file system for the base layer of kube-proxy and flannel")
+	cmd.Flags().StringVarP(&file, "output", "o", "", "the tarball to write")
+	cmd.Flags().StringVar(&kv, "kubernetes-version", config.DefaultKubernetesVersion, "the Kubernetes version the binaries are")
 	return cmd
 }
 

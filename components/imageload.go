@@ -1,0 +1,131 @@
+package components
+
+import (
+	"bufio"
+	"bytes"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/google/go-containerregistry/pkg/v1/tarball"
+)
+
+// ContainerdNamespace is where the CRI plugin looks for images.
+const ContainerdNamespace = "k8s.io"
+
+// Ctr runs containerd's ctr in the CRI namespace; tests replace it.
+type Ctr func(stdout io.Writer, args ...string) error
+
+// HostCtr runs the host's ctr binary.
+func HostCtr(stdout io.Writer, args ...string) error {
+	var stderr bytes.Buffer
+	cmd := exec.Command("ctr", append([]string{"-n", ContainerdNamespace}, args...)...)
+	cmd.Stdout, cmd.Stderr = stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		return fmt.Errorf("ctr %s: %w: %s", strings.Join(args, " "), err, strings.TrimSpace(stderr.String()))
+	}
+	return nil
+}
+
+// ImagesInTarball lists the references a docker-archive tarball holds.
+func ImagesInTarball(path string) ([]string, error) {
+	m, err := tarball.LoadManifest(func() (io.ReadCloser, error) { return os.Open(path) })
+	if err != nil {
+		return nil, fmt.Errorf("%s is not an image tarball: %w", path, err)
+	}
+	var refs []string
+	for _, d := range m {
+		refs = append(refs, d.RepoTags...)
+	}
+	sort.Strings(refs)
+	return refs, nil
+}
+
+// LoadSummary says what LoadImages did.
+type LoadSummary struct {
+	Loaded  []string `json:"loaded"`
+	Present []string `json:"alreadyPresent"`
+	Seconds float64  `json:"seconds"`
+}
+
+// LoadImages imports an image tarball into containerd's k8s.io namespace,
+// printing ctr's per-image progress, then checks that every image of the
+// tarball is there. Images already present are reported as such.
+func LoadImages(path string, ctr Ctr, out io.Writer) (LoadSummary, error) {
+	start := time.Now()
+	sum := LoadSummary{Loaded: []string{}, Present: []string{}}
+	refs, err := ImagesInTarball(path)
+	if err != nil {
+		return sum, err
+	}
+	before, err := listImages(ctr)
+	if err != nil {
+		return sum, fmt.Errorf("is containerd running? %w", err)
+	}
+	fmt.Fprintf(out, "[images] importing %d images from %s into containerd namespace %s\n", len(refs), path, ContainerdNamespace)
+	pw := &prefixWriter{out: out, prefix: "[images]   "}
+	if err := ctr(pw, "images", "import", path); err != nil {
+		return sum, err
+	}
+	pw.flush()
+	after, err := listImages(ctr)
+	if err != nil {
+		return sum, err
+	}
+	for _, r := range refs {
+		switch {
+		case !after[r]:
+			return sum, fmt.Errorf("image %s is not in containerd after the import", r)
+		case before[r]:
+			sum.Present = append(sum.Present, r)
+		default:
+			sum.Loaded = append(sum.Loaded, r)
+		}
+	}
+	sum.Seconds = time.Since(start).Seconds()
+	fmt.Fprintf(out, "[images] %d loaded, %d already present (%.1fs)\n", len(sum.Loaded), len(sum.Present), sum.Seconds)
+	return sum, nil
+}
+
+func listImages(ctr Ctr) (map[string]bool, error) {
+	var buf bytes.Buffer
+	if err := ctr(&buf, "images", "ls", "-q"); err != nil {
+		return nil, err
+	}
+	have := map[string]bool{}
+	sc := bufio.NewScanner(&buf)
+	for sc.Scan() {
+		have[strings.TrimSpace(sc.Text())] = true
+	}
+	return have, nil
+}
+
+// prefixWriter prefixes each complete line written through it.
+type prefixWriter struct {
+	out    io.Writer
+	prefix string
+	buf    []byte
+}
+
+func (p *prefixWriter) Write(b []byte) (int, error) {
+	p.buf = append(p.buf, b...)
+	for {
+		i := bytes.IndexByte(p.buf, '\n')
+		if i < 0 {
+			return len(b), nil
+		}
+		fmt.Fprintf(p.out, "%s%s\n", p.prefix, p.buf[:i])
+		p.buf = p.buf[i+1:]
+	}
+}
+
+func (p *prefixWriter) flush() {
+	if len(p.buf) > 0 {
+		fmt.Fprintf(p.out, "%s%s\n", p.prefix, p.buf)
+		p.buf = nil
+	}
+}

@@ -1,0 +1,175 @@
+#!/usr/bin/env bash
+# lab.sh: nodes as containers on this machine, driving the docker CLI.
+#   lab.sh nodes N     N fresh nodes (a stale lab of the same prefix is removed first)
+#   lab.sh down        remove every container, network and volume of the lab
+#   lab.sh image       build the node image (cached)
+#   lab.sh ip NODE     print a node's IP
+# Environment: LAB_PREFIX (default lab: nodes lab-1, lab-2, ...), DIST_DIR (the
+# unpacked release: kubestrap, kubelet, kubectl, cni/), IMAGES_TAR, KUBESTRAP_CACHE.
+set -euo pipefail
+repo="$(cd "$(dirname "$0")/.." && pwd)"
+CACHE="${KUBESTRAP_CACHE:-$HOME/.cache/kubestrap}"
+PREFIX="${LAB_PREFIX:-lab}"
+LABDIR="$repo/.lab"
+NET="$PREFIX-net"
+LABEL="io.kubestrap.lab=$PREFIX"
+
+log() { printf '[lab] %s\n' "$*" >&2; }
+die() { printf '[lab] ERROR: %s\n' "$*" >&2; exit 1; }
+
+# ensure_docker starts dockerd when no daemon answers, installing docker.io
+# from Debian when it is missing.
+ensure_docker() {
+	docker info >/dev/null 2>&1 && return
+	if ! command -v dockerd >/dev/null; then
+		log "installing docker.io"
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq docker.io >/dev/null
+	fi
+	mkdir -p "$LABDIR"
+	log "starting dockerd (log: $LABDIR/dockerd.log)"
+	setsid dockerd >"$LABDIR/dockerd.log" 2>&1 </dev/null &
+	for _ in $(seq 60); do
+		docker info >/dev/null 2>&1 && return
+		sleep 0.5
+	done
+	tail -20 "$LABDIR/dockerd.log" >&2
+	die "dockerd did not start"
+}
+
+image_tag() {
+	local sum
+	sum=$(cat "$repo/lab/rootfs.sh" "$repo/lab/node/lab-entrypoint" "$repo/lab/node/etc/containerd/config.toml" |
+		sha256sum | cut -c1-12)
+	echo "kubestrap-lab-node:$sum"
+}
+
+# node_image builds the node image once: the cached Debian root file
+# system, the lab's entrypoint and containerd config, an empty machine-id.
+node_image() {
+	ensure_docker
+	local tag rootfs
+	tag=$(image_tag)
+	if docker image inspect "$tag" >/dev/null 2>&1; then
+		echo "$tag"
+		return
+	fi
+	local t0=$SECONDS
+	rootfs=$(rootfs)
+	local stage
+	stage=$(mktemp -d)
+	cp -a "$repo/lab/node/." "$stage/"
+	mkdir -p "$stage/usr/local/sbin" "$stage/usr/local/bin"
+	mv "$stage/lab-entrypoint" "$stage/usr/local/sbin/lab-entrypoint"
+	: >"$stage/etc/machine-id"
+	ln -sf /opt/kubestrap/kubestrap "$stage/usr/local/bin/kubestrap"
+	# docker import refuses duplicate paths: the rootfs's copies of the lab's
+	# files are left out, then the lab's files (not their directories) appended.
+	local files
+	files=$(cd "$stage" && find . -type f -o -type l)
+	tar -C "$rootfs" -cf "$stage.tar" $(printf -- '--exclude=%s ' $files) .
+	(cd "$stage" && tar -rf "$stage.tar" --no-recursion $files)
+	docker import --change 'ENTRYPOINT ["/usr/local/sbin/lab-entrypoint"]' --change 'ENV container=docker' \
+		"$stage.tar" "$tag" >/dev/null
+	rm -rf "$stage" "$stage.tar"
+	log "node image $tag built in $((SECONDS - t0))s"
+	echo "$tag"
+}
+
+down() {
+	ensure_docker
+	local ids
+	ids=$(docker ps -aq --filter "label=$LABEL")
+	[[ -n $ids ]] && docker rm -f $ids >/dev/null
+	ids=$(docker volume ls -q --filter "label=$LABEL")
+	[[ -n $ids ]] && docker volume rm $ids >/dev/null
+	ids=$(docker network ls -q --filter "label=$LABEL")
+	[[ -n $ids ]] && docker network rm $ids >/dev/null
+	rm -f "$LABDIR/$PREFIX.nodes"
+	return 0
+}
+
+node_ip() {
+	docker inspect -f "{{(index .NetworkSettings.Networks \"$NET\").IPAddress}}" "$1"
+}
+
+start_node() {
+	local name="$1" image="$2"
+	docker volume create --label "$LABEL" "$name-var" >/dev/null
+	docker run -d --name "$name" --hostname "$name" --network "$NET" --label "$LABEL" \
+		--cap-add ALL --cap-drop SYS_RESOURCE --device /dev/kmsg --device-cgroup-rule 'a *:* rwm' \
+		--security-opt systempaths=unconfined --security-opt seccomp=unconfined --security-opt apparmor=unconfined \
+		--tmpfs /run --tmpfs /run/lock --tmpfs /tmp --cgroupns=private \
+		-v /lib/modules:/lib/modules:ro -v "$name-var:/var" \
+		-v "$DIST_DIR:/opt/kubestrap:ro" -v "$IMAGES_TAR:/opt/kubestrap-images.tar:ro" \
+		"$image" >/dev/null
+}
+
+# wait_node waits for systemd to finish booting, then loads the images.
+wait_node() {
+	local name="$1" state i
+	for i in $(seq 100); do # the entrypoint runs before systemd is PID 1
+		[[ $(docker exec "$name" cat /proc/1/comm 2>/dev/null) == systemd ]] && break
+		sleep 0.1
+	done
+	state=$(timeout 120 docker exec "$name" systemctl is-system-running --wait 2>/dev/null || true)
+	if [[ $state != running && $state != degraded ]]; then
+		docker exec "$name" systemctl --failed --no-pager >&2 || true
+		die "$name: systemd did not come up (state: ${state:-none})"
+	fi
+	[[ $state == degraded ]] && log "$name: systemd degraded: $(docker exec "$name" systemctl --failed --plain --no-legend | awk '{print $1}' | paste -sd' ')"
+	docker exec "$name" systemctl is-active --quiet containerd || die "$name: containerd is not active"
+	docker exec "$name" kubestrap images load /opt/kubestrap-images.tar -o json >"$LABDIR/$name.images.json" ||
+		die "$name: loading images failed"
+}
+
+nodes() {
+	local n="$1"
+	[[ -n ${DIST_DIR:-} && -x $DIST_DIR/kubestrap && -x $DIST_DIR/kubelet ]] || die "DIST_DIR must hold kubestrap and kubelet (make dist)"
+	[[ -f ${IMAGES_TAR:-} ]] || die "IMAGES_TAR must name the images tarball (make images)"
+	local image t0=$SECONDS
+	image=$(node_image)
+	down # a stale lab of this prefix, e.g. after dockerd restarted
+	mkdir -p "$LABDIR"
+	docker network create --label "$LABEL" "$NET" >/dev/null
+	local i names=()
+	for ((i = 1; i <= n; i++)); do
+		names+=("$PREFIX-$i")
+		start_node "$PREFIX-$i" "$image"
+	done
+	local pids=()
+	for name in "${names[@]}"; do
+		wait_node "$name" & pids+=($!)
+	done
+	for p in "${pids[@]}"; do wait "$p" || die "a node failed to come up"; done
+	printf '%s\n' "${names[@]}" >"$LABDIR/$PREFIX.nodes"
+	for name in "${names[@]}"; do
+		log "$name $(node_ip "$name") machine-id $(docker exec "$name" cat /etc/machine-id) images $(docker exec "$name" ctr -n k8s.io images ls -q | grep -vc '^sha256:')"
+	done
+	log "$n node(s) up in $((SECONDS - t0))s"
+}
+
+# rootfs prints the cached node root file system, building it when missing.
+rootfs() {
+	local dir="$CACHE/lab/rootfs"
+	if [[ ! -d $dir ]]; then
+		command -v debootstrap >/dev/null || {
+			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq debootstrap >/dev/null
+		}
+		log "debootstrap of the node root file system (cached in $dir)"
+		mkdir -p "$CACHE/lab"
+		local t0=$SECONDS
+		"$repo/lab/rootfs.sh" "$dir"
+		log "root file system built in $((SECONDS - t0))s"
+	fi
+	echo "$dir"
+}
+
+case "${1:-}" in
+rootfs) rootfs ;;
+nodes) nodes "${2:-3}" ;;
+down) down ;;
+image) node_image ;;
+ip) node_ip "$2" ;;
+docker) ensure_docker ;;
+*) die "usage: lab.sh nodes N | down | image | ip NODE | docker" ;;
+esac
