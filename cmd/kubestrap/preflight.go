@@ -6,16 +6,21 @@ import (
 	"io"
 	"strings"
 	"text/tabwriter"
+	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/kubestrap/kubestrap/components"
 	"github.com/kubestrap/kubestrap/config"
+	"github.com/kubestrap/kubestrap/phases"
 	"github.com/kubestrap/kubestrap/preflight"
+	"github.com/kubestrap/kubestrap/systemd"
 )
 
 func newPreflightCommand(out io.Writer) *cobra.Command {
 	f := &initFlags{}
 	var output string
+	var fix, dryRun bool
 	cmd := &cobra.Command{
 		Use:   "preflight",
 		Short: "Run init's preflight checks and print a table (or JSON)",
@@ -29,6 +34,11 @@ func newPreflightCommand(out io.Writer) *cobra.Command {
 				return err
 			}
 			env := preflight.Host()
+			if fix {
+				if err := runFixes(out, env, cfg, dryRun); err != nil {
+					return err
+				}
+			}
 			note := completeForPreflight(cfg, env)
 			checks := preflight.InitChecks(env, cfg)
 			results, runErr := preflight.Run(checks, preflight.NewIgnoreSet(cfg.NodeRegistration.IgnorePreflightErrors...))
@@ -47,7 +57,51 @@ func newPreflightCommand(out io.Writer) *cobra.Command {
 	}
 	f.register(cmd.Flags())
 	cmd.Flags().StringVarP(&output, "output", "o", "table", "output format: table or json")
+	cmd.Flags().BoolVar(&fix, "fix", false, "make the standard fixes first: containerd's CRI plugin, cgroup driver and "+
+		"sandbox image; br_netfilter and overlay; sysctls; swap off")
+	cmd.Flags().BoolVar(&dryRun, "dry-run", false, "with --fix: print the fixes without making them")
 	return cmd
+}
+
+// runFixes plans the standard fixes, prints each with how to revert it,
+// and applies them unless dryRun.
+func runFixes(out io.Writer, env *preflight.Env, cfg *config.Init, dryRun bool) error {
+	images, err := components.Images(&cfg.Cluster)
+	if err != nil {
+		return err
+	}
+	driver := "cgroupfs"
+	if init, _ := env.Root.ReadString("/proc/1/comm"); init == "systemd" {
+		driver = "systemd" // one cgroup manager for the whole host
+	}
+	fixes, err := preflight.PlanFixes(env, preflight.FixOptions{
+		Want:    preflight.ContainerdWant{SandboxImage: images.Pause, CgroupDriver: driver},
+		Systemd: systemd.DBus{}, CRIEndpoint: cfg.NodeRegistration.CRISocket, Now: time.Now})
+	if err != nil {
+		return err
+	}
+	if len(fixes) == 0 {
+		fmt.Fprintln(out, "[fix] nothing to fix")
+	}
+	for _, f := range fixes {
+		for _, c := range f.Changes {
+			fmt.Fprintf(out, "[fix] %s: %s\n", f.Name, c)
+		}
+		fmt.Fprintf(out, "[fix] %s: to revert: %s\n", f.Name, f.Revert)
+		if dryRun {
+			continue
+		}
+		start := time.Now()
+		if err := f.Apply(); err != nil {
+			return fmt.Errorf("fix %s: %w", f.Name, err)
+		}
+		fmt.Fprintf(out, "[fix] %s: done (%s)\n", f.Name, phases.FormatDuration(time.Since(start)))
+	}
+	if dryRun {
+		fmt.Fprintln(out, "[fix] dry-run: nothing was changed")
+	}
+	fmt.Fprintln(out)
+	return nil
 }
 
 // completeForPreflight fills the node name and address like init does, but

@@ -1,0 +1,150 @@
+// Package systemd is kubestrap's hand on the node's service manager: unit
+// files rendered with go-systemd's unit package, and daemon-reload, enable,
+// restart and state queries over systemd's D-Bus API (no systemctl exec).
+package systemd
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"time"
+
+	sddbus "github.com/coreos/go-systemd/v22/dbus"
+	"github.com/coreos/go-systemd/v22/unit"
+
+	"github.com/kubestrap/kubestrap/hostfs"
+)
+
+// Manager is what kubestrap asks of systemd; tests use a fake.
+type Manager interface {
+	// Reload is `systemctl daemon-reload`.
+	Reload(ctx context.Context) error
+	// Enable enables unit files by path, like `systemctl enable`.
+	Enable(ctx context.Context, paths ...string) error
+	// Restart (re)starts a unit and waits for the job to finish.
+	Restart(ctx context.Context, name string) error
+	// Stop stops a unit and waits for the job to finish.
+	Stop(ctx context.Context, name string) error
+	// ActiveState returns "active", "inactive", "failed", ...
+	ActiveState(ctx context.Context, name string) (string, error)
+}
+
+// ErrNoSystemd says the host does not run systemd as its init.
+var ErrNoSystemd = errors.New("systemd is not running on this host (kubestrap starts the kubelet as a systemd unit): " +
+	"boot the node with systemd as PID 1")
+
+// Running reports whether systemd is the init system (sd_booted's test).
+func Running(root hostfs.Root) bool { return root.Exists("/run/systemd/system") }
+
+// DBus is a Manager talking to systemd over its private socket, which
+// works as root even when no D-Bus daemon runs.
+type DBus struct{}
+
+var _ Manager = DBus{}
+
+func (DBus) conn(ctx context.Context) (*sddbus.Conn, error) {
+	if !Running("/") {
+		return nil, ErrNoSystemd
+	}
+	c, err := sddbus.NewSystemdConnectionContext(ctx)
+	if err != nil {
+		if c, err2 := sddbus.NewSystemConnectionContext(ctx); err2 == nil {
+			return c, nil
+		}
+		return nil, fmt.Errorf("connect to systemd: %w", err)
+	}
+	return c, nil
+}
+
+// Reload implements Manager.
+func (d DBus) Reload(ctx context.Context) error {
+	c, err := d.conn(ctx)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	return c.ReloadContext(ctx)
+}
+
+// Enable implements Manager.
+func (d DBus) Enable(ctx context.Context, paths ...string) error {
+	c, err := d.conn(ctx)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	_, _, err = c.EnableUnitFilesContext(ctx, paths, false, true)
+	return err
+}
+
+// Restart implements Manager.
+func (d DBus) Restart(ctx context.Context, name string) error {
+	return d.job(ctx, name, func(c *sddbus.Conn, ch chan string) (int, error) {
+		return c.RestartUnitContext(ctx, name, "replace", ch)
+	})
+}
+
+// Stop implements Manager.
+func (d DBus) Stop(ctx context.Context, name string) error {
+	return d.job(ctx, name, func(c *sddbus.Conn, ch chan string) (int, error) {
+		return c.StopUnitContext(ctx, name, "replace", ch)
+	})
+}
+
+func (d DBus) job(ctx context.Context, name string, start func(*sddbus.Conn, chan string) (int, error)) error {
+	c, err := d.conn(ctx)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	ch := make(chan string, 1)
+	if _, err := start(c, ch); err != nil {
+		return fmt.Errorf("%s: %w", name, err)
+	}
+	select {
+	case res := <-ch:
+		if res != "done" {
+			return fmt.Errorf("%s: systemd job %s (see `journalctl -u %s`)", name, res, name)
+		}
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("%s: %w", name, ctx.Err())
+	}
+}
+
+// ActiveState implements Manager.
+func (d DBus) ActiveState(ctx context.Context, name string) (string, error) {
+	c, err := d.conn(ctx)
+	if err != nil {
+		return "", err
+	}
+	defer c.Close()
+	p, err := c.GetUnitPropertyContext(ctx, name, "ActiveState")
+	if err != nil {
+		return "", err
+	}
+	s, _ := p.Value.Value().(string)
+	return s, nil
+}
+
+// Timeout bounds one systemd operation.
+const Timeout = 90 * time.Second
+
+// WriteUnit renders unit options and writes them atomically; it reports
+// whether the file changed, so callers reload and restart only then.
+func WriteUnit(path string, opts []*unit.UnitOption) (bool, error) {
+	data, err := io.ReadAll(unit.Serialize(opts))
+	if err != nil {
+		return false, err
+	}
+	if old, err := os.ReadFile(path); err == nil && string(old) == string(data) {
+		return false, nil
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return false, err
+	}
+	return true, hostfs.WriteFileAtomic(path, data, 0o644)
+}
