@@ -4,11 +4,13 @@ import (
 	"fmt"
 	"net/netip"
 	"path/filepath"
+	"strings"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	kubeletv1beta1 "k8s.io/kubelet/config/v1beta1"
 	"sigs.k8s.io/yaml"
 
+	"github.com/kubestrap/kubestrap/config"
 	"github.com/kubestrap/kubestrap/hostfs"
 )
 
@@ -82,9 +84,14 @@ func KubeletConfig(p KubeletParams) *kubeletv1beta1.KubeletConfiguration {
 }
 
 // KubeletFlags are the per-node flags that do not belong in the shared
-// config: the node IP and the kubeconfigs for TLS bootstrap.
-func KubeletFlags(nodeIP, nodeName string) string {
-	return fmt.Sprintf("KUBELET_KUBESTRAP_ARGS=\"--node-ip=%s --hostname-override=%s\"\n", nodeIP, nodeName)
+// config: the node IP and name, and the admin's kubeletExtraArgs.
+func KubeletFlags(nodeIP, nodeName string, extra []config.Arg) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "--node-ip=%s --hostname-override=%s", nodeIP, nodeName)
+	for _, a := range extra {
+		fmt.Fprintf(&b, " --%s=%s", a.Name, a.Value)
+	}
+	return "KUBELET_KUBESTRAP_ARGS=\"" + b.String() + "\"\n"
 }
 
 // WriteKubeletConfig writes config.yaml and the flags file into dir

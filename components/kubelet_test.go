@@ -10,6 +10,7 @@ import (
 	kubeletv1beta1 "k8s.io/kubelet/config/v1beta1"
 	"sigs.k8s.io/yaml"
 
+	"github.com/kubestrap/kubestrap/config"
 	"github.com/kubestrap/kubestrap/hostfs"
 )
 
@@ -27,7 +28,7 @@ func TestKubeletConfigRoundTrip(t *testing.T) {
 		ClientCAFile: "/etc/kubernetes/pki/ca.crt", CgroupDriver: "systemd", CgroupV1: true,
 		CRIEndpoint: "unix:///var/run/containerd/containerd.sock", ResolvConf: "/etc/resolv.conf"}
 	dir := t.TempDir()
-	if err := WriteKubeletConfig(dir, KubeletConfig(p), KubeletFlags("192.168.56.10", "cp-1")); err != nil {
+	if err := WriteKubeletConfig(dir, KubeletConfig(p), KubeletFlags("192.168.56.10", "cp-1", []config.Arg{{Name: "v", Value: "2"}})); err != nil {
 		t.Fatal(err)
 	}
 	b, err := os.ReadFile(filepath.Join(dir, KubeletConfigFile))
@@ -48,7 +49,7 @@ func TestKubeletConfigRoundTrip(t *testing.T) {
 		t.Error("failCgroupV1 set on a cgroup v2 host")
 	}
 	flags, _ := os.ReadFile(filepath.Join(dir, KubeletFlagsFile))
-	if !strings.Contains(string(flags), "--node-ip=192.168.56.10") {
+	if !strings.Contains(string(flags), "--node-ip=192.168.56.10 --hostname-override=cp-1 --v=2\"") {
 		t.Errorf("flags %q", flags)
 	}
 }

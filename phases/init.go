@@ -23,17 +23,15 @@ func InitPhases() []Phase {
 			{Name: "local", Short: "Stacked etcd on this node", Run: manifestRun(staticpods.Etcd)}}},
 		controlPlanePhase(),
 		{Name: "kubelet-start", Short: "Write the kubelet configuration and (re)start the kubelet", Run: runKubeletStart},
-		online("wait-control-plane", "Wait for etcd, kube-apiserver, kube-controller-manager and kube-scheduler to be healthy"),
-		online("upload-config", "Store the ClusterConfiguration and kubelet config in kube-system ConfigMaps"),
-		online("mark-control-plane", "Label and taint the node as a control-plane node"),
-		online("bootstrap-token", "Create the bootstrap token, its RBAC and the signed cluster-info ConfigMap"),
-		online("kubelet-finalize", "Point kubelet.conf at the rotated client certificate"),
-		{Name: "addons", Short: "Install CoreDNS, kube-proxy and the pod network", Phases: []Phase{
-			online("coredns", "Install CoreDNS"),
-			online("kube-proxy", "Install kube-proxy"),
-			online("pod-network", "Install the pod network (flannel by default)"),
-		}},
-		online("show-join-command", "Print the command that joins nodes"),
+		{Name: "wait-control-plane", Short: "Wait for the kubelet, etcd, kube-apiserver, kube-controller-manager and kube-scheduler",
+			Run: runWaitControlPlane},
+		onlinePhase("upload-config", "Store the ClusterConfiguration and kubelet config in kube-system ConfigMaps", runUploadConfig),
+		onlinePhase("mark-control-plane", "Label and taint the node as a control-plane node", runMarkControlPlane),
+		onlinePhase("bootstrap-token", "Create the bootstrap token, its RBAC and the signed cluster-info ConfigMap",
+			runBootstrapToken),
+		{Name: "kubelet-finalize", Short: "Point kubelet.conf at the rotated client certificate", Run: runKubeletFinalize},
+		{Name: "addons", Short: "Install CoreDNS, kube-proxy and the pod network", Run: runAllAddons, Phases: addonPhases()},
+		{Name: "show-join-command", Short: "Print the command that joins nodes", Run: runShowJoinCommand},
 	}
 }
 
@@ -205,7 +203,7 @@ func runKubeletStart(d Data) (string, error) {
 		ClientCAFile: filepath.Join(c.Cluster.CertificatesDir, "ca.crt"), CgroupDriver: ctrd.CgroupDriver(),
 		CgroupV1: preflight.DetectCgroupVersion(e) == 1, CRIEndpoint: c.NodeRegistration.CRISocket,
 		ResolvConf: components.ResolvConfFor(e.Root)}
-	flags := components.KubeletFlags(c.LocalAPIEndpoint.AdvertiseAddress, c.NodeRegistration.Name)
+	flags := components.KubeletFlags(c.LocalAPIEndpoint.AdvertiseAddress, c.NodeRegistration.Name, c.NodeRegistration.KubeletExtraArgs)
 	if err := components.WriteKubeletConfig(id.KubeletDir(), components.KubeletConfig(params), flags); err != nil {
 		return "", err
 	}
@@ -217,23 +215,26 @@ func runKubeletStart(d Data) (string, error) {
 	if id.DryRun() {
 		return msg + "; dry-run: would install the bundled kubelet and start kubelet.service", nil
 	}
-	return msg, errNotYet("kubelet-start")
+	started, err := runKubeletStartOnline(id)
+	return msg + "; " + started, err
 }
 
-// online is a phase that needs a running control plane. In dry-run it says
-// what it would do.
-func online(name, short string) Phase {
-	return Phase{Name: name, Short: short, Run: func(d Data) (string, error) {
-		if asInit(d).DryRun() {
-			return "dry-run: would " + strings.ToLower(short[:1]) + short[1:], nil
-		}
-		return "", errNotYet(name)
-	}}
+func addonPhases() []Phase {
+	return []Phase{
+		onlinePhase("coredns", "Install CoreDNS", runCoreDNS),
+		onlinePhase("kube-proxy", "Install kube-proxy", runKubeProxy),
+		onlinePhase("pod-network", "Install the pod network (flannel by default) and this node's CNI config", runPodNetwork),
+	}
 }
 
-// errNotYet marks phases of the online half of init that this build does
-// not carry yet; offline phases and --dry-run are complete.
-func errNotYet(name string) error {
-	return fmt.Errorf("%s: starting the control plane is not available in this build yet; "+
-		"`kubestrap init --dry-run` runs every offline phase", name)
+// runAllAddons installs the addons at once: they are independent.
+func runAllAddons(data Data) (string, error) {
+	ps := addonPhases()
+	msgs := make([]string, len(ps))
+	fns := make([]func() error, len(ps))
+	for i, p := range ps {
+		fns[i] = func() (err error) { msgs[i], err = p.Run(data); return err }
+	}
+	err := components.Concurrently(fns...)
+	return strings.Join(msgs, "; "), err
 }

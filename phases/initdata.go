@@ -1,11 +1,21 @@
 package phases
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
+	"time"
+
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/tools/clientcmd"
+	bootstraputil "k8s.io/cluster-bootstrap/token/util"
+
+	"github.com/kubestrap/kubestrap/certs"
+	"github.com/kubestrap/kubestrap/systemd"
 
 	"github.com/kubestrap/kubestrap/components"
 	"github.com/kubestrap/kubestrap/config"
@@ -25,11 +35,21 @@ type InitData interface {
 	Out() io.Writer
 	Env() *preflight.Env
 	Ignore() preflight.IgnoreSet
+	// Client is a cluster-admin client from admin.conf.
+	Client() (kubernetes.Interface, error)
+	Systemd() systemd.Manager
+	// AgentBinary is the bundled kubelet to install.
+	AgentBinary() string
+	// JSON, when not nil, receives show-join-command's JSON.
+	JSON() io.Writer
 }
 
 // InitOptions are the command-line inputs of init besides the config.
 type InitOptions struct {
-	DryRun bool
+	DryRun      bool
+	AgentBinary string
+	Systemd     systemd.Manager
+	JSON        io.Writer
 	// DryRunDir is the temp dir that stands for / in dry-run.
 	DryRunDir string
 	Ignore    preflight.IgnoreSet
@@ -40,6 +60,10 @@ type InitOptions struct {
 type initData struct {
 	cfg  *config.Init
 	opts InitOptions
+
+	clientOnce sync.Once
+	client     kubernetes.Interface
+	clientErr  error
 }
 
 var _ InitData = (*initData)(nil)
@@ -64,6 +88,15 @@ func NewInitData(cfg *config.Init, opts InitOptions) (InitData, error) {
 	}
 	if err := config.ValidateInit(cfg); err != nil {
 		return nil, err
+	}
+	for i := range cfg.BootstrapTokens {
+		if cfg.BootstrapTokens[i].Token == "" {
+			t, err := bootstraputil.GenerateBootstrapToken()
+			if err != nil {
+				return nil, err
+			}
+			cfg.BootstrapTokens[i].Token = t
+		}
 	}
 	return &initData{cfg: cfg, opts: opts}, nil
 }
@@ -108,4 +141,40 @@ func placeholderInit() *config.Init {
 	c := &config.Init{}
 	config.SetInitDefaults(c)
 	return c
+}
+
+func (d *initData) Systemd() systemd.Manager { return d.opts.Systemd }
+func (d *initData) AgentBinary() string      { return d.opts.AgentBinary }
+func (d *initData) JSON() io.Writer          { return d.opts.JSON }
+
+// Client builds the admin client once. admin.conf's group has rights only
+// through a ClusterRoleBinding that super-admin.conf (system:masters)
+// creates first, as kubeadm does.
+func (d *initData) Client() (kubernetes.Interface, error) {
+	d.clientOnce.Do(func() {
+		super, err := clientFromFile(filepath.Join(d.KubernetesDir(), certs.SuperAdminConf))
+		if err != nil {
+			d.clientErr = err
+			return
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		if err := components.EnsureClusterAdmins(ctx, super); err != nil {
+			d.clientErr = fmt.Errorf("bind %s to cluster-admin: %w", certs.AdminGroup, err)
+			return
+		}
+		d.client, d.clientErr = clientFromFile(filepath.Join(d.KubernetesDir(), certs.AdminConf))
+	})
+	return d.client, d.clientErr
+}
+
+// clientFromFile makes a clientset with limits high enough that creating
+// init's objects concurrently is not throttled client-side.
+func clientFromFile(path string) (kubernetes.Interface, error) {
+	rc, err := clientcmd.BuildConfigFromFlags("", path)
+	if err != nil {
+		return nil, fmt.Errorf("load %s: %w", path, err)
+	}
+	rc.QPS, rc.Burst = 100, 200
+	return kubernetes.NewForConfig(rc)
 }

@@ -27,6 +27,9 @@ type ContainerdConfig struct {
 	// (containerd's default, cgroupfs).
 	SystemdCgroup *bool
 	SandboxImage  string
+	// CNIBinDir and CNIConfDir are where the CRI plugin looks for CNI
+	// plugins and network configs.
+	CNIBinDir, CNIConfDir string
 }
 
 // CRIDisabled reports whether the CRI plugin is switched off, as in the
@@ -53,7 +56,7 @@ func (c ContainerdConfig) CgroupDriver() string {
 func ReadContainerdConfig(e *Env) (ContainerdConfig, error) {
 	b, err := e.Root.ReadFile(ContainerdConfigPath)
 	if errors.Is(err, fs.ErrNotExist) {
-		return ContainerdConfig{}, nil
+		return ContainerdConfig{CNIBinDir: "/opt/cni/bin", CNIConfDir: "/etc/cni/net.d"}, nil
 	}
 	if err != nil {
 		return ContainerdConfig{}, err
@@ -95,6 +98,13 @@ func ParseContainerdConfig(b []byte) (ContainerdConfig, error) {
 	}
 	if s, ok := dig(plugins, criKey, "pinned_images", "sandbox").(string); ok {
 		c.SandboxImage = s
+	}
+	c.CNIBinDir, c.CNIConfDir = "/opt/cni/bin", "/etc/cni/net.d"
+	if s, ok := dig(plugins, runtimeKey, "cni", "bin_dir").(string); ok && s != "" {
+		c.CNIBinDir = s
+	}
+	if s, ok := dig(plugins, runtimeKey, "cni", "conf_dir").(string); ok && s != "" {
+		c.CNIConfDir = s
 	}
 	return c, nil
 }

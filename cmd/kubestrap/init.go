@@ -12,6 +12,7 @@ import (
 	"github.com/kubestrap/kubestrap/config"
 	"github.com/kubestrap/kubestrap/phases"
 	"github.com/kubestrap/kubestrap/preflight"
+	"github.com/kubestrap/kubestrap/systemd"
 )
 
 func newInitCommand(out io.Writer) *cobra.Command {
@@ -28,6 +29,7 @@ func newInitCommand(out io.Writer) *cobra.Command {
 	}
 	// Persistent, so that `init phase ...` takes the same configuration flags.
 	f.register(cmd.PersistentFlags())
+	f.registerInitOnly(cmd.PersistentFlags())
 	cmd.PersistentFlags().BoolVar(&dryRun, "dry-run", false, "run every offline phase into a temp dir and print what the online phases would do; change nothing on the host")
 	cmd.Flags().StringSliceVar(&skip, "skip-phases", nil, "phases to skip, e.g. addons/kube-proxy (see `kubestrap init phase --help`)")
 	cmd.AddCommand(newPhaseCommand(f, &dryRun))
@@ -74,7 +76,15 @@ func runInit(cmd *cobra.Command, f *initFlags, dryRun bool, skip []string, only 
 		return &usageError{fmt.Errorf("--ignore-preflight-errors names unknown checks: %s (see `kubestrap preflight`)",
 			strings.Join(unknown, ", "))}
 	}
-	opts := phases.InitOptions{DryRun: dryRun, Ignore: ignore, Out: out, Env: env}
+	opts := phases.InitOptions{DryRun: dryRun, Ignore: ignore, Out: out, Env: env, AgentBinary: f.agentBinary,
+		Systemd: systemd.DBus{}}
+	if f.output == "json" {
+		// Phase lines go to stderr so that stdout is only the JSON.
+		opts.Out, opts.JSON = cmd.ErrOrStderr(), out
+		out = cmd.ErrOrStderr()
+	} else if f.output != "" {
+		return &usageError{fmt.Errorf("unknown output %q: use json", f.output)}
+	}
 	if dryRun {
 		if opts.DryRunDir, err = phases.NewDryRunDir(); err != nil {
 			return err
@@ -84,6 +94,12 @@ func runInit(cmd *cobra.Command, f *initFlags, dryRun bool, skip []string, only 
 	if err != nil {
 		removeDryRunDir(opts.DryRunDir)
 		return err
+	}
+	if !dryRun && only == "" {
+		done, err := checkInitState(out, data.KubernetesDir(), cfg, ignore)
+		if done || err != nil {
+			return err
+		}
 	}
 	runner := &phases.Runner{Command: "init", Phases: phases.InitPhases(), Out: out,
 		Skip: append(skip, cfg.SkipPhases...)}
@@ -113,4 +129,26 @@ func removeDryRunDir(dir string) {
 	if dir != "" {
 		_ = os.RemoveAll(dir)
 	}
+}
+
+// checkInitState makes init idempotent: a finished init with the same
+// configuration is a no-op, with another one an error naming the
+// differences; an unfinished one is resumed (its own ports and files are
+// not preflight errors then).
+func checkInitState(out io.Writer, kubeDir string, cfg *config.Init, ignore preflight.IgnoreSet) (bool, error) {
+	state, err := phases.DetectInitState(kubeDir, cfg)
+	switch {
+	case err != nil:
+		return true, err
+	case state == phases.Complete:
+		fmt.Fprintln(out, "[init] this node is already initialized with this configuration: nothing to do "+
+			"(`kubestrap token create --print-join-command` prints a join command)")
+		return true, nil
+	case state == phases.Partial:
+		fmt.Fprintln(out, "[init] resuming an init that did not finish on this node")
+		for _, n := range phases.ResumeIgnores(cfg) {
+			ignore[strings.ToLower(n)] = true
+		}
+	}
+	return false, nil
 }

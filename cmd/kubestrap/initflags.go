@@ -30,6 +30,9 @@ type initFlags struct {
 	podNetwork       string
 	imageRepository  string
 	ignore           []string
+	agentBinary      string
+	output           string
+	untainted        bool
 }
 
 func (f *initFlags) register(fs *pflag.FlagSet) {
@@ -52,6 +55,13 @@ func (f *initFlags) register(fs *pflag.FlagSet) {
 	fs.StringVar(&f.podNetwork, "pod-network", config.DefaultPodNetwork, "the pod network to install: flannel or none")
 	fs.StringVar(&f.imageRepository, "image-repository", config.DefaultImageRepository, "where control-plane images come from")
 	fs.StringSliceVar(&f.ignore, "ignore-preflight-errors", nil, "preflight checks whose errors become warnings, e.g. Swap,NumCPU, or all")
+}
+
+// registerInitOnly adds the flags that only init (not preflight) takes.
+func (f *initFlags) registerInitOnly(fs *pflag.FlagSet) {
+	fs.StringVar(&f.agentBinary, "agent-binary", "", "the kubelet to install (default: the one next to kubestrap)")
+	fs.StringVarP(&f.output, "output", "o", "", "json: print the join information as JSON on stdout (phase lines go to stderr)")
+	fs.BoolVar(&f.untainted, "allow-schedule-on-control-plane", false, "do not taint the control-plane node (single-node clusters)")
 }
 
 // apply copies the flags the user set onto the config: set flags win over
@@ -80,6 +90,13 @@ func (f *initFlags) apply(fs *pflag.FlagSet) func(*config.Init) {
 		set("cri-socket", func() { c.NodeRegistration.CRISocket = f.criSocket })
 		set("pod-network", func() { c.Cluster.Networking.PodNetwork = f.podNetwork })
 		set("image-repository", func() { c.Cluster.ImageRepository = f.imageRepository })
+		if fs.Lookup("allow-schedule-on-control-plane") != nil {
+			set("allow-schedule-on-control-plane", func() {
+				if f.untainted {
+					c.NodeRegistration.Taints = []config.Taint{}
+				}
+			})
+		}
 		set("ignore-preflight-errors", func() {
 			c.NodeRegistration.IgnorePreflightErrors = append(c.NodeRegistration.IgnorePreflightErrors, f.ignore...)
 		})

@@ -9,6 +9,7 @@ import (
 	"os"
 
 	"github.com/kubestrap/kubestrap/config"
+	"github.com/kubestrap/kubestrap/phases"
 	"github.com/kubestrap/kubestrap/preflight"
 )
 
@@ -32,12 +33,13 @@ func exitCode(err error) int {
 	var de *config.DecodeError
 	var ue *usageError
 	var pe *preflight.Error
+	var ce *phases.ConfigChangedError
 	switch {
 	case err == nil:
 		return exitOK
 	case errors.As(err, &pe):
 		return exitPreflight
-	case errors.As(err, &ve), errors.As(err, &de), errors.As(err, &ue):
+	case errors.As(err, &ve), errors.As(err, &de), errors.As(err, &ue), errors.As(err, &ce):
 		return exitInvalid
 	}
 	return exitError

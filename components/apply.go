@@ -1,0 +1,71 @@
+package components
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+// api is the slice of a typed client-go resource interface that
+// CreateOrUpdate needs; every typed client satisfies it.
+type api[T metav1.Object] interface {
+	Create(ctx context.Context, obj T, opts metav1.CreateOptions) (T, error)
+	Get(ctx context.Context, name string, opts metav1.GetOptions) (T, error)
+	Update(ctx context.Context, obj T, opts metav1.UpdateOptions) (T, error)
+}
+
+// CreateOrUpdate makes the object exist as given: created, or updated over
+// what is there. Re-running init converges instead of failing.
+func CreateOrUpdate[T metav1.Object](ctx context.Context, c api[T], obj T) error {
+	_, err := c.Create(ctx, obj, metav1.CreateOptions{})
+	if err == nil || !apierrors.IsAlreadyExists(err) {
+		return wrap(obj, err)
+	}
+	existing, err := c.Get(ctx, obj.GetName(), metav1.GetOptions{})
+	if err != nil {
+		return wrap(obj, err)
+	}
+	obj.SetResourceVersion(existing.GetResourceVersion())
+	_, err = c.Update(ctx, obj, metav1.UpdateOptions{})
+	return wrap(obj, err)
+}
+
+// CreateIfAbsent creates the object, leaving an existing one alone (for
+// objects that must never be replaced, such as a bootstrap token).
+func CreateIfAbsent[T metav1.Object](ctx context.Context, c api[T], obj T) error {
+	_, err := c.Create(ctx, obj, metav1.CreateOptions{})
+	if apierrors.IsAlreadyExists(err) {
+		return nil
+	}
+	return wrap(obj, err)
+}
+
+func wrap(obj metav1.Object, err error) error {
+	if err == nil {
+		return nil
+	}
+	ns := obj.GetNamespace()
+	if ns != "" {
+		ns += "/"
+	}
+	return fmt.Errorf("%s%s: %w", ns, obj.GetName(), err)
+}
+
+// Concurrently runs independent API calls at once and joins their errors.
+func Concurrently(fns ...func() error) error {
+	errs := make([]error, len(fns))
+	var wg sync.WaitGroup
+	for i, fn := range fns {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[i] = fn()
+		}()
+	}
+	wg.Wait()
+	return errors.Join(errs...)
+}

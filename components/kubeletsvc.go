@@ -1,0 +1,124 @@
+package components
+
+import (
+	"context"
+	"crypto/sha256"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/coreos/go-systemd/v22/unit"
+
+	"github.com/kubestrap/kubestrap/hostfs"
+	"github.com/kubestrap/kubestrap/systemd"
+)
+
+// Where the kubelet and its unit are installed.
+const (
+	KubeletBinary       = "/usr/local/bin/kubelet"
+	KubeletUnit         = "kubelet.service"
+	KubeletUnitPath     = "/etc/systemd/system/kubelet.service"
+	KubeletDropInPath   = "/etc/systemd/system/kubelet.service.d/10-kubestrap.conf"
+	BootstrapKubeconfig = "/etc/kubernetes/bootstrap-kubelet.conf"
+	KubeletKubeconfig   = "/etc/kubernetes/kubelet.conf"
+)
+
+// BundledAgent finds the kubelet shipped next to the running kubestrap
+// binary, or returns the explicit path.
+func BundledAgent(explicit string) (string, error) {
+	if explicit != "" {
+		return explicit, nil
+	}
+	self, err := os.Executable()
+	if err != nil {
+		return "", err
+	}
+	if real, err := filepath.EvalSymlinks(self); err == nil {
+		self = real
+	}
+	p := filepath.Join(filepath.Dir(self), "kubelet")
+	if _, err := os.Stat(p); err != nil {
+		return "", fmt.Errorf("no kubelet next to %s: unpack the whole kubestrap release there, or pass --agent-binary", self)
+	}
+	return p, nil
+}
+
+// InstallAgent copies the bundled kubelet to KubeletBinary (atomically,
+// only when it differs) and reports whether it changed.
+func InstallAgent(src, dst string) (bool, error) {
+	data, err := os.ReadFile(src)
+	if err != nil {
+		return false, fmt.Errorf("read the bundled kubelet: %w", err)
+	}
+	if old, err := os.ReadFile(dst); err == nil && sha256.Sum256(old) == sha256.Sum256(data) {
+		return false, nil
+	}
+	return true, hostfs.WriteFileAtomic(dst, data, 0o755)
+}
+
+// KubeletUnitOptions is the kubelet's systemd unit: restart quickly and
+// forever, as the control plane depends on it.
+func KubeletUnitOptions() []*unit.UnitOption {
+	return []*unit.UnitOption{
+		unit.NewUnitOption("Unit", "Description", "kubelet: the Kubernetes node agent, installed by kubestrap"),
+		unit.NewUnitOption("Unit", "Wants", "network-online.target containerd.service"),
+		unit.NewUnitOption("Unit", "After", "network-online.target containerd.service"),
+		unit.NewUnitOption("Service", "ExecStart", KubeletBinary),
+		unit.NewUnitOption("Service", "Restart", "always"),
+		unit.NewUnitOption("Service", "RestartSec", "1"),
+		unit.NewUnitOption("Service", "StartLimitInterval", "0"),
+		unit.NewUnitOption("Install", "WantedBy", "multi-user.target"),
+	}
+}
+
+// KubeletDropInOptions wires the kubeconfigs, the config file and the
+// per-node flags file into the kubelet's command line.
+func KubeletDropInOptions() []*unit.UnitOption {
+	return []*unit.UnitOption{
+		unit.NewUnitOption("Service", "Environment", fmt.Sprintf(
+			`"KUBELET_KUBECONFIG_ARGS=--bootstrap-kubeconfig=%s --kubeconfig=%s"`, BootstrapKubeconfig, KubeletKubeconfig)),
+		unit.NewUnitOption("Service", "Environment",
+			`"KUBELET_CONFIG_ARGS=--config=`+filepath.Join(KubeletDir, KubeletConfigFile)+`"`),
+		unit.NewUnitOption("Service", "EnvironmentFile", "-"+filepath.Join(KubeletDir, KubeletFlagsFile)),
+		unit.NewUnitOption("Service", "ExecStart", ""),
+		unit.NewUnitOption("Service", "ExecStart",
+			KubeletBinary+" $KUBELET_KUBECONFIG_ARGS $KUBELET_CONFIG_ARGS $KUBELET_KUBESTRAP_ARGS"),
+	}
+}
+
+// StartKubelet installs the agent, writes the unit and drop-in, and
+// (re)starts the kubelet through systemd. The restart happens every time:
+// the kubelet reads its config only at start.
+func StartKubelet(ctx context.Context, sd systemd.Manager, agent string) (string, error) {
+	var notes []string
+	changed, err := InstallAgent(agent, KubeletBinary)
+	if err != nil {
+		return "", err
+	}
+	if changed {
+		notes = append(notes, "installed "+KubeletBinary)
+	}
+	c1, err := systemd.WriteUnit(KubeletUnitPath, KubeletUnitOptions())
+	if err != nil {
+		return "", err
+	}
+	c2, err := systemd.WriteUnit(KubeletDropInPath, KubeletDropInOptions())
+	if err != nil {
+		return "", err
+	}
+	if c1 || c2 {
+		if err := sd.Reload(ctx); err != nil {
+			return "", fmt.Errorf("systemd daemon-reload: %w", err)
+		}
+		notes = append(notes, "wrote "+KubeletUnitPath)
+	}
+	if err := sd.Enable(ctx, KubeletUnitPath); err != nil {
+		return "", fmt.Errorf("enable kubelet: %w", err)
+	}
+	if err := sd.Restart(ctx, KubeletUnit); err != nil {
+		return "", fmt.Errorf("start kubelet: %w", err)
+	}
+	return strings.Join(append(notes, "kubelet started"), "; "), nil
+}
+

@@ -1,0 +1,337 @@
+package phases
+
+import (
+	"context"
+	"crypto/x509"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+	"sigs.k8s.io/yaml"
+
+	"github.com/kubestrap/kubestrap/certs"
+	"github.com/kubestrap/kubestrap/components"
+	"github.com/kubestrap/kubestrap/config"
+	"github.com/kubestrap/kubestrap/hostfs"
+	"github.com/kubestrap/kubestrap/preflight"
+	"github.com/kubestrap/kubestrap/staticpods"
+	"github.com/kubestrap/kubestrap/systemd"
+)
+
+// Timeouts of the online phases.
+const (
+	ControlPlaneTimeout = 4 * time.Minute
+	APITimeout          = 2 * time.Minute
+	pollInterval        = 100 * time.Millisecond
+)
+
+// InitRecord is where a finished init records its configuration, so that a
+// re-run can tell "already done" from "asked for something else".
+const InitRecord = "kubestrap-init.yaml"
+
+// onlinePhase runs fn with the admin client, or in dry-run says what it
+// would do.
+func onlinePhase(name, short string, fn func(ctx context.Context, d InitData, c kubernetes.Interface) (string, error)) Phase {
+	return Phase{Name: name, Short: short, Run: func(data Data) (string, error) {
+		d := asInit(data)
+		if d.DryRun() {
+			return "dry-run: would " + strings.ToLower(short[:1]) + short[1:], nil
+		}
+		c, err := d.Client()
+		if err != nil {
+			return "", err
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), APITimeout)
+		defer cancel()
+		return fn(ctx, d, c)
+	}}
+}
+
+func runWaitControlPlane(data Data) (string, error) {
+	d := asInit(data)
+	if d.DryRun() {
+		return "dry-run: would wait for the kubelet, etcd, kube-apiserver, kube-controller-manager and kube-scheduler", nil
+	}
+	probes, err := staticpods.ControlPlaneProbes(d.Cfg(), d.CertDir())
+	if err != nil {
+		return "", err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), ControlPlaneTimeout)
+	defer cancel()
+	cri := d.Cfg().NodeRegistration.CRISocket
+	w := &staticpods.Waiter{Probes: probes, Interval: pollInterval, Out: d.Out(), Prefix: "wait-control-plane",
+		Logs: func(component string) string {
+			lctx, lcancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer lcancel()
+			logs, err := staticpods.CRILogs(lctx, cri, component, 15)
+			if err != nil {
+				return "(no logs: " + err.Error() + ")"
+			}
+			return logs
+		}}
+	start := time.Now()
+	if err := w.Wait(ctx); err != nil {
+		return "", err
+	}
+	return "control plane healthy after " + FormatDuration(time.Since(start)), nil
+}
+
+func runUploadConfig(ctx context.Context, d InitData, c kubernetes.Interface) (string, error) {
+	cluster, err := yaml.Marshal(d.Cfg().Cluster)
+	if err != nil {
+		return "", err
+	}
+	kubelet, err := os.ReadFile(filepath.Join(d.KubeletDir(), components.KubeletConfigFile))
+	if err != nil {
+		return "", err
+	}
+	if err := components.UploadConfig(ctx, c, cluster, kubelet); err != nil {
+		return "", err
+	}
+	return "stored ConfigMaps kube-system/" + components.ClusterConfigMap + " and " + components.KubeletConfigMap, nil
+}
+
+func runMarkControlPlane(ctx context.Context, d InitData, c kubernetes.Interface) (string, error) {
+	taints := components.ControlPlaneTaints(d.Cfg().NodeRegistration)
+	if err := components.MarkControlPlane(ctx, c, d.Cfg().NodeRegistration.Name, taints); err != nil {
+		return "", err
+	}
+	if len(taints) == 0 {
+		return "labelled " + d.Cfg().NodeRegistration.Name + " (no taints: workloads may run here)", nil
+	}
+	return "labelled and tainted " + d.Cfg().NodeRegistration.Name, nil
+}
+
+func runBootstrapToken(ctx context.Context, d InitData, c kubernetes.Interface) (string, error) {
+	ca, err := os.ReadFile(filepath.Join(d.CertDir(), "ca.crt"))
+	if err != nil {
+		return "", err
+	}
+	now := time.Now()
+	fns := []func() error{
+		func() error { return components.BootstrapRBAC(ctx, c) },
+		func() error { return components.ClusterInfo(ctx, c, certs.ClusterServer(d.Cfg()), ca) },
+	}
+	for _, t := range d.Cfg().BootstrapTokens {
+		fns = append(fns, func() error { return components.CreateToken(ctx, c, t, now) })
+	}
+	if err := components.Concurrently(fns...); err != nil {
+		return "", err
+	}
+	id, _, _ := strings.Cut(d.Cfg().BootstrapTokens[0].Token, ".")
+	if err := components.WaitSigned(ctx, c, id, pollInterval); err != nil {
+		return "", err
+	}
+	return fmt.Sprintf("token %s created; cluster-info signed for it", id), nil
+}
+
+func runKubeletFinalize(data Data) (string, error) {
+	d := asInit(data)
+	if d.DryRun() {
+		return "dry-run: would point kubelet.conf at " + components.KubeletClientCurrent, nil
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), APITimeout)
+	defer cancel()
+	changed, err := components.FinalizeKubeletConfig(ctx, filepath.Join(d.KubernetesDir(), certs.KubeletConf),
+		components.KubeletClientCurrent)
+	if err != nil || !changed {
+		return "kubelet.conf already uses " + components.KubeletClientCurrent, err
+	}
+	return "kubelet.conf now uses " + components.KubeletClientCurrent, nil
+}
+
+func applyAddon(ctx context.Context, c kubernetes.Interface, manifest []byte, err error) error {
+	if err != nil {
+		return err
+	}
+	objs, err := components.DecodeObjects(manifest)
+	if err != nil {
+		return err
+	}
+	return components.ApplyObjects(ctx, c, objs)
+}
+
+func images(d InitData) components.ImageSet {
+	s, _ := components.Images(&d.Cfg().Cluster) // validated with the config
+	return s
+}
+
+func runCoreDNS(ctx context.Context, d InitData, c kubernetes.Interface) (string, error) {
+	m, err := components.CoreDNSManifest(&d.Cfg().Cluster, images(d))
+	if err := applyAddon(ctx, c, m, err); err != nil {
+		return "", err
+	}
+	return "applied CoreDNS", nil
+}
+
+func runKubeProxy(ctx context.Context, d InitData, c kubernetes.Interface) (string, error) {
+	writable := components.ConntrackWritable(d.Env().Root)
+	m, err := components.KubeProxyManifest(&d.Cfg().Cluster, images(d), certs.ClusterServer(d.Cfg()), writable)
+	if err := applyAddon(ctx, c, m, err); err != nil {
+		return "", err
+	}
+	if !writable {
+		return "applied kube-proxy (nf_conntrack_max is not writable here: conntrack.maxPerCore 0 leaves it alone)", nil
+	}
+	return "applied kube-proxy", nil
+}
+
+func runPodNetwork(ctx context.Context, d InitData, c kubernetes.Interface) (string, error) {
+	cfg := d.Cfg()
+	if cfg.Cluster.Networking.PodNetwork == "none" {
+		return "pod network none: install a CNI of your own", nil
+	}
+	m, err := components.FlannelManifest(&cfg.Cluster, images(d))
+	if err := applyAddon(ctx, c, m, err); err != nil {
+		return "", err
+	}
+	cidr, installed, err := NodeNetwork(ctx, c, d.Env(), cfg.NodeRegistration.Name, cfg.LocalAPIEndpoint.AdvertiseAddress)
+	if err != nil {
+		return "", err
+	}
+	msg := "applied flannel; wrote CNI config for " + cidr
+	if len(installed) > 0 {
+		msg += "; installed CNI plugins " + strings.Join(installed, ", ")
+	}
+	return msg, nil
+}
+
+// NodeNetwork waits for the node's podCIDR, makes sure the runtime has the
+// CNI plugins, and writes the node's conflist. Join uses it too.
+func NodeNetwork(ctx context.Context, c kubernetes.Interface, e *preflight.Env, node, nodeIP string) (string, []string, error) {
+	var cidr string
+	for cidr == "" {
+		n, err := c.CoreV1().Nodes().Get(ctx, node, metav1.GetOptions{})
+		if err == nil {
+			cidr = n.Spec.PodCIDR
+		}
+		if cidr != "" {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			return "", nil, fmt.Errorf("node %s got no podCIDR (is kube-controller-manager allocating node CIDRs?): %w",
+				node, ctx.Err())
+		case <-time.After(pollInterval):
+		}
+	}
+	ctrd, err := preflight.ReadContainerdConfig(e)
+	if err != nil {
+		return "", nil, err
+	}
+	bundle, err := bundleCNIDir()
+	if err != nil {
+		return "", nil, err
+	}
+	installed, err := components.EnsureCNIPlugins(e.Root.Path(ctrd.CNIBinDir), bundle)
+	if err != nil {
+		return "", nil, err
+	}
+	conf, err := components.Conflist(cidr, components.PodMTU(nodeIP))
+	if err != nil {
+		return "", nil, err
+	}
+	_, err = components.WriteConflist(e.Root.Path(ctrd.CNIConfDir), conf)
+	return cidr, installed, err
+}
+
+// bundleCNIDir is the release's cni/ directory next to kubestrap.
+func bundleCNIDir() (string, error) {
+	self, err := os.Executable()
+	if err != nil {
+		return "", err
+	}
+	if real, err := filepath.EvalSymlinks(self); err == nil {
+		self = real
+	}
+	return filepath.Join(filepath.Dir(self), "cni"), nil
+}
+
+// JoinInfo is show-join-command's `-o json` output, a stable interface
+// for Ansible and scripts.
+type JoinInfo struct {
+	Endpoint     string   `json:"endpoint"`
+	Token        string   `json:"token"`
+	CACertHashes []string `json:"caCertHashes"`
+	TokenExpires string   `json:"tokenExpires,omitempty"`
+	JoinCommand  string   `json:"joinCommand"`
+}
+
+// NewJoinInfo builds the join command for a token.
+func NewJoinInfo(endpoint, token string, ca *x509.Certificate, expires time.Time) JoinInfo {
+	pin := certs.Pin(ca)
+	j := JoinInfo{Endpoint: endpoint, Token: token, CACertHashes: []string{pin},
+		JoinCommand: fmt.Sprintf("kubestrap join %s --token %s --discovery-token-ca-cert-hash %s", endpoint, token, pin)}
+	if !expires.IsZero() {
+		j.TokenExpires = expires.UTC().Format(time.RFC3339)
+	}
+	return j
+}
+
+func runShowJoinCommand(data Data) (string, error) {
+	d := asInit(data)
+	cfg := d.Cfg()
+	ca, _, err := certs.New(cfg, d.CertDir()).LoadCA("ca")
+	if err != nil {
+		return "", err
+	}
+	t := cfg.BootstrapTokens[0]
+	var expires time.Time
+	if t.TTL != nil && t.TTL.Duration > 0 {
+		expires = time.Now().Add(t.TTL.Duration)
+	}
+	endpoint := strings.TrimPrefix(certs.ClusterServer(cfg), "https://")
+	info := NewJoinInfo(endpoint, t.Token, ca, expires)
+	if !d.DryRun() {
+		if err := writeInitRecord(d); err != nil {
+			return "", err
+		}
+	}
+	if d.JSON() != nil {
+		enc := json.NewEncoder(d.JSON())
+		enc.SetIndent("", "  ")
+		return "", enc.Encode(info)
+	}
+	admin := filepath.Join(d.KubernetesDir(), certs.AdminConf)
+	fmt.Fprintf(d.Out(), "\nYour Kubernetes control plane is up.\n\nTo use it as an admin:\n"+
+		"  export KUBECONFIG=%s\n\nTo join worker nodes, run on each as root:\n\n  %s\n\n", admin, info.JoinCommand)
+	return "", nil
+}
+
+// InitRecordFor is what a finished init records: the configuration without
+// what may differ between runs (tokens, ignored checks, skipped phases).
+func InitRecordFor(c *config.Init) ([]byte, error) {
+	cp := *c
+	cp.BootstrapTokens = nil
+	cp.SkipPhases = nil
+	cp.CertificateKey = ""
+	cp.NodeRegistration.IgnorePreflightErrors = nil
+	return config.MarshalInit(&cp)
+}
+
+func writeInitRecord(d InitData) error {
+	b, err := InitRecordFor(d.Cfg())
+	if err != nil {
+		return err
+	}
+	return hostfs.WriteFileAtomic(filepath.Join(d.KubernetesDir(), InitRecord), b, 0o600)
+}
+
+func runKubeletStartOnline(d InitData) (string, error) {
+	if !systemd.Running(d.Env().Root) {
+		return "", systemd.ErrNoSystemd
+	}
+	agent, err := components.BundledAgent(d.AgentBinary())
+	if err != nil {
+		return "", err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), systemd.Timeout)
+	defer cancel()
+	return components.StartKubelet(ctx, d.Systemd(), agent)
+}
+

@@ -1,0 +1,106 @@
+package phases
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/kubestrap/kubestrap/certs"
+	"github.com/kubestrap/kubestrap/config"
+	"github.com/kubestrap/kubestrap/staticpods"
+)
+
+// InitState is how far an earlier init got on this node.
+type InitState int
+
+// States.
+const (
+	Fresh    InitState = iota // nothing of a control plane here
+	Partial                   // an init started and did not finish
+	Complete                  // an init finished (its record exists)
+)
+
+// ConfigChangedError says a finished init had another configuration.
+type ConfigChangedError struct {
+	Diff []string
+}
+
+func (e *ConfigChangedError) Error() string {
+	return "this node was initialized with another configuration; differences (was -> now):\n  " +
+		strings.Join(e.Diff, "\n  ") + "\nkubestrap never rewrites a running control plane: run `kubestrap reset` " +
+		"first, or re-run init with the original settings"
+}
+
+// DetectInitState looks at kubeDir (normally /etc/kubernetes). For a
+// finished init it compares the recorded configuration with c.
+func DetectInitState(kubeDir string, c *config.Init) (InitState, error) {
+	rec, err := os.ReadFile(filepath.Join(kubeDir, InitRecord))
+	if errors.Is(err, fs.ErrNotExist) {
+		for _, p := range []string{certs.AdminConf, "manifests/" + staticpods.KubeAPIServer + ".yaml"} {
+			if _, err := os.Stat(filepath.Join(kubeDir, p)); err == nil {
+				return Partial, nil
+			}
+		}
+		return Fresh, nil
+	}
+	if err != nil {
+		return Fresh, err
+	}
+	now, err := InitRecordFor(c)
+	if err != nil {
+		return Complete, err
+	}
+	if bytes.Equal(rec, now) {
+		return Complete, nil
+	}
+	return Complete, &ConfigChangedError{Diff: lineDiff(string(rec), string(now))}
+}
+
+// lineDiff pairs the lines that differ between two renderings of the
+// config; both come from the same marshaller, so fields line up.
+func lineDiff(was, now string) []string {
+	a, b := strings.Split(was, "\n"), strings.Split(now, "\n")
+	inB := map[string]bool{}
+	for _, l := range b {
+		inB[l] = true
+	}
+	inA := map[string]bool{}
+	for _, l := range a {
+		inA[l] = true
+	}
+	var gone, added []string
+	for _, l := range a {
+		if !inB[l] {
+			gone = append(gone, strings.TrimSpace(l))
+		}
+	}
+	for _, l := range b {
+		if !inA[l] {
+			added = append(added, strings.TrimSpace(l))
+		}
+	}
+	var out []string
+	for i := 0; i < len(gone) || i < len(added); i++ {
+		g, n := "(none)", "(none)"
+		if i < len(gone) {
+			g = gone[i]
+		}
+		if i < len(added) {
+			n = added[i]
+		}
+		out = append(out, fmt.Sprintf("%s -> %s", g, n))
+	}
+	return out
+}
+
+// ResumeIgnores are the preflight checks that an unfinished init of this
+// very node trips by itself: its own ports and files.
+func ResumeIgnores(c *config.Init) []string {
+	return []string{fmt.Sprintf("Port-%d", c.LocalAPIEndpoint.BindPort), "Port-2379", "Port-2380", "Port-10250",
+		"Port-10257", "Port-10259", "DirAvailable--etc-kubernetes-manifests",
+		"DirAvailable-" + strings.ReplaceAll(c.Cluster.Etcd.Local.DataDir, "/", "-")}
+}

@@ -1,0 +1,233 @@
+package staticpods
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
+
+	"github.com/kubestrap/kubestrap/config"
+	"github.com/kubestrap/kubestrap/etcd"
+)
+
+// Probe is one component's health check.
+type Probe struct {
+	Name  string
+	Check func(ctx context.Context) error
+}
+
+// KubeletHealthzPort is where the kubelet answers /healthz.
+const KubeletHealthzPort = 10248
+
+// ControlPlaneProbes checks the kubelet, etcd (clientv3 with the
+// healthcheck-client certificate), kube-apiserver /readyz (trusting only
+// the cluster CA), and the controller manager's and scheduler's health.
+func ControlPlaneProbes(c *config.Init, certDir string) ([]Probe, error) {
+	caPEM, err := os.ReadFile(filepath.Join(certDir, "ca.crt"))
+	if err != nil {
+		return nil, err
+	}
+	pool := x509.NewCertPool()
+	pool.AppendCertsFromPEM(caPEM)
+	verified := httpClient(&tls.Config{RootCAs: pool})
+	// kcm and scheduler serve with self-signed certificates of their own;
+	// only their liveness matters here.
+	selfSigned := httpClient(&tls.Config{InsecureSkipVerify: true}) //nolint:gosec // health probe of a local self-signed endpoint
+	api := "https://" + net.JoinHostPort(c.LocalAPIEndpoint.AdvertiseAddress, strconv.Itoa(int(c.LocalAPIEndpoint.BindPort)))
+	etcdEP := "https://" + net.JoinHostPort(localhost(c), strconv.Itoa(EtcdClientPort))
+	etcdFiles := etcd.TLSFiles{CA: filepath.Join(certDir, "etcd/ca.crt"),
+		Cert: filepath.Join(certDir, "etcd/healthcheck-client.crt"), Key: filepath.Join(certDir, "etcd/healthcheck-client.key")}
+	return []Probe{
+		{Name: "kubelet", Check: httpOK(httpClient(nil), "http://127.0.0.1:"+strconv.Itoa(KubeletHealthzPort)+"/healthz")},
+		{Name: Etcd, Check: func(ctx context.Context) error {
+			cl, err := etcd.Client([]string{etcdEP}, etcdFiles)
+			if err != nil {
+				return err
+			}
+			defer func() { _ = cl.Close() }()
+			return etcd.Healthy(ctx, cl, etcdEP)
+		}},
+		{Name: KubeAPIServer, Check: httpOK(verified, api+"/readyz")},
+		{Name: ControllerManager, Check: httpOK(selfSigned, "https://127.0.0.1:"+strconv.Itoa(ControllerManagerPort)+"/healthz")},
+		{Name: Scheduler, Check: httpOK(selfSigned, "https://127.0.0.1:"+strconv.Itoa(SchedulerPort)+"/livez")},
+	}, nil
+}
+
+func httpClient(t *tls.Config) *http.Client {
+	return &http.Client{Timeout: 2 * time.Second, Transport: &http.Transport{TLSClientConfig: t, DisableKeepAlives: true}}
+}
+
+func httpOK(c *http.Client, url string) func(context.Context) error {
+	return func(ctx context.Context) error {
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+		if err != nil {
+			return err
+		}
+		resp, err := c.Do(req)
+		if err != nil {
+			return err
+		}
+		defer func() { _ = resp.Body.Close() }()
+		if resp.StatusCode != http.StatusOK {
+			body, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
+			return fmt.Errorf("%s: %s: %s", url, resp.Status, lastLine(string(body)))
+		}
+		return nil
+	}
+}
+
+func lastLine(s string) string {
+	lines := strings.Split(strings.TrimSpace(s), "\n")
+	return lines[len(lines)-1]
+}
+
+// Waiter polls probes until all pass, printing each component's state as
+// it changes.
+type Waiter struct {
+	Probes   []Probe
+	Interval time.Duration
+	Out      io.Writer
+	Prefix   string
+	// Logs returns the last log lines of a component, for the timeout report.
+	Logs func(component string) string
+}
+
+// Wait blocks until every probe passes or ctx ends. On timeout the error
+// names the unhealthy components with their last error and log lines.
+func (w *Waiter) Wait(ctx context.Context) error {
+	start := time.Now()
+	var mu sync.Mutex
+	last := map[string]string{}
+	var wg sync.WaitGroup
+	for _, p := range w.Probes {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			w.poll(ctx, p, start, &mu, last)
+		}()
+	}
+	wg.Wait()
+	var failed []string
+	for _, p := range w.Probes {
+		if msg := last[p.Name]; msg != "healthy" {
+			failed = append(failed, p.Name)
+		}
+	}
+	if len(failed) == 0 {
+		return nil
+	}
+	sort.Strings(failed)
+	var b strings.Builder
+	fmt.Fprintf(&b, "not healthy after %s: %s", time.Since(start).Round(time.Second), strings.Join(failed, ", "))
+	for _, f := range failed {
+		fmt.Fprintf(&b, "\n  %s: %s", f, last[f])
+		if w.Logs != nil && f != "kubelet" {
+			if logs := w.Logs(f); logs != "" {
+				fmt.Fprintf(&b, "\n    last log lines:\n%s", indent(logs, "      "))
+			}
+		}
+	}
+	b.WriteString("\n  hint: `journalctl -u kubelet` shows why the kubelet cannot start pods; " +
+		"`crictl ps -a` / `ctr -n k8s.io containers ls` list the control-plane containers")
+	return errors.New(b.String())
+}
+
+func (w *Waiter) poll(ctx context.Context, p Probe, start time.Time, mu *sync.Mutex, last map[string]string) {
+	report := func(state string) {
+		mu.Lock()
+		defer mu.Unlock()
+		if last[p.Name] == state {
+			return
+		}
+		last[p.Name] = state
+		if state == "healthy" {
+			fmt.Fprintf(w.Out, "[%s] %s healthy (%s)\n", w.Prefix, p.Name, time.Since(start).Round(10*time.Millisecond))
+		}
+	}
+	report("waiting")
+	for {
+		cctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+		err := p.Check(cctx)
+		cancel()
+		if err == nil {
+			report("healthy")
+			return
+		}
+		mu.Lock()
+		last[p.Name] = err.Error()
+		mu.Unlock()
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(w.Interval):
+		}
+	}
+}
+
+func indent(s, prefix string) string {
+	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
+	for i, l := range lines {
+		lines[i] = prefix + l
+	}
+	return strings.Join(lines, "\n")
+}
+
+// CRILogs returns the last n log lines of the newest container named
+// component, found through the CRI (which also gives the log path).
+func CRILogs(ctx context.Context, endpoint, component string, n int) (string, error) {
+	conn, err := grpc.NewClient(endpoint, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		return "", err
+	}
+	defer func() { _ = conn.Close() }()
+	rt := runtimeapi.NewRuntimeServiceClient(conn)
+	list, err := rt.ListContainers(ctx, &runtimeapi.ListContainersRequest{Filter: &runtimeapi.ContainerFilter{
+		LabelSelector: map[string]string{"io.kubernetes.container.name": component}}})
+	if err != nil {
+		return "", err
+	}
+	if len(list.Containers) == 0 {
+		return "(no container was created: the image may be missing — `kubestrap images load` — or the manifest invalid)", nil
+	}
+	newest := list.Containers[0]
+	for _, c := range list.Containers {
+		if c.CreatedAt > newest.CreatedAt {
+			newest = c
+		}
+	}
+	st, err := rt.ContainerStatus(ctx, &runtimeapi.ContainerStatusRequest{ContainerId: newest.Id})
+	if err != nil {
+		return "", err
+	}
+	data, err := os.ReadFile(st.Status.LogPath)
+	if err != nil {
+		return "", err
+	}
+	lines := strings.Split(strings.TrimRight(string(data), "\n"), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	for i, l := range lines {
+		// CRI log lines: "<time> <stream> <tag> <message>".
+		if f := strings.SplitN(l, " ", 4); len(f) == 4 {
+			lines[i] = f[3]
+		}
+	}
+	return strings.Join(lines, "\n") + fmt.Sprintf("\n(state %s, exit code %d)", st.Status.State, st.Status.ExitCode), nil
+}
+
