@@ -82,7 +82,7 @@ func TestDryRunProducesTree(t *testing.T) {
 			t.Errorf("dry-run tree lacks %s", f)
 		}
 	}
-	for _, phase := range []string{"[certs]", "[kubeconfig]", "[control-plane]", "[addons/coredns] dry-run: would", "[init] done"} {
+	for _, phase := range []string{"[certs]", "[kubeconfig]", "[control-plane]", "[addons] dry-run: would install CoreDNS", "[init] done"} {
 		if !strings.Contains(out, phase) {
 			t.Errorf("output lacks %q", phase)
 		}
