@@ -53,28 +53,32 @@ bench:
 bundle:
 	bundle/build.sh all >/dev/null
 
-## images: every component image in one tarball (cached by version)
-images: build bundle
-	@if [[ -f $(IMAGES_TAR) ]]; then echo "[images] cached: $(IMAGES_TAR)"; else \
-	  t0=$$SECONDS; rootfs=$$(lab/lab.sh rootfs) && \
+## images: every component image in one tarball (rebuilt only when a bundle binary changed)
+images: bundle
+	@$(MAKE) --no-print-directory $(IMAGES_TAR)
+IMAGE_BINS := kube-apiserver kube-controller-manager kube-scheduler kube-proxy etcd etcdctl coredns pause demo flanneld
+$(IMAGES_TAR): $(addprefix $(BUNDLE_BIN)/,$(IMAGE_BINS)) | bin/kubestrap
+	@t0=$$SECONDS; rootfs=$$(lab/lab.sh rootfs) && \
 	  bin/kubestrap images build --bin-dir $(BUNDLE_BIN) --rootfs $$rootfs -o $(IMAGES_TAR) && \
-	  echo "[images] built in $$((SECONDS - t0))s"; fi
+	  echo "[images] built in $$((SECONDS - t0))s"
 
 DIST_NAME := kubestrap-$(VERSION)-linux-amd64
 DIST_DIR := dist/$(DIST_NAME)
 ## dist: dist/kubestrap-VERSION-linux-amd64.tar.gz (kubestrap, kubelet, kubectl, cni/) and the images tarball
-dist: dist/$(DIST_NAME).tar.gz
-dist/$(DIST_NAME).tar.gz: bin/kubestrap bundle/versions.env | bundle images
-	rm -rf dist && mkdir -p $(DIST_DIR)/cni
+DIST_IMAGES := dist/kubestrap-images-$(KUBERNETES_VERSION).tar
+dist: dist/$(DIST_NAME).tar.gz $(DIST_IMAGES)
+	@ls -la dist/*.tar*
+dist/$(DIST_NAME).tar.gz: bin/kubestrap bundle/versions.env | bundle
+	rm -rf dist/kubestrap-*-linux-amd64* && mkdir -p $(DIST_DIR)/cni
 	cp bin/kubestrap $(DIST_DIR)/
 	for b in kubelet kubectl; do ln -f $(BUNDLE_BIN)/$$b $(DIST_DIR)/$$b 2>/dev/null || cp $(BUNDLE_BIN)/$$b $(DIST_DIR)/; done
 	for p in bridge host-local loopback portmap; do cp $(BUNDLE_BIN)/cni-$$p $(DIST_DIR)/cni/$$p; done
-	tar -C dist -czf dist/$(DIST_NAME).tar.gz $(DIST_NAME)
-	ln -f $(IMAGES_TAR) dist/kubestrap-images-$(KUBERNETES_VERSION).tar 2>/dev/null || cp $(IMAGES_TAR) dist/kubestrap-images-$(KUBERNETES_VERSION).tar
-	@ls -la dist/*.tar*
+	tar -C dist -czf $@ $(DIST_NAME)
+$(DIST_IMAGES): images
+	@mkdir -p dist && { ln -f $(IMAGES_TAR) $@ 2>/dev/null || cp $(IMAGES_TAR) $@; }
 
 N ?= 3
-LAB_ENV = DIST_DIR=$(CURDIR)/$(DIST_DIR) IMAGES_TAR=$(IMAGES_TAR)
+LAB_ENV = DIST_DIR=$(CURDIR)/$(DIST_DIR) IMAGES_TAR=$(CURDIR)/$(DIST_IMAGES)
 ## lab-nodes: N nodes as containers (default 3), systemd running, images loaded
 lab-nodes: dist
 	$(LAB_ENV) lab/lab.sh nodes $(N)

@@ -9,6 +9,8 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"net"
+	"net/url"
 	"os"
 	"strings"
 	"syscall"
@@ -122,13 +124,19 @@ func applyOne(ctx context.Context, c kubernetes.Interface, o runtime.Object) err
 }
 
 // CoreDNSManifest renders CoreDNS for the cluster.
-func CoreDNSManifest(c *config.ClusterConfiguration, img ImageSet) ([]byte, error) {
+// Without an upstream, CoreDNS answers cluster names only (no forward and
+// no loop plugin, which would fail on a missing upstream).
+func CoreDNSManifest(c *config.ClusterConfiguration, img ImageSet, server string, upstream bool) ([]byte, error) {
 	ip, err := ClusterDNSIP(c.Networking.ServiceSubnet)
 	if err != nil {
 		return nil, err
 	}
-	return RenderAddon("coredns", map[string]string{"DNSDomain": c.Networking.DNSDomain, "DNSIP": ip.String(),
-		"Image": img.CoreDNS})
+	host, port, err := apiHostPort(server)
+	if err != nil {
+		return nil, err
+	}
+	return RenderAddon("coredns", map[string]any{"DNSDomain": c.Networking.DNSDomain, "DNSIP": ip.String(),
+		"Image": img.CoreDNS, "Upstream": upstream, "APIHost": host, "APIPort": port})
 }
 
 // ConntrackWritable reports whether nf_conntrack_max can be written here.
@@ -169,6 +177,24 @@ func KubeProxyManifest(c *config.ClusterConfiguration, img ImageSet, server stri
 }
 
 // FlannelManifest renders flannel in kube-subnet-mgr mode with vxlan.
-func FlannelManifest(c *config.ClusterConfiguration, img ImageSet) ([]byte, error) {
-	return RenderAddon("flannel", map[string]string{"PodSubnet": c.Networking.PodSubnet, "Image": img.Flannel})
+func FlannelManifest(c *config.ClusterConfiguration, img ImageSet, server string) ([]byte, error) {
+	host, port, err := apiHostPort(server)
+	if err != nil {
+		return nil, err
+	}
+	return RenderAddon("flannel", map[string]string{"PodSubnet": c.Networking.PodSubnet, "Image": img.Flannel,
+		"APIHost": host, "APIPort": port})
+}
+
+// apiHostPort splits "https://host:port".
+func apiHostPort(server string) (string, string, error) {
+	u, err := url.Parse(server)
+	if err != nil {
+		return "", "", err
+	}
+	host, port, err := net.SplitHostPort(u.Host)
+	if err != nil {
+		return "", "", fmt.Errorf("API server URL %q: %w", server, err)
+	}
+	return host, port, nil
 }

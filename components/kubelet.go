@@ -107,12 +107,30 @@ func WriteKubeletConfig(dir string, c *kubeletv1beta1.KubeletConfiguration, flag
 	return hostfs.WriteFileAtomic(filepath.Join(dir, KubeletFlagsFile), []byte(flags), 0o644)
 }
 
-// ResolvConfFor picks the resolver file for pods: systemd-resolved's
-// upstream list when it exists, else /etc/resolv.conf.
-func ResolvConfFor(root hostfs.Root) string {
-	const resolved = "/run/systemd/resolve/resolv.conf"
-	if root.Exists(resolved) {
-		return resolved
+// ResolvConfFor picks the resolver file for pods with dnsPolicy Default
+// (CoreDNS among them): systemd-resolved's upstream list, else
+// /etc/resolv.conf, as long as it names a nameserver that is not on
+// loopback. A loopback nameserver (127.0.0.53 of systemd-resolved, 127.0.0.11
+// of Docker's DNS) would be CoreDNS itself inside the pod: a forwarding
+// loop. With none left it returns "" and false: pods get no upstream.
+func ResolvConfFor(root hostfs.Root) (string, bool) {
+	for _, p := range []string{"/run/systemd/resolve/resolv.conf", "/etc/resolv.conf"} {
+		b, err := root.ReadFile(p)
+		if err == nil && hasUpstream(string(b)) {
+			return p, true
+		}
 	}
-	return "/etc/resolv.conf"
+	return "", false
+}
+
+func hasUpstream(resolv string) bool {
+	for _, l := range strings.Split(resolv, "\n") {
+		f := strings.Fields(l)
+		if len(f) >= 2 && f[0] == "nameserver" {
+			if ip, err := netip.ParseAddr(f[1]); err == nil && !ip.IsLoopback() {
+				return true
+			}
+		}
+	}
+	return false
 }

@@ -56,13 +56,22 @@ func TestKubeletConfigRoundTrip(t *testing.T) {
 
 func TestResolvConfFor(t *testing.T) {
 	root := t.TempDir()
-	if got := ResolvConfFor(hostfs.Root(root)); got != "/etc/resolv.conf" {
-		t.Errorf("got %s", got)
+	put := func(p, c string) {
+		full := filepath.Join(root, p)
+		_ = os.MkdirAll(filepath.Dir(full), 0o755)
+		_ = os.WriteFile(full, []byte(c), 0o644)
 	}
-	p := filepath.Join(root, "run/systemd/resolve/resolv.conf")
-	_ = os.MkdirAll(filepath.Dir(p), 0o755)
-	_ = os.WriteFile(p, []byte("nameserver 1.1.1.1\n"), 0o644)
-	if got := ResolvConfFor(hostfs.Root(root)); got != "/run/systemd/resolve/resolv.conf" {
-		t.Errorf("got %s", got)
+	put("/etc/resolv.conf", "nameserver 127.0.0.11\noptions ndots:0\n")
+	if got, ok := ResolvConfFor(hostfs.Root(root)); got != "" || ok {
+		t.Errorf("docker's loopback DNS only: got %q %v", got, ok)
+	}
+	put("/run/systemd/resolve/resolv.conf", "nameserver 192.168.1.1\n")
+	if got, ok := ResolvConfFor(hostfs.Root(root)); got != "/run/systemd/resolve/resolv.conf" || !ok {
+		t.Errorf("systemd-resolved upstream: got %q %v", got, ok)
+	}
+	_ = os.Remove(filepath.Join(root, "run/systemd/resolve/resolv.conf"))
+	put("/etc/resolv.conf", "nameserver 127.0.0.53\nnameserver 10.0.2.3\n")
+	if got, ok := ResolvConfFor(hostfs.Root(root)); got != "/etc/resolv.conf" || !ok {
+		t.Errorf("one real nameserver: got %q %v", got, ok)
 	}
 }

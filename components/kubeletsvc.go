@@ -121,4 +121,3 @@ func StartKubelet(ctx context.Context, sd systemd.Manager, agent string) (string
 	}
 	return strings.Join(append(notes, "kubelet started"), "; "), nil
 }
-

@@ -156,4 +156,3 @@ func FinalizeKubeletConfig(ctx context.Context, path, current string) (bool, err
 	}
 	return true, hostfs.WriteFileAtomic(path, data, 0o600)
 }
-

@@ -202,7 +202,8 @@ func runKubeletStart(d Data) (string, error) {
 	params := components.KubeletParams{ClusterDNS: dns, ClusterDomain: c.Cluster.Networking.DNSDomain,
 		ClientCAFile: filepath.Join(c.Cluster.CertificatesDir, "ca.crt"), CgroupDriver: ctrd.CgroupDriver(),
 		CgroupV1: preflight.DetectCgroupVersion(e) == 1, CRIEndpoint: c.NodeRegistration.CRISocket,
-		ResolvConf: components.ResolvConfFor(e.Root)}
+	}
+	params.ResolvConf, _ = components.ResolvConfFor(e.Root)
 	flags := components.KubeletFlags(c.LocalAPIEndpoint.AdvertiseAddress, c.NodeRegistration.Name, c.NodeRegistration.KubeletExtraArgs)
 	if err := components.WriteKubeletConfig(id.KubeletDir(), components.KubeletConfig(params), flags); err != nil {
 		return "", err

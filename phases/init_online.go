@@ -124,10 +124,9 @@ func runBootstrapToken(ctx context.Context, d InitData, c kubernetes.Interface) 
 		return "", err
 	}
 	id, _, _ := strings.Cut(d.Cfg().BootstrapTokens[0].Token, ".")
-	if err := components.WaitSigned(ctx, c, id, pollInterval); err != nil {
-		return "", err
-	}
-	return fmt.Sprintf("token %s created; cluster-info signed for it", id), nil
+	// The controller manager signs cluster-info for the token shortly;
+	// show-join-command waits for that, so the addons install meanwhile.
+	return fmt.Sprintf("token %s, its RBAC and cluster-info created", id), nil
 }
 
 func runKubeletFinalize(data Data) (string, error) {
@@ -162,9 +161,15 @@ func images(d InitData) components.ImageSet {
 }
 
 func runCoreDNS(ctx context.Context, d InitData, c kubernetes.Interface) (string, error) {
-	m, err := components.CoreDNSManifest(&d.Cfg().Cluster, images(d))
+	_, upstream := components.ResolvConfFor(d.Env().Root)
+	m, err := components.CoreDNSManifest(&d.Cfg().Cluster, images(d), certs.ClusterServer(d.Cfg()), upstream)
 	if err := applyAddon(ctx, c, m, err); err != nil {
 		return "", err
+	}
+	if !upstream {
+		return "applied CoreDNS (WARNING: this node's resolv.conf names only loopback nameservers, which would be " +
+			"CoreDNS itself in its pod: cluster names resolve, other names do not until you add `forward . <DNS IP>` " +
+			"to the coredns ConfigMap)", nil
 	}
 	return "applied CoreDNS", nil
 }
@@ -186,7 +191,7 @@ func runPodNetwork(ctx context.Context, d InitData, c kubernetes.Interface) (str
 	if cfg.Cluster.Networking.PodNetwork == "none" {
 		return "pod network none: install a CNI of your own", nil
 	}
-	m, err := components.FlannelManifest(&cfg.Cluster, images(d))
+	m, err := components.FlannelManifest(&cfg.Cluster, images(d), certs.ClusterServer(cfg))
 	if err := applyAddon(ctx, c, m, err); err != nil {
 		return "", err
 	}
@@ -288,6 +293,9 @@ func runShowJoinCommand(data Data) (string, error) {
 	endpoint := strings.TrimPrefix(certs.ClusterServer(cfg), "https://")
 	info := NewJoinInfo(endpoint, t.Token, ca, expires)
 	if !d.DryRun() {
+		if err := waitTokenSigned(d, t.Token); err != nil {
+			return "", err
+		}
 		if err := writeInitRecord(d); err != nil {
 			return "", err
 		}
@@ -301,6 +309,19 @@ func runShowJoinCommand(data Data) (string, error) {
 	fmt.Fprintf(d.Out(), "\nYour Kubernetes control plane is up.\n\nTo use it as an admin:\n"+
 		"  export KUBECONFIG=%s\n\nTo join worker nodes, run on each as root:\n\n  %s\n\n", admin, info.JoinCommand)
 	return "", nil
+}
+
+// waitTokenSigned waits until joining with the token can work: the
+// bootstrapsigner has signed cluster-info for it.
+func waitTokenSigned(d InitData, token string) error {
+	c, err := d.Client()
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), APITimeout)
+	defer cancel()
+	id, _, _ := strings.Cut(token, ".")
+	return components.WaitSigned(ctx, c, id, pollInterval)
 }
 
 // InitRecordFor is what a finished init records: the configuration without
@@ -334,4 +355,3 @@ func runKubeletStartOnline(d InitData) (string, error) {
 	defer cancel()
 	return components.StartKubelet(ctx, d.Systemd(), agent)
 }
-

@@ -2,11 +2,13 @@
 // node names (from POD_NAME and NODE_NAME, set by the downward API);
 // /resolve?name=N looks a name up through the pod's DNS; /fetch?url=U
 // makes a GET from inside the pod and relays the answer, so tests can
-// reach Services from a pod; /healthz is for probes.
+// reach Services from a pod (&insecure=1 skips TLS verification, for
+// reaching the API server's Service IP); /healthz is for probes.
 package main
 
 import (
 	"context"
+	"crypto/tls"
 	"fmt"
 	"io"
 	"log"
@@ -20,7 +22,7 @@ import (
 func main() {
 	addr := ":" + envOr("PORT", "8080")
 	log.Printf("demo listening on %s", addr)
-	srv := &http.Server{Addr: addr, Handler: newMux(identity(), net.DefaultResolver, http.DefaultClient),
+	srv := &http.Server{Addr: addr, Handler: newMux(identity(), net.DefaultResolver, http.DefaultClient, insecureClient()),
 		ReadHeaderTimeout: 5 * time.Second}
 	log.Fatal(srv.ListenAndServe())
 }
@@ -41,7 +43,11 @@ type resolver interface {
 	LookupHost(ctx context.Context, host string) ([]string, error)
 }
 
-func newMux(id string, r resolver, client *http.Client) *http.ServeMux {
+func insecureClient() *http.Client {
+	return &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}} //nolint:gosec // test tool
+}
+
+func newMux(id string, r resolver, client, insecure *http.Client) *http.ServeMux {
 	mux := http.NewServeMux()
 	mux.HandleFunc("/", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, id) })
 	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "ok") })
@@ -60,7 +66,11 @@ func newMux(id string, r resolver, client *http.Client) *http.ServeMux {
 		u := req.URL.Query().Get("url")
 		ctx, cancel := context.WithTimeout(req.Context(), 5*time.Second)
 		defer cancel()
-		out, err := fetch(ctx, client, u)
+		c := client
+		if req.URL.Query().Get("insecure") == "1" {
+			c = insecure
+		}
+		out, err := fetch(ctx, c, u)
 		if err != nil {
 			http.Error(w, err.Error(), http.StatusBadGateway)
 			return

@@ -31,10 +31,12 @@ func get(t *testing.T, url string) (int, string) {
 }
 
 func TestDemoEndpoints(t *testing.T) {
-	backend := httptest.NewServer(newMux("pod=b node=n2", fakeResolver{}, http.DefaultClient))
+	backend := httptest.NewServer(newMux("pod=b node=n2", fakeResolver{}, http.DefaultClient, insecureClient()))
 	defer backend.Close()
+	tlsBackend := httptest.NewTLSServer(newMux("pod=c node=n3", fakeResolver{}, http.DefaultClient, insecureClient()))
+	defer tlsBackend.Close()
 	srv := httptest.NewServer(newMux("pod=a node=n1", fakeResolver{"kubernetes.default.svc.cluster.local": {"10.96.0.1"}},
-		http.DefaultClient))
+		http.DefaultClient, insecureClient()))
 	defer srv.Close()
 	tests := []struct {
 		path string
@@ -47,6 +49,8 @@ func TestDemoEndpoints(t *testing.T) {
 		{"/resolve?name=nope", 502, "no such host"},
 		{"/fetch?url=" + backend.URL + "/", 200, "pod=b node=n2\n"},
 		{"/fetch?url=file:///etc/passwd", 502, "need an http(s) URL"},
+		{"/fetch?url=" + tlsBackend.URL + "/", 502, "certificate"},
+		{"/fetch?insecure=1&url=" + tlsBackend.URL + "/", 200, "pod=c node=n3\n"},
 	}
 	for _, tt := range tests {
 		code, body := get(t, srv.URL+tt.path)
