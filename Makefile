@@ -10,7 +10,8 @@ LDFLAGS := -s -w -X main.version=$(VERSION)
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 GO_TEST_FLAGS ?=
 
-.PHONY: all build test test-unit test-bundle lint fmt fuzz bench bundle images dist lab lab-nodes lab-down lab-smoke clean
+PHONY_E2E := e2e
+.PHONY: $(PHONY_E2E) all build test test-unit test-bundle lint fmt fuzz bench bundle images dist lab lab-nodes lab-down lab-smoke clean
 
 all: build
 
@@ -21,7 +22,7 @@ bin/kubestrap: $(GO_SOURCES)
 	CGO_ENABLED=0 go build -trimpath -ldflags '$(LDFLAGS)' -o bin/kubestrap ./cmd/kubestrap
 
 ## test: everything CI runs — lint, unit tests, the bundle's own tests, the lab smoke test
-test: lint test-unit test-bundle lab-smoke
+test: lint test-unit test-bundle lab-smoke e2e
 
 ## test-bundle: the pause and demo programs
 test-bundle:
@@ -90,6 +91,10 @@ lab: lab-nodes
 ## lab-down: remove every container, network and volume the lab made
 lab-down:
 	lab/lab.sh down
+
+## e2e: the end-to-end tests in the lab (init; join once it exists)
+e2e: dist
+	$(LAB_ENV) lab/e2e-init.sh
 
 ## lab-smoke: two nodes, a kubelet in each running static pods at once, then teardown
 lab-smoke: dist

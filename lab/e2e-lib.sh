@@ -1,0 +1,29 @@
+# Shared helpers of the lab's end-to-end tests (sourced).
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+PASSED=0
+lab() { "$here/lab.sh" "$@"; }
+fail() { printf '[e2e] FAIL: %s\n' "$*" >&2; exit 1; }
+ok() { PASSED=$((PASSED + 1)); printf '[e2e] ok: %s\n' "$*"; }
+# on NODE CMD...: run a command in a node.
+on() { local n="$1"; shift; docker exec "$n" "$@"; }
+# kc NODE ARGS...: the bundle's kubectl with the node's admin.conf.
+kc() { local n="$1"; shift; docker exec "$n" /opt/kubestrap/kubectl --kubeconfig /etc/kubernetes/admin.conf "$@"; }
+# eventually SECONDS CMD...: retry until CMD succeeds.
+eventually() {
+	local t="$1"; shift
+	local end=$((SECONDS + t))
+	until "$@" >/dev/null 2>&1; do
+		((SECONDS < end)) || return 1
+		sleep 0.5
+	done
+}
+pki_sum() { on "$1" sh -c 'find /etc/kubernetes/pki -type f | sort | xargs sha256sum' | sha256sum; }
+diagnose() {
+	local n
+	for n in "$@"; do
+		echo "=== $n" >&2
+		kc "$n" get nodes -o wide >&2 2>&1 || true
+		kc "$n" get pods -A -o wide >&2 2>&1 || true
+		on "$n" journalctl -u kubelet --no-pager -n 25 >&2 2>&1 || true
+	done
+}
