@@ -3,6 +3,7 @@ package components
 import (
 	"context"
 	"fmt"
+	"sort"
 	"strings"
 	"time"
 
@@ -56,7 +57,103 @@ func CreateToken(ctx context.Context, c kubernetes.Interface, t config.Bootstrap
 	if err != nil {
 		return err
 	}
-	return CreateOrUpdate(ctx, c.CoreV1().Secrets(metav1.NamespaceSystem), s)
+	if err := CreateOrUpdate(ctx, c.CoreV1().Secrets(metav1.NamespaceSystem), s); err != nil {
+		return err
+	}
+	exp := "never"
+	if e, ok := s.Data[bootstrapapi.BootstrapTokenExpirationKey]; ok {
+		exp = string(e)
+	}
+	return setTokenInfo(ctx, c, string(s.Data[bootstrapapi.BootstrapTokenIDKey]), exp)
+}
+
+// TokenInfoConfigMap lists token ids and expiry times (never secrets) in
+// kube-public, readable anonymously, so that a joining node can tell an
+// expired token from an unknown one.
+const TokenInfoConfigMap = "kubestrap-token-info"
+
+// setTokenInfo records (exp != "") or forgets (exp == "") a token id.
+func setTokenInfo(ctx context.Context, c kubernetes.Interface, id, exp string) error {
+	api := c.CoreV1().ConfigMaps(metav1.NamespacePublic)
+	for {
+		cm, err := api.Get(ctx, TokenInfoConfigMap, metav1.GetOptions{})
+		if apierrors.IsNotFound(err) {
+			cm = &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: TokenInfoConfigMap, Namespace: metav1.NamespacePublic}}
+			if exp == "" {
+				return nil
+			}
+			cm.Data = map[string]string{id: exp}
+			if _, err = api.Create(ctx, cm, metav1.CreateOptions{}); !apierrors.IsAlreadyExists(err) {
+				return err
+			}
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		if cm.Data == nil {
+			cm.Data = map[string]string{}
+		}
+		if exp == "" {
+			delete(cm.Data, id)
+		} else {
+			cm.Data[id] = exp
+		}
+		if _, err = api.Update(ctx, cm, metav1.UpdateOptions{}); !apierrors.IsConflict(err) {
+			return err
+		}
+	}
+}
+
+// Token is one row of `kubestrap token list`; the secret part is never listed.
+type Token struct {
+	ID          string   `json:"id"`
+	Expires     string   `json:"expires,omitempty"`
+	Usages      []string `json:"usages"`
+	Groups      []string `json:"groups,omitempty"`
+	Description string   `json:"description,omitempty"`
+}
+
+// ListTokens lists the bootstrap tokens.
+func ListTokens(ctx context.Context, c kubernetes.Interface) ([]Token, error) {
+	list, err := c.CoreV1().Secrets(metav1.NamespaceSystem).List(ctx, metav1.ListOptions{
+		FieldSelector: "type=" + string(bootstrapapi.SecretTypeBootstrapToken)})
+	if err != nil {
+		return nil, err
+	}
+	out := []Token{}
+	for _, s := range list.Items {
+		t := Token{ID: string(s.Data[bootstrapapi.BootstrapTokenIDKey]), Expires: string(s.Data[bootstrapapi.BootstrapTokenExpirationKey]),
+			Description: string(s.Data[bootstrapapi.BootstrapTokenDescriptionKey]), Usages: []string{}}
+		for k, v := range s.Data {
+			if u, ok := strings.CutPrefix(k, bootstrapapi.BootstrapTokenUsagePrefix); ok && string(v) == "true" {
+				t.Usages = append(t.Usages, u)
+			}
+		}
+		sort.Strings(t.Usages)
+		if g := string(s.Data[bootstrapapi.BootstrapTokenExtraGroupsKey]); g != "" {
+			t.Groups = strings.Split(g, ",")
+		}
+		out = append(out, t)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
+	return out, nil
+}
+
+// DeleteToken deletes a token by id (or full token).
+func DeleteToken(ctx context.Context, c kubernetes.Interface, idOrToken string) error {
+	id, _, _ := strings.Cut(idOrToken, ".")
+	if !bootstraputil.IsValidBootstrapTokenID(id) {
+		return fmt.Errorf("%q is not a token id (6 characters of [a-z0-9])", id)
+	}
+	err := c.CoreV1().Secrets(metav1.NamespaceSystem).Delete(ctx, bootstraputil.BootstrapTokenSecretName(id), metav1.DeleteOptions{})
+	if apierrors.IsNotFound(err) {
+		return fmt.Errorf("no token %s", id)
+	}
+	if err != nil {
+		return err
+	}
+	return setTokenInfo(ctx, c, id, "")
 }
 
 // ClusterInfo publishes the cluster's CA and endpoint in kube-public for
@@ -73,7 +170,7 @@ func ClusterInfo(ctx context.Context, c kubernetes.Interface, server string, caP
 	}
 	role := &rbacv1.Role{ObjectMeta: metav1.ObjectMeta{Name: ClusterInfoRole, Namespace: metav1.NamespacePublic},
 		Rules: []rbacv1.PolicyRule{{APIGroups: []string{""}, Resources: []string{"configmaps"},
-			ResourceNames: []string{bootstrapapi.ConfigMapClusterInfo}, Verbs: []string{"get"}}}}
+			ResourceNames: []string{bootstrapapi.ConfigMapClusterInfo, TokenInfoConfigMap}, Verbs: []string{"get"}}}}
 	binding := &rbacv1.RoleBinding{ObjectMeta: metav1.ObjectMeta{Name: ClusterInfoRole, Namespace: metav1.NamespacePublic},
 		RoleRef:  rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "Role", Name: ClusterInfoRole},
 		Subjects: []rbacv1.Subject{{Kind: rbacv1.UserKind, APIGroup: rbacv1.GroupName, Name: "system:anonymous"}}}

@@ -101,6 +101,9 @@ func runMarkControlPlane(ctx context.Context, d InitData, c kubernetes.Interface
 	if err := components.MarkControlPlane(ctx, c, d.Cfg().NodeRegistration.Name, taints); err != nil {
 		return "", err
 	}
+	if err := annotateMACsOf(ctx, c, d.Env(), d.Cfg().NodeRegistration.Name); err != nil {
+		return "", err
+	}
 	if len(taints) == 0 {
 		return "labelled " + d.Cfg().NodeRegistration.Name + " (no taints: workloads may run here)", nil
 	}

@@ -89,7 +89,7 @@ func ChooseAdvertiseAddress(defaultIface string, ifs []Interface) (AddressChoice
 	var others []string
 	var other netip.Addr
 	for _, i := range ifs {
-		if ignoredInterface(i.Name) {
+		if IgnoredInterface(i.Name) {
 			continue
 		}
 		for _, a := range i.Addrs {
@@ -122,9 +122,9 @@ func ChooseAdvertiseAddress(defaultIface string, ifs []Interface) (AddressChoice
 		"cannot reach it; add a private network to the VM for a multi-node cluster", VirtualBoxNAT)}, nil
 }
 
-// ignoredInterface skips interfaces that container runtimes and CNIs
+// IgnoredInterface skips interfaces that container runtimes and CNIs
 // create: their addresses are never a node's address.
-func ignoredInterface(name string) bool {
+func IgnoredInterface(name string) bool {
 	for _, p := range []string{"lo", "docker", "cni", "flannel", "veth", "virbr", "kube-", "br-", "cali", "tunl", "vxlan"} {
 		if strings.HasPrefix(name, p) {
 			return true

@@ -155,13 +155,18 @@ func ProductUUID(e *Env) Checker {
 				"/etc/machine-id instead", path)), nil
 		case err != nil:
 			return nil, one(fmt.Errorf("%s exists but cannot be read (%v): run as root", path, err))
-		case placeholderUUIDs[strings.ToLower(v)] || v == "":
+		case IsPlaceholderUUID(v):
 			return one(fmt.Errorf("product_uuid %q is a firmware placeholder that cloned VMs share: "+
 				"kubestrap identifies the node by /etc/machine-id instead; give the VM a unique UUID "+
 				"(VirtualBox: VBoxManage modifyvm NAME --hardwareuuid <new uuid>)", v)), nil
 		}
 		return nil, nil
 	}}
+}
+
+// IsPlaceholderUUID reports a product_uuid that cannot identify a machine.
+func IsPlaceholderUUID(v string) bool {
+	return v == "" || placeholderUUIDs[strings.ToLower(strings.TrimSpace(v))]
 }
 
 var machineIDRE = regexp.MustCompile(`^[0-9a-f]{32}$`)

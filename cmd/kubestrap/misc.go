@@ -6,7 +6,6 @@ import (
 	"runtime"
 
 	"github.com/spf13/cobra"
-	bootstraputil "k8s.io/cluster-bootstrap/token/util"
 
 	"github.com/kubestrap/kubestrap/components"
 	"github.com/kubestrap/kubestrap/config"
@@ -107,16 +106,3 @@ func newImagesBuildCommand(out io.Writer) *cobra.Command {
 	return cmd
 }
 
-func newTokenCommand(out io.Writer) *cobra.Command {
-	cmd := &cobra.Command{Use: "token", Short: "Bootstrap tokens"}
-	cmd.AddCommand(&cobra.Command{Use: "generate", Short: "Print a new random bootstrap token (creates nothing)",
-		Args: cobra.NoArgs, RunE: func(*cobra.Command, []string) error {
-			t, err := bootstraputil.GenerateBootstrapToken()
-			if err != nil {
-				return err
-			}
-			_, err = fmt.Fprintln(out, t)
-			return err
-		}})
-	return cmd
-}

@@ -34,6 +34,7 @@ func newRootCommand(out, errOut io.Writer) *cobra.Command {
 		newCertsCommand(out),
 		newImagesCommand(out),
 		newTokenCommand(out),
+		newJoinCommand(out),
 		newVersionCommand(out),
 	)
 	return root

@@ -20,11 +20,40 @@ import (
 )
 
 func main() {
+	// Client mode, for `kubectl exec`: demo get URL | demo resolve NAME.
+	if len(os.Args) == 3 {
+		os.Exit(client(os.Args[1], os.Args[2], os.Stdout))
+	}
 	addr := ":" + envOr("PORT", "8080")
 	log.Printf("demo listening on %s", addr)
 	srv := &http.Server{Addr: addr, Handler: newMux(identity(), net.DefaultResolver, http.DefaultClient, insecureClient()),
 		ReadHeaderTimeout: 5 * time.Second}
 	log.Fatal(srv.ListenAndServe())
+}
+
+func client(verb, arg string, out io.Writer) int {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	var err error
+	switch verb {
+	case "get":
+		var b []byte
+		if b, err = fetch(ctx, http.DefaultClient, arg); err == nil {
+			_, err = out.Write(b)
+		}
+	case "resolve":
+		var addrs []string
+		if addrs, err = net.DefaultResolver.LookupHost(ctx, arg); err == nil {
+			_, err = fmt.Fprintln(out, strings.Join(addrs, " "))
+		}
+	default:
+		err = fmt.Errorf("usage: demo [get URL | resolve NAME]")
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	return 0
 }
 
 func envOr(k, def string) string {

@@ -67,3 +67,18 @@ func TestIdentityFromEnv(t *testing.T) {
 		t.Errorf("identity %q", got)
 	}
 }
+
+func TestClientMode(t *testing.T) {
+	srv := httptest.NewServer(newMux("pod=x node=y", fakeResolver{}, http.DefaultClient, insecureClient()))
+	defer srv.Close()
+	var out strings.Builder
+	if code := client("get", srv.URL+"/", &out); code != 0 || out.String() != "pod=x node=y\n" {
+		t.Errorf("get: %d %q", code, out.String())
+	}
+	if code := client("get", "ftp://x", &out); code != 1 {
+		t.Errorf("bad URL: code %d", code)
+	}
+	if code := client("nope", "x", &out); code != 1 {
+		t.Errorf("bad verb: code %d", code)
+	}
+}

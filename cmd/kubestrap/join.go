@@ -1,0 +1,154 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/kubestrap/kubestrap/config"
+	"github.com/kubestrap/kubestrap/phases"
+	"github.com/kubestrap/kubestrap/preflight"
+	"github.com/kubestrap/kubestrap/staticpods"
+	"github.com/kubestrap/kubestrap/systemd"
+)
+
+type joinFlags struct {
+	configFile, token, tlsToken, discoveryFile, nodeName, nodeIP, criSocket, agentBinary string
+	hashes, ignore                                                                       []string
+	unsafeSkipCA, dryRun                                                                 bool
+	timeout                                                                              time.Duration
+}
+
+func (f *joinFlags) register(fs *pflag.FlagSet) {
+	fs.StringVar(&f.configFile, "config", "", "path to a kubestrap JoinConfiguration file")
+	fs.StringVar(&f.token, "token", "", "the bootstrap token for discovery and TLS bootstrap")
+	fs.StringVar(&f.tlsToken, "tls-bootstrap-token", "", "a different token for TLS bootstrap (default: --token)")
+	fs.StringSliceVar(&f.hashes, "discovery-token-ca-cert-hash", nil, "sha256:<hash> of the cluster CA's public key; repeat for several (all are honoured)")
+	fs.BoolVar(&f.unsafeSkipCA, "discovery-token-unsafe-skip-ca-verification", false, "join without pinning the CA (an impostor could pose as the cluster)")
+	fs.StringVar(&f.discoveryFile, "discovery-file", "", "a kubeconfig file or https URL to discover the cluster from")
+	fs.StringVar(&f.nodeName, "node-name", "", "the Node name (default: the host name)")
+	fs.StringVar(&f.nodeIP, "node-ip", "", "the node's IP (default: the source address of the route to the API endpoint)")
+	fs.StringVar(&f.criSocket, "cri-socket", config.DefaultCRISocket, "the container runtime's CRI endpoint")
+	fs.StringVar(&f.agentBinary, "agent-binary", "", "the kubelet to install (default: the one next to kubestrap)")
+	fs.StringSliceVar(&f.ignore, "ignore-preflight-errors", nil, "preflight checks whose errors become warnings, or all")
+	fs.DurationVar(&f.timeout, "discovery-timeout", config.DefaultDiscoveryTimeout, "how long discovery retries")
+	fs.BoolVar(&f.dryRun, "dry-run", false, "check and discover, then print what would be done; change nothing")
+}
+
+func (f *joinFlags) apply(fs *pflag.FlagSet, endpoint string) func(*config.JoinConfiguration) {
+	return func(c *config.JoinConfiguration) {
+		if endpoint != "" || fs.Changed("token") || fs.Changed("discovery-token-ca-cert-hash") {
+			if c.Discovery.BootstrapToken == nil {
+				c.Discovery.BootstrapToken = &config.BootstrapTokenDiscovery{}
+			}
+			bt := c.Discovery.BootstrapToken
+			if endpoint != "" {
+				bt.APIServerEndpoint = endpoint
+			}
+			if fs.Changed("token") {
+				bt.Token = f.token
+			}
+			bt.CACertHashes = append(bt.CACertHashes, f.hashes...)
+			bt.UnsafeSkipCAVerification = bt.UnsafeSkipCAVerification || f.unsafeSkipCA
+		}
+		if f.discoveryFile != "" {
+			c.Discovery.File = &config.FileDiscovery{KubeConfigPath: f.discoveryFile}
+		}
+		if fs.Changed("tls-bootstrap-token") {
+			c.Discovery.TLSBootstrapToken = f.tlsToken
+		}
+		if fs.Changed("discovery-timeout") {
+			c.Discovery.Timeout = &metav1.Duration{Duration: f.timeout}
+		}
+		if fs.Changed("node-name") {
+			c.NodeRegistration.Name = f.nodeName
+		}
+		if fs.Changed("cri-socket") {
+			c.NodeRegistration.CRISocket = f.criSocket
+		}
+		c.NodeRegistration.IgnorePreflightErrors = append(c.NodeRegistration.IgnorePreflightErrors, f.ignore...)
+	}
+}
+
+func newJoinCommand(out io.Writer) *cobra.Command {
+	f := &joinFlags{}
+	cmd := &cobra.Command{
+		Use:   "join [API_ENDPOINT]",
+		Short: "Join this node to a cluster as a worker",
+		Example: "  kubestrap join 192.168.56.10:6443 --token abcdef.0123456789abcdef \\\n" +
+			"    --discovery-token-ca-cert-hash sha256:<hash printed by kubestrap init>",
+		Args: cobra.MaximumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error { return runJoin(cmd, f, args, "") },
+	}
+	f.register(cmd.PersistentFlags())
+	phaseCmd := &cobra.Command{Use: "phase NAME", Short: "Run one phase of join", Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error { return runJoin(cmd, f, nil, args[0]) }}
+	for _, p := range phases.JoinPhases() {
+		phaseCmd.AddCommand(&cobra.Command{Use: p.Name + " [API_ENDPOINT]", Short: p.Short, Args: cobra.MaximumNArgs(1),
+			RunE: func(cmd *cobra.Command, args []string) error { return runJoin(cmd, f, args, p.Name) }})
+	}
+	cmd.AddCommand(phaseCmd)
+	return cmd
+}
+
+func runJoin(cmd *cobra.Command, f *joinFlags, args []string, only string) error {
+	out := cmd.OutOrStdout()
+	endpoint := ""
+	if len(args) == 1 {
+		endpoint = args[0]
+	}
+	fs := cmd.Flags()
+	for c := cmd; c != nil; c = c.Parent() {
+		if c.Name() == "join" {
+			fs = c.PersistentFlags()
+		}
+	}
+	cfg, err := config.LoadJoin(f.configFile, f.apply(fs, endpoint))
+	if err != nil {
+		return err
+	}
+	env := preflight.Host()
+	if cfg.NodeRegistration.Name == "" {
+		h, err := env.Hostname()
+		if err != nil {
+			return fmt.Errorf("read host name: %w (pass --node-name)", err)
+		}
+		cfg.NodeRegistration.Name = strings.ToLower(h)
+		if err := config.ValidateJoin(cfg); err != nil {
+			return err
+		}
+	}
+	ignore := preflight.NewIgnoreSet(cfg.NodeRegistration.IgnorePreflightErrors...)
+	kubeDir := staticpods.KubernetesDir
+	if only == "" && phases.JoinedAlready(kubeDir, cfg.NodeRegistration.Name) {
+		fmt.Fprintf(out, "[join] this node already joined the cluster as %s: nothing to do\n", cfg.NodeRegistration.Name)
+		return nil
+	}
+	if phases.JoinStarted(kubeDir) {
+		fmt.Fprintln(out, "[join] resuming a join that did not finish on this node")
+		for _, n := range phases.JoinResumeIgnores(cfg) {
+			ignore[strings.ToLower(n)] = true
+		}
+	}
+	data := &phases.JoinData{Cfg: cfg, Opts: phases.JoinOptions{DryRun: f.dryRun, Ignore: ignore, Out: out, Env: env,
+		Systemd: systemd.DBus{}, AgentBinary: f.agentBinary, NodeIP: f.nodeIP, KubeDir: kubeDir}}
+	r := &phases.Runner{Command: "join", Phases: phases.JoinPhases(), Out: out, Skip: cfg.SkipPhases}
+	if only != "" {
+		return r.RunPhase(only, data)
+	}
+	if f.dryRun {
+		r.Phases = r.Phases[:3]
+		if err := r.Run(data); err != nil {
+			return err
+		}
+		fmt.Fprintln(out, "[join] dry-run: would write the CA, bootstrap-kubelet.conf and the kubelet config, start the "+
+			"kubelet, wait for TLS bootstrap, write the CNI config and wait for the node to be Ready")
+		return nil
+	}
+	return r.Run(data)
+}

@@ -1,0 +1,170 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"path/filepath"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/tools/clientcmd"
+	bootstrapapi "k8s.io/cluster-bootstrap/token/api"
+	bootstraputil "k8s.io/cluster-bootstrap/token/util"
+
+	"github.com/kubestrap/kubestrap/certs"
+	"github.com/kubestrap/kubestrap/components"
+	"github.com/kubestrap/kubestrap/config"
+	"github.com/kubestrap/kubestrap/join"
+	"github.com/kubestrap/kubestrap/phases"
+	"github.com/kubestrap/kubestrap/staticpods"
+)
+
+func newTokenCommand(out io.Writer) *cobra.Command {
+	var kubeconfig string
+	cmd := &cobra.Command{Use: "token", Short: "Manage bootstrap tokens (on a control-plane node)"}
+	cmd.PersistentFlags().StringVar(&kubeconfig, "kubeconfig", filepath.Join(staticpods.KubernetesDir, certs.AdminConf),
+		"the admin kubeconfig")
+	cmd.AddCommand(&cobra.Command{Use: "generate", Short: "Print a new random bootstrap token (creates nothing)",
+		Args: cobra.NoArgs, RunE: func(*cobra.Command, []string) error {
+			t, err := bootstraputil.GenerateBootstrapToken()
+			if err != nil {
+				return err
+			}
+			_, err = fmt.Fprintln(out, t)
+			return err
+		}},
+		newTokenCreateCommand(out, &kubeconfig), newTokenListCommand(out, &kubeconfig), newTokenDeleteCommand(out, &kubeconfig))
+	return cmd
+}
+
+func adminClient(path string) (kubernetes.Interface, error) {
+	rc, err := clientcmd.BuildConfigFromFlags("", path)
+	if err != nil {
+		return nil, fmt.Errorf("load %s: %w (run this on a control-plane node, or pass --kubeconfig)", path, err)
+	}
+	return kubernetes.NewForConfig(rc)
+}
+
+func newTokenCreateCommand(out io.Writer, kubeconfig *string) *cobra.Command {
+	var ttl time.Duration
+	var description, output string
+	var printJoin bool
+	cmd := &cobra.Command{Use: "create [TOKEN]", Short: "Create a bootstrap token", Args: cobra.MaximumNArgs(1),
+		RunE: func(_ *cobra.Command, args []string) error {
+			tok := config.BootstrapToken{Description: description, TTL: &metav1.Duration{Duration: ttl},
+				Usages: config.DefaultTokenUsages, Groups: []string{config.DefaultNodeTokenGroup}}
+			if len(args) == 1 {
+				if !bootstraputil.IsValidBootstrapToken(args[0]) {
+					return &usageError{fmt.Errorf("malformed bootstrap token: a token looks like abcdef.0123456789abcdef")}
+				}
+				tok.Token = args[0]
+			} else {
+				var err error
+				if tok.Token, err = bootstraputil.GenerateBootstrapToken(); err != nil {
+					return err
+				}
+			}
+			if ttl < 0 {
+				return &usageError{fmt.Errorf("--ttl must not be negative (0 means never expires)")}
+			}
+			c, err := adminClient(*kubeconfig)
+			if err != nil {
+				return err
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+			defer cancel()
+			now := time.Now()
+			if err := components.CreateToken(ctx, c, tok, now); err != nil {
+				return err
+			}
+			if !printJoin && output != "json" {
+				_, err = fmt.Fprintln(out, tok.Token)
+				return err
+			}
+			info, err := joinInfo(ctx, c, tok.Token, ttl, now)
+			if err != nil {
+				return err
+			}
+			if output == "json" {
+				return writeJSON(out, info)
+			}
+			_, err = fmt.Fprintln(out, info.JoinCommand)
+			return err
+		}}
+	cmd.Flags().DurationVar(&ttl, "ttl", config.DefaultTokenTTL, "how long the token lives; 0 for ever")
+	cmd.Flags().StringVar(&description, "description", "", "a note stored with the token")
+	cmd.Flags().BoolVar(&printJoin, "print-join-command", false, "print the whole join command")
+	cmd.Flags().StringVarP(&output, "output", "o", "", "json: the join information as JSON")
+	return cmd
+}
+
+// joinInfo builds the join command from cluster-info (the endpoint nodes
+// use) and the CA it carries.
+func joinInfo(ctx context.Context, c kubernetes.Interface, token string, ttl time.Duration, now time.Time) (phases.JoinInfo, error) {
+	cm, err := c.CoreV1().ConfigMaps(metav1.NamespacePublic).Get(ctx, bootstrapapi.ConfigMapClusterInfo, metav1.GetOptions{})
+	if err != nil {
+		return phases.JoinInfo{}, fmt.Errorf("read cluster-info: %w", err)
+	}
+	ci, err := join.ParseClusterInfoKubeconfig([]byte(cm.Data[bootstrapapi.KubeConfigKey]))
+	if err != nil {
+		return phases.JoinInfo{}, err
+	}
+	var expires time.Time
+	if ttl > 0 {
+		expires = now.Add(ttl)
+	}
+	return phases.NewJoinInfo(strings.TrimPrefix(ci.Server, "https://"), token, ci.CA, expires), nil
+}
+
+func newTokenListCommand(out io.Writer, kubeconfig *string) *cobra.Command {
+	var output string
+	cmd := &cobra.Command{Use: "list", Short: "List bootstrap tokens (ids, never secrets)", Args: cobra.NoArgs,
+		RunE: func(*cobra.Command, []string) error {
+			c, err := adminClient(*kubeconfig)
+			if err != nil {
+				return err
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+			defer cancel()
+			tokens, err := components.ListTokens(ctx, c)
+			if err != nil {
+				return err
+			}
+			if output == "json" {
+				return writeJSON(out, tokens)
+			}
+			tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "ID\tEXPIRES\tUSAGES\tDESCRIPTION")
+			for _, t := range tokens {
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", t.ID, dash(t.Expires), strings.Join(t.Usages, ","), dash(t.Description))
+			}
+			return tw.Flush()
+		}}
+	cmd.Flags().StringVarP(&output, "output", "o", "", "json")
+	return cmd
+}
+
+func newTokenDeleteCommand(out io.Writer, kubeconfig *string) *cobra.Command {
+	return &cobra.Command{Use: "delete ID...", Short: "Delete bootstrap tokens", Args: cobra.MinimumNArgs(1),
+		RunE: func(_ *cobra.Command, args []string) error {
+			c, err := adminClient(*kubeconfig)
+			if err != nil {
+				return err
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+			defer cancel()
+			for _, id := range args {
+				if err := components.DeleteToken(ctx, c, id); err != nil {
+					return err
+				}
+				fmt.Fprintf(out, "token %s deleted\n", strings.SplitN(id, ".", 2)[0])
+			}
+			return nil
+		}}
+}
+
