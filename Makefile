@@ -95,6 +95,7 @@ lab-down:
 ## e2e: the end-to-end tests in the lab (init; join once it exists)
 e2e: dist
 	$(LAB_ENV) lab/e2e-init.sh
+	$(LAB_ENV) lab/e2e-join.sh
 
 ## lab-smoke: two nodes, a kubelet in each running static pods at once, then teardown
 lab-smoke: dist

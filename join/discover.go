@@ -78,7 +78,8 @@ func (d *Discoverer) attempt(ctx context.Context, start time.Time, skewWarned *b
 	id, _, _ := strings.Cut(d.Token, ".")
 	info, err := VerifyClusterInfo(cm.Data, d.Token, d.Pins, d.SkipCA)
 	if errors.Is(err, ErrNoSignature) {
-		return nil, d.Now().Sub(start) < d.UnknownGrace, d.whyUnsigned(ctx, id, err)
+		retry, why := d.whyUnsigned(ctx, id, err)
+		return nil, retry && d.Now().Sub(start) < d.UnknownGrace, why
 	}
 	if err != nil {
 		return nil, false, err
@@ -96,21 +97,26 @@ func (d *Discoverer) attempt(ctx context.Context, start time.Time, skewWarned *b
 }
 
 // whyUnsigned tells an expired token from an unknown one using the
-// public token-info ConfigMap.
-func (d *Discoverer) whyUnsigned(ctx context.Context, id string, sigErr error) error {
+// public token-info ConfigMap, and whether waiting may help: a token that
+// is listed and valid is only not signed yet; without the ConfigMap (a
+// kubeadm cluster) nothing is certain, so discovery waits a little.
+func (d *Discoverer) whyUnsigned(ctx context.Context, id string, sigErr error) (bool, error) {
 	insecure := &tls.Config{InsecureSkipVerify: true} //nolint:gosec // read only to choose an error message
 	cm, _, err := d.fetch(ctx, insecure, TokenInfoConfigMap)
 	fix := "create a new token with `kubestrap token create --print-join-command` on a control-plane node"
-	if err == nil {
-		if exp, ok := cm.Data[id]; ok {
-			if t, perr := time.Parse(time.RFC3339, exp); perr == nil && d.Now().After(t) {
-				return fmt.Errorf("%w: token %s expired at %s; %s", ErrTokenExpired, id, exp, fix)
-			}
-			return fmt.Errorf("%w: token %s exists but cluster-info is not signed for it yet "+
-				"(is kube-controller-manager running?)", sigErr, id)
-		}
+	unknown := fmt.Errorf("%w: no token %s (it may have expired and been removed); %s", ErrTokenUnknown, id, fix)
+	if err != nil {
+		return true, unknown
 	}
-	return fmt.Errorf("%w: no token %s (it may have expired and been removed); %s", ErrTokenUnknown, id, fix)
+	exp, ok := cm.Data[id]
+	if !ok {
+		return false, unknown
+	}
+	if t, perr := time.Parse(time.RFC3339, exp); perr == nil && d.Now().After(t) {
+		return false, fmt.Errorf("%w: token %s expired at %s; %s", ErrTokenExpired, id, exp, fix)
+	}
+	return true, fmt.Errorf("%w: token %s exists but cluster-info is not signed for it yet "+
+		"(is kube-controller-manager running?)", sigErr, id)
 }
 
 func (d *Discoverer) checkSkew(date string) bool {

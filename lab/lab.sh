@@ -106,12 +106,14 @@ start_node() {
 
 # wait_node waits for systemd to finish booting, then loads the images.
 wait_node() {
-	local name="$1" state i
-	for i in $(seq 100); do # the entrypoint runs before systemd is PID 1
-		[[ $(docker exec "$name" cat /proc/1/comm 2>/dev/null) == systemd ]] && break
-		sleep 0.1
+	local name="$1" state="" end=$((SECONDS + 180))
+	# The entrypoint runs before systemd is PID 1, and systemd's bus may
+	# refuse connections for a moment after: poll rather than --wait.
+	while ((SECONDS < end)); do
+		state=$(docker exec "$name" systemctl is-system-running 2>/dev/null || true)
+		[[ $state == running || $state == degraded ]] && break
+		sleep 0.2
 	done
-	state=$(timeout 120 docker exec "$name" systemctl is-system-running --wait 2>/dev/null || true)
 	if [[ $state != running && $state != degraded ]]; then
 		docker exec "$name" systemctl --failed --no-pager >&2 || true
 		die "$name: systemd did not come up (state: ${state:-none})"

@@ -241,8 +241,10 @@ func joinWaitBootstrap(data Data) (string, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), APITimeout)
 	defer cancel()
 	kubeconf := filepath.Join(d.kubeDir(), certs.KubeletConf)
+	// The kubelet writes kubelet.conf, then the certificate it names: wait
+	// until the kubeconfig loads.
 	for {
-		if _, err := os.Stat(kubeconf); err == nil {
+		if _, err := d.kubeletClient(); err == nil {
 			break
 		}
 		select {
@@ -300,6 +302,9 @@ func joinWaitReady(data Data) (string, error) {
 	}
 	// The token's job is done; the kubelet renews its own certificate.
 	_ = os.Remove(filepath.Join(d.kubeDir(), "bootstrap-kubelet.conf"))
+	if err := d.writeRecord(); err != nil {
+		return "", err
+	}
 	return fmt.Sprintf("node %s is Ready (%s after join started)", d.nodeName(), FormatDuration(time.Since(d.start))), nil
 }
 
@@ -345,9 +350,21 @@ func annotateMACsOf(ctx context.Context, c kubernetes.Interface, e *preflight.En
 	return err
 }
 
-// JoinedAlready reports whether this node finished a join: its kubelet
-// has credentials and the cluster knows the node.
+// JoinRecord marks a finished join, as InitRecord does for init.
+const JoinRecord = "kubestrap-join.yaml"
+
+func (d *JoinData) writeRecord() error {
+	rec := fmt.Sprintf("# written by kubestrap join when it finished\nnode: %s\nserver: %s\nnodeIP: %s\n",
+		d.nodeName(), d.Info.Server, d.NodeIP)
+	return hostfs.WriteFileAtomic(filepath.Join(d.kubeDir(), JoinRecord), []byte(rec), 0o600)
+}
+
+// JoinedAlready reports whether this node finished a join: the record is
+// there, its kubelet has credentials and the cluster knows the node.
 func JoinedAlready(kubeDir, name string) bool {
+	if _, err := os.Stat(filepath.Join(kubeDir, JoinRecord)); err != nil {
+		return false
+	}
 	c, err := clientFromFile(filepath.Join(kubeDir, certs.KubeletConf))
 	if err != nil {
 		return false

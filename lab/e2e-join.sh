@@ -1,0 +1,116 @@
+#!/usr/bin/env bash
+# e2e-join.sh: init on node 1, join nodes 2 and 3 at the same time; all
+# Ready; a Deployment spreads over both workers; Services and DNS answer
+# from pods of both workers across nodes; kubectl logs/exec work on
+# workers. Then a 4th node is refused for each bad input, with nothing left
+# half-configured, and re-running join on node 2 is a no-op.
+set -euo pipefail
+. "$(dirname "$0")/e2e-lib.sh"
+export LAB_PREFIX="${LAB_PREFIX:-e2e-join}"
+n1="$LAB_PREFIX-1" n2="$LAB_PREFIX-2" n3="$LAB_PREFIX-3" n4="$LAB_PREFIX-4"
+trap 'rc=$?; ((rc)) && diagnose "$n1"; lab down' EXIT
+t0=$SECONDS
+lab nodes 4
+for n in "$n1" "$n2" "$n3" "$n4"; do on "$n" kubestrap preflight --fix >/dev/null & done
+wait
+
+info=$(on "$n1" kubestrap init -o json 2>/tmp/e2e-join-init.log) || { cat /tmp/e2e-join-init.log >&2; fail "init"; }
+cmd=$(jq -r .joinCommand <<<"$info")
+token=$(jq -r .token <<<"$info")
+hash=$(jq -r '.caCertHashes[0]' <<<"$info")
+endpoint=$(jq -r .endpoint <<<"$info")
+on "$n2" $cmd >/tmp/e2e-join-2.log 2>&1 & p2=$!
+on "$n3" $cmd >/tmp/e2e-join-3.log 2>&1 & p3=$!
+wait $p2 || { cat /tmp/e2e-join-2.log >&2; fail "join of $n2"; }
+wait $p3 || { cat /tmp/e2e-join-3.log >&2; fail "join of $n3"; }
+grep -h -E '^\[(wait-tls-bootstrap|wait-ready)\]' /tmp/e2e-join-[23].log
+ok "$n2 and $n3 joined at the same time"
+kc "$n1" wait --for=condition=Ready node --all --timeout=120s >/dev/null || fail "nodes not Ready"
+[[ $(kc "$n1" get nodes --no-headers | grep -c ' Ready ') == 3 ]] || fail "want 3 Ready nodes: $(kc "$n1" get nodes)"
+ok "3 nodes Ready"
+
+kci "$n1" apply -f - >/dev/null <<'YAML'
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: demo}
+spec:
+  replicas: 4
+  selector: {matchLabels: {app: demo}}
+  template:
+    metadata: {labels: {app: demo}}
+    spec:
+      topologySpreadConstraints:
+      - {maxSkew: 1, topologyKey: kubernetes.io/hostname, whenUnsatisfiable: DoNotSchedule, nodeTaintsPolicy: Honor,
+         labelSelector: {matchLabels: {app: demo}}}
+      containers:
+      - name: demo
+        image: kubestrap.io/demo:v1
+        imagePullPolicy: Never
+        env:
+        - {name: POD_NAME, valueFrom: {fieldRef: {fieldPath: metadata.name}}}
+        - {name: NODE_NAME, valueFrom: {fieldRef: {fieldPath: spec.nodeName}}}
+        readinessProbe: {httpGet: {path: /healthz, port: 8080}, periodSeconds: 1}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: demo}
+spec:
+  selector: {app: demo}
+  ports: [{port: 80, targetPort: 8080}]
+YAML
+kc "$n1" rollout status deploy/demo --timeout=120s >/dev/null || fail "demo rollout"
+spread=$(kc "$n1" get pods -l app=demo -o jsonpath='{range .items[*]}{.spec.nodeName}{"\n"}{end}' | sort | uniq -c | paste -sd' ')
+[[ $spread == *"2 $n2"* && $spread == *"2 $n3"* ]] || fail "demo spread: $spread"
+ok "4 demo replicas spread over both workers ($spread)"
+
+client=$(kc "$n1" get pods -l app=demo --field-selector spec.nodeName="$n2" -o jsonpath='{.items[0].metadata.name}')
+cip=$(kc "$n1" get svc demo -o jsonpath='{.spec.clusterIP}')
+for target in "http://$cip/" "http://demo.default.svc.cluster.local/"; do
+	# kube-proxy programs a new Service within a sync period: wait for it.
+	eventually 30 kc "$n1" exec "$client" -- /demo get "$target" || fail "$target never answered from $n2"
+	seen=""
+	for _ in $(seq 20); do
+		seen+=$(kc "$n1" exec "$client" -- /demo get "$target" | sed -n 's/.*node=//p')$'\n'
+	done
+	nodes=$(sort -u <<<"$seen" | grep . | paste -sd' ')
+	[[ $nodes == "$n2 $n3" ]] || fail "$target from a pod on $n2 answered from: '$nodes'"
+	ok "$target answers from pods on both workers (asked from $n2 via kubectl exec)"
+done
+logs=$(kc "$n1" logs "$client")
+[[ $logs == *"demo listening on :8080"* ]] || fail "kubectl logs on a worker pod: $logs"
+ok "kubectl logs and exec work on worker pods"
+
+# Negative cases on node 4: each refused with its message, nothing left.
+untouched() {
+	on "$n4" test ! -e /etc/kubernetes/kubelet.conf -a ! -e /etc/kubernetes/bootstrap-kubelet.conf -a ! -e /etc/kubernetes/pki/ca.crt ||
+		fail "$1 left files in /etc/kubernetes"
+	[[ $(on "$n4" systemctl is-active kubelet || true) != active ]] || fail "$1 left the kubelet running"
+}
+refused() { # refused WHAT WANT_RC WANT_TEXT ARGS...
+	local what="$1" want_rc="$2" want="$3" out rc
+	shift 3
+	set +e
+	out=$(on "$n4" kubestrap join "$@" 2>&1); rc=$?
+	set -e
+	[[ $rc == "$want_rc" && $out == *"$want"* ]] || fail "$what: rc=$rc, want $want_rc and '$want': $out"
+	untouched "$what"
+	ok "$what: refused (exit $rc) with '$want'"
+}
+wrong="sha256:$(printf '0%.0s' $(seq 64))"
+refused "wrong CA hash" 1 "has hash $hash, which matches none of $wrong" "$endpoint" --token "$token" --discovery-token-ca-cert-hash "$wrong"
+refused "malformed token" 2 "malformed bootstrap token" "$endpoint" --token "abc.def" --discovery-token-ca-cert-hash "$hash"
+refused "unknown token" 1 "no token zzzzzz" "$endpoint" --token "zzzzzz.0123456789abcdef" --discovery-token-ca-cert-hash "$hash"
+short=$(on "$n1" kubestrap token create --ttl 1s)
+sleep 2
+refused "expired token" 1 "token ${short%%.*} expired at" "$endpoint" --token "$short" --discovery-token-ca-cert-hash "$hash"
+on "$n2" cat /etc/machine-id | docker exec -i "$n4" sh -c 'cat > /etc/machine-id'
+refused "a clone of $n2 (same machine-id)" 1 "node $n2 already has this host's machine-id" ${cmd#kubestrap join }
+
+before=$(on "$n2" sha256sum /etc/kubernetes/kubelet.conf)
+again=$(on "$n2" $cmd 2>&1) || fail "re-run of join on $n2: $again"
+[[ $again == *"already joined"* && $(on "$n2" sha256sum /etc/kubernetes/kubelet.conf) == "$before" ]] || fail "re-run: $again"
+ok "join again on $n2 is a no-op"
+
+trap - EXIT
+lab down
+echo "$PASSED passed, 0 failed (lab e2e join, $((SECONDS - t0))s)"
