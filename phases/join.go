@@ -69,7 +69,7 @@ func JoinPhases() []Phase {
 
 func asJoin(d Data) *JoinData { return d.(*JoinData) }
 
-func (d *JoinData) kubeDir() string { return d.Opts.KubeDir }
+func (d *JoinData) kubeDir() string  { return d.Opts.KubeDir }
 func (d *JoinData) nodeName() string { return d.Cfg.NodeRegistration.Name }
 
 func joinPreflight(data Data) (string, error) {
@@ -374,7 +374,6 @@ func JoinedAlready(kubeDir, name string) bool {
 	_, err = c.CoreV1().Nodes().Get(ctx, name, metav1.GetOptions{})
 	return err == nil
 }
-
 
 // JoinStarted reports leftovers of an unfinished join.
 func JoinStarted(kubeDir string) bool {

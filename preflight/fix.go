@@ -224,4 +224,3 @@ func commentSwap(fstab []byte) []byte {
 	}
 	return out.Bytes()
 }
-

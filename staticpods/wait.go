@@ -230,4 +230,3 @@ func CRILogs(ctx context.Context, endpoint, component string, n int) (string, er
 	}
 	return strings.Join(lines, "\n") + fmt.Sprintf("\n(state %s, exit code %d)", st.Status.State, st.Status.ExitCode), nil
 }
-

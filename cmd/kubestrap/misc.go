@@ -105,4 +105,3 @@ func newImagesBuildCommand(out io.Writer) *cobra.Command {
 	cmd.Flags().StringVar(&kv, "kubernetes-version", config.DefaultKubernetesVersion, "the Kubernetes version the binaries are")
 	return cmd
 }
-

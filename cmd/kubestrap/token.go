@@ -167,4 +167,3 @@ func newTokenDeleteCommand(out io.Writer, kubeconfig *string) *cobra.Command {
 			return nil
 		}}
 }
-

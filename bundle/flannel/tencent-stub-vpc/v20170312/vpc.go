@@ -59,7 +59,9 @@ type CreateRoutesRequest struct {
 }
 
 // NewDescribeRouteTablesRequest makes a request.
-func NewDescribeRouteTablesRequest() *DescribeRouteTablesRequest { return &DescribeRouteTablesRequest{} }
+func NewDescribeRouteTablesRequest() *DescribeRouteTablesRequest {
+	return &DescribeRouteTablesRequest{}
+}
 
 // NewDeleteRoutesRequest makes a request.
 func NewDeleteRoutesRequest() *DeleteRoutesRequest { return &DeleteRoutesRequest{} }

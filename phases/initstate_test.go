@@ -1,0 +1,64 @@
+package phases
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/kubestrap/kubestrap/config"
+)
+
+func initCfg(t *testing.T, mutate func(*config.Init)) *config.Init {
+	t.Helper()
+	c, err := config.LoadInit("", func(c *config.Init) {
+		c.NodeRegistration.Name = "cp-1"
+		c.LocalAPIEndpoint.AdvertiseAddress = "192.168.56.10"
+		if mutate != nil {
+			mutate(c)
+		}
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+func TestDetectInitState(t *testing.T) {
+	dir := t.TempDir()
+	c := initCfg(t, nil)
+	if s, err := DetectInitState(dir, c); s != Fresh || err != nil {
+		t.Fatalf("empty dir: %v %v", s, err)
+	}
+	_ = os.MkdirAll(filepath.Join(dir, "manifests"), 0o755)
+	_ = os.WriteFile(filepath.Join(dir, "manifests/kube-apiserver.yaml"), []byte("x"), 0o600)
+	if s, _ := DetectInitState(dir, c); s != Partial {
+		t.Fatalf("manifests without record: %v", s)
+	}
+	rec, _ := InitRecordFor(c)
+	_ = os.WriteFile(filepath.Join(dir, InitRecord), rec, 0o600)
+	// Another token or ignored checks are not a different configuration.
+	same := initCfg(t, func(c *config.Init) {
+		c.BootstrapTokens = []config.BootstrapToken{{Token: "zzzzzz.0123456789abcdef"}}
+		c.NodeRegistration.IgnorePreflightErrors = []string{"Swap"}
+	})
+	if s, err := DetectInitState(dir, same); s != Complete || err != nil {
+		t.Fatalf("same config: %v %v", s, err)
+	}
+	other := initCfg(t, func(c *config.Init) { c.Cluster.Networking.PodSubnet = "10.200.0.0/16" })
+	_, err := DetectInitState(dir, other)
+	var ce *ConfigChangedError
+	if !errors.As(err, &ce) || !strings.Contains(err.Error(), "podSubnet: 10.244.0.0/16 -> podSubnet: 10.200.0.0/16") {
+		t.Errorf("changed config: %v", err)
+	}
+}
+
+func TestResumeIgnores(t *testing.T) {
+	got := strings.Join(ResumeIgnores(initCfg(t, nil)), ",")
+	for _, want := range []string{"Port-6443", "DirAvailable--var-lib-etcd", "DirAvailable--etc-kubernetes-manifests"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("%s lacks %s", got, want)
+		}
+	}
+}
