@@ -11,7 +11,7 @@ STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 GO_TEST_FLAGS ?=
 
 PHONY_E2E := e2e
-.PHONY: $(PHONY_E2E) all build test test-unit test-bundle lint fmt fuzz bench bundle images dist lab lab-nodes lab-down lab-smoke clean
+.PHONY: $(PHONY_E2E) all build test test-unit test-bundle lint fmt fuzz bench bundle images dist lab lab-nodes lab-down lab-smoke bench bench-init bench-go clean
 
 all: build
 
@@ -46,8 +46,15 @@ fmt:
 fuzz:
 	go test ./config -run '^$$' -fuzz FuzzDecode -fuzztime 30s
 
-## bench: PKI generation and the offline half of init
-bench:
+## bench: 3-node lab cluster timings (init, joins, all Ready), 3 runs; bench-go: PKI and offline init
+bench: dist
+	$(LAB_ENV) lab/bench.sh cluster 3
+
+## bench-init: one-node init timings and per-phase table, 3 runs
+bench-init: dist
+	$(LAB_ENV) lab/bench.sh init 3
+
+bench-go:
 	go test ./certs ./phases -run '^$$' -bench . -benchtime 5x -benchmem
 
 ## bundle: kubelet, control-plane binaries, etcd, CoreDNS, flannel, CNI plugins, pause, demo (cached)
@@ -84,9 +91,10 @@ LAB_ENV = DIST_DIR=$(CURDIR)/$(DIST_DIR) IMAGES_TAR=$(CURDIR)/$(DIST_IMAGES)
 lab-nodes: dist
 	$(LAB_ENV) lab/lab.sh nodes $(N)
 
-## lab: nodes, then the cluster (init on node 1, join the rest) once init exists
-lab: lab-nodes
-	@echo "[lab] nodes are up. kubestrap init/join are not wired into the lab yet: it stops here."
+## lab: N nodes, then a cluster made by kubestrap (init on node 1, join the rest); .lab/admin.conf
+lab: dist
+	@mkdir -p .lab/bin && ln -sf $(BUNDLE_BIN)/kubectl .lab/bin/kubectl
+	$(LAB_ENV) lab/cluster.sh $(N)
 
 ## lab-down: remove every container, network and volume the lab made
 lab-down:

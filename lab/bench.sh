@@ -1,0 +1,63 @@
+#!/usr/bin/env bash
+# bench.sh init|cluster [RUNS]: timings on fresh lab nodes with images
+# preloaded and `preflight --fix` done (as kubeadm's numbers in LAB.md).
+#   init:    (a) init start -> join command printed; (b) -> node Ready and
+#            CoreDNS Running; plus init's per-phase durations.
+#   cluster: 3 nodes: init, then two joins at once (to registered, to
+#            Ready), and bare nodes -> all Ready with CoreDNS answering.
+set -euo pipefail
+. "$(dirname "$0")/e2e-lib.sh"
+mode="${1:-init}" runs="${2:-3}"
+export LAB_PREFIX=bench
+now() { date +%s.%N; }
+secs() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.2f", b - a}'; }
+trap 'lab down' EXIT
+stats() { # stats NAME VALUES...: min and median
+	local name="$1"; shift
+	printf '%s\n' "$@" | sort -n | awk -v n="$name" '{v[NR]=$1} END {printf "  %-34s min %6.2fs  median %6.2fs  (runs: %d)\n", n, v[1], v[int((NR+1)/2)], NR}'
+}
+corednsReady() { [[ $(kc "$1" get deploy coredns -n kube-system -o jsonpath='{.status.readyReplicas}') == 2 ]]; }
+declare -a A B R1 R2 Y1 Y2 ALL
+phases=""
+for ((r = 1; r <= runs; r++)); do
+	nodes=1
+	[[ $mode == cluster ]] && nodes=3
+	lab nodes "$nodes" >/dev/null 2>&1
+	n1="$LAB_PREFIX-1"
+	for ((i = 1; i <= nodes; i++)); do on "$LAB_PREFIX-$i" kubestrap preflight --fix >/dev/null & done
+	wait
+	flags=()
+	[[ $mode == init ]] && flags=(--allow-schedule-on-control-plane)
+	t0=$(now)
+	info=$(on "$n1" kubestrap init -o json "${flags[@]}" 2>/tmp/bench-init.log)
+	ta=$(now)
+	A+=("$(secs "$t0" "$ta")")
+	phases+=$(grep -oE '^\[[a-z/-]+\] .*\(([0-9.]+s|[0-9]+ms)\)$' /tmp/bench-init.log | sed -E 's/^\[([a-z/-]+)\].*\(([0-9.]+s|[0-9]+ms)\)$/\1 \2/')$'\n'
+	if [[ $mode == cluster ]]; then
+		cmd=$(jq -r .joinCommand <<<"$info")
+		on "$LAB_PREFIX-2" $cmd >/tmp/bench-join-2.log 2>&1 & p2=$!
+		on "$LAB_PREFIX-3" $cmd >/tmp/bench-join-3.log 2>&1 & p3=$!
+		wait $p2 $p3
+		for f in /tmp/bench-join-2.log /tmp/bench-join-3.log; do
+			R1+=("$(sed -nE 's/.*registered \(([0-9.]+)s after join started.*/\1/p;s/.*registered \(([0-9]+)ms after join started.*/0.\1/p' "$f")")
+			Y1+=("$(sed -nE 's/.*is Ready \(([0-9.]+)s after join started.*/\1/p' "$f")")
+		done
+	fi
+	eventually 120 kc "$n1" wait --for=condition=Ready node --all --timeout=2s
+	eventually 120 corednsReady "$n1"
+	tb=$(now)
+	B+=("$(secs "$t0" "$tb")")
+	lab down >/dev/null
+done
+echo "[bench] $mode, $runs runs, $(nproc) CPUs"
+stats "init: start -> join command printed" "${A[@]}"
+if [[ $mode == init ]]; then
+	stats "init: start -> node Ready + CoreDNS" "${B[@]}"
+else
+	stats "join: start -> node registered" "${R1[@]}"
+	stats "join: start -> node Ready" "${Y1[@]}"
+	stats "bare nodes -> 3 Ready + CoreDNS" "${B[@]}"
+fi
+echo "[bench] init phases (median over runs):"
+awk '{v=$2; if (v ~ /ms$/) {sub(/ms$/, "", v); v=v/1000} else {sub(/s$/, "", v)}; t[$1]=t[$1] " " v; if (!($1 in seen)) {seen[$1]=1; order[++k]=$1}}
+	END {for (i=1; i<=k; i++) {n=split(t[order[i]], a, " "); asort(a); printf "  %-22s %6.2fs\n", order[i], a[int((n+1)/2)]}}' <<<"$phases"
