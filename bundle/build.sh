@@ -9,7 +9,9 @@ here="$(cd "$(dirname "$0")" && pwd)"
 CACHE="${KUBESTRAP_CACHE:-$HOME/.cache/kubestrap}"
 BIN="$CACHE/$KUBERNETES_VERSION/bin"
 mkdir -p "$BIN"
-export GOFLAGS="${GOFLAGS:-} -trimpath"
+# Reproducible builds: no VCS stamp (it would change with every commit of
+# this repo and rebuild the images for nothing), no local paths.
+export GOFLAGS="-trimpath -buildvcs=false"
 
 log() { printf '[bundle] %s\n' "$*" >&2; }
 

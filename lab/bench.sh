@@ -29,16 +29,16 @@ for ((r = 1; r <= runs; r++)); do
 	flags=()
 	[[ $mode == init ]] && flags=(--allow-schedule-on-control-plane)
 	t0=$(now)
-	info=$(on "$n1" kubestrap init -o json "${flags[@]}" 2>/tmp/bench-init.log)
+	info=$(on "$n1" kubestrap init -o json "${flags[@]}" 2>/tmp/kubestrap-bench-init-phases.log)
 	ta=$(now)
 	A+=("$(secs "$t0" "$ta")")
-	phases+=$(grep -oE '^\[[a-z/-]+\] .*\(([0-9.]+s|[0-9]+ms)\)$' /tmp/bench-init.log | sed -E 's/^\[([a-z/-]+)\].*\(([0-9.]+s|[0-9]+ms)\)$/\1 \2/')$'\n'
+	phases+=$(grep -oE '^\[[a-z/-]+\] .*\(([0-9.]+s|[0-9]+ms)\)$' /tmp/kubestrap-bench-init-phases.log | sed -E 's/^\[([a-z/-]+)\].*\(([0-9.]+s|[0-9]+ms)\)$/\1 \2/')$'\n'
 	if [[ $mode == cluster ]]; then
 		cmd=$(jq -r .joinCommand <<<"$info")
-		on "$LAB_PREFIX-2" $cmd >/tmp/bench-join-2.log 2>&1 & p2=$!
-		on "$LAB_PREFIX-3" $cmd >/tmp/bench-join-3.log 2>&1 & p3=$!
+		on "$LAB_PREFIX-2" $cmd >/tmp/kubestrap-bench-join-2.log 2>&1 & p2=$!
+		on "$LAB_PREFIX-3" $cmd >/tmp/kubestrap-bench-join-3.log 2>&1 & p3=$!
 		wait $p2 $p3
-		for f in /tmp/bench-join-2.log /tmp/bench-join-3.log; do
+		for f in /tmp/kubestrap-bench-join-2.log /tmp/kubestrap-bench-join-3.log; do
 			R1+=("$(sed -nE 's/.*registered \(([0-9.]+)s after join started.*/\1/p;s/.*registered \(([0-9]+)ms after join started.*/0.\1/p' "$f")")
 			Y1+=("$(sed -nE 's/.*is Ready \(([0-9.]+)s after join started.*/\1/p' "$f")")
 		done

@@ -75,11 +75,37 @@ node_image() {
 	echo "$tag"
 }
 
+# thaw unfreezes every cgroup below a node container. runc freezes a pod's
+# cgroup while it sets the container up; a node killed at that moment
+# leaves it FROZEN, its tasks in D state, and docker then cannot kill the
+# node ("did not receive an exit event").
+thaw() {
+	local id="$1" f
+	for f in $(find /sys/fs/cgroup/freezer/docker/"$id"* -name freezer.state 2>/dev/null); do
+		grep -qs FROZEN "$f" && echo THAWED >"$f" 2>/dev/null
+	done
+	for f in $(find /sys/fs/cgroup/unified/docker/"$id"* /sys/fs/cgroup/system.slice/docker-"$id"* -name cgroup.freeze 2>/dev/null); do
+		grep -qs 1 "$f" && echo 0 >"$f" 2>/dev/null
+	done
+	return 0
+}
+
+remove_nodes() {
+	local ids="$1" id
+	docker kill $ids >/dev/null 2>&1 || true
+	for _ in 1 2 3; do
+		for id in $(docker ps -q --no-trunc --filter "label=$LABEL"); do thaw "$id"; done
+		docker rm -f $ids >/dev/null 2>&1 && return 0
+		sleep 1
+	done
+	docker rm -f $ids >/dev/null
+}
+
 down() {
 	ensure_docker
 	local ids
 	ids=$(docker ps -aq --filter "label=$LABEL")
-	[[ -n $ids ]] && docker rm -f $ids >/dev/null
+	[[ -n $ids ]] && remove_nodes "$ids"
 	ids=$(docker volume ls -q --filter "label=$LABEL")
 	[[ -n $ids ]] && docker volume rm $ids >/dev/null
 	ids=$(docker network ls -q --filter "label=$LABEL")
