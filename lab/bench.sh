@@ -59,5 +59,7 @@ else
 	stats "bare nodes -> 3 Ready + CoreDNS" "${B[@]}"
 fi
 echo "[bench] init phases (median over runs):"
-awk '{v=$2; if (v ~ /ms$/) {sub(/ms$/, "", v); v=v/1000} else {sub(/s$/, "", v)}; t[$1]=t[$1] " " v; if (!($1 in seen)) {seen[$1]=1; order[++k]=$1}}
-	END {for (i=1; i<=k; i++) {n=split(t[order[i]], a, " "); asort(a); printf "  %-22s %6.2fs\n", order[i], a[int((n+1)/2)]}}' <<<"$phases"
+while read -r phase; do
+	vals=$(awk -v p="$phase" '$1 == p {v=$2; if (v ~ /ms$/) {sub(/ms$/, "", v); v=v/1000} else {sub(/s$/, "", v)}; print v}' <<<"$phases" | sort -n)
+	printf '  %-22s %6.2fs\n' "$phase" "$(awk '{v[NR]=$1} END {print v[int((NR+1)/2)]}' <<<"$vals")"
+done < <(awk 'NF {print $1}' <<<"$phases" | awk '!seen[$1]++')

@@ -91,8 +91,8 @@ func joinPreflight(data Data) (string, error) {
 func joinDiscovery(data Data) (string, error) {
 	d := asJoin(data)
 	bt := d.Cfg.Discovery.BootstrapToken
-	if bt == nil {
-		return "", errors.New("file discovery is not supported yet: use --token with --discovery-token-ca-cert-hash")
+	if f := d.Cfg.Discovery.File; f != nil {
+		return d.discoverFromFile(f.KubeConfigPath)
 	}
 	if bt.UnsafeSkipCAVerification {
 		fmt.Fprintln(d.Opts.Out, "[discovery] WARNING: --discovery-token-unsafe-skip-ca-verification: the cluster's CA is "+
@@ -109,6 +109,31 @@ func joinDiscovery(data Data) (string, error) {
 	}
 	d.Info = info
 	return fmt.Sprintf("cluster at %s verified (CA %s)", info.Server, certs.Pin(info.CA)), nil
+}
+
+func (d *JoinData) discoverFromFile(location string) (string, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), d.Cfg.Discovery.Timeout.Duration)
+	defer cancel()
+	info, token, err := join.FileDiscovery(ctx, location)
+	if err != nil {
+		return "", err
+	}
+	if d.Cfg.Discovery.TLSBootstrapToken == "" {
+		d.Cfg.Discovery.TLSBootstrapToken = token
+	}
+	if d.Cfg.Discovery.TLSBootstrapToken == "" {
+		return "", errors.New("the discovery file has no token for TLS bootstrap: pass --tls-bootstrap-token")
+	}
+	d.Info = info
+	return fmt.Sprintf("cluster at %s from %s (CA %s)", info.Server, location, certs.Pin(info.CA)), nil
+}
+
+// apiEndpoint is host:port of the API server the node joins.
+func (d *JoinData) apiEndpoint() string {
+	if bt := d.Cfg.Discovery.BootstrapToken; bt != nil && bt.APIServerEndpoint != "" {
+		return bt.APIServerEndpoint
+	}
+	return strings.TrimPrefix(d.Info.Server, "https://")
 }
 
 // bootstrapClient authenticates with the bootstrap token, trusting the CA.
@@ -165,12 +190,12 @@ func joinKubeletStart(data Data) (string, error) {
 		return "", err
 	}
 	if d.NodeIP = d.Opts.NodeIP; d.NodeIP == "" {
-		if d.NodeIP, err = join.RouteSourceIP(d.Cfg.Discovery.BootstrapToken.APIServerEndpoint); err != nil {
+		if d.NodeIP, err = join.RouteSourceIP(d.apiEndpoint()); err != nil {
 			return "", err
 		}
 	}
 	fmt.Fprintf(d.Opts.Out, "[kubelet-start] node IP %s (the source address of the route to %s; --node-ip overrides)\n",
-		d.NodeIP, d.Cfg.Discovery.BootstrapToken.APIServerEndpoint)
+		d.NodeIP, d.apiEndpoint())
 	if err := d.writeNodeFiles(); err != nil {
 		return "", err
 	}
