@@ -184,3 +184,10 @@ func FuzzDecode(f *testing.F) {
 		_ = ValidateInit(c) // must not panic
 	})
 }
+
+func TestUploadCertsRefusedUntilControlPlaneJoin(t *testing.T) {
+	_, err := LoadInit("", func(c *Init) { c.UploadCerts = true })
+	if err == nil || !strings.Contains(err.Error(), "uploadCerts") || !strings.Contains(err.Error(), "drop --upload-certs") {
+		t.Errorf("got %v", err)
+	}
+}

@@ -85,6 +85,11 @@ func ValidateInit(c *Init) error {
 		}
 	}
 	validateCertificateKey(&ps, "certificateKey", c.CertificateKey)
+	if c.UploadCerts {
+		// Refuse rather than accept a setting that would silently do nothing.
+		ps.add("uploadCerts", "control-plane join is not available in this kubestrap yet, so there is nothing to upload "+
+			"the certificates for", "drop --upload-certs; join more nodes as workers")
+	}
 	validateCluster(&ps, &c.Cluster)
 	return ps.err()
 }

@@ -228,7 +228,7 @@ func DirAvailable(e *Env, path string) Checker {
 		}
 		if len(entries) > 0 {
 			return nil, one(fmt.Errorf("%s is not empty (%s): a previous cluster's files are there; remove them "+
-				"(`kubestrap reset`, or move the directory away) before init", path, strings.Join(first(entries, 3), ", ")))
+				"(move the directory away, or tear the old setup down first (`systemctl stop kubelet`, then remove /etc/kubernetes, /var/lib/kubelet and /var/lib/etcd; a `kubestrap reset` command is planned))", path, strings.Join(first(entries, 3), ", ")))
 		}
 		return nil, nil
 	}}
