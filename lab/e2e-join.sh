@@ -28,6 +28,11 @@ ok "$n2 and $n3 joined at the same time"
 kc "$n1" wait --for=condition=Ready node --all --timeout=120s >/dev/null || fail "nodes not Ready"
 [[ $(kc "$n1" get nodes --no-headers | grep -c ' Ready ') == 3 ]] || fail "want 3 Ready nodes: $(kc "$n1" get nodes)"
 ok "3 nodes Ready"
+# A node is Ready before its kube-proxy and flannel pods run: wait for them
+# too, or Service traffic from that node has no rules yet.
+for ns in kube-system kube-flannel; do
+	eventually 120 kc "$n1" wait --for=condition=Ready pods --all -n "$ns" --timeout=5s || fail "$ns pods not Ready"
+done
 
 kci "$n1" apply -f - >/dev/null <<'YAML'
 apiVersion: apps/v1
@@ -70,7 +75,8 @@ for target in "http://$cip/" "http://demo.default.svc.cluster.local/"; do
 	eventually 30 kc "$n1" exec "$client" -- /demo get "$target" || fail "$target never answered from $n2"
 	seen=""
 	for _ in $(seq 20); do
-		seen+=$(kc "$n1" exec "$client" -- /demo get "$target" | sed -n 's/.*node=//p')$'\n'
+		answer=$(kc "$n1" exec "$client" -- /demo get "$target") || fail "$target from a pod on $n2 failed: $answer"
+		seen+=$(sed -n 's/.*node=//p' <<<"$answer")$'\n'
 	done
 	nodes=$(sort -u <<<"$seen" | grep . | paste -sd' ')
 	[[ $nodes == "$n2 $n3" ]] || fail "$target from a pod on $n2 answered from: '$nodes'"
