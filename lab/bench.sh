@@ -32,7 +32,7 @@ for ((r = 1; r <= runs; r++)); do
 	info=$(on "$n1" kubestrap init -o json "${flags[@]}" 2>/tmp/kubestrap-bench-init-phases.log)
 	ta=$(now)
 	A+=("$(secs "$t0" "$ta")")
-	phases+=$(grep -oE '^\[[a-z/-]+\] .*\(([0-9.]+s|[0-9]+ms)\)$' /tmp/kubestrap-bench-init-phases.log | sed -E 's/^\[([a-z/-]+)\].*\(([0-9.]+s|[0-9]+ms)\)$/\1 \2/')$'\n'
+	phases+=$(grep -oE '^\[[a-z/-]+\] .*\(([0-9.]+s|[0-9]+ms)\)$' /tmp/kubestrap-bench-init-phases.log | grep -v ' healthy (' | sed -E 's/^\[([a-z/-]+)\].*\(([0-9.]+s|[0-9]+ms)\)$/\1 \2/')$'\n'
 	if [[ $mode == cluster ]]; then
 		cmd=$(jq -r .joinCommand <<<"$info")
 		on "$LAB_PREFIX-2" $cmd >/tmp/kubestrap-bench-join-2.log 2>&1 & p2=$!

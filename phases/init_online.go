@@ -303,15 +303,20 @@ func runShowJoinCommand(data Data) (string, error) {
 			return "", err
 		}
 	}
+	id, _, _ := strings.Cut(t.Token, ".")
+	msg := "cluster-info is signed for token " + id
+	if d.DryRun() {
+		msg = "dry-run: would wait for the controller manager to sign cluster-info for token " + id
+	}
 	if d.JSON() != nil {
 		enc := json.NewEncoder(d.JSON())
 		enc.SetIndent("", "  ")
-		return "", enc.Encode(info)
+		return msg, enc.Encode(info)
 	}
 	admin := filepath.Join(d.KubernetesDir(), certs.AdminConf)
 	fmt.Fprintf(d.Out(), "\nYour Kubernetes control plane is up.\n\nTo use it as an admin:\n"+
 		"  export KUBECONFIG=%s\n\nTo join worker nodes, run on each as root:\n\n  %s\n\n", admin, info.JoinCommand)
-	return "", nil
+	return msg, nil
 }
 
 // waitTokenSigned waits until joining with the token can work: the
