@@ -12,7 +12,10 @@ import (
 
 	"github.com/kubestrap/kubestrap/config"
 	"github.com/kubestrap/kubestrap/hostfs"
+	"github.com/kubestrap/kubestrap/systemd"
 )
+
+var systemdWrite = systemd.WriteUnit
 
 func TestClusterDNSIP(t *testing.T) {
 	for in, want := range map[string]string{"10.96.0.0/12": "10.96.0.10", "172.20.0.0/16": "172.20.0.10", "fd00::/108": "fd00::a"} {
@@ -73,5 +76,25 @@ func TestResolvConfFor(t *testing.T) {
 	put("/etc/resolv.conf", "nameserver 127.0.0.53\nnameserver 10.0.2.3\n")
 	if got, ok := ResolvConfFor(hostfs.Root(root)); got != "/etc/resolv.conf" || !ok {
 		t.Errorf("one real nameserver: got %q %v", got, ok)
+	}
+}
+
+func TestKubeletUnitAndDropIn(t *testing.T) {
+	dir := t.TempDir()
+	if _, err := systemdWrite(filepath.Join(dir, "u"), KubeletUnitOptions()); err != nil {
+		t.Fatal(err)
+	}
+	u, _ := os.ReadFile(filepath.Join(dir, "u"))
+	if !strings.Contains(string(u), "Restart=always") || !strings.Contains(string(u), "WantedBy=multi-user.target") {
+		t.Errorf("unit:\n%s", u)
+	}
+	if _, err := systemdWrite(filepath.Join(dir, "d"), KubeletDropInOptions()); err != nil {
+		t.Fatal(err)
+	}
+	d, _ := os.ReadFile(filepath.Join(dir, "d"))
+	// The empty ExecStart= resets the unit's, as systemd drop-ins require.
+	if !strings.Contains(string(d), "ExecStart=\nExecStart=/usr/local/bin/kubelet $KUBELET_KUBECONFIG_ARGS") ||
+		!strings.Contains(string(d), "--bootstrap-kubeconfig=/etc/kubernetes/bootstrap-kubelet.conf") {
+		t.Errorf("drop-in:\n%s", d)
 	}
 }
