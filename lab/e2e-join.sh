@@ -87,6 +87,7 @@ logs=$(kc "$n1" logs "$client")
 ok "kubectl logs and exec work on worker pods"
 
 # Negative cases on node 4: each refused with its message, nothing left.
+# (node 4 joins for real at the end, by --discovery-file.)
 untouched() {
 	on "$n4" test ! -e /etc/kubernetes/kubelet.conf -a ! -e /etc/kubernetes/bootstrap-kubelet.conf -a ! -e /etc/kubernetes/pki/ca.crt ||
 		fail "$1 left files in /etc/kubernetes"
@@ -111,6 +112,16 @@ sleep 2
 refused "expired token" 1 "token ${short%%.*} expired at" "$endpoint" --token "$short" --discovery-token-ca-cert-hash "$hash"
 on "$n2" cat /etc/machine-id | docker exec -i "$n4" sh -c 'cat > /etc/machine-id'
 refused "a clone of $n2 (same machine-id)" 1 "node $n2 already has this host's machine-id" ${cmd#kubestrap join }
+
+# With its own identity again, node 4 joins by --discovery-file: the
+# cluster-info kubeconfig as a file, the token for TLS bootstrap only.
+on "$n4" sh -c 'rm -f /etc/machine-id && systemd-machine-id-setup' >/dev/null
+kc "$n1" get configmap cluster-info -n kube-public -o jsonpath='{.data.kubeconfig}' |
+	docker exec -i "$n4" sh -c 'cat > /root/discovery.conf'
+out=$(on "$n4" kubestrap join --discovery-file /root/discovery.conf --tls-bootstrap-token "$token" 2>&1) ||
+	fail "join by --discovery-file: $out"
+kc "$n1" wait --for=condition=Ready "node/$n4" --timeout=60s >/dev/null || fail "$n4 not Ready after file discovery"
+ok "$n4 joined by --discovery-file and is Ready"
 
 before=$(on "$n2" sha256sum /etc/kubernetes/kubelet.conf)
 again=$(on "$n2" $cmd 2>&1) || fail "re-run of join on $n2: $again"
