@@ -80,13 +80,11 @@ func HumanDuration(d time.Duration) string {
 	days := int(d.Hours() / 24)
 	switch {
 	case days >= 2*365:
-		return itoa(days/365) + "y"
+		return strconv.Itoa(days/365) + "y"
 	case days >= 1:
-		return itoa(days) + "d"
+		return strconv.Itoa(days) + "d"
 	case d >= time.Hour:
-		return itoa(int(d.Hours())) + "h"
+		return strconv.Itoa(int(d.Hours())) + "h"
 	}
-	return itoa(int(d.Minutes())) + "m"
+	return strconv.Itoa(int(d.Minutes())) + "m"
 }
-
-func itoa(i int) string { return strconv.Itoa(i) }

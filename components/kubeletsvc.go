@@ -24,12 +24,9 @@ const (
 	KubeletKubeconfig   = "/etc/kubernetes/kubelet.conf"
 )
 
-// BundledAgent finds the kubelet shipped next to the running kubestrap
-// binary, or returns the explicit path.
-func BundledAgent(explicit string) (string, error) {
-	if explicit != "" {
-		return explicit, nil
-	}
+// ReleaseDir is the directory of the running kubestrap binary, symlinks
+// resolved: the unpacked release, holding kubelet and cni/ beside it.
+func ReleaseDir() (string, error) {
 	self, err := os.Executable()
 	if err != nil {
 		return "", err
@@ -37,9 +34,22 @@ func BundledAgent(explicit string) (string, error) {
 	if real, err := filepath.EvalSymlinks(self); err == nil {
 		self = real
 	}
-	p := filepath.Join(filepath.Dir(self), "kubelet")
+	return filepath.Dir(self), nil
+}
+
+// BundledAgent finds the kubelet shipped next to the running kubestrap
+// binary, or returns the explicit path.
+func BundledAgent(explicit string) (string, error) {
+	if explicit != "" {
+		return explicit, nil
+	}
+	dir, err := ReleaseDir()
+	if err != nil {
+		return "", err
+	}
+	p := filepath.Join(dir, "kubelet")
 	if _, err := os.Stat(p); err != nil {
-		return "", fmt.Errorf("no kubelet next to %s: unpack the whole kubestrap release there, or pass --agent-binary", self)
+		return "", fmt.Errorf("no kubelet in %s: unpack the whole kubestrap release there, or pass --agent-binary", dir)
 	}
 	return p, nil
 }

@@ -239,7 +239,7 @@ func suggest(bad string, fields map[string]reflect.Type) string {
 		}
 		names = append(names, k)
 	}
-	sortStrings(names)
+	sort.Strings(names)
 	return "valid fields here: " + strings.Join(names, ", ")
 }
 
@@ -248,5 +248,3 @@ func cleanJSONError(err error) string {
 	s = strings.TrimPrefix(s, "error unmarshaling JSON: ")
 	return strings.TrimPrefix(s, "while decoding JSON: ")
 }
-
-func sortStrings(s []string) { sort.Strings(s) }

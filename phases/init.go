@@ -1,14 +1,13 @@
 package phases
 
 import (
-	"errors"
 	"fmt"
 	"path/filepath"
 	"strings"
-	"sync"
 
 	"github.com/kubestrap/kubestrap/certs"
 	"github.com/kubestrap/kubestrap/components"
+	"github.com/kubestrap/kubestrap/config"
 	"github.com/kubestrap/kubestrap/preflight"
 	"github.com/kubestrap/kubestrap/staticpods"
 )
@@ -108,17 +107,12 @@ func kubeconfigPhase() Phase {
 		id := asInit(d)
 		specs := certs.Kubeconfigs(id.Cfg())
 		res := make([]certs.Result, len(specs))
-		errs := make([]error, len(specs))
-		var wg sync.WaitGroup
+		fns := make([]func() error, len(specs))
 		for i, k := range specs {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				res[i], errs[i] = ensureKubeconfig(id, k)
-			}()
+			fns[i] = func() (err error) { res[i], err = ensureKubeconfig(id, k); return err }
 		}
-		wg.Wait()
-		return summarize(res, id.KubernetesDir()), errors.Join(errs...)
+		err := components.Concurrently(fns...)
+		return summarize(res, id.KubernetesDir()), err
 	}}
 	for _, k := range certs.Kubeconfigs(placeholderInit()) {
 		name := k.Name
@@ -191,19 +185,11 @@ func runKubeletStart(d Data) (string, error) {
 	id := asInit(d)
 	c := id.Cfg()
 	e := id.Env()
-	dns, err := components.ClusterDNSIP(c.Cluster.Networking.ServiceSubnet)
+	params, err := nodeKubeletParams(e, &c.Cluster, filepath.Join(c.Cluster.CertificatesDir, "ca.crt"),
+		c.NodeRegistration.CRISocket)
 	if err != nil {
 		return "", err
 	}
-	ctrd, err := preflight.ReadContainerdConfig(e)
-	if err != nil {
-		return "", err
-	}
-	params := components.KubeletParams{ClusterDNS: dns, ClusterDomain: c.Cluster.Networking.DNSDomain,
-		ClientCAFile: filepath.Join(c.Cluster.CertificatesDir, "ca.crt"), CgroupDriver: ctrd.CgroupDriver(),
-		CgroupV1: preflight.DetectCgroupVersion(e) == 1, CRIEndpoint: c.NodeRegistration.CRISocket,
-	}
-	params.ResolvConf, _ = components.ResolvConfFor(e.Root)
 	flags := components.KubeletFlags(c.LocalAPIEndpoint.AdvertiseAddress, c.NodeRegistration.Name, c.NodeRegistration.KubeletExtraArgs)
 	if err := components.WriteKubeletConfig(id.KubeletDir(), components.KubeletConfig(params), flags); err != nil {
 		return "", err
@@ -226,6 +212,25 @@ func addonPhases() []Phase {
 		onlinePhase("kube-proxy", "Install kube-proxy", runKubeProxy),
 		onlinePhase("pod-network", "Install the pod network (flannel by default) and this node's CNI config", runPodNetwork),
 	}
+}
+
+// nodeKubeletParams gathers the kubelet's inputs from the cluster's
+// configuration and from this host (the runtime's cgroup driver, the cgroup
+// version, the resolver file); init and join configure the kubelet alike.
+func nodeKubeletParams(e *preflight.Env, cluster *config.ClusterConfiguration, caFile, criSocket string) (components.KubeletParams, error) {
+	dns, err := components.ClusterDNSIP(cluster.Networking.ServiceSubnet)
+	if err != nil {
+		return components.KubeletParams{}, err
+	}
+	ctrd, err := preflight.ReadContainerdConfig(e)
+	if err != nil {
+		return components.KubeletParams{}, err
+	}
+	params := components.KubeletParams{ClusterDNS: dns, ClusterDomain: cluster.Networking.DNSDomain,
+		ClientCAFile: caFile, CgroupDriver: ctrd.CgroupDriver(), CgroupV1: preflight.DetectCgroupVersion(e) == 1,
+		CRIEndpoint: criSocket}
+	params.ResolvConf, _ = components.ResolvConfFor(e.Root)
+	return params, nil
 }
 
 // runAllAddons installs the addons at once: they are independent.

@@ -232,11 +232,11 @@ func NodeNetwork(ctx context.Context, c kubernetes.Interface, e *preflight.Env, 
 	if err != nil {
 		return "", nil, err
 	}
-	bundle, err := bundleCNIDir()
+	release, err := components.ReleaseDir()
 	if err != nil {
 		return "", nil, err
 	}
-	installed, err := components.EnsureCNIPlugins(e.Root.Path(ctrd.CNIBinDir), bundle)
+	installed, err := components.EnsureCNIPlugins(e.Root.Path(ctrd.CNIBinDir), filepath.Join(release, "cni"))
 	if err != nil {
 		return "", nil, err
 	}
@@ -246,18 +246,6 @@ func NodeNetwork(ctx context.Context, c kubernetes.Interface, e *preflight.Env, 
 	}
 	_, err = components.WriteConflist(e.Root.Path(ctrd.CNIConfDir), conf)
 	return cidr, installed, err
-}
-
-// bundleCNIDir is the release's cni/ directory next to kubestrap.
-func bundleCNIDir() (string, error) {
-	self, err := os.Executable()
-	if err != nil {
-		return "", err
-	}
-	if real, err := filepath.EvalSymlinks(self); err == nil {
-		self = real
-	}
-	return filepath.Join(filepath.Dir(self), "cni"), nil
 }
 
 // JoinInfo is show-join-command's `-o json` output, a stable interface

@@ -241,19 +241,10 @@ func (d *JoinData) writeNodeFiles() error {
 	if err := hostfs.WriteFileAtomic(filepath.Join(d.kubeDir(), "bootstrap-kubelet.conf"), b, certs.KeyMode); err != nil {
 		return err
 	}
-	e := d.Opts.Env
-	dns, err := components.ClusterDNSIP(d.Cluster.Networking.ServiceSubnet)
+	params, err := nodeKubeletParams(d.Opts.Env, d.Cluster, d.Cfg.CACertPath, d.Cfg.NodeRegistration.CRISocket)
 	if err != nil {
 		return err
 	}
-	ctrd, err := preflight.ReadContainerdConfig(e)
-	if err != nil {
-		return err
-	}
-	params := components.KubeletParams{ClusterDNS: dns, ClusterDomain: d.Cluster.Networking.DNSDomain,
-		ClientCAFile: d.Cfg.CACertPath, CgroupDriver: ctrd.CgroupDriver(), CgroupV1: preflight.DetectCgroupVersion(e) == 1,
-		CRIEndpoint: d.Cfg.NodeRegistration.CRISocket}
-	params.ResolvConf, _ = components.ResolvConfFor(e.Root)
 	flags := components.KubeletFlags(d.NodeIP, d.nodeName(), d.Cfg.NodeRegistration.KubeletExtraArgs)
 	if err := os.MkdirAll(filepath.Join(d.kubeDir(), "manifests"), 0o755); err != nil {
 		return err
