@@ -6,7 +6,8 @@ import (
 	"strings"
 
 	"github.com/kubestrap/kubestrap/certs"
-	"github.com/kubestrap/kubestrap/components"
+	"github.com/kubestrap/kubestrap/components/apply"
+	"github.com/kubestrap/kubestrap/components/kubelet"
 	"github.com/kubestrap/kubestrap/config"
 	"github.com/kubestrap/kubestrap/preflight"
 	"github.com/kubestrap/kubestrap/staticpods"
@@ -111,7 +112,7 @@ func kubeconfigPhase() Phase {
 		for i, k := range specs {
 			fns[i] = func() (err error) { res[i], err = ensureKubeconfig(id, k); return err }
 		}
-		err := components.Concurrently(fns...)
+		err := apply.Concurrently(fns...)
 		return summarize(res, id.KubernetesDir()), err
 	}}
 	for _, k := range certs.Kubeconfigs(placeholderInit()) {
@@ -190,11 +191,11 @@ func runKubeletStart(d Data) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	flags := components.KubeletFlags(c.LocalAPIEndpoint.AdvertiseAddress, c.NodeRegistration.Name, c.NodeRegistration.KubeletExtraArgs)
-	if err := components.WriteKubeletConfig(id.KubeletDir(), components.KubeletConfig(params), flags); err != nil {
+	flags := kubelet.Flags(c.LocalAPIEndpoint.AdvertiseAddress, c.NodeRegistration.Name, c.NodeRegistration.KubeletExtraArgs)
+	if err := kubelet.WriteConfig(id.KubeletDir(), kubelet.Config(params), flags); err != nil {
 		return "", err
 	}
-	msg := fmt.Sprintf("wrote %s (cgroupDriver %s)", filepath.Join(id.KubeletDir(), components.KubeletConfigFile),
+	msg := fmt.Sprintf("wrote %s (cgroupDriver %s)", filepath.Join(id.KubeletDir(), kubelet.ConfigFile),
 		params.CgroupDriver)
 	if params.CgroupV1 {
 		fmt.Fprintln(id.Out(), "[kubelet-start] WARNING cgroup v1 host: setting failCgroupV1: false (deprecated in Kubernetes v1.35)")
@@ -217,19 +218,19 @@ func addonPhases() []Phase {
 // nodeKubeletParams gathers the kubelet's inputs from the cluster's
 // configuration and from this host (the runtime's cgroup driver, the cgroup
 // version, the resolver file); init and join configure the kubelet alike.
-func nodeKubeletParams(e *preflight.Env, cluster *config.ClusterConfiguration, caFile, criSocket string) (components.KubeletParams, error) {
-	dns, err := components.ClusterDNSIP(cluster.Networking.ServiceSubnet)
+func nodeKubeletParams(e *preflight.Env, cluster *config.ClusterConfiguration, caFile, criSocket string) (kubelet.Params, error) {
+	dns, err := kubelet.ClusterDNSIP(cluster.Networking.ServiceSubnet)
 	if err != nil {
-		return components.KubeletParams{}, err
+		return kubelet.Params{}, err
 	}
 	ctrd, err := preflight.ReadContainerdConfig(e)
 	if err != nil {
-		return components.KubeletParams{}, err
+		return kubelet.Params{}, err
 	}
-	params := components.KubeletParams{ClusterDNS: dns, ClusterDomain: cluster.Networking.DNSDomain,
+	params := kubelet.Params{ClusterDNS: dns, ClusterDomain: cluster.Networking.DNSDomain,
 		ClientCAFile: caFile, CgroupDriver: ctrd.CgroupDriver(), CgroupV1: preflight.DetectCgroupVersion(e) == 1,
 		CRIEndpoint: criSocket}
-	params.ResolvConf, _ = components.ResolvConfFor(e.Root)
+	params.ResolvConf, _ = kubelet.ResolvConfFor(e.Root)
 	return params, nil
 }
 
@@ -241,6 +242,6 @@ func runAllAddons(data Data) (string, error) {
 	for i, p := range ps {
 		fns[i] = func() (err error) { msgs[i], err = p.Run(data); return err }
 	}
-	err := components.Concurrently(fns...)
+	err := apply.Concurrently(fns...)
 	return strings.Join(msgs, "; "), err
 }

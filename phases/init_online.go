@@ -15,7 +15,12 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/kubestrap/kubestrap/certs"
-	"github.com/kubestrap/kubestrap/components"
+	"github.com/kubestrap/kubestrap/components/addons"
+	"github.com/kubestrap/kubestrap/components/apply"
+	"github.com/kubestrap/kubestrap/components/controlplane"
+	"github.com/kubestrap/kubestrap/components/images"
+	"github.com/kubestrap/kubestrap/components/kubelet"
+	"github.com/kubestrap/kubestrap/components/tokens"
 	"github.com/kubestrap/kubestrap/config"
 	"github.com/kubestrap/kubestrap/hostfs"
 	"github.com/kubestrap/kubestrap/preflight"
@@ -86,19 +91,19 @@ func runUploadConfig(ctx context.Context, d InitData, c kubernetes.Interface) (s
 	if err != nil {
 		return "", err
 	}
-	kubelet, err := os.ReadFile(filepath.Join(d.KubeletDir(), components.KubeletConfigFile))
+	kubelet, err := os.ReadFile(filepath.Join(d.KubeletDir(), kubelet.ConfigFile))
 	if err != nil {
 		return "", err
 	}
-	if err := components.UploadConfig(ctx, c, cluster, kubelet); err != nil {
+	if err := controlplane.UploadConfig(ctx, c, cluster, kubelet); err != nil {
 		return "", err
 	}
-	return "stored ConfigMaps kube-system/" + components.ClusterConfigMap + " and " + components.KubeletConfigMap, nil
+	return "stored ConfigMaps kube-system/" + controlplane.ClusterConfigMap + " and " + controlplane.KubeletConfigMap, nil
 }
 
 func runMarkControlPlane(ctx context.Context, d InitData, c kubernetes.Interface) (string, error) {
-	taints := components.ControlPlaneTaints(d.Cfg().NodeRegistration)
-	if err := components.MarkControlPlane(ctx, c, d.Cfg().NodeRegistration.Name, taints); err != nil {
+	taints := controlplane.Taints(d.Cfg().NodeRegistration)
+	if err := controlplane.Mark(ctx, c, d.Cfg().NodeRegistration.Name, taints); err != nil {
 		return "", err
 	}
 	if err := annotateMACsOf(ctx, c, d.Env(), d.Cfg().NodeRegistration.Name); err != nil {
@@ -117,13 +122,13 @@ func runBootstrapToken(ctx context.Context, d InitData, c kubernetes.Interface) 
 	}
 	now := time.Now()
 	fns := []func() error{
-		func() error { return components.BootstrapRBAC(ctx, c) },
-		func() error { return components.ClusterInfo(ctx, c, certs.ClusterServer(d.Cfg()), ca) },
+		func() error { return tokens.BootstrapRBAC(ctx, c) },
+		func() error { return tokens.ClusterInfo(ctx, c, certs.ClusterServer(d.Cfg()), ca) },
 	}
 	for _, t := range d.Cfg().BootstrapTokens {
-		fns = append(fns, func() error { return components.CreateToken(ctx, c, t, now) })
+		fns = append(fns, func() error { return tokens.Create(ctx, c, t, now) })
 	}
-	if err := components.Concurrently(fns...); err != nil {
+	if err := apply.Concurrently(fns...); err != nil {
 		return "", err
 	}
 	id, _, _ := strings.Cut(d.Cfg().BootstrapTokens[0].Token, ".")
@@ -135,37 +140,37 @@ func runBootstrapToken(ctx context.Context, d InitData, c kubernetes.Interface) 
 func runKubeletFinalize(data Data) (string, error) {
 	d := asInit(data)
 	if d.DryRun() {
-		return "dry-run: would point kubelet.conf at " + components.KubeletClientCurrent, nil
+		return "dry-run: would point kubelet.conf at " + kubelet.ClientCurrent, nil
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), APITimeout)
 	defer cancel()
-	changed, err := components.FinalizeKubeletConfig(ctx, filepath.Join(d.KubernetesDir(), certs.KubeletConf),
-		components.KubeletClientCurrent)
+	changed, err := kubelet.FinalizeKubeconfig(ctx, filepath.Join(d.KubernetesDir(), certs.KubeletConf),
+		kubelet.ClientCurrent)
 	if err != nil || !changed {
-		return "kubelet.conf already uses " + components.KubeletClientCurrent, err
+		return "kubelet.conf already uses " + kubelet.ClientCurrent, err
 	}
-	return "kubelet.conf now uses " + components.KubeletClientCurrent, nil
+	return "kubelet.conf now uses " + kubelet.ClientCurrent, nil
 }
 
 func applyAddon(ctx context.Context, c kubernetes.Interface, manifest []byte, err error) error {
 	if err != nil {
 		return err
 	}
-	objs, err := components.DecodeObjects(manifest)
+	objs, err := apply.DecodeObjects(manifest)
 	if err != nil {
 		return err
 	}
-	return components.ApplyObjects(ctx, c, objs)
+	return apply.Objects(ctx, c, objs)
 }
 
-func images(d InitData) components.ImageSet {
-	s, _ := components.Images(&d.Cfg().Cluster) // validated with the config
+func imageSet(d InitData) images.ImageSet {
+	s, _ := images.Images(&d.Cfg().Cluster) // validated with the config
 	return s
 }
 
 func runCoreDNS(ctx context.Context, d InitData, c kubernetes.Interface) (string, error) {
-	_, upstream := components.ResolvConfFor(d.Env().Root)
-	m, err := components.CoreDNSManifest(&d.Cfg().Cluster, images(d), certs.ClusterServer(d.Cfg()), upstream)
+	_, upstream := kubelet.ResolvConfFor(d.Env().Root)
+	m, err := addons.CoreDNSManifest(&d.Cfg().Cluster, imageSet(d), certs.ClusterServer(d.Cfg()), upstream)
 	if err := applyAddon(ctx, c, m, err); err != nil {
 		return "", err
 	}
@@ -178,8 +183,8 @@ func runCoreDNS(ctx context.Context, d InitData, c kubernetes.Interface) (string
 }
 
 func runKubeProxy(ctx context.Context, d InitData, c kubernetes.Interface) (string, error) {
-	writable := components.ConntrackWritable(d.Env().Root)
-	m, err := components.KubeProxyManifest(&d.Cfg().Cluster, images(d), certs.ClusterServer(d.Cfg()), writable)
+	writable := addons.ConntrackWritable(d.Env().Root)
+	m, err := addons.KubeProxyManifest(&d.Cfg().Cluster, imageSet(d), certs.ClusterServer(d.Cfg()), writable)
 	if err := applyAddon(ctx, c, m, err); err != nil {
 		return "", err
 	}
@@ -194,7 +199,7 @@ func runPodNetwork(ctx context.Context, d InitData, c kubernetes.Interface) (str
 	if cfg.Cluster.Networking.PodNetwork == "none" {
 		return "pod network none: install a CNI of your own", nil
 	}
-	m, err := components.FlannelManifest(&cfg.Cluster, images(d), certs.ClusterServer(cfg))
+	m, err := addons.FlannelManifest(&cfg.Cluster, imageSet(d), certs.ClusterServer(cfg))
 	if err := applyAddon(ctx, c, m, err); err != nil {
 		return "", err
 	}
@@ -232,19 +237,19 @@ func NodeNetwork(ctx context.Context, c kubernetes.Interface, e *preflight.Env, 
 	if err != nil {
 		return "", nil, err
 	}
-	release, err := components.ReleaseDir()
+	release, err := kubelet.ReleaseDir()
 	if err != nil {
 		return "", nil, err
 	}
-	installed, err := components.EnsureCNIPlugins(e.Root.Path(ctrd.CNIBinDir), filepath.Join(release, "cni"))
+	installed, err := addons.EnsureCNIPlugins(e.Root.Path(ctrd.CNIBinDir), filepath.Join(release, "cni"))
 	if err != nil {
 		return "", nil, err
 	}
-	conf, err := components.Conflist(cidr, components.PodMTU(nodeIP))
+	conf, err := addons.Conflist(cidr, addons.PodMTU(nodeIP))
 	if err != nil {
 		return "", nil, err
 	}
-	_, err = components.WriteConflist(e.Root.Path(ctrd.CNIConfDir), conf)
+	_, err = addons.WriteConflist(e.Root.Path(ctrd.CNIConfDir), conf)
 	return cidr, installed, err
 }
 
@@ -317,7 +322,7 @@ func waitTokenSigned(d InitData, token string) error {
 	ctx, cancel := context.WithTimeout(context.Background(), APITimeout)
 	defer cancel()
 	id, _, _ := strings.Cut(token, ".")
-	return components.WaitSigned(ctx, c, id, pollInterval)
+	return tokens.WaitSigned(ctx, c, id, pollInterval)
 }
 
 // InitRecordFor is what a finished init records: the configuration without
@@ -343,11 +348,11 @@ func runKubeletStartOnline(d InitData) (string, error) {
 	if !systemd.Running(d.Env().Root) {
 		return "", systemd.ErrNoSystemd
 	}
-	agent, err := components.BundledAgent(d.AgentBinary())
+	agent, err := kubelet.BundledAgent(d.AgentBinary())
 	if err != nil {
 		return "", err
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), systemd.Timeout)
 	defer cancel()
-	return components.StartKubelet(ctx, d.Systemd(), agent)
+	return kubelet.Start(ctx, d.Systemd(), agent)
 }

@@ -17,7 +17,8 @@ import (
 	"github.com/kubestrap/kubestrap/certs"
 	"github.com/kubestrap/kubestrap/systemd"
 
-	"github.com/kubestrap/kubestrap/components"
+	"github.com/kubestrap/kubestrap/components/controlplane"
+	"github.com/kubestrap/kubestrap/components/kubelet"
 	"github.com/kubestrap/kubestrap/config"
 	"github.com/kubestrap/kubestrap/preflight"
 	"github.com/kubestrap/kubestrap/staticpods"
@@ -107,8 +108,8 @@ func (d *initData) Out() io.Writer              { return d.opts.Out }
 func (d *initData) Env() *preflight.Env         { return d.opts.Env }
 func (d *initData) Ignore() preflight.IgnoreSet { return d.opts.Ignore }
 func (d *initData) KubernetesDir() string       { return d.path(staticpods.KubernetesDir) }
-func (d *initData) ManifestDir() string         { return d.path(components.ManifestDir) }
-func (d *initData) KubeletDir() string          { return d.path(components.KubeletDir) }
+func (d *initData) ManifestDir() string         { return d.path(kubelet.ManifestDir) }
+func (d *initData) KubeletDir() string          { return d.path(kubelet.Dir) }
 
 // CertDir is the configured certificatesDir, or pki/ of the dry-run tree.
 func (d *initData) CertDir() string {
@@ -159,7 +160,7 @@ func (d *initData) Client() (kubernetes.Interface, error) {
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 		defer cancel()
-		if err := components.EnsureClusterAdmins(ctx, super); err != nil {
+		if err := controlplane.EnsureClusterAdmins(ctx, super); err != nil {
 			d.clientErr = fmt.Errorf("bind %s to cluster-admin: %w", certs.AdminGroup, err)
 			return
 		}

@@ -20,7 +20,8 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/kubestrap/kubestrap/certs"
-	"github.com/kubestrap/kubestrap/components"
+	"github.com/kubestrap/kubestrap/components/controlplane"
+	"github.com/kubestrap/kubestrap/components/kubelet"
 	"github.com/kubestrap/kubestrap/config"
 	"github.com/kubestrap/kubestrap/hostfs"
 	"github.com/kubestrap/kubestrap/join"
@@ -202,24 +203,24 @@ func joinKubeletStart(data Data) (string, error) {
 	if !systemd.Running(d.Opts.Env.Root) {
 		return "", systemd.ErrNoSystemd
 	}
-	agent, err := components.BundledAgent(d.Opts.AgentBinary)
+	agent, err := kubelet.BundledAgent(d.Opts.AgentBinary)
 	if err != nil {
 		return "", err
 	}
 	sctx, scancel := context.WithTimeout(context.Background(), systemd.Timeout)
 	defer scancel()
-	return components.StartKubelet(sctx, d.Opts.Systemd, agent)
+	return kubelet.Start(sctx, d.Opts.Systemd, agent)
 }
 
 // loadClusterConfig reads the ClusterConfiguration init uploaded.
 func (d *JoinData) loadClusterConfig(ctx context.Context, c kubernetes.Interface) error {
-	cm, err := c.CoreV1().ConfigMaps(metav1.NamespaceSystem).Get(ctx, components.ClusterConfigMap, metav1.GetOptions{})
+	cm, err := c.CoreV1().ConfigMaps(metav1.NamespaceSystem).Get(ctx, controlplane.ClusterConfigMap, metav1.GetOptions{})
 	if err != nil {
-		return fmt.Errorf("read the cluster's configuration (kube-system/%s): %w", components.ClusterConfigMap, err)
+		return fmt.Errorf("read the cluster's configuration (kube-system/%s): %w", controlplane.ClusterConfigMap, err)
 	}
 	cluster := &config.ClusterConfiguration{}
-	if err := yaml.Unmarshal([]byte(cm.Data[components.ConfigMapKey]), cluster); err != nil {
-		return fmt.Errorf("kube-system/%s: %w", components.ClusterConfigMap, err)
+	if err := yaml.Unmarshal([]byte(cm.Data[controlplane.ConfigMapKey]), cluster); err != nil {
+		return fmt.Errorf("kube-system/%s: %w", controlplane.ClusterConfigMap, err)
 	}
 	config.SetClusterDefaults(cluster)
 	d.Cluster = cluster
@@ -245,11 +246,11 @@ func (d *JoinData) writeNodeFiles() error {
 	if err != nil {
 		return err
 	}
-	flags := components.KubeletFlags(d.NodeIP, d.nodeName(), d.Cfg.NodeRegistration.KubeletExtraArgs)
+	flags := kubelet.Flags(d.NodeIP, d.nodeName(), d.Cfg.NodeRegistration.KubeletExtraArgs)
 	if err := os.MkdirAll(filepath.Join(d.kubeDir(), "manifests"), 0o755); err != nil {
 		return err
 	}
-	return components.WriteKubeletConfig(components.KubeletDir, components.KubeletConfig(params), flags)
+	return kubelet.WriteConfig(kubelet.Dir, kubelet.Config(params), flags)
 }
 
 func joinWaitBootstrap(data Data) (string, error) {
@@ -274,7 +275,7 @@ func joinWaitBootstrap(data Data) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	if _, err := components.WaitNode(ctx, c, d.nodeName(), pollInterval); err != nil {
+	if _, err := kubelet.WaitNode(ctx, c, d.nodeName(), pollInterval); err != nil {
 		return "", err
 	}
 	return fmt.Sprintf("node %s registered (%s after join started)", d.nodeName(), FormatDuration(time.Since(d.start))), nil

@@ -18,7 +18,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/intstr"
 
 	"github.com/kubestrap/kubestrap/certs"
-	"github.com/kubestrap/kubestrap/components"
+	"github.com/kubestrap/kubestrap/components/images"
 	"github.com/kubestrap/kubestrap/config"
 )
 
@@ -51,7 +51,7 @@ const (
 
 // All returns the four control-plane pods in start order.
 func All(c *config.Init) ([]*corev1.Pod, error) {
-	img, err := components.Images(&c.Cluster)
+	img, err := images.Images(&c.Cluster)
 	if err != nil {
 		return nil, err
 	}
@@ -68,7 +68,7 @@ func localhost(c *config.Init) string {
 }
 
 // EtcdPod builds the stacked etcd member of a new cluster.
-func EtcdPod(c *config.Init, img components.ImageSet) *corev1.Pod {
+func EtcdPod(c *config.Init, img images.ImageSet) *corev1.Pod {
 	adv, pki := c.LocalAPIEndpoint.AdvertiseAddress, c.Cluster.CertificatesDir
 	clientURL := "https://" + hostPort(adv, EtcdClientPort)
 	peerURL := "https://" + hostPort(adv, EtcdPeerPort)
@@ -123,7 +123,7 @@ func imageTag(ref string) string {
 }
 
 // APIServerPod builds kube-apiserver, talking to the local etcd over TLS.
-func APIServerPod(c *config.Init, img components.ImageSet) *corev1.Pod {
+func APIServerPod(c *config.Init, img images.ImageSet) *corev1.Pod {
 	pki, adv := c.Cluster.CertificatesDir, c.LocalAPIEndpoint.AdvertiseAddress
 	port := int(c.LocalAPIEndpoint.BindPort)
 	f := func(name string) string { return filepath.Join(pki, name) }
@@ -168,7 +168,7 @@ func APIServerPod(c *config.Init, img components.ImageSet) *corev1.Pod {
 
 // ControllerManagerPod builds kube-controller-manager with the bootstrap
 // token controllers and node CIDR allocation that the pod network needs.
-func ControllerManagerPod(c *config.Init, img components.ImageSet) *corev1.Pod {
+func ControllerManagerPod(c *config.Init, img images.ImageSet) *corev1.Pod {
 	pki := c.Cluster.CertificatesDir
 	kubeconfig := filepath.Join(KubernetesDir, certs.ControllerManagerConf)
 	args := []config.Arg{
@@ -204,7 +204,7 @@ func ControllerManagerPod(c *config.Init, img components.ImageSet) *corev1.Pod {
 }
 
 // SchedulerPod builds kube-scheduler.
-func SchedulerPod(c *config.Init, img components.ImageSet) *corev1.Pod {
+func SchedulerPod(c *config.Init, img images.ImageSet) *corev1.Pod {
 	kubeconfig := filepath.Join(KubernetesDir, certs.SchedulerConf)
 	args := []config.Arg{
 		{Name: "authentication-kubeconfig", Value: kubeconfig},

@@ -7,7 +7,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/kubestrap/kubestrap/components"
+	"github.com/kubestrap/kubestrap/components/images"
 	"github.com/kubestrap/kubestrap/config"
 )
 
@@ -42,7 +42,7 @@ func newImagesCommand(out io.Writer) *cobra.Command {
 			if _, err := config.ParseKubernetesVersion(kv); err != nil {
 				return &usageError{fmt.Errorf("--kubernetes-version: %w", err)}
 			}
-			s, err := components.Images(c)
+			s, err := images.Images(c)
 			if err != nil {
 				return err
 			}
@@ -70,7 +70,7 @@ func newImagesLoadCommand(out io.Writer) *cobra.Command {
 			if output == "json" {
 				progress = io.Discard
 			}
-			sum, err := components.LoadImages(args[0], components.HostCtr, progress)
+			sum, err := images.LoadImages(args[0], images.HostCtr, progress)
 			if err != nil || output != "json" {
 				return err
 			}
@@ -89,11 +89,11 @@ func newImagesBuildCommand(out io.Writer) *cobra.Command {
 			}
 			c := &config.ClusterConfiguration{KubernetesVersion: kv}
 			config.SetClusterDefaults(c)
-			s, err := components.Images(c)
+			s, err := images.Images(c)
 			if err != nil {
 				return &usageError{err}
 			}
-			if err := components.BuildImages(components.BundleImages(s), binDir, rootfs, file); err != nil {
+			if err := images.BuildImages(images.BundleImages(s), binDir, rootfs, file); err != nil {
 				return err
 			}
 			_, err = fmt.Fprintf(out, "wrote %s\n", file)

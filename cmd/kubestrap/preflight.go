@@ -10,7 +10,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/kubestrap/kubestrap/components"
+	"github.com/kubestrap/kubestrap/components/images"
 	"github.com/kubestrap/kubestrap/config"
 	"github.com/kubestrap/kubestrap/phases"
 	"github.com/kubestrap/kubestrap/preflight"
@@ -66,7 +66,7 @@ func newPreflightCommand(out io.Writer) *cobra.Command {
 // runFixes plans the standard fixes, prints each with how to revert it,
 // and applies them unless dryRun.
 func runFixes(out io.Writer, env *preflight.Env, cfg *config.Init, dryRun bool) error {
-	images, err := components.Images(&cfg.Cluster)
+	images, err := images.Images(&cfg.Cluster)
 	if err != nil {
 		return err
 	}

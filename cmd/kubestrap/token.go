@@ -17,7 +17,7 @@ import (
 	bootstraputil "k8s.io/cluster-bootstrap/token/util"
 
 	"github.com/kubestrap/kubestrap/certs"
-	"github.com/kubestrap/kubestrap/components"
+	"github.com/kubestrap/kubestrap/components/tokens"
 	"github.com/kubestrap/kubestrap/config"
 	"github.com/kubestrap/kubestrap/join"
 	"github.com/kubestrap/kubestrap/phases"
@@ -79,7 +79,7 @@ func newTokenCreateCommand(out io.Writer, kubeconfig *string) *cobra.Command {
 			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 			defer cancel()
 			now := time.Now()
-			if err := components.CreateToken(ctx, c, tok, now); err != nil {
+			if err := tokens.Create(ctx, c, tok, now); err != nil {
 				return err
 			}
 			if !printJoin && output != "json" {
@@ -131,7 +131,7 @@ func newTokenListCommand(out io.Writer, kubeconfig *string) *cobra.Command {
 			}
 			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 			defer cancel()
-			tokens, err := components.ListTokens(ctx, c)
+			tokens, err := tokens.List(ctx, c)
 			if err != nil {
 				return err
 			}
@@ -159,7 +159,7 @@ func newTokenDeleteCommand(out io.Writer, kubeconfig *string) *cobra.Command {
 			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 			defer cancel()
 			for _, id := range args {
-				if err := components.DeleteToken(ctx, c, id); err != nil {
+				if err := tokens.Delete(ctx, c, id); err != nil {
 					return err
 				}
 				fmt.Fprintf(out, "token %s deleted\n", strings.SplitN(id, ".", 2)[0])

@@ -1,4 +1,4 @@
-package components
+package images
 
 import (
 	"bufio"
@@ -43,7 +43,7 @@ func TestImagesOverrides(t *testing.T) {
 // The bundle builds images at the versions in bundle/versions.env; they must
 // be the ones the manifests reference, or air-gapped nodes cannot start.
 func TestBundleVersionsAgree(t *testing.T) {
-	f, err := os.Open("../bundle/versions.env")
+	f, err := os.Open("../../bundle/versions.env")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,4 +1,6 @@
-package components
+// Package kubelet configures and starts the bundled node agent: its
+// KubeletConfiguration, flags, systemd unit and kubeconfig.
+package kubelet
 
 import (
 	"fmt"
@@ -16,16 +18,16 @@ import (
 
 // Paths of the kubelet's files on a node.
 const (
-	KubeletDir        = "/var/lib/kubelet"
-	KubeletConfigFile = "config.yaml"
-	KubeletFlagsFile  = "kubestrap-flags.env"
-	ManifestDir       = "/etc/kubernetes/manifests"
-	KubeletPKIDir     = "/var/lib/kubelet/pki"
+	Dir         = "/var/lib/kubelet"
+	ConfigFile  = "config.yaml"
+	FlagsFile   = "kubestrap-flags.env"
+	ManifestDir = "/etc/kubernetes/manifests"
+	PKIDir      = "/var/lib/kubelet/pki"
 )
 
-// KubeletParams are the host- and cluster-specific inputs of the kubelet's
+// Params are the host- and cluster-specific inputs of the kubelet's
 // configuration; everything else is fixed by kubestrap.
-type KubeletParams struct {
+type Params struct {
 	ClusterDNS    netip.Addr
 	ClusterDomain string
 	ClientCAFile  string
@@ -51,10 +53,10 @@ func ClusterDNSIP(serviceSubnet string) (netip.Addr, error) {
 	return a, nil
 }
 
-// KubeletConfig builds the KubeletConfiguration: static pods from the
+// Config builds the KubeletConfiguration: static pods from the
 // manifest dir, webhook authn/authz with the cluster CA, rotated client
 // certificates, and the cgroup driver of the runtime.
-func KubeletConfig(p KubeletParams) *kubeletv1beta1.KubeletConfiguration {
+func Config(p Params) *kubeletv1beta1.KubeletConfiguration {
 	f, t := false, true
 	c := &kubeletv1beta1.KubeletConfiguration{
 		TypeMeta:      metav1.TypeMeta{APIVersion: "kubelet.config.k8s.io/v1beta1", Kind: "KubeletConfiguration"},
@@ -83,9 +85,9 @@ func KubeletConfig(p KubeletParams) *kubeletv1beta1.KubeletConfiguration {
 	return c
 }
 
-// KubeletFlags are the per-node flags that do not belong in the shared
+// Flags are the per-node flags that do not belong in the shared
 // config: the node IP and name, and the admin's kubeletExtraArgs.
-func KubeletFlags(nodeIP, nodeName string, extra []config.Arg) string {
+func Flags(nodeIP, nodeName string, extra []config.Arg) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "--node-ip=%s --hostname-override=%s", nodeIP, nodeName)
 	for _, a := range extra {
@@ -94,17 +96,17 @@ func KubeletFlags(nodeIP, nodeName string, extra []config.Arg) string {
 	return "KUBELET_KUBESTRAP_ARGS=\"" + b.String() + "\"\n"
 }
 
-// WriteKubeletConfig writes config.yaml and the flags file into dir
+// WriteConfig writes config.yaml and the flags file into dir
 // (normally /var/lib/kubelet) atomically.
-func WriteKubeletConfig(dir string, c *kubeletv1beta1.KubeletConfiguration, flags string) error {
+func WriteConfig(dir string, c *kubeletv1beta1.KubeletConfiguration, flags string) error {
 	data, err := yaml.Marshal(c)
 	if err != nil {
 		return err
 	}
-	if err := hostfs.WriteFileAtomic(filepath.Join(dir, KubeletConfigFile), data, 0o644); err != nil {
+	if err := hostfs.WriteFileAtomic(filepath.Join(dir, ConfigFile), data, 0o644); err != nil {
 		return err
 	}
-	return hostfs.WriteFileAtomic(filepath.Join(dir, KubeletFlagsFile), []byte(flags), 0o644)
+	return hostfs.WriteFileAtomic(filepath.Join(dir, FlagsFile), []byte(flags), 0o644)
 }
 
 // ResolvConfFor picks the resolver file for pods with dnsPolicy Default

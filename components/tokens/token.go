@@ -1,4 +1,6 @@
-package components
+// Package tokens manages bootstrap tokens, their RBAC and the signed
+// cluster-info ConfigMap that joining nodes discover the cluster from.
+package tokens
 
 import (
 	"context"
@@ -17,12 +19,13 @@ import (
 	bootstraputil "k8s.io/cluster-bootstrap/token/util"
 
 	"github.com/kubestrap/kubestrap/certs"
+	"github.com/kubestrap/kubestrap/components/apply"
 	"github.com/kubestrap/kubestrap/config"
 )
 
-// TokenSecret builds the Secret behind a bootstrap token. A TTL of 0 means
+// Secret builds the Secret behind a bootstrap token. A TTL of 0 means
 // the token never expires.
-func TokenSecret(t config.BootstrapToken, now time.Time) (*corev1.Secret, error) {
+func Secret(t config.BootstrapToken, now time.Time) (*corev1.Secret, error) {
 	id, secret, ok := strings.Cut(t.Token, ".")
 	if !ok || !bootstraputil.IsValidBootstrapToken(t.Token) {
 		return nil, fmt.Errorf("malformed bootstrap token")
@@ -50,14 +53,14 @@ func TokenSecret(t config.BootstrapToken, now time.Time) (*corev1.Secret, error)
 	}, nil
 }
 
-// CreateToken stores a bootstrap token; an existing token of the same id
+// Create stores a bootstrap token; an existing token of the same id
 // is updated (its TTL restarts), as `kubeadm token create` does.
-func CreateToken(ctx context.Context, c kubernetes.Interface, t config.BootstrapToken, now time.Time) error {
-	s, err := TokenSecret(t, now)
+func Create(ctx context.Context, c kubernetes.Interface, t config.BootstrapToken, now time.Time) error {
+	s, err := Secret(t, now)
 	if err != nil {
 		return err
 	}
-	if err := CreateOrUpdate(ctx, c.CoreV1().Secrets(metav1.NamespaceSystem), s); err != nil {
+	if err := apply.CreateOrUpdate(ctx, c.CoreV1().Secrets(metav1.NamespaceSystem), s); err != nil {
 		return err
 	}
 	exp := "never"
@@ -67,18 +70,18 @@ func CreateToken(ctx context.Context, c kubernetes.Interface, t config.Bootstrap
 	return setTokenInfo(ctx, c, string(s.Data[bootstrapapi.BootstrapTokenIDKey]), exp)
 }
 
-// TokenInfoConfigMap lists token ids and expiry times (never secrets) in
+// InfoConfigMap lists token ids and expiry times (never secrets) in
 // kube-public, readable anonymously, so that a joining node can tell an
 // expired token from an unknown one.
-const TokenInfoConfigMap = "kubestrap-token-info"
+const InfoConfigMap = "kubestrap-token-info"
 
 // setTokenInfo records (exp != "") or forgets (exp == "") a token id.
 func setTokenInfo(ctx context.Context, c kubernetes.Interface, id, exp string) error {
 	api := c.CoreV1().ConfigMaps(metav1.NamespacePublic)
 	for {
-		cm, err := api.Get(ctx, TokenInfoConfigMap, metav1.GetOptions{})
+		cm, err := api.Get(ctx, InfoConfigMap, metav1.GetOptions{})
 		if apierrors.IsNotFound(err) {
-			cm = &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: TokenInfoConfigMap, Namespace: metav1.NamespacePublic}}
+			cm = &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: InfoConfigMap, Namespace: metav1.NamespacePublic}}
 			if exp == "" {
 				return nil
 			}
@@ -114,8 +117,8 @@ type Token struct {
 	Description string   `json:"description,omitempty"`
 }
 
-// ListTokens lists the bootstrap tokens.
-func ListTokens(ctx context.Context, c kubernetes.Interface) ([]Token, error) {
+// List lists the bootstrap tokens.
+func List(ctx context.Context, c kubernetes.Interface) ([]Token, error) {
 	list, err := c.CoreV1().Secrets(metav1.NamespaceSystem).List(ctx, metav1.ListOptions{
 		FieldSelector: "type=" + string(bootstrapapi.SecretTypeBootstrapToken)})
 	if err != nil {
@@ -140,8 +143,8 @@ func ListTokens(ctx context.Context, c kubernetes.Interface) ([]Token, error) {
 	return out, nil
 }
 
-// DeleteToken deletes a token by id (or full token).
-func DeleteToken(ctx context.Context, c kubernetes.Interface, idOrToken string) error {
+// Delete deletes a token by id (or full token).
+func Delete(ctx context.Context, c kubernetes.Interface, idOrToken string) error {
 	id, _, _ := strings.Cut(idOrToken, ".")
 	if !bootstraputil.IsValidBootstrapTokenID(id) {
 		return fmt.Errorf("%q is not a token id (6 characters of [a-z0-9])", id)
@@ -170,14 +173,16 @@ func ClusterInfo(ctx context.Context, c kubernetes.Interface, server string, caP
 	}
 	role := &rbacv1.Role{ObjectMeta: metav1.ObjectMeta{Name: ClusterInfoRole, Namespace: metav1.NamespacePublic},
 		Rules: []rbacv1.PolicyRule{{APIGroups: []string{""}, Resources: []string{"configmaps"},
-			ResourceNames: []string{bootstrapapi.ConfigMapClusterInfo, TokenInfoConfigMap}, Verbs: []string{"get"}}}}
+			ResourceNames: []string{bootstrapapi.ConfigMapClusterInfo, InfoConfigMap}, Verbs: []string{"get"}}}}
 	binding := &rbacv1.RoleBinding{ObjectMeta: metav1.ObjectMeta{Name: ClusterInfoRole, Namespace: metav1.NamespacePublic},
 		RoleRef:  rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "Role", Name: ClusterInfoRole},
 		Subjects: []rbacv1.Subject{{Kind: rbacv1.UserKind, APIGroup: rbacv1.GroupName, Name: "system:anonymous"}}}
-	return Concurrently(
+	return apply.Concurrently(
 		func() error { return updateClusterInfo(ctx, c, cm) },
-		func() error { return CreateOrUpdate(ctx, c.RbacV1().Roles(metav1.NamespacePublic), role) },
-		func() error { return CreateOrUpdate(ctx, c.RbacV1().RoleBindings(metav1.NamespacePublic), binding) },
+		func() error { return apply.CreateOrUpdate(ctx, c.RbacV1().Roles(metav1.NamespacePublic), role) },
+		func() error {
+			return apply.CreateOrUpdate(ctx, c.RbacV1().RoleBindings(metav1.NamespacePublic), binding)
+		},
 	)
 }
 
@@ -187,7 +192,7 @@ func updateClusterInfo(ctx context.Context, c kubernetes.Interface, cm *corev1.C
 	api := c.CoreV1().ConfigMaps(metav1.NamespacePublic)
 	old, err := api.Get(ctx, cm.Name, metav1.GetOptions{})
 	if apierrors.IsNotFound(err) {
-		return CreateOrUpdate(ctx, api, cm)
+		return apply.CreateOrUpdate(ctx, api, cm)
 	}
 	if err != nil {
 		return err
@@ -195,7 +200,7 @@ func updateClusterInfo(ctx context.Context, c kubernetes.Interface, cm *corev1.C
 	if old.Data[bootstrapapi.KubeConfigKey] == cm.Data[bootstrapapi.KubeConfigKey] {
 		return nil
 	}
-	return CreateOrUpdate(ctx, api, cm)
+	return apply.CreateOrUpdate(ctx, api, cm)
 }
 
 // WaitSigned waits until cluster-info carries the signature for tokenID.

@@ -1,7 +1,6 @@
-// Package components holds everything around the control plane that is not
-// a static pod: the image set of a Kubernetes version, the kubelet's
-// configuration, and (with a running cluster) addons, tokens and RBAC.
-package components
+// Package images knows the image set of a Kubernetes version, and builds and
+// loads the images tarball for air-gapped nodes and the lab.
+package images
 
 import (
 	"fmt"

@@ -1,4 +1,7 @@
-package components
+// Package apply holds the small API helpers the other components share:
+// create-or-update, create-if-absent, applying decoded manifests, retrying
+// on conflicts and running independent calls concurrently.
+package apply
 
 import (
 	"context"

@@ -1,4 +1,4 @@
-package components
+package addons
 
 import (
 	"strings"
@@ -7,13 +7,15 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 
+	"github.com/kubestrap/kubestrap/components/apply"
+	"github.com/kubestrap/kubestrap/components/images"
 	"github.com/kubestrap/kubestrap/config"
 )
 
 func TestAddonsRenderAndDecode(t *testing.T) {
 	c := &config.ClusterConfiguration{}
 	config.SetClusterDefaults(c)
-	img, _ := Images(c)
+	img, _ := images.Images(c)
 	with, err := CoreDNSManifest(c, img, "https://192.168.56.10:6443", true)
 	if err != nil {
 		t.Fatal(err)
@@ -32,7 +34,7 @@ func TestAddonsRenderAndDecode(t *testing.T) {
 		t.Fatal(err)
 	}
 	for name, m := range map[string][]byte{"coredns": with, "kube-proxy": proxy, "flannel": flannel} {
-		objs, err := DecodeObjects(m)
+		objs, err := apply.DecodeObjects(m)
 		if err != nil {
 			t.Fatalf("%s: %v", name, err)
 		}
@@ -59,7 +61,7 @@ func TestAddonsRenderAndDecode(t *testing.T) {
 }
 
 func img0(name string, c *config.ClusterConfiguration) string {
-	s, _ := Images(c)
+	s, _ := images.Images(c)
 	if name == "flannel" {
 		return s.Flannel
 	}

@@ -1,4 +1,4 @@
-package components
+package images
 
 import (
 	"archive/tar"
@@ -81,7 +81,7 @@ func TestBuildImages(t *testing.T) {
 	if err := BuildImages(BundleImages(set), binDir, rootfs, out); err != nil {
 		t.Fatal(err)
 	}
-	refs, err := ImagesInTarball(out)
+	refs, err := InTarball(out)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -136,7 +136,7 @@ func (f *fakeCtr) run(stdout io.Writer, args ...string) error {
 		if f.fail {
 			return errors.New("ctr: failed to import")
 		}
-		refs, _ := ImagesInTarball(args[2])
+		refs, _ := InTarball(args[2])
 		for _, r := range refs {
 			fmt.Fprintf(stdout, "unpacking %s (sha256:0)...done\n", r)
 			f.have[r] = true

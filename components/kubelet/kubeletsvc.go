@@ -1,4 +1,4 @@
-package components
+package kubelet
 
 import (
 	"context"
@@ -16,12 +16,12 @@ import (
 
 // Where the kubelet and its unit are installed.
 const (
-	KubeletBinary       = "/usr/local/bin/kubelet"
-	KubeletUnit         = "kubelet.service"
-	KubeletUnitPath     = "/etc/systemd/system/kubelet.service"
-	KubeletDropInPath   = "/etc/systemd/system/kubelet.service.d/10-kubestrap.conf"
+	Binary              = "/usr/local/bin/kubelet"
+	Unit                = "kubelet.service"
+	UnitPath            = "/etc/systemd/system/kubelet.service"
+	DropInPath          = "/etc/systemd/system/kubelet.service.d/10-kubestrap.conf"
 	BootstrapKubeconfig = "/etc/kubernetes/bootstrap-kubelet.conf"
-	KubeletKubeconfig   = "/etc/kubernetes/kubelet.conf"
+	Kubeconfig          = "/etc/kubernetes/kubelet.conf"
 )
 
 // ReleaseDir is the directory of the running kubestrap binary, symlinks
@@ -54,7 +54,7 @@ func BundledAgent(explicit string) (string, error) {
 	return p, nil
 }
 
-// InstallAgent copies the bundled kubelet to KubeletBinary (atomically,
+// InstallAgent copies the bundled kubelet to Binary (atomically,
 // only when it differs) and reports whether it changed.
 func InstallAgent(src, dst string) (bool, error) {
 	data, err := os.ReadFile(src)
@@ -67,14 +67,14 @@ func InstallAgent(src, dst string) (bool, error) {
 	return true, hostfs.WriteFileAtomic(dst, data, 0o755)
 }
 
-// KubeletUnitOptions is the kubelet's systemd unit: restart quickly and
+// UnitOptions is the kubelet's systemd unit: restart quickly and
 // forever, as the control plane depends on it.
-func KubeletUnitOptions() []*unit.UnitOption {
+func UnitOptions() []*unit.UnitOption {
 	return []*unit.UnitOption{
 		unit.NewUnitOption("Unit", "Description", "kubelet: the Kubernetes node agent, installed by kubestrap"),
 		unit.NewUnitOption("Unit", "Wants", "network-online.target containerd.service"),
 		unit.NewUnitOption("Unit", "After", "network-online.target containerd.service"),
-		unit.NewUnitOption("Service", "ExecStart", KubeletBinary),
+		unit.NewUnitOption("Service", "ExecStart", Binary),
 		unit.NewUnitOption("Service", "Restart", "always"),
 		unit.NewUnitOption("Service", "RestartSec", "1"),
 		unit.NewUnitOption("Service", "StartLimitInterval", "0"),
@@ -82,38 +82,38 @@ func KubeletUnitOptions() []*unit.UnitOption {
 	}
 }
 
-// KubeletDropInOptions wires the kubeconfigs, the config file and the
+// DropInOptions wires the kubeconfigs, the config file and the
 // per-node flags file into the kubelet's command line.
-func KubeletDropInOptions() []*unit.UnitOption {
+func DropInOptions() []*unit.UnitOption {
 	return []*unit.UnitOption{
 		unit.NewUnitOption("Service", "Environment", fmt.Sprintf(
-			`"KUBELET_KUBECONFIG_ARGS=--bootstrap-kubeconfig=%s --kubeconfig=%s"`, BootstrapKubeconfig, KubeletKubeconfig)),
+			`"KUBELET_KUBECONFIG_ARGS=--bootstrap-kubeconfig=%s --kubeconfig=%s"`, BootstrapKubeconfig, Kubeconfig)),
 		unit.NewUnitOption("Service", "Environment",
-			`"KUBELET_CONFIG_ARGS=--config=`+filepath.Join(KubeletDir, KubeletConfigFile)+`"`),
-		unit.NewUnitOption("Service", "EnvironmentFile", "-"+filepath.Join(KubeletDir, KubeletFlagsFile)),
+			`"KUBELET_CONFIG_ARGS=--config=`+filepath.Join(Dir, ConfigFile)+`"`),
+		unit.NewUnitOption("Service", "EnvironmentFile", "-"+filepath.Join(Dir, FlagsFile)),
 		unit.NewUnitOption("Service", "ExecStart", ""),
 		unit.NewUnitOption("Service", "ExecStart",
-			KubeletBinary+" $KUBELET_KUBECONFIG_ARGS $KUBELET_CONFIG_ARGS $KUBELET_KUBESTRAP_ARGS"),
+			Binary+" $KUBELET_KUBECONFIG_ARGS $KUBELET_CONFIG_ARGS $KUBELET_KUBESTRAP_ARGS"),
 	}
 }
 
-// StartKubelet installs the agent, writes the unit and drop-in, and
+// Start installs the agent, writes the unit and drop-in, and
 // (re)starts the kubelet through systemd. The restart happens every time:
 // the kubelet reads its config only at start.
-func StartKubelet(ctx context.Context, sd systemd.Manager, agent string) (string, error) {
+func Start(ctx context.Context, sd systemd.Manager, agent string) (string, error) {
 	var notes []string
-	changed, err := InstallAgent(agent, KubeletBinary)
+	changed, err := InstallAgent(agent, Binary)
 	if err != nil {
 		return "", err
 	}
 	if changed {
-		notes = append(notes, "installed "+KubeletBinary)
+		notes = append(notes, "installed "+Binary)
 	}
-	c1, err := systemd.WriteUnit(KubeletUnitPath, KubeletUnitOptions())
+	c1, err := systemd.WriteUnit(UnitPath, UnitOptions())
 	if err != nil {
 		return "", err
 	}
-	c2, err := systemd.WriteUnit(KubeletDropInPath, KubeletDropInOptions())
+	c2, err := systemd.WriteUnit(DropInPath, DropInOptions())
 	if err != nil {
 		return "", err
 	}
@@ -121,12 +121,12 @@ func StartKubelet(ctx context.Context, sd systemd.Manager, agent string) (string
 		if err := sd.Reload(ctx); err != nil {
 			return "", fmt.Errorf("systemd daemon-reload: %w", err)
 		}
-		notes = append(notes, "wrote "+KubeletUnitPath)
+		notes = append(notes, "wrote "+UnitPath)
 	}
-	if err := sd.Enable(ctx, KubeletUnitPath); err != nil {
+	if err := sd.Enable(ctx, UnitPath); err != nil {
 		return "", fmt.Errorf("enable kubelet: %w", err)
 	}
-	if err := sd.Restart(ctx, KubeletUnit); err != nil {
+	if err := sd.Restart(ctx, Unit); err != nil {
 		return "", fmt.Errorf("start kubelet: %w", err)
 	}
 	return strings.Join(append(notes, "kubelet started"), "; "), nil

@@ -1,4 +1,4 @@
-package components
+package images
 
 import (
 	"bufio"
@@ -31,8 +31,8 @@ func HostCtr(stdout io.Writer, args ...string) error {
 	return nil
 }
 
-// ImagesInTarball lists the references a docker-archive tarball holds.
-func ImagesInTarball(path string) ([]string, error) {
+// InTarball lists the references a docker-archive tarball holds.
+func InTarball(path string) ([]string, error) {
 	m, err := tarball.LoadManifest(func() (io.ReadCloser, error) { return os.Open(path) })
 	if err != nil {
 		return nil, fmt.Errorf("%s is not an image tarball: %w", path, err)
@@ -58,7 +58,7 @@ type LoadSummary struct {
 func LoadImages(path string, ctr Ctr, out io.Writer) (LoadSummary, error) {
 	start := time.Now()
 	sum := LoadSummary{Loaded: []string{}, Present: []string{}}
-	refs, err := ImagesInTarball(path)
+	refs, err := InTarball(path)
 	if err != nil {
 		return sum, err
 	}

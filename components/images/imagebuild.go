@@ -1,4 +1,4 @@
-package components
+package images
 
 import (
 	"archive/tar"
@@ -21,16 +21,16 @@ import (
 // DemoImage is the lab's test server image (bundle/small/demo).
 const DemoImage = "kubestrap.io/demo:v1"
 
-// ImageFile puts one bundle binary into an image.
-type ImageFile struct {
+// File puts one bundle binary into an image.
+type File struct {
 	Binary string // file name in the bundle's bin dir
 	Path   string // absolute path in the image
 }
 
-// ImageSpec declares one image of the bundle.
-type ImageSpec struct {
+// Spec declares one image of the bundle.
+type Spec struct {
 	Ref   string
-	Files []ImageFile
+	Files []File
 	// WithBase adds the OS layer (iptables, conntrack, ...) for components
 	// that exec host networking tools: kube-proxy and flanneld.
 	WithBase   bool
@@ -39,22 +39,22 @@ type ImageSpec struct {
 
 // BundleImages declares every image the bundle ships for an image set,
 // plus the demo image; refs come from the same ImageSet as the manifests.
-func BundleImages(s ImageSet) []ImageSpec {
-	bin := func(b string) []ImageFile { return []ImageFile{{b, "/usr/local/bin/" + b}} }
-	specs := []ImageSpec{
+func BundleImages(s ImageSet) []Spec {
+	bin := func(b string) []File { return []File{{b, "/usr/local/bin/" + b}} }
+	specs := []Spec{
 		{Ref: s.APIServer, Files: bin("kube-apiserver")},
 		{Ref: s.ControllerManager, Files: bin("kube-controller-manager")},
 		{Ref: s.Scheduler, Files: bin("kube-scheduler")},
 		{Ref: s.Proxy, Files: bin("kube-proxy"), WithBase: true},
 		{Ref: s.Etcd, Files: append(bin("etcd"), bin("etcdctl")...)},
-		{Ref: s.CoreDNS, Files: []ImageFile{{"coredns", "/coredns"}}, Entrypoint: []string{"/coredns"}},
-		{Ref: s.Pause, Files: []ImageFile{{"pause", "/pause"}}, Entrypoint: []string{"/pause"}},
-		{Ref: DemoImage, Files: []ImageFile{{"demo", "/demo"}}, Entrypoint: []string{"/demo"}},
+		{Ref: s.CoreDNS, Files: []File{{"coredns", "/coredns"}}, Entrypoint: []string{"/coredns"}},
+		{Ref: s.Pause, Files: []File{{"pause", "/pause"}}, Entrypoint: []string{"/pause"}},
+		{Ref: DemoImage, Files: []File{{"demo", "/demo"}}, Entrypoint: []string{"/demo"}},
 	}
 	if s.Flannel != "" {
 		// /opt/bin/flanneld is where flannel's own image keeps it, so one
 		// DaemonSet works with either image.
-		specs = append(specs, ImageSpec{Ref: s.Flannel, Files: []ImageFile{{"flanneld", "/opt/bin/flanneld"}},
+		specs = append(specs, Spec{Ref: s.Flannel, Files: []File{{"flanneld", "/opt/bin/flanneld"}},
 			WithBase: true, Entrypoint: []string{"/opt/bin/flanneld"}})
 	}
 	return specs
@@ -68,7 +68,7 @@ var baseExcludes = []string{"usr/bin/containerd", "usr/bin/ctr", "usr/sbin/runc"
 // BuildImages writes every spec as one docker-archive tarball (the format
 // `ctr images import` and `docker load` read). Binaries come from binDir;
 // baseRootfs is the directory the base layer is made of.
-func BuildImages(specs []ImageSpec, binDir, baseRootfs, out string) error {
+func BuildImages(specs []Spec, binDir, baseRootfs, out string) error {
 	var base v1.Layer
 	baseTar := out + ".base.tar"
 	defer func() { _ = os.Remove(baseTar) }()
@@ -102,7 +102,7 @@ func BuildImages(specs []ImageSpec, binDir, baseRootfs, out string) error {
 	return os.Rename(tmp, out)
 }
 
-func withBinaries(img v1.Image, binDir string, s ImageSpec) (v1.Image, error) {
+func withBinaries(img v1.Image, binDir string, s Spec) (v1.Image, error) {
 	layer, err := filesLayer(binDir, s.Files)
 	if err != nil {
 		return nil, err
@@ -123,7 +123,7 @@ func withBinaries(img v1.Image, binDir string, s ImageSpec) (v1.Image, error) {
 
 // filesLayer makes a layer holding the given binaries and their parent
 // directories.
-func filesLayer(binDir string, files []ImageFile) (v1.Layer, error) {
+func filesLayer(binDir string, files []File) (v1.Layer, error) {
 	dirs := map[string]bool{}
 	for _, f := range files {
 		for d := filepath.Dir(f.Path); d != "/"; d = filepath.Dir(d) {

@@ -1,4 +1,4 @@
-package components
+package kubelet
 
 import (
 	"net/netip"
@@ -27,14 +27,14 @@ func TestClusterDNSIP(t *testing.T) {
 }
 
 func TestKubeletConfigRoundTrip(t *testing.T) {
-	p := KubeletParams{ClusterDNS: netip.MustParseAddr("10.96.0.10"), ClusterDomain: "cluster.local",
+	p := Params{ClusterDNS: netip.MustParseAddr("10.96.0.10"), ClusterDomain: "cluster.local",
 		ClientCAFile: "/etc/kubernetes/pki/ca.crt", CgroupDriver: "systemd", CgroupV1: true,
 		CRIEndpoint: "unix:///var/run/containerd/containerd.sock", ResolvConf: "/etc/resolv.conf"}
 	dir := t.TempDir()
-	if err := WriteKubeletConfig(dir, KubeletConfig(p), KubeletFlags("192.168.56.10", "cp-1", []config.Arg{{Name: "v", Value: "2"}})); err != nil {
+	if err := WriteConfig(dir, Config(p), Flags("192.168.56.10", "cp-1", []config.Arg{{Name: "v", Value: "2"}})); err != nil {
 		t.Fatal(err)
 	}
-	b, err := os.ReadFile(filepath.Join(dir, KubeletConfigFile))
+	b, err := os.ReadFile(filepath.Join(dir, ConfigFile))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -48,10 +48,10 @@ func TestKubeletConfigRoundTrip(t *testing.T) {
 		t.Errorf("unexpected kubelet config:\n%s", b)
 	}
 	p.CgroupV1 = false
-	if KubeletConfig(p).FailCgroupV1 != nil {
+	if Config(p).FailCgroupV1 != nil {
 		t.Error("failCgroupV1 set on a cgroup v2 host")
 	}
-	flags, _ := os.ReadFile(filepath.Join(dir, KubeletFlagsFile))
+	flags, _ := os.ReadFile(filepath.Join(dir, FlagsFile))
 	if !strings.Contains(string(flags), "--node-ip=192.168.56.10 --hostname-override=cp-1 --v=2\"") {
 		t.Errorf("flags %q", flags)
 	}
@@ -81,14 +81,14 @@ func TestResolvConfFor(t *testing.T) {
 
 func TestKubeletUnitAndDropIn(t *testing.T) {
 	dir := t.TempDir()
-	if _, err := systemdWrite(filepath.Join(dir, "u"), KubeletUnitOptions()); err != nil {
+	if _, err := systemdWrite(filepath.Join(dir, "u"), UnitOptions()); err != nil {
 		t.Fatal(err)
 	}
 	u, _ := os.ReadFile(filepath.Join(dir, "u"))
 	if !strings.Contains(string(u), "Restart=always") || !strings.Contains(string(u), "WantedBy=multi-user.target") {
 		t.Errorf("unit:\n%s", u)
 	}
-	if _, err := systemdWrite(filepath.Join(dir, "d"), KubeletDropInOptions()); err != nil {
+	if _, err := systemdWrite(filepath.Join(dir, "d"), DropInOptions()); err != nil {
 		t.Fatal(err)
 	}
 	d, _ := os.ReadFile(filepath.Join(dir, "d"))

@@ -1,4 +1,4 @@
-package components
+package addons
 
 import (
 	"encoding/json"

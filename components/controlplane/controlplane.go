@@ -1,0 +1,119 @@
+// Package controlplane holds the cluster objects a control-plane node owns:
+// the uploaded configuration, the control-plane label and taints, and the
+// admins' binding.
+package controlplane
+
+import (
+	"context"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+
+	"github.com/kubestrap/kubestrap/certs"
+	"github.com/kubestrap/kubestrap/components/apply"
+	"github.com/kubestrap/kubestrap/components/kubelet"
+	"github.com/kubestrap/kubestrap/config"
+)
+
+// ConfigMaps that upload-config writes and join reads.
+const (
+	ClusterConfigMap = "kubestrap-config"
+	KubeletConfigMap = "kubelet-config"
+	ConfigMapKey     = "ClusterConfiguration"
+	KubeletKey       = "kubelet"
+	configReaders    = "kubestrap:config-readers"
+)
+
+// Label and taint mark control-plane nodes, as in kubeadm.
+const Label = "node-role.kubernetes.io/control-plane"
+
+// UploadConfig stores the ClusterConfiguration and the kubelet config in
+// kube-system, readable by joining nodes (bootstrap tokens) and nodes.
+func UploadConfig(ctx context.Context, c kubernetes.Interface, cluster, kubelet []byte) error {
+	cms := c.CoreV1().ConfigMaps(metav1.NamespaceSystem)
+	role := &rbacv1.Role{ObjectMeta: metav1.ObjectMeta{Name: configReaders, Namespace: metav1.NamespaceSystem},
+		Rules: []rbacv1.PolicyRule{{APIGroups: []string{""}, Resources: []string{"configmaps"}, Verbs: []string{"get"},
+			ResourceNames: []string{ClusterConfigMap, KubeletConfigMap}}}}
+	binding := &rbacv1.RoleBinding{ObjectMeta: metav1.ObjectMeta{Name: configReaders, Namespace: metav1.NamespaceSystem},
+		RoleRef:  rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "Role", Name: configReaders},
+		Subjects: []rbacv1.Subject{apply.Group(config.DefaultNodeTokenGroup), apply.Group("system:nodes")}}
+	return apply.Concurrently(
+		func() error {
+			return apply.CreateOrUpdate(ctx, cms, &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: ClusterConfigMap,
+				Namespace: metav1.NamespaceSystem}, Data: map[string]string{ConfigMapKey: string(cluster)}})
+		},
+		func() error {
+			return apply.CreateOrUpdate(ctx, cms, &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: KubeletConfigMap,
+				Namespace: metav1.NamespaceSystem}, Data: map[string]string{KubeletKey: string(kubelet)}})
+		},
+		func() error { return apply.CreateOrUpdate(ctx, c.RbacV1().Roles(metav1.NamespaceSystem), role) },
+		func() error {
+			return apply.CreateOrUpdate(ctx, c.RbacV1().RoleBindings(metav1.NamespaceSystem), binding)
+		},
+	)
+}
+
+// Mark labels the node and, unless taint is false, taints it
+// NoSchedule so that workloads go to workers.
+func Mark(ctx context.Context, c kubernetes.Interface, name string, taints []corev1.Taint) error {
+	n, err := kubelet.WaitNode(ctx, c, name, 100*time.Millisecond)
+	if err != nil {
+		return err
+	}
+	for {
+		if n.Labels == nil {
+			n.Labels = map[string]string{}
+		}
+		n.Labels[Label] = ""
+		n.Labels["node.kubernetes.io/exclude-from-external-load-balancers"] = ""
+		for _, t := range taints {
+			if !hasTaint(n.Spec.Taints, t) {
+				n.Spec.Taints = append(n.Spec.Taints, t)
+			}
+		}
+		_, err = c.CoreV1().Nodes().Update(ctx, n, metav1.UpdateOptions{})
+		if err == nil || ctx.Err() != nil {
+			return err
+		}
+		// A conflict with the kubelet's own status updates: read and retry.
+		if n, err = c.CoreV1().Nodes().Get(ctx, name, metav1.GetOptions{}); err != nil {
+			return err
+		}
+	}
+}
+
+func hasTaint(ts []corev1.Taint, t corev1.Taint) bool {
+	for _, x := range ts {
+		if x.Key == t.Key && x.Effect == t.Effect {
+			return true
+		}
+	}
+	return false
+}
+
+// Taints are the taints of a control-plane node: the
+// configured ones when set (an empty list means none), else NoSchedule.
+func Taints(nr config.NodeRegistrationOptions) []corev1.Taint {
+	if nr.Taints != nil {
+		out := make([]corev1.Taint, 0, len(nr.Taints))
+		for _, t := range nr.Taints {
+			out = append(out, corev1.Taint{Key: t.Key, Value: t.Value, Effect: corev1.TaintEffect(t.Effect)})
+		}
+		return out
+	}
+	return []corev1.Taint{{Key: Label, Effect: corev1.TaintEffectNoSchedule}}
+}
+
+// EnsureClusterAdmins binds admin.conf's group to cluster-admin. It must
+// run with super-admin.conf (system:masters): until it exists, admin.conf
+// has no rights at all.
+func EnsureClusterAdmins(ctx context.Context, superAdmin kubernetes.Interface) error {
+	return apply.CreateOrUpdate(ctx, superAdmin.RbacV1().ClusterRoleBindings(),
+		apply.ClusterRoleBinding(ClusterAdminsBinding, "cluster-admin", apply.Group(certs.AdminGroup)))
+}
+
+// ClusterAdminsBinding binds admin.conf's group to cluster-admin.
+const ClusterAdminsBinding = "kubestrap:cluster-admins"
