@@ -25,7 +25,6 @@ import (
 	"github.com/cloudflare/cfssl/signer/local"
 
 	"github.com/kubestrap/kubestrap/config"
-	"github.com/kubestrap/kubestrap/hostfs"
 )
 
 func init() {
@@ -47,6 +46,11 @@ type Action string
 const (
 	Generated Action = "generated"
 	Reused    Action = "reused"
+	// Regenerated means a key was found without its certificate (or sa.key
+	// without sa.pub): a crash interrupted the previous write, so the pair
+	// was completed or made anew. It is distinct from Generated so that the
+	// user sees the recovery.
+	Regenerated Action = "regenerated (interrupted write)"
 )
 
 // Result reports one certificate.
@@ -130,10 +134,15 @@ func parallel(fns []func() (Result, error), done func(Result)) error {
 
 // Ensure makes the certificate of spec, or reuses the one on disk when it is
 // valid for spec. An existing certificate that does not fit (another CA,
-// missing SANs, expired, key mismatch) is an error naming the file: valid or
-// not, kubestrap never overwrites PKI silently.
+// missing SANs, expired, key mismatch, no key) is an error naming the file:
+// valid or not, kubestrap never overwrites PKI silently. The one exception
+// is a key without its certificate, the trace of an interrupted write,
+// which is regenerated (see checkInterrupted).
 func (p *PKI) Ensure(spec Spec, specs []Spec) (Result, error) {
 	res := Result{Name: spec.Name, Path: p.CertPath(spec.BaseName), Action: Reused}
+	if err := cleanTemps(p.KeyPath(spec.BaseName), p.CertPath(spec.BaseName)); err != nil {
+		return res, err
+	}
 	cert, key, err := p.load(spec.BaseName)
 	if err != nil {
 		return res, err
@@ -153,14 +162,51 @@ func (p *PKI) Ensure(spec Spec, specs []Spec) (Result, error) {
 				spec.Name, caSpec.Name, p.Dir, caSpec.Name)
 		}
 	}
-	if cert != nil || key != nil {
+	switch {
+	case cert == nil && key != nil:
+		if err := p.checkInterrupted(spec, specs); err != nil {
+			return res, err
+		}
+		res.Action = Regenerated
+	case cert != nil || key != nil:
 		return res, p.checkExisting(spec, cert, key, ca)
+	default:
+		res.Action = Generated
 	}
-	res.Action = Generated
 	if spec.IsCA() {
 		return res, p.generateCA(spec)
 	}
 	return res, p.generateLeaf(spec, ca, caKey)
+}
+
+// checkInterrupted decides whether a key without its certificate may be
+// regenerated. writePair renames the key first, so a lone key is what a
+// crash leaves and nothing can have used it yet. For a CA that holds only
+// while none of its leaves exist: leaves are made after their CA's
+// certificate, so a leaf file proves the CA certificate was there and has
+// been removed, and a new CA would silently orphan the leaves.
+func (p *PKI) checkInterrupted(spec Spec, specs []Spec) error {
+	if !spec.IsCA() {
+		return nil
+	}
+	var deps []string
+	for _, s := range specs {
+		if s.CA != spec.Name {
+			continue
+		}
+		for _, path := range []string{p.CertPath(s.BaseName), p.KeyPath(s.BaseName)} {
+			if exists(path) {
+				deps = append(deps, path)
+			}
+		}
+	}
+	if len(deps) == 0 {
+		return nil
+	}
+	certPath, keyPath := p.CertPath(spec.BaseName), p.KeyPath(spec.BaseName)
+	return fmt.Errorf("%s exists but %s does not, and %s were issued by it: restore the certificate, "+
+		"or move %s and the files it issued away and re-run to generate new ones",
+		keyPath, certPath, strings.Join(deps, ", "), keyPath)
 }
 
 func find(specs []Spec, name string) (Spec, bool) {
@@ -198,8 +244,6 @@ func (p *PKI) checkExisting(spec Spec, cert *x509.Certificate, key crypto.Signer
 	certPath, keyPath := p.CertPath(spec.BaseName), p.KeyPath(spec.BaseName)
 	moveAway := fmt.Sprintf("move %s and %s away and re-run to generate new ones", certPath, keyPath)
 	switch {
-	case cert == nil:
-		return fmt.Errorf("%s exists but %s does not: restore the certificate, or %s", keyPath, certPath, moveAway)
 	case key == nil:
 		return fmt.Errorf("%s exists but its key %s does not: restore the key, or %s (external CAs are not supported)",
 			certPath, keyPath, moveAway)
@@ -322,43 +366,69 @@ func (p *PKI) write(base string, certPEM []byte, key crypto.Signer) error {
 	if err != nil {
 		return err
 	}
-	// Key first: a crash between the two leaves a key without a cert, which
-	// the next run reports instead of pairing a new cert with an old key.
-	if err := hostfs.WriteFileAtomic(p.KeyPath(base), keyPEM, KeyMode); err != nil {
-		return err
-	}
-	return hostfs.WriteFileAtomic(p.CertPath(base), certPEM, CertMode)
+	return writePair(file{p.KeyPath(base), keyPEM, KeyMode}, file{p.CertPath(base), certPEM, CertMode})
 }
 
 // EnsureServiceAccountKey makes sa.key and sa.pub, or checks that the
-// existing pair matches.
+// existing pair matches. sa.key without sa.pub is an interrupted write and
+// sa.pub is derived again from the key, which changes nothing anyone relies
+// on; sa.pub without sa.key is an error, since a new key would invalidate
+// every service-account token issued with the old one.
 func (p *PKI) EnsureServiceAccountKey() (Result, error) {
 	keyPath, pubPath := filepath.Join(p.Dir, "sa.key"), filepath.Join(p.Dir, "sa.pub")
 	res := Result{Name: SAKeyName, Path: keyPath, Action: Reused}
-	keyPEM, kerr := os.ReadFile(keyPath)
-	pubPEM, perr := os.ReadFile(pubPath)
-	switch {
-	case kerr == nil && perr == nil:
-		return res, checkSAPair(keyPath, pubPath, keyPEM, pubPEM)
-	case kerr == nil || perr == nil:
-		return res, fmt.Errorf("only one of %s and %s exists: restore the other, or move both away to regenerate",
-			keyPath, pubPath)
+	if err := cleanTemps(keyPath, pubPath); err != nil {
+		return res, err
 	}
-	key, err := NewKey(p.Algorithm)
+	keyPEM, haveKey, err := readOptional(keyPath)
 	if err != nil {
 		return res, err
 	}
-	if keyPEM, err = EncodeKey(key); err != nil {
+	pubPEM, havePub, err := readOptional(pubPath)
+	if err != nil {
 		return res, err
 	}
-	if pubPEM, err = EncodePublicKey(key.Public()); err != nil {
-		return res, err
+	switch {
+	case haveKey && havePub:
+		return res, checkSAPair(keyPath, pubPath, keyPEM, pubPEM)
+	case havePub:
+		return res, fmt.Errorf("%s exists but its key %s does not: restore the key, or move %s away to regenerate both",
+			pubPath, keyPath, pubPath)
+	case haveKey:
+		res.Action = Regenerated
+		return res, completeSAPair(keyPath, pubPath, keyPEM)
 	}
 	res.Action = Generated
-	if err := hostfs.WriteFileAtomic(keyPath, keyPEM, KeyMode); err != nil {
-		return res, err
+	return res, p.generateSAPair(keyPath, pubPath)
+}
+
+func (p *PKI) generateSAPair(keyPath, pubPath string) error {
+	key, err := NewKey(p.Algorithm)
+	if err != nil {
+		return err
 	}
-	return res, hostfs.WriteFileAtomic(pubPath, pubPEM, CertMode)
+	keyPEM, err := EncodeKey(key)
+	if err != nil {
+		return err
+	}
+	pubPEM, err := EncodePublicKey(key.Public())
+	if err != nil {
+		return err
+	}
+	return writePair(file{keyPath, keyPEM, KeyMode}, file{pubPath, pubPEM, CertMode})
+}
+
+// completeSAPair writes the sa.pub of an existing sa.key.
+func completeSAPair(keyPath, pubPath string, keyPEM []byte) error {
+	key, err := ParseKey(keyPEM)
+	if err != nil {
+		return fmt.Errorf("%s: not a PEM private key: %w (move it away to regenerate it)", keyPath, err)
+	}
+	pubPEM, err := EncodePublicKey(key.Public())
+	if err != nil {
+		return err
+	}
+	return writeOne(file{pubPath, pubPEM, CertMode})
 }
 
 func checkSAPair(keyPath, pubPath string, keyPEM, pubPEM []byte) error {

@@ -28,6 +28,9 @@ func TestLoadInitInvalidFiles(t *testing.T) {
 		{"12-duplicate-field.yaml", []string{"kubernetesVersion"}},
 		{"13-join-in-init.yaml", []string{"JoinConfiguration is not used by init"}},
 		{"14-service-too-big.yaml", []string{"networking.serviceSubnet", "at most /12"}},
+		{"15-service-too-small.yaml", []string{"networking.serviceSubnet", "10.96.0.10", "/28 or larger"}},
+		{"16-kubelet-arg-newline.yaml", []string{"nodeRegistration.kubeletExtraArgs[0].value", "a newline"}},
+		{"17-family-mismatch.yaml", []string{"networking.serviceSubnet", "10.96.0.0/12 is IPv4", "fd00::10 is IPv6"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.file, func(t *testing.T) {

@@ -70,19 +70,8 @@ func ValidateInit(c *Init) error {
 	var ps problems
 	validateNodeRegistration(&ps, "nodeRegistration", &c.NodeRegistration)
 	validateEndpoint(&ps, "localAPIEndpoint", c.LocalAPIEndpoint)
-	for i, t := range c.BootstrapTokens {
-		f := fmt.Sprintf("bootstrapTokens[%d]", i)
-		if t.Token != "" {
-			validateToken(&ps, f+".token", t.Token)
-		}
-		if t.TTL != nil && t.TTL.Duration < 0 {
-			ps.add(f+".ttl", "must not be negative", "use 0 for a token that never expires, or e.g. 24h")
-		}
-		for _, u := range t.Usages {
-			if u != "signing" && u != "authentication" {
-				ps.add(f+".usages", "unknown usage "+strconv.Quote(u), "use signing and/or authentication")
-			}
-		}
+	for i := range c.BootstrapTokens {
+		validateBootstrapToken(&ps, fmt.Sprintf("bootstrapTokens[%d]", i), &c.BootstrapTokens[i])
 	}
 	validateCertificateKey(&ps, "certificateKey", c.CertificateKey)
 	if c.UploadCerts {
@@ -91,6 +80,7 @@ func ValidateInit(c *Init) error {
 			"the certificates for", "drop --upload-certs; join more nodes as workers")
 	}
 	validateCluster(&ps, &c.Cluster)
+	validateFamilies(&ps, c.LocalAPIEndpoint.AdvertiseAddress, &c.Cluster.Networking)
 	return ps.err()
 }
 
@@ -107,6 +97,29 @@ func ValidateJoin(c *JoinConfiguration) error {
 	return ps.err()
 }
 
+func validateBootstrapToken(ps *problems, f string, t *BootstrapToken) {
+	if t.Token != "" {
+		validateToken(ps, f+".token", t.Token)
+	}
+	if t.TTL != nil && t.TTL.Duration < 0 {
+		ps.add(f+".ttl", "must not be negative", "use 0 for a token that never expires, or e.g. 24h")
+	}
+	for _, u := range t.Usages {
+		if u != "signing" && u != "authentication" {
+			ps.add(f+".usages", "unknown usage "+strconv.Quote(u), "use signing and/or authentication")
+		}
+	}
+	// The API server's bootstrap authenticator rejects a token whose
+	// auth-extra-groups break this pattern, so the token would never work.
+	for _, g := range t.Groups {
+		if !bootstraputil.BootstrapGroupRegexp.MatchString(g) {
+			ps.add(f+".groups", "invalid group "+strconv.Quote(g),
+				"a group must start with system:bootstrappers: followed by lower-case letters, digits, ':' or '-', e.g. "+
+					DefaultNodeTokenGroup)
+		}
+	}
+}
+
 func validateCluster(ps *problems, c *ClusterConfiguration) {
 	if _, err := ParseKubernetesVersion(c.KubernetesVersion); err != nil {
 		ps.add("kubernetesVersion", err.Error(), fmt.Sprintf("use a version from v1.%d.0 to v1.%d.x, e.g. %s",
@@ -117,9 +130,9 @@ func validateCluster(ps *problems, c *ClusterConfiguration) {
 		validateHostPort(ps, "controlPlaneEndpoint", c.ControlPlaneEndpoint, false)
 	}
 	validateSANs(ps, "apiServer.certSANs", c.APIServer.CertSANs)
-	validateArgs(ps, "apiServer.extraArgs", c.APIServer.ExtraArgs)
-	validateArgs(ps, "controllerManager.extraArgs", c.ControllerManager.ExtraArgs)
-	validateArgs(ps, "scheduler.extraArgs", c.Scheduler.ExtraArgs)
+	validateArgs(ps, "apiServer.extraArgs", c.APIServer.ExtraArgs, manifestUnsafe)
+	validateArgs(ps, "controllerManager.extraArgs", c.ControllerManager.ExtraArgs, manifestUnsafe)
+	validateArgs(ps, "scheduler.extraArgs", c.Scheduler.ExtraArgs, manifestUnsafe)
 	validateAbsPath(ps, "certificatesDir", c.CertificatesDir)
 	if errs := validation.IsDNS1123Subdomain(c.ClusterName); len(errs) > 0 {
 		ps.add("clusterName", strings.Join(errs, "; "), "use lower-case letters, digits, '-' and '.'")
@@ -136,7 +149,7 @@ func validateCluster(ps *problems, c *ClusterConfiguration) {
 		validateAbsPath(ps, "etcd.local.dataDir", c.Etcd.Local.DataDir)
 		validateSANs(ps, "etcd.local.serverCertSANs", c.Etcd.Local.ServerCertSANs)
 		validateSANs(ps, "etcd.local.peerCertSANs", c.Etcd.Local.PeerCertSANs)
-		validateArgs(ps, "etcd.local.extraArgs", c.Etcd.Local.ExtraArgs)
+		validateArgs(ps, "etcd.local.extraArgs", c.Etcd.Local.ExtraArgs, manifestUnsafe)
 	}
 }
 
@@ -149,14 +162,8 @@ func validateValidity(ps *problems, field string, d interface{ Hours() float64 }
 func validateNetworking(ps *problems, n *Networking) {
 	svc := parsePrefix(ps, "networking.serviceSubnet", n.ServiceSubnet)
 	pod := parsePrefix(ps, "networking.podSubnet", n.PodSubnet)
-	if svc.IsValid() && svc.Addr().Is4() && svc.Bits() < 12 {
-		ps.add("networking.serviceSubnet", fmt.Sprintf("%s is larger than the API server allows (at most /12)", svc),
-			"use a /12 or smaller range, e.g. 10.96.0.0/12")
-	}
-	if pod.IsValid() && pod.Addr().Is4() && pod.Bits() > 24 {
-		ps.add("networking.podSubnet", fmt.Sprintf("%s is smaller than one node's /24", pod),
-			"use a /16, e.g. 10.244.0.0/16, so that each node gets a /24")
-	}
+	validateServiceSubnet(ps, svc)
+	validatePodSubnet(ps, pod, n.PodNetwork)
 	if svc.IsValid() && pod.IsValid() && svc.Overlaps(pod) {
 		ps.add("networking.podSubnet", fmt.Sprintf("%s overlaps the service subnet %s", pod, svc),
 			"choose ranges that do not overlap, e.g. pods 10.244.0.0/16 and services 10.96.0.0/12")
@@ -168,6 +175,102 @@ func validateNetworking(ps *problems, n *Networking) {
 		ps.add("networking.podNetwork", "unknown pod network "+strconv.Quote(n.PodNetwork),
 			"use flannel, or none to install your own CNI")
 	}
+}
+
+// Service subnet bounds, in host bits so that one rule covers both families.
+const (
+	// maxServiceHostBits is the API server's limit: /12 for IPv4, /108 for IPv6.
+	maxServiceHostBits = 20
+	// minServiceHostBits makes room for CoreDNS's Service IP at offset
+	// dnsServiceIPOffset: 16 addresses, a /28 for IPv4 (whose broadcast
+	// address, offset 15, stays clear of it) or a /124 for IPv6.
+	minServiceHostBits = 4
+	// dnsServiceIPOffset is where kubeadm, and kubelet.ClusterDNSIP, put
+	// CoreDNS's Service IP; the API server's own Service takes offset 1.
+	dnsServiceIPOffset = 10
+)
+
+func validateServiceSubnet(ps *problems, svc netip.Prefix) {
+	if !svc.IsValid() {
+		return
+	}
+	bits := svc.Addr().BitLen()
+	example := "10.96.0.0/12"
+	if svc.Addr().Is6() {
+		example = "fd00:10:96::/112"
+	}
+	switch host := bits - svc.Bits(); {
+	case host > maxServiceHostBits:
+		ps.add("networking.serviceSubnet", fmt.Sprintf("%s is larger than the API server allows (at most /%d)",
+			svc, bits-maxServiceHostBits), fmt.Sprintf("use a /%d or smaller range, e.g. %s", bits-maxServiceHostBits, example))
+	case host < minServiceHostBits:
+		ps.add("networking.serviceSubnet", fmt.Sprintf("%s has no room for CoreDNS's Service IP %s "+
+			"(the %dth address; the API server's is the 1st)", svc, nthAddr(svc, dnsServiceIPOffset), dnsServiceIPOffset),
+			fmt.Sprintf("use a /%d or larger range, e.g. %s", bits-minServiceHostBits, example))
+	}
+}
+
+// nthAddr is the address n after the network address, even past the prefix's end.
+func nthAddr(p netip.Prefix, n int) netip.Addr {
+	a := p.Addr()
+	for i := 0; i < n; i++ {
+		a = a.Next()
+	}
+	return a
+}
+
+// validatePodSubnet checks the pod subnet holds at least one node's range:
+// the controller manager hands each node a /24 (IPv4) or /64 (IPv6).
+func validatePodSubnet(ps *problems, pod netip.Prefix, podNetwork string) {
+	if !pod.IsValid() {
+		return
+	}
+	nodeBits, hint := 24, "use a /16, e.g. 10.244.0.0/16, so that each node gets a /24"
+	if pod.Addr().Is6() {
+		nodeBits, hint = 64, "use a /56, e.g. fd00:10:244::/56, so that each node gets a /64"
+	}
+	if pod.Bits() > nodeBits {
+		ps.add("networking.podSubnet", fmt.Sprintf("%s is smaller than one node's /%d", pod, nodeBits), hint)
+	}
+	// kubestrap's flannel manifest sets only "Network", flannel's IPv4 range.
+	if pod.Addr().Is6() && podNetwork == "flannel" {
+		ps.add("networking.podSubnet", fmt.Sprintf("%s is IPv6 but kubestrap sets flannel up for IPv4 only", pod),
+			"use an IPv4 pod subnet, e.g. 10.244.0.0/16, or podNetwork: none and an IPv6-capable CNI")
+	}
+}
+
+// validateFamilies refuses an advertise address and subnets of different
+// IP families: kubestrap builds single-stack clusters, and the API server
+// needs its advertise address in the service subnet's family. Without an
+// address (detected later, then validated again) the service subnet is the
+// reference for the pod subnet.
+func validateFamilies(ps *problems, advertise string, n *Networking) {
+	svc, svcErr := netip.ParsePrefix(n.ServiceSubnet)
+	pod, podErr := netip.ParsePrefix(n.PodSubnet)
+	ref, refName := svc.Addr(), "the service subnet "+n.ServiceSubnet
+	if a, err := netip.ParseAddr(advertise); err == nil {
+		ref, refName = a.Unmap(), "the advertise address "+advertise
+		if svcErr == nil && svc.Addr().Is4() != ref.Is4() {
+			addFamilyProblem(ps, "networking.serviceSubnet", svc, ref, refName)
+		}
+	} else if svcErr != nil {
+		return // nothing to compare with; the bad subnet is already reported
+	}
+	if podErr == nil && pod.Addr().Is4() != ref.Is4() {
+		addFamilyProblem(ps, "networking.podSubnet", pod, ref, refName)
+	}
+}
+
+func addFamilyProblem(ps *problems, field string, p netip.Prefix, ref netip.Addr, refName string) {
+	ps.add(field, fmt.Sprintf("%s is %s but %s is %s", p, family(p.Addr()), refName, family(ref)),
+		"use one IP family for the advertise address, service subnet and pod subnet: dual-stack is not supported")
+}
+
+func family(a netip.Addr) string {
+	if a.Is4() {
+		return "IPv4"
+	}
+	return "IPv6"
 }
 
 func parsePrefix(ps *problems, field, s string) netip.Prefix {
@@ -207,19 +310,39 @@ func validateNodeRegistration(ps *problems, f string, n *NodeRegistrationOptions
 				"use NoSchedule, PreferNoSchedule or NoExecute")
 		}
 	}
-	validateArgs(ps, f+".kubeletExtraArgs", n.KubeletExtraArgs)
+	validateArgs(ps, f+".kubeletExtraArgs", n.KubeletExtraArgs, kubeletUnsafe)
 }
 
 func validateEndpoint(ps *problems, f string, e APIEndpoint) {
-	if e.AdvertiseAddress != "" {
-		if ip := net.ParseIP(e.AdvertiseAddress); ip == nil || ip.IsUnspecified() || ip.IsLoopback() {
-			ps.add(f+".advertiseAddress", strconv.Quote(e.AdvertiseAddress)+" is not a usable IP address",
-				"give this node's address that other nodes reach, e.g. 192.168.56.10, or leave it empty to detect it")
-		}
+	if e.AdvertiseAddress != "" && !usableNodeIP(e.AdvertiseAddress) {
+		ps.add(f+".advertiseAddress", strconv.Quote(e.AdvertiseAddress)+" is not a usable IP address",
+			"give this node's address that other nodes reach, e.g. 192.168.56.10, or leave it empty to detect it")
 	}
 	if e.BindPort < 1 || e.BindPort > 65535 {
 		ps.add(f+".bindPort", fmt.Sprintf("%d is not a port", e.BindPort), "use 1-65535, e.g. 6443")
 	}
+}
+
+// usableNodeIP reports whether s is one address other nodes could reach:
+// the unspecified, loopback and multicast addresses parse but are not a
+// node's, and anything else (a list, a name, a space) would also corrupt the
+// kubelet's flags file, where the node IP is written as --node-ip=<s>.
+func usableNodeIP(s string) bool {
+	ip := net.ParseIP(s)
+	return ip != nil && !ip.IsUnspecified() && !ip.IsLoopback() && !ip.IsMulticast()
+}
+
+// ValidateNodeIP checks a --node-ip flag value; "" (detect it) is valid.
+// It is exported because the node IP of join is a flag, not a field of
+// JoinConfiguration, so ValidateJoin never sees it.
+func ValidateNodeIP(s string) error {
+	var ps problems
+	if s != "" && !usableNodeIP(s) {
+		ps.add("--node-ip", strconv.Quote(s)+" is not a usable IP address",
+			"give one address of this node that the control plane reaches, e.g. 192.168.56.11, "+
+				"or leave it out to use the source address of the route to the API endpoint")
+	}
+	return ps.err()
 }
 
 var tokenHint = "a token looks like abcdef.0123456789abcdef: 6 and 16 characters of [a-z0-9]; " +
@@ -243,6 +366,11 @@ func validateCertificateKey(ps *problems, f, k string) {
 var caHash = regexp.MustCompile(`^sha256:[0-9a-f]{64}$`)
 
 func validateDiscovery(ps *problems, d *Discovery) {
+	// A zero timeout would fail discovery before its first attempt.
+	if d.Timeout != nil && d.Timeout.Duration <= 0 {
+		ps.add("discovery.timeout", fmt.Sprintf("%s is not a positive duration", d.Timeout.Duration),
+			"use e.g. 5m, with --discovery-timeout or discovery.timeout")
+	}
 	bt, file := d.BootstrapToken, d.File
 	switch {
 	case bt == nil && file == nil:
@@ -306,11 +434,33 @@ func validateSANs(ps *problems, f string, sans []string) {
 	}
 }
 
-func validateArgs(ps *problems, f string, args []Arg) {
+// argName is how every Kubernetes component spells its flags; a leading
+// dash, '=' or space would corrupt the generated command line.
+var argName = regexp.MustCompile(`^[a-z0-9][a-z0-9-]*$`)
+
+// Characters refused in extra argument values. A line break, NUL or double
+// quote has no business in a flag value and would end the value early in
+// the kubelet's flags file (KUBELET_KUBESTRAP_ARGS="..."). For the kubelet
+// more is refused: systemd splits the unquoted $KUBELET_KUBESTRAP_ARGS of
+// ExecStart at whitespace, so a space would smuggle in another argument, and
+// a backslash is an escape inside the EnvironmentFile's quotes.
+const (
+	manifestUnsafe = "\x00\n\r\""
+	kubeletUnsafe  = manifestUnsafe + " \t\\"
+)
+
+var charNames = map[byte]string{0: "a NUL", '\n': "a newline", '\r': "a carriage return", '"': "a double quote",
+	' ': "a space", '\t': "a tab", '\\': "a backslash"}
+
+func validateArgs(ps *problems, f string, args []Arg, unsafe string) {
 	for i, a := range args {
-		if a.Name == "" || strings.HasPrefix(a.Name, "-") {
-			ps.add(fmt.Sprintf("%s[%d].name", f, i), "must be a flag name without leading dashes",
-				"e.g. name: v, value: \"2\"")
+		if !argName.MatchString(a.Name) {
+			ps.add(fmt.Sprintf("%s[%d].name", f, i), strconv.Quote(a.Name)+" is not a flag name",
+				"use lower-case letters, digits and '-' without leading dashes, e.g. name: v, value: \"2\"")
+		}
+		if j := strings.IndexAny(a.Value, unsafe); j >= 0 {
+			ps.add(fmt.Sprintf("%s[%d].value", f, i), fmt.Sprintf("%s contains %s, which would corrupt the generated "+
+				"command line", strconv.Quote(a.Value), charNames[a.Value[j]]), "remove it; separate list items with commas")
 		}
 	}
 }
@@ -330,8 +480,21 @@ func (v Version) String() string { return fmt.Sprintf("v%d.%d.%d", v.Major, v.Mi
 
 var versionRE = regexp.MustCompile(`^v(\d+)\.(\d+)\.(\d+)$`)
 
-// ParseKubernetesVersion parses "v1.35.4" and checks it is supported.
+// ParseKubernetesVersion parses a version like DefaultKubernetesVersion and
+// checks it is supported.
 func ParseKubernetesVersion(s string) (Version, error) {
+	v, err := parseVersion(s)
+	if err != nil {
+		return Version{}, err
+	}
+	if v.Major != 1 || v.Minor < MinSupportedMinor || v.Minor > MaxSupportedMinor {
+		return v, fmt.Errorf("%s is not supported", s)
+	}
+	return v, nil
+}
+
+// parseVersion checks the syntax only.
+func parseVersion(s string) (Version, error) {
 	m := versionRE.FindStringSubmatch(s)
 	if m == nil {
 		return Version{}, fmt.Errorf("%q is not a release version like %s", s, DefaultKubernetesVersion)
@@ -340,8 +503,5 @@ func ParseKubernetesVersion(s string) (Version, error) {
 	v.Major, _ = strconv.Atoi(m[1])
 	v.Minor, _ = strconv.Atoi(m[2])
 	v.Patch, _ = strconv.Atoi(m[3])
-	if v.Major != 1 || v.Minor < MinSupportedMinor || v.Minor > MaxSupportedMinor {
-		return v, fmt.Errorf("%s is not supported", s)
-	}
 	return v, nil
 }

@@ -49,7 +49,9 @@ func (e *CAMismatchError) Unwrap() error { return ErrCAMismatch }
 
 // VerifyClusterInfo checks the cluster-info ConfigMap's data fetched
 // without TLS verification: the kubeconfig must be signed (detached JWS) by
-// the token, and its CA must match one of the pins unless skipCA is set.
+// the token, and its CA must match one of the pins. skipCA only permits an
+// empty pin list: pins that were given are always checked (as kubeadm
+// does), so the unsafe flag can never silently disable them.
 // Every pin is considered.
 func VerifyClusterInfo(data map[string]string, token string, pins []string, skipCA bool) (*ClusterInfo, error) {
 	id, secret, ok := strings.Cut(token, ".")
@@ -72,7 +74,7 @@ func VerifyClusterInfo(data map[string]string, token string, pins []string, skip
 	if err != nil {
 		return nil, err
 	}
-	if skipCA {
+	if skipCA && len(pins) == 0 {
 		return info, nil
 	}
 	if !certs.MatchesAnyPin(info.CA, pins) {

@@ -45,13 +45,13 @@ func readLocation(ctx context.Context, location string) ([]byte, error) {
 	if !strings.HasPrefix(location, "https://") {
 		return os.ReadFile(location)
 	}
-	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	ctx, cancel := context.WithTimeout(ctx, discoveryFetchTimeout)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, location, nil)
 	if err != nil {
 		return nil, err
 	}
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := discoveryHTTPClient.Do(req)
 	if err != nil {
 		return nil, fmt.Errorf("fetch discovery file: %w", err)
 	}
@@ -60,6 +60,25 @@ func readLocation(ctx context.Context, location string) ([]byte, error) {
 		return nil, fmt.Errorf("fetch discovery file %s: %s", location, resp.Status)
 	}
 	return io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+}
+
+// discoveryFetchTimeout bounds the whole https fetch of a discovery file,
+// so that a server that accepts and never answers cannot hang join.
+const discoveryFetchTimeout = 30 * time.Second
+
+// discoveryHTTPClient follows redirects only to https: a redirect to http
+// would hand the cluster's identity to whoever sits on the path.
+var discoveryHTTPClient = &http.Client{
+	Timeout: discoveryFetchTimeout,
+	CheckRedirect: func(req *http.Request, via []*http.Request) error {
+		if req.URL.Scheme != "https" {
+			return fmt.Errorf("refusing the redirect from %s to %s: the discovery file must come over https", via[len(via)-1].URL, req.URL)
+		}
+		if len(via) >= 5 {
+			return errors.New("more than 5 redirects fetching the discovery file")
+		}
+		return nil
+	},
 }
 
 func currentCluster(cfg *clientcmdapi.Config) (*clientcmdapi.Cluster, string, error) {

@@ -2,10 +2,13 @@ package join
 
 import (
 	"context"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"k8s.io/client-go/tools/clientcmd"
 
@@ -36,4 +39,40 @@ func TestFileDiscovery(t *testing.T) {
 	if _, _, err := FileDiscovery(context.Background(), filepath.Join(t.TempDir(), "missing")); err == nil {
 		t.Error("missing file accepted")
 	}
+}
+
+func TestFileDiscoveryRefusesRedirectToHTTP(t *testing.T) {
+	plain := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		t.Error("the plain http server was contacted")
+	}))
+	defer plain.Close()
+	tlsSrv := httptest.NewTLSServer(http.RedirectHandler(plain.URL+"/discovery.conf", http.StatusFound))
+	defer tlsSrv.Close()
+	trustTestServer(t, tlsSrv)
+	_, _, err := FileDiscovery(context.Background(), tlsSrv.URL+"/discovery.conf")
+	if err == nil || !strings.Contains(err.Error(), "refusing the redirect") || !strings.Contains(err.Error(), "https") {
+		t.Fatalf("redirect to http: %v", err)
+	}
+}
+
+func TestFileDiscoveryTimesOut(t *testing.T) {
+	hang := make(chan struct{})
+	srv := httptest.NewTLSServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) { <-hang }))
+	defer func() { close(hang); srv.Close() }()
+	trustTestServer(t, srv)
+	old := discoveryHTTPClient.Timeout
+	discoveryHTTPClient.Timeout = 100 * time.Millisecond
+	defer func() { discoveryHTTPClient.Timeout = old }()
+	start := time.Now()
+	if _, _, err := FileDiscovery(context.Background(), srv.URL+"/x"); err == nil || time.Since(start) > 5*time.Second {
+		t.Fatalf("err=%v after %s", err, time.Since(start))
+	}
+}
+
+// trustTestServer makes the discovery client trust srv's self-signed
+// certificate for the test's duration (it trusts only system CAs).
+func trustTestServer(t *testing.T, srv *httptest.Server) {
+	old := discoveryHTTPClient.Transport
+	discoveryHTTPClient.Transport = srv.Client().Transport
+	t.Cleanup(func() { discoveryHTTPClient.Transport = old })
 }

@@ -1,6 +1,7 @@
 package phases
 
 import (
+	"context"
 	"io"
 	"testing"
 
@@ -25,7 +26,7 @@ func BenchmarkInitDryRun(b *testing.B) {
 			b.Fatal(err)
 		}
 		r := &Runner{Command: "init", Phases: InitPhases(), Out: io.Discard, Skip: []string{"preflight"}}
-		if err := r.Run(d); err != nil {
+		if err := r.Run(context.Background(), d); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -1,6 +1,7 @@
 package phases
 
 import (
+	"context"
 	"fmt"
 	"path/filepath"
 	"strings"
@@ -16,44 +17,47 @@ import (
 // InitPhases is the phase tree of `kubestrap init`.
 func InitPhases() []Phase {
 	return []Phase{
-		{Name: "preflight", Short: "Check the host before changing it", Run: runPreflight},
+		{Name: "preflight", Short: "Check the host before changing it", Run: initPhase(runPreflight)},
 		certsPhase(),
 		kubeconfigPhase(),
 		{Name: "etcd", Short: "Write the etcd static pod manifest", Phases: []Phase{
 			{Name: "local", Short: "Stacked etcd on this node", Run: manifestRun(staticpods.Etcd)}}},
 		controlPlanePhase(),
-		{Name: "kubelet-start", Short: "Write the kubelet configuration and (re)start the kubelet", Run: runKubeletStart},
+		{Name: "kubelet-start", Short: "Write the kubelet configuration and (re)start the kubelet", Run: initPhase(runKubeletStart)},
 		{Name: "wait-control-plane", Short: "Wait for the kubelet, etcd, kube-apiserver, kube-controller-manager and kube-scheduler",
-			Run: runWaitControlPlane},
+			Run: initPhase(runWaitControlPlane)},
 		onlinePhase("upload-config", "Store the ClusterConfiguration and kubelet config in kube-system ConfigMaps", runUploadConfig),
 		onlinePhase("mark-control-plane", "Label and taint the node as a control-plane node", runMarkControlPlane),
 		onlinePhase("bootstrap-token", "Create the bootstrap token, its RBAC and the signed cluster-info ConfigMap",
 			runBootstrapToken),
-		{Name: "kubelet-finalize", Short: "Point kubelet.conf at the rotated client certificate", Run: runKubeletFinalize},
+		{Name: "kubelet-finalize", Short: "Point kubelet.conf at the rotated client certificate", Run: initPhase(runKubeletFinalize)},
 		{Name: "addons", Short: "Install CoreDNS, kube-proxy and the pod network", Run: runAllAddons, Phases: addonPhases()},
-		{Name: "show-join-command", Short: "Print the command that joins nodes", Run: runShowJoinCommand},
+		{Name: "show-join-command", Short: "Print the command that joins nodes", Run: initPhase(runShowJoinCommand)},
 	}
 }
 
-func asInit(d Data) InitData { return d.(InitData) }
-
-func runPreflight(d Data) (string, error) {
-	id := asInit(d)
-	results, err := preflight.Run(preflight.InitChecks(id.Env(), id.Cfg()), id.Ignore())
-	counts := map[preflight.Status]int{}
-	for _, r := range results {
-		counts[r.Status]++
-		for _, w := range r.Warnings {
-			fmt.Fprintf(id.Out(), "[preflight] WARNING %s: %s\n", r.Name, w)
-		}
-		for _, e := range r.Errors {
-			if r.Status == preflight.Ignored {
-				fmt.Fprintf(id.Out(), "[preflight] IGNORED %s: %s\n", r.Name, e)
-			}
-		}
+func asInit(d Data) (InitData, error) {
+	id, ok := d.(InitData)
+	if !ok {
+		return nil, fmt.Errorf("internal error: init phase given %T, not init data", d)
 	}
-	summary := fmt.Sprintf("%d checks: %d ok, %d warnings, %d ignored, %d errors", len(results),
-		counts[preflight.OK], counts[preflight.Warning], counts[preflight.Ignored], counts[preflight.Failed])
+	return id, nil
+}
+
+// initPhase adapts a phase body that takes InitData.
+func initPhase(fn func(ctx context.Context, d InitData) (string, error)) func(context.Context, Data) (string, error) {
+	return func(ctx context.Context, data Data) (string, error) {
+		d, err := asInit(data)
+		if err != nil {
+			return "", err
+		}
+		return fn(ctx, d)
+	}
+}
+
+func runPreflight(_ context.Context, id InitData) (string, error) {
+	results, err := preflight.Run(preflight.InitChecks(id.Env(), id.Cfg()), id.Ignore())
+	summary := reportPreflight(id.Out(), results)
 	if err != nil && id.DryRun() {
 		// A dry run shows what a real run would do, including that it would stop here.
 		fmt.Fprintf(id.Out(), "[preflight] dry-run: a real init would stop here:\n%s\n", err)
@@ -64,18 +68,16 @@ func runPreflight(d Data) (string, error) {
 
 func certsPhase() Phase {
 	p := Phase{Name: "certs", Short: "Generate the certificate tree (reusing valid existing certificates)",
-		Run: func(d Data) (string, error) {
-			id := asInit(d)
+		Run: initPhase(func(_ context.Context, id InitData) (string, error) {
 			res, err := certs.New(id.Cfg(), id.CertDir()).EnsureAll(certs.Tree(id.Cfg()))
 			return summarize(res, id.CertDir()), err
-		}}
+		})}
 	// The children exist for `phase certs/<name>` and --skip-phases; they are
 	// built from a tree of placeholder config, since names do not depend on it.
 	for _, s := range certs.Tree(placeholderInit()) {
 		name := s.Name
 		p.Phases = append(p.Phases, Phase{Name: name, Short: "Generate " + s.BaseName + ".crt/.key",
-			Run: func(d Data) (string, error) {
-				id := asInit(d)
+			Run: initPhase(func(_ context.Context, id InitData) (string, error) {
 				tree := certs.Tree(id.Cfg())
 				for _, spec := range tree {
 					if spec.Name == name {
@@ -84,14 +86,13 @@ func certsPhase() Phase {
 					}
 				}
 				return "", fmt.Errorf("no certificate %s", name)
-			}})
+			})})
 	}
 	p.Phases = append(p.Phases, Phase{Name: certs.SAKeyName, Short: "Generate the service-account key pair sa.key/sa.pub",
-		Run: func(d Data) (string, error) {
-			id := asInit(d)
+		Run: initPhase(func(_ context.Context, id InitData) (string, error) {
 			r, err := certs.New(id.Cfg(), id.CertDir()).EnsureServiceAccountKey()
 			return string(r.Action) + " " + r.Path, err
-		}})
+		})})
 	return p
 }
 
@@ -100,12 +101,15 @@ func summarize(res []certs.Result, dir string) string {
 	for _, r := range res {
 		n[r.Action]++
 	}
-	return fmt.Sprintf("%d generated, %d reused in %s", n[certs.Generated], n[certs.Reused], dir)
+	msg := fmt.Sprintf("%d generated, %d reused in %s", n[certs.Generated], n[certs.Reused], dir)
+	if r := n[certs.Regenerated]; r > 0 {
+		msg += fmt.Sprintf(" (%d regenerated after an interrupted write)", r)
+	}
+	return msg
 }
 
 func kubeconfigPhase() Phase {
-	p := Phase{Name: "kubeconfig", Short: "Write the kubeconfig files", Run: func(d Data) (string, error) {
-		id := asInit(d)
+	p := Phase{Name: "kubeconfig", Short: "Write the kubeconfig files", Run: initPhase(func(_ context.Context, id InitData) (string, error) {
 		specs := certs.Kubeconfigs(id.Cfg())
 		res := make([]certs.Result, len(specs))
 		fns := make([]func() error, len(specs))
@@ -114,11 +118,10 @@ func kubeconfigPhase() Phase {
 		}
 		err := apply.Concurrently(fns...)
 		return summarize(res, id.KubernetesDir()), err
-	}}
+	})}
 	for _, k := range certs.Kubeconfigs(placeholderInit()) {
 		name := k.Name
-		p.Phases = append(p.Phases, Phase{Name: name, Short: "Write " + k.File, Run: func(d Data) (string, error) {
-			id := asInit(d)
+		p.Phases = append(p.Phases, Phase{Name: name, Short: "Write " + k.File, Run: initPhase(func(_ context.Context, id InitData) (string, error) {
 			for _, spec := range certs.Kubeconfigs(id.Cfg()) {
 				if spec.Name == name {
 					r, err := ensureKubeconfig(id, spec)
@@ -126,7 +129,7 @@ func kubeconfigPhase() Phase {
 				}
 			}
 			return "", fmt.Errorf("no kubeconfig %s", name)
-		}})
+		})})
 	}
 	return p
 }
@@ -138,10 +141,10 @@ func ensureKubeconfig(id InitData, k certs.KubeconfigSpec) (certs.Result, error)
 func controlPlanePhase() Phase {
 	names := []string{staticpods.KubeAPIServer, staticpods.ControllerManager, staticpods.Scheduler}
 	p := Phase{Name: "control-plane", Short: "Write the control-plane static pod manifests",
-		Run: func(d Data) (string, error) {
+		Run: func(ctx context.Context, d Data) (string, error) {
 			var lines []string
 			for _, n := range names {
-				msg, err := manifestRun(n)(d)
+				msg, err := manifestRun(n)(ctx, d)
 				if err != nil {
 					return "", err
 				}
@@ -158,9 +161,8 @@ func controlPlanePhase() Phase {
 }
 
 // manifestRun writes one static pod manifest.
-func manifestRun(name string) func(Data) (string, error) {
-	return func(d Data) (string, error) {
-		id := asInit(d)
+func manifestRun(name string) func(context.Context, Data) (string, error) {
+	return initPhase(func(_ context.Context, id InitData) (string, error) {
 		pods, err := staticpods.All(id.Cfg())
 		if err != nil {
 			return "", err
@@ -179,11 +181,10 @@ func manifestRun(name string) func(Data) (string, error) {
 			return "wrote " + path, nil
 		}
 		return "", fmt.Errorf("no static pod %s", name)
-	}
+	})
 }
 
-func runKubeletStart(d Data) (string, error) {
-	id := asInit(d)
+func runKubeletStart(ctx context.Context, id InitData) (string, error) {
 	c := id.Cfg()
 	e := id.Env()
 	params, err := nodeKubeletParams(e, &c.Cluster, filepath.Join(c.Cluster.CertificatesDir, "ca.crt"),
@@ -203,7 +204,7 @@ func runKubeletStart(d Data) (string, error) {
 	if id.DryRun() {
 		return msg + "; dry-run: would install the bundled kubelet and start kubelet.service", nil
 	}
-	started, err := runKubeletStartOnline(id)
+	started, err := startKubelet(ctx, e, id.Systemd(), id.AgentBinary())
 	return msg + "; " + started, err
 }
 
@@ -235,12 +236,12 @@ func nodeKubeletParams(e *preflight.Env, cluster *config.ClusterConfiguration, c
 }
 
 // runAllAddons installs the addons at once: they are independent.
-func runAllAddons(data Data) (string, error) {
+func runAllAddons(ctx context.Context, data Data) (string, error) {
 	ps := addonPhases()
 	msgs := make([]string, len(ps))
 	fns := make([]func() error, len(ps))
 	for i, p := range ps {
-		fns[i] = func() (err error) { msgs[i], err = p.Run(data); return err }
+		fns[i] = func() (err error) { msgs[i], err = p.Run(ctx, data); return err }
 	}
 	err := apply.Concurrently(fns...)
 	return strings.Join(msgs, "; "), err

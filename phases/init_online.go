@@ -2,7 +2,6 @@ package phases
 
 import (
 	"context"
-	"crypto/x509"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -10,7 +9,6 @@ import (
 	"strings"
 	"time"
 
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 	"sigs.k8s.io/yaml"
 
@@ -23,9 +21,8 @@ import (
 	"github.com/kubestrap/kubestrap/components/tokens"
 	"github.com/kubestrap/kubestrap/config"
 	"github.com/kubestrap/kubestrap/hostfs"
-	"github.com/kubestrap/kubestrap/preflight"
+	"github.com/kubestrap/kubestrap/poll"
 	"github.com/kubestrap/kubestrap/staticpods"
-	"github.com/kubestrap/kubestrap/systemd"
 )
 
 // Timeouts of the online phases.
@@ -42,8 +39,7 @@ const InitRecord = "kubestrap-init.yaml"
 // onlinePhase runs fn with the admin client, or in dry-run says what it
 // would do.
 func onlinePhase(name, short string, fn func(ctx context.Context, d InitData, c kubernetes.Interface) (string, error)) Phase {
-	return Phase{Name: name, Short: short, Run: func(data Data) (string, error) {
-		d := asInit(data)
+	return Phase{Name: name, Short: short, Run: initPhase(func(ctx context.Context, d InitData) (string, error) {
 		if d.DryRun() {
 			return "dry-run: would " + strings.ToLower(short[:1]) + short[1:], nil
 		}
@@ -51,14 +47,13 @@ func onlinePhase(name, short string, fn func(ctx context.Context, d InitData, c 
 		if err != nil {
 			return "", err
 		}
-		ctx, cancel := context.WithTimeout(context.Background(), APITimeout)
+		ctx, cancel := context.WithTimeout(ctx, APITimeout)
 		defer cancel()
 		return fn(ctx, d, c)
-	}}
+	})}
 }
 
-func runWaitControlPlane(data Data) (string, error) {
-	d := asInit(data)
+func runWaitControlPlane(ctx context.Context, d InitData) (string, error) {
 	if d.DryRun() {
 		return "dry-run: would wait for the kubelet, etcd, kube-apiserver, kube-controller-manager and kube-scheduler", nil
 	}
@@ -66,7 +61,7 @@ func runWaitControlPlane(data Data) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), ControlPlaneTimeout)
+	ctx, cancel := context.WithTimeout(ctx, ControlPlaneTimeout)
 	defer cancel()
 	cri := d.Cfg().NodeRegistration.CRISocket
 	w := &staticpods.Waiter{Probes: probes, Interval: pollInterval, Out: d.Out(), Prefix: "wait-control-plane",
@@ -103,7 +98,7 @@ func runUploadConfig(ctx context.Context, d InitData, c kubernetes.Interface) (s
 
 func runMarkControlPlane(ctx context.Context, d InitData, c kubernetes.Interface) (string, error) {
 	taints := controlplane.Taints(d.Cfg().NodeRegistration)
-	if err := controlplane.Mark(ctx, c, d.Cfg().NodeRegistration.Name, taints); err != nil {
+	if err := controlplane.Mark(ctx, c, d.Cfg().NodeRegistration.Name, taints, initWaitSpec(d, "mark-control-plane")); err != nil {
 		return "", err
 	}
 	if err := annotateMACsOf(ctx, c, d.Env(), d.Cfg().NodeRegistration.Name); err != nil {
@@ -125,27 +120,30 @@ func runBootstrapToken(ctx context.Context, d InitData, c kubernetes.Interface) 
 		func() error { return tokens.BootstrapRBAC(ctx, c) },
 		func() error { return tokens.ClusterInfo(ctx, c, certs.ClusterServer(d.Cfg()), ca) },
 	}
-	for _, t := range d.Cfg().BootstrapTokens {
-		fns = append(fns, func() error { return tokens.Create(ctx, c, t, now) })
+	toks, err := d.Tokens(ctx)
+	if err != nil {
+		return "", err
+	}
+	for _, t := range toks {
+		fns = append(fns, func() error { _, err := tokens.Ensure(ctx, c, t, now); return err })
 	}
 	if err := apply.Concurrently(fns...); err != nil {
 		return "", err
 	}
-	id, _, _ := strings.Cut(d.Cfg().BootstrapTokens[0].Token, ".")
+	id, _, _ := strings.Cut(toks[0].Token, ".")
 	// The controller manager signs cluster-info for the token shortly;
 	// show-join-command waits for that, so the addons install meanwhile.
 	return fmt.Sprintf("token %s, its RBAC and cluster-info created", id), nil
 }
 
-func runKubeletFinalize(data Data) (string, error) {
-	d := asInit(data)
+func runKubeletFinalize(ctx context.Context, d InitData) (string, error) {
 	if d.DryRun() {
 		return "dry-run: would point kubelet.conf at " + kubelet.ClientCurrent, nil
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), APITimeout)
+	ctx, cancel := context.WithTimeout(ctx, APITimeout)
 	defer cancel()
 	changed, err := kubelet.FinalizeKubeconfig(ctx, filepath.Join(d.KubernetesDir(), certs.KubeletConf),
-		kubelet.ClientCurrent)
+		kubelet.ClientCurrent, initWaitSpec(d, "kubelet-finalize"))
 	if err != nil || !changed {
 		return "kubelet.conf already uses " + kubelet.ClientCurrent, err
 	}
@@ -203,7 +201,8 @@ func runPodNetwork(ctx context.Context, d InitData, c kubernetes.Interface) (str
 	if err := applyAddon(ctx, c, m, err); err != nil {
 		return "", err
 	}
-	cidr, installed, err := NodeNetwork(ctx, c, d.Env(), cfg.NodeRegistration.Name, cfg.LocalAPIEndpoint.AdvertiseAddress)
+	cidr, installed, err := addons.NodeNetwork(ctx, c, d.Env(), cfg.NodeRegistration.Name,
+		cfg.LocalAPIEndpoint.AdvertiseAddress, initWaitSpec(d, "addons/pod-network"))
 	if err != nil {
 		return "", err
 	}
@@ -214,82 +213,25 @@ func runPodNetwork(ctx context.Context, d InitData, c kubernetes.Interface) (str
 	return msg, nil
 }
 
-// NodeNetwork waits for the node's podCIDR, makes sure the runtime has the
-// CNI plugins, and writes the node's conflist. Join uses it too.
-func NodeNetwork(ctx context.Context, c kubernetes.Interface, e *preflight.Env, node, nodeIP string) (string, []string, error) {
-	var cidr string
-	for cidr == "" {
-		n, err := c.CoreV1().Nodes().Get(ctx, node, metav1.GetOptions{})
-		if err == nil {
-			cidr = n.Spec.PodCIDR
-		}
-		if cidr != "" {
-			break
-		}
-		select {
-		case <-ctx.Done():
-			return "", nil, fmt.Errorf("node %s got no podCIDR (is kube-controller-manager allocating node CIDRs?): %w",
-				node, ctx.Err())
-		case <-time.After(pollInterval):
-		}
-	}
-	ctrd, err := preflight.ReadContainerdConfig(e)
-	if err != nil {
-		return "", nil, err
-	}
-	release, err := kubelet.ReleaseDir()
-	if err != nil {
-		return "", nil, err
-	}
-	installed, err := addons.EnsureCNIPlugins(e.Root.Path(ctrd.CNIBinDir), filepath.Join(release, "cni"))
-	if err != nil {
-		return "", nil, err
-	}
-	conf, err := addons.Conflist(cidr, addons.PodMTU(nodeIP))
-	if err != nil {
-		return "", nil, err
-	}
-	_, err = addons.WriteConflist(e.Root.Path(ctrd.CNIConfDir), conf)
-	return cidr, installed, err
-}
-
-// JoinInfo is show-join-command's `-o json` output, a stable interface
-// for Ansible and scripts.
-type JoinInfo struct {
-	Endpoint     string   `json:"endpoint"`
-	Token        string   `json:"token"`
-	CACertHashes []string `json:"caCertHashes"`
-	TokenExpires string   `json:"tokenExpires,omitempty"`
-	JoinCommand  string   `json:"joinCommand"`
-}
-
-// NewJoinInfo builds the join command for a token.
-func NewJoinInfo(endpoint, token string, ca *x509.Certificate, expires time.Time) JoinInfo {
-	pin := certs.Pin(ca)
-	j := JoinInfo{Endpoint: endpoint, Token: token, CACertHashes: []string{pin},
-		JoinCommand: fmt.Sprintf("kubestrap join %s --token %s --discovery-token-ca-cert-hash %s", endpoint, token, pin)}
-	if !expires.IsZero() {
-		j.TokenExpires = expires.UTC().Format(time.RFC3339)
-	}
-	return j
-}
-
-func runShowJoinCommand(data Data) (string, error) {
-	d := asInit(data)
+func runShowJoinCommand(ctx context.Context, d InitData) (string, error) {
 	cfg := d.Cfg()
 	ca, _, err := certs.New(cfg, d.CertDir()).LoadCA("ca")
 	if err != nil {
 		return "", err
 	}
-	t := cfg.BootstrapTokens[0]
+	toks, err := d.Tokens(ctx)
+	if err != nil {
+		return "", err
+	}
+	t := toks[0]
 	var expires time.Time
 	if t.TTL != nil && t.TTL.Duration > 0 {
 		expires = time.Now().Add(t.TTL.Duration)
 	}
 	endpoint := strings.TrimPrefix(certs.ClusterServer(cfg), "https://")
-	info := NewJoinInfo(endpoint, t.Token, ca, expires)
+	info := tokens.NewJoinInfo(endpoint, t.Token, ca, expires)
 	if !d.DryRun() {
-		if err := waitTokenSigned(d, t.Token); err != nil {
+		if err := waitTokenSigned(ctx, d, t.Token); err != nil {
 			return "", err
 		}
 		if err := writeInitRecord(d); err != nil {
@@ -306,6 +248,12 @@ func runShowJoinCommand(data Data) (string, error) {
 		enc.SetIndent("", "  ")
 		return msg, enc.Encode(info)
 	}
+	if d.DryRun() {
+		// Nothing runs after a dry run: never say the control plane is up.
+		fmt.Fprintf(d.Out(), "\n[dry-run] nothing was started. A real init would end by printing a join command like:\n\n  %s\n\n",
+			info.JoinCommand)
+		return msg, nil
+	}
 	admin := filepath.Join(d.KubernetesDir(), certs.AdminConf)
 	fmt.Fprintf(d.Out(), "\nYour Kubernetes control plane is up.\n\nTo use it as an admin:\n"+
 		"  export KUBECONFIG=%s\n\nTo join worker nodes, run on each as root:\n\n  %s\n\n", admin, info.JoinCommand)
@@ -314,15 +262,15 @@ func runShowJoinCommand(data Data) (string, error) {
 
 // waitTokenSigned waits until joining with the token can work: the
 // bootstrapsigner has signed cluster-info for it.
-func waitTokenSigned(d InitData, token string) error {
+func waitTokenSigned(ctx context.Context, d InitData, token string) error {
 	c, err := d.Client()
 	if err != nil {
 		return err
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), APITimeout)
+	ctx, cancel := context.WithTimeout(ctx, APITimeout)
 	defer cancel()
 	id, _, _ := strings.Cut(token, ".")
-	return tokens.WaitSigned(ctx, c, id, pollInterval)
+	return tokens.WaitSigned(ctx, c, id, initWaitSpec(d, "show-join-command"))
 }
 
 // InitRecordFor is what a finished init records: the configuration without
@@ -344,15 +292,6 @@ func writeInitRecord(d InitData) error {
 	return hostfs.WriteFileAtomic(filepath.Join(d.KubernetesDir(), InitRecord), b, 0o600)
 }
 
-func runKubeletStartOnline(d InitData) (string, error) {
-	if !systemd.Running(d.Env().Root) {
-		return "", systemd.ErrNoSystemd
-	}
-	agent, err := kubelet.BundledAgent(d.AgentBinary())
-	if err != nil {
-		return "", err
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), systemd.Timeout)
-	defer cancel()
-	return kubelet.Start(ctx, d.Systemd(), agent)
+func initWaitSpec(d InitData, prefix string) poll.Spec {
+	return poll.Spec{Interval: pollInterval, Out: d.Out(), Prefix: prefix}
 }

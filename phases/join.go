@@ -1,6 +1,7 @@
 package phases
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -8,291 +9,336 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/kubernetes"
-	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
-	"sigs.k8s.io/yaml"
 
 	"github.com/kubestrap/kubestrap/certs"
-	"github.com/kubestrap/kubestrap/components/controlplane"
+	"github.com/kubestrap/kubestrap/components/addons"
 	"github.com/kubestrap/kubestrap/components/kubelet"
 	"github.com/kubestrap/kubestrap/config"
 	"github.com/kubestrap/kubestrap/hostfs"
 	"github.com/kubestrap/kubestrap/join"
+	"github.com/kubestrap/kubestrap/poll"
 	"github.com/kubestrap/kubestrap/preflight"
 	"github.com/kubestrap/kubestrap/systemd"
 )
-
-// JoinOptions are join's inputs besides its configuration.
-type JoinOptions struct {
-	DryRun      bool
-	Ignore      preflight.IgnoreSet
-	Out         io.Writer
-	Env         *preflight.Env
-	Systemd     systemd.Manager
-	AgentBinary string
-	// NodeIP overrides the address detected from the route to the API.
-	NodeIP string
-	// KubeDir is /etc/kubernetes (a temp dir in tests).
-	KubeDir string
-}
-
-// JoinData is what join phases share.
-type JoinData struct {
-	Cfg  *config.JoinConfiguration
-	Opts JoinOptions
-	// Set by the phases as they go.
-	Info    *join.ClusterInfo
-	Cluster *config.ClusterConfiguration
-	NodeIP  string
-	start   time.Time
-}
 
 // JoinPhases is the phase tree of `kubestrap join`.
 func JoinPhases() []Phase {
 	return []Phase{
 		{Name: "preflight", Short: "Check the host before changing it", Run: joinPreflight},
 		{Name: "discovery", Short: "Find and verify the cluster: token signature, CA pins, TLS re-fetch", Run: joinDiscovery},
-		{Name: "identity-check", Short: "Refuse to join a host whose name, machine-id, product_uuid or MAC a node has",
-			Run: joinIdentity},
+		{Name: "identity-check", Short: "Refuse a host whose node name is taken by another machine", Run: joinIdentity},
 		{Name: "kubelet-start", Short: "Write the bootstrap kubeconfig and kubelet config, start the kubelet", Run: joinKubeletStart},
-		{Name: "wait-tls-bootstrap", Short: "Wait for the kubelet's certificate and the Node object", Run: joinWaitBootstrap},
+		{Name: "wait-tls-bootstrap", Short: "Wait for the kubelet's certificate and the Node object; refuse clones " +
+			"(a node with this host's machine-id, product_uuid or MAC)", Run: joinWaitBootstrap},
 		{Name: "node-network", Short: "Write this node's CNI config once it has a podCIDR", Run: joinNodeNetwork},
 		{Name: "wait-ready", Short: "Wait for the node to be Ready, then tidy up", Run: joinWaitReady},
 	}
 }
 
-func asJoin(d Data) *JoinData { return d.(*JoinData) }
-
-func (d *JoinData) kubeDir() string  { return d.Opts.KubeDir }
-func (d *JoinData) nodeName() string { return d.Cfg.NodeRegistration.Name }
-
-func joinPreflight(data Data) (string, error) {
-	d := asJoin(data)
-	d.start = time.Now()
-	v, _ := config.ParseKubernetesVersion(config.DefaultKubernetesVersion)
-	results, err := preflight.Run(preflight.JoinChecks(d.Opts.Env, d.Cfg, v.Minor), d.Opts.Ignore)
-	n := map[preflight.Status]int{}
-	for _, r := range results {
-		n[r.Status]++
-		for _, w := range r.Warnings {
-			fmt.Fprintf(d.Opts.Out, "[preflight] WARNING %s: %s\n", r.Name, w)
-		}
+func asJoin(d Data) (JoinData, error) {
+	jd, ok := d.(JoinData)
+	if !ok {
+		return nil, fmt.Errorf("internal error: join phase given %T, not join data", d)
 	}
-	return fmt.Sprintf("%d checks: %d ok, %d warnings, %d ignored, %d errors", len(results), n[preflight.OK],
-		n[preflight.Warning], n[preflight.Ignored], n[preflight.Failed]), err
+	return jd, nil
 }
 
-func joinDiscovery(data Data) (string, error) {
-	d := asJoin(data)
-	bt := d.Cfg.Discovery.BootstrapToken
-	if f := d.Cfg.Discovery.File; f != nil {
-		return d.discoverFromFile(f.KubeConfigPath)
+// joinPhase adapts a phase body that takes JoinData.
+func joinPhase(fn func(ctx context.Context, d JoinData) (string, error)) func(context.Context, Data) (string, error) {
+	return func(ctx context.Context, data Data) (string, error) {
+		d, err := asJoin(data)
+		if err != nil {
+			return "", err
+		}
+		return fn(ctx, d)
 	}
-	if bt.UnsafeSkipCAVerification {
-		fmt.Fprintln(d.Opts.Out, "[discovery] WARNING: --discovery-token-unsafe-skip-ca-verification: the cluster's CA is "+
-			"not checked against a pin, so an impostor on the network could pose as the control plane")
+}
+
+var (
+	joinPreflight     = joinPhase(runJoinPreflight)
+	joinDiscovery     = joinPhase(runJoinDiscovery)
+	joinIdentity      = joinPhase(runJoinIdentity)
+	joinKubeletStart  = joinPhase(runJoinKubeletStart)
+	joinWaitBootstrap = joinPhase(runJoinWaitBootstrap)
+	joinNodeNetwork   = joinPhase(runJoinNodeNetwork)
+	joinWaitReady     = joinPhase(runJoinWaitReady)
+)
+
+func runJoinPreflight(_ context.Context, d JoinData) (string, error) {
+	v, _ := config.ParseKubernetesVersion(config.DefaultKubernetesVersion)
+	results, err := preflight.Run(preflight.JoinChecks(d.Env(), d.Cfg(), v.Minor), d.Ignore())
+	summary := reportPreflight(d.Out(), results)
+	if err != nil && d.DryRun() {
+		fmt.Fprintf(d.Out(), "[preflight] dry-run: a real join would stop here:\n%s\n", err)
+		return summary, nil
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), d.Cfg.Discovery.Timeout.Duration)
-	defer cancel()
-	disc := &join.Discoverer{Endpoint: bt.APIServerEndpoint, Token: bt.Token, Pins: bt.CACertHashes,
-		SkipCA: bt.UnsafeSkipCAVerification, UnknownGrace: 20 * time.Second, Now: time.Now,
-		Warn: func(s string) { fmt.Fprintln(d.Opts.Out, "[discovery] WARNING "+s) }}
-	info, err := disc.Discover(ctx)
+	return summary, err
+}
+
+func runJoinDiscovery(ctx context.Context, d JoinData) (string, error) {
+	if bt := d.Cfg().Discovery.BootstrapToken; bt != nil && bt.UnsafeSkipCAVerification && len(bt.CACertHashes) == 0 {
+		fmt.Fprintln(d.Out(), "[discovery] WARNING: --discovery-token-unsafe-skip-ca-verification without a pin: the "+
+			"cluster's CA is not checked, so an impostor on the network could pose as the control plane")
+	}
+	info, err := d.ClusterInfo(ctx)
 	if err != nil {
 		return "", err
 	}
-	d.Info = info
+	if err := checkLeftoversBelong(d, info); err != nil {
+		return "", err
+	}
 	return fmt.Sprintf("cluster at %s verified (CA %s)", info.Server, certs.Pin(info.CA)), nil
 }
 
-func (d *JoinData) discoverFromFile(location string) (string, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), d.Cfg.Discovery.Timeout.Duration)
-	defer cancel()
-	info, token, err := join.FileDiscovery(ctx, location)
-	if err != nil {
-		return "", err
+// checkLeftoversBelong refuses to resume over files of another cluster: a
+// node that was part of cluster A must be reset before it joins cluster B,
+// or its kubelet would mix A's credentials with B's CA.
+func checkLeftoversBelong(d JoinData, info *join.ClusterInfo) error {
+	caPath := d.HostPath(d.Cfg().CACertPath)
+	if old, err := os.ReadFile(caPath); err == nil && !bytes.Equal(bytes.TrimSpace(old), bytes.TrimSpace(info.CAPEM)) {
+		return &LeftoverError{What: caPath + " holds another cluster's CA", Cluster: info.Server}
 	}
-	if d.Cfg.Discovery.TLSBootstrapToken == "" {
-		d.Cfg.Discovery.TLSBootstrapToken = token
+	kc := filepath.Join(d.KubernetesDir(), certs.KubeletConf)
+	if server, err := kubeconfigServer(kc); err == nil && server != info.Server {
+		return &LeftoverError{What: kc + " points at " + server, Cluster: info.Server}
 	}
-	if d.Cfg.Discovery.TLSBootstrapToken == "" {
-		return "", errors.New("the discovery file has no token for TLS bootstrap: pass --tls-bootstrap-token")
-	}
-	d.Info = info
-	return fmt.Sprintf("cluster at %s from %s (CA %s)", info.Server, location, certs.Pin(info.CA)), nil
-}
-
-// apiEndpoint is host:port of the API server the node joins.
-func (d *JoinData) apiEndpoint() string {
-	if bt := d.Cfg.Discovery.BootstrapToken; bt != nil && bt.APIServerEndpoint != "" {
-		return bt.APIServerEndpoint
-	}
-	return strings.TrimPrefix(d.Info.Server, "https://")
-}
-
-// bootstrapClient authenticates with the bootstrap token, trusting the CA.
-func (d *JoinData) bootstrapClient() (kubernetes.Interface, error) {
-	rc := &rest.Config{Host: d.Info.Server, BearerToken: d.Cfg.Discovery.TLSBootstrapToken,
-		TLSClientConfig: rest.TLSClientConfig{CAData: d.Info.CAPEM}, Timeout: 10 * time.Second}
-	return kubernetes.NewForConfig(rc)
-}
-
-// kubeletClient uses the node's own credentials once TLS bootstrap is done.
-func (d *JoinData) kubeletClient() (kubernetes.Interface, error) {
-	return clientFromFile(filepath.Join(d.kubeDir(), certs.KubeletConf))
-}
-
-func joinIdentity(data Data) (string, error) {
-	d := asJoin(data)
-	c, err := d.bootstrapClient()
-	if err != nil {
-		return "", err
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), APITimeout)
-	defer cancel()
-	nodes, err := c.CoreV1().Nodes().List(ctx, metav1.ListOptions{})
-	if apierrors.IsUnauthorized(err) {
-		return "", fmt.Errorf("the API server rejects the token: it has expired or was deleted; create a new one with " +
-			"`kubestrap token create --print-join-command` on a control-plane node")
-	}
-	if err != nil {
-		return "", fmt.Errorf("list nodes with the bootstrap token: %w", err)
-	}
-	ifs, err := d.Opts.Env.Interfaces()
-	if err != nil {
-		return "", err
-	}
-	id, err := join.LocalIdentity(d.Opts.Env, ifs, join.HostMACs())
-	if err != nil {
-		return "", err
-	}
-	if _, err := join.CheckIdentity(d.nodeName(), id, nodes.Items); err != nil {
-		return "", err
-	}
-	return fmt.Sprintf("no node shares this host's name, machine-id, product_uuid or MACs (%d nodes)", len(nodes.Items)), nil
-}
-
-func joinKubeletStart(data Data) (string, error) {
-	d := asJoin(data)
-	ctx, cancel := context.WithTimeout(context.Background(), APITimeout)
-	defer cancel()
-	c, err := d.bootstrapClient()
-	if err != nil {
-		return "", err
-	}
-	if err := d.loadClusterConfig(ctx, c); err != nil {
-		return "", err
-	}
-	if d.NodeIP = d.Opts.NodeIP; d.NodeIP == "" {
-		if d.NodeIP, err = join.RouteSourceIP(d.apiEndpoint()); err != nil {
-			return "", err
-		}
-	}
-	fmt.Fprintf(d.Opts.Out, "[kubelet-start] node IP %s (the source address of the route to %s; --node-ip overrides)\n",
-		d.NodeIP, d.apiEndpoint())
-	if err := d.writeNodeFiles(); err != nil {
-		return "", err
-	}
-	if !systemd.Running(d.Opts.Env.Root) {
-		return "", systemd.ErrNoSystemd
-	}
-	agent, err := kubelet.BundledAgent(d.Opts.AgentBinary)
-	if err != nil {
-		return "", err
-	}
-	sctx, scancel := context.WithTimeout(context.Background(), systemd.Timeout)
-	defer scancel()
-	return kubelet.Start(sctx, d.Opts.Systemd, agent)
-}
-
-// loadClusterConfig reads the ClusterConfiguration init uploaded.
-func (d *JoinData) loadClusterConfig(ctx context.Context, c kubernetes.Interface) error {
-	cm, err := c.CoreV1().ConfigMaps(metav1.NamespaceSystem).Get(ctx, controlplane.ClusterConfigMap, metav1.GetOptions{})
-	if err != nil {
-		return fmt.Errorf("read the cluster's configuration (kube-system/%s): %w", controlplane.ClusterConfigMap, err)
-	}
-	cluster := &config.ClusterConfiguration{}
-	if err := yaml.Unmarshal([]byte(cm.Data[controlplane.ConfigMapKey]), cluster); err != nil {
-		return fmt.Errorf("kube-system/%s: %w", controlplane.ClusterConfigMap, err)
-	}
-	config.SetClusterDefaults(cluster)
-	d.Cluster = cluster
 	return nil
 }
 
-// writeNodeFiles writes the CA, the bootstrap kubeconfig (0600: it holds
-// the token) and the kubelet's configuration for this node.
-func (d *JoinData) writeNodeFiles() error {
-	if err := hostfs.WriteFileAtomic(d.Cfg.CACertPath, d.Info.CAPEM, certs.CertMode); err != nil {
+// LeftoverError says this node holds files of another cluster.
+type LeftoverError struct{ What, Cluster string }
+
+func (e *LeftoverError) Error() string {
+	return fmt.Sprintf("this node has leftovers of another cluster (%s), not of the cluster at %s: reset the node first "+
+		"(`systemctl stop kubelet`, then remove /etc/kubernetes, /var/lib/kubelet and the CNI config in /etc/cni/net.d)",
+		e.What, e.Cluster)
+}
+
+// runJoinIdentity checks the node name with `get`, all a bootstrap token
+// may do: a token holder cannot list the cluster's nodes. The clone checks
+// that need every node run after TLS bootstrap, with the node's own
+// credentials (wait-tls-bootstrap).
+func runJoinIdentity(ctx context.Context, d JoinData) (string, error) {
+	c, err := d.BootstrapClient(ctx)
+	if err != nil {
+		return "", err
+	}
+	id, err := localIdentity(d.Env())
+	if err != nil {
+		return "", err
+	}
+	ctx, cancel := context.WithTimeout(ctx, APITimeout)
+	defer cancel()
+	n, err := c.CoreV1().Nodes().Get(ctx, d.NodeName(), metav1.GetOptions{})
+	switch {
+	case apierrors.IsNotFound(err):
+		return "no node is named " + d.NodeName(), nil
+	case apierrors.IsUnauthorized(err):
+		return "", errors.New("the API server rejects the token: it has expired or was deleted; create a new one with " +
+			"`kubestrap token create --print-join-command` on a control-plane node")
+	case apierrors.IsForbidden(err):
+		fmt.Fprintf(d.Out(), "[identity-check] WARNING the token may not read Nodes (%v): the name check is left to "+
+			"wait-tls-bootstrap\n", err)
+		return "name check skipped", nil
+	case err != nil:
+		return "", fmt.Errorf("get node %s with the bootstrap token: %w", d.NodeName(), err)
+	}
+	if _, err := join.CheckIdentity(d.NodeName(), id, []corev1.Node{*n}); err != nil {
+		return "", err
+	}
+	return "node " + d.NodeName() + " is this host (same machine-id): resuming its join", nil
+}
+
+func localIdentity(e *preflight.Env) (join.Identity, error) {
+	ifs, err := e.Interfaces()
+	if err != nil {
+		return join.Identity{}, err
+	}
+	return join.LocalIdentity(e, ifs, join.HostMACs())
+}
+
+func runJoinKubeletStart(ctx context.Context, d JoinData) (string, error) {
+	info, err := d.ClusterInfo(ctx)
+	if err != nil {
+		return "", err
+	}
+	cluster, err := d.ClusterConfig(ctx)
+	if err != nil {
+		return "", err
+	}
+	nodeIP, err := d.NodeIP(ctx)
+	if err != nil {
+		return "", err
+	}
+	if err := writeJoinNodeFiles(d, info, cluster, nodeIP); err != nil {
+		return "", err
+	}
+	msg := "wrote " + filepath.Join(d.KubeletDir(), kubelet.ConfigFile) + " and the bootstrap kubeconfig"
+	if d.DryRun() {
+		return msg + "; dry-run: would install the bundled kubelet and start kubelet.service", nil
+	}
+	started, err := startKubelet(ctx, d.Env(), d.Systemd(), d.AgentBinary())
+	return msg + "; " + started, err
+}
+
+// startKubelet installs the bundled kubelet and (re)starts its unit; init
+// and join share it.
+func startKubelet(ctx context.Context, e *preflight.Env, sd systemd.Manager, agentBinary string) (string, error) {
+	if !systemd.Running(e.Root) {
+		return "", systemd.ErrNoSystemd
+	}
+	agent, err := kubelet.BundledAgent(agentBinary)
+	if err != nil {
+		return "", err
+	}
+	ctx, cancel := context.WithTimeout(ctx, systemd.Timeout)
+	defer cancel()
+	return kubelet.Start(ctx, sd, agent)
+}
+
+// writeJoinNodeFiles writes the CA, the bootstrap kubeconfig (0600: it
+// holds the token) and the kubelet's configuration for this node.
+func writeJoinNodeFiles(d JoinData, info *join.ClusterInfo, cluster *config.ClusterConfiguration, nodeIP string) error {
+	cfg := d.Cfg()
+	caPath := d.HostPath(cfg.CACertPath)
+	if err := os.MkdirAll(filepath.Dir(caPath), 0o755); err != nil {
 		return err
 	}
-	kc := certs.NewKubeconfig(d.Cluster.ClusterName, d.Info.Server, "kubelet-bootstrap", d.Info.CAPEM, nil, nil)
-	kc.AuthInfos["kubelet-bootstrap"].Token = d.Cfg.Discovery.TLSBootstrapToken
+	if err := hostfs.WriteFileAtomic(caPath, info.CAPEM, certs.CertMode); err != nil {
+		return err
+	}
+	kc := certs.NewKubeconfig(cluster.ClusterName, info.Server, "kubelet-bootstrap", info.CAPEM, nil, nil)
+	kc.AuthInfos["kubelet-bootstrap"].Token = cfg.Discovery.TLSBootstrapToken
 	b, err := clientcmd.Write(*kc)
 	if err != nil {
 		return err
 	}
-	if err := hostfs.WriteFileAtomic(filepath.Join(d.kubeDir(), "bootstrap-kubelet.conf"), b, certs.KeyMode); err != nil {
+	if err := hostfs.WriteFileAtomic(filepath.Join(d.KubernetesDir(), bootstrapKubeletConf), b, certs.KeyMode); err != nil {
 		return err
 	}
-	params, err := nodeKubeletParams(d.Opts.Env, d.Cluster, d.Cfg.CACertPath, d.Cfg.NodeRegistration.CRISocket)
+	params, err := nodeKubeletParams(d.Env(), cluster, cfg.CACertPath, cfg.NodeRegistration.CRISocket)
 	if err != nil {
 		return err
 	}
-	flags := kubelet.Flags(d.NodeIP, d.nodeName(), d.Cfg.NodeRegistration.KubeletExtraArgs)
-	if err := os.MkdirAll(filepath.Join(d.kubeDir(), "manifests"), 0o755); err != nil {
+	flags := kubelet.Flags(nodeIP, d.NodeName(), cfg.NodeRegistration.KubeletExtraArgs)
+	if err := os.MkdirAll(filepath.Join(d.KubernetesDir(), "manifests"), 0o755); err != nil {
 		return err
 	}
-	return kubelet.WriteConfig(kubelet.Dir, kubelet.Config(params), flags)
+	return kubelet.WriteConfig(d.KubeletDir(), kubelet.Config(params), flags)
 }
 
-func joinWaitBootstrap(data Data) (string, error) {
-	d := asJoin(data)
-	ctx, cancel := context.WithTimeout(context.Background(), APITimeout)
+const bootstrapKubeletConf = "bootstrap-kubelet.conf"
+
+func waitSpec(d interface{ Out() io.Writer }, prefix string) poll.Spec {
+	return poll.Spec{Interval: pollInterval, Out: d.Out(), Prefix: prefix}
+}
+
+func runJoinWaitBootstrap(ctx context.Context, d JoinData) (string, error) {
+	if d.DryRun() {
+		return "dry-run: would wait for the kubelet's TLS bootstrap and the Node object, then check it for clones", nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, APITimeout)
 	defer cancel()
-	kubeconf := filepath.Join(d.kubeDir(), certs.KubeletConf)
+	kubeconf := filepath.Join(d.KubernetesDir(), certs.KubeletConf)
 	// The kubelet writes kubelet.conf, then the certificate it names: wait
 	// until the kubeconfig loads.
-	for {
-		if _, err := d.kubeletClient(); err == nil {
-			break
-		}
-		select {
-		case <-ctx.Done():
-			return "", fmt.Errorf("the kubelet did not complete TLS bootstrap (no %s): see `journalctl -u kubelet`; "+
-				"is the CSR approved? (`kubectl get csr`)", kubeconf)
-		case <-time.After(pollInterval):
-		}
-	}
-	c, err := d.kubeletClient()
+	s := waitSpec(d, "wait-tls-bootstrap")
+	s.What = "the kubelet's TLS bootstrap (" + kubeconf + "; is the CSR approved? `kubectl get csr`)"
+	var c kubernetes.Interface
+	err := poll.Until(ctx, s, func(context.Context) (bool, error) {
+		var err error
+		c, err = clientFromFile(kubeconf)
+		return err == nil, err
+	})
 	if err != nil {
+		return "", fmt.Errorf("%w; `journalctl -u kubelet` says why", err)
+	}
+	if _, err := kubelet.WaitNode(ctx, c, d.NodeName(), waitSpec(d, "wait-tls-bootstrap")); err != nil {
 		return "", err
 	}
-	if _, err := kubelet.WaitNode(ctx, c, d.nodeName(), pollInterval); err != nil {
+	if err := refuseClone(ctx, d, c); err != nil {
 		return "", err
 	}
-	return fmt.Sprintf("node %s registered (%s after join started)", d.nodeName(), FormatDuration(time.Since(d.start))), nil
+	return fmt.Sprintf("node %s registered; no other node has this host's machine-id, product_uuid or MACs (%s after join started)",
+		d.NodeName(), FormatDuration(now().Sub(d.Start()))), nil
 }
 
-func joinNodeNetwork(data Data) (string, error) {
-	d := asJoin(data)
-	if d.Cluster.Networking.PodNetwork == "none" {
-		return "pod network none: install a CNI of your own", nil
+// refuseClone compares this host with every node, using the node's own
+// credentials (nodes may list nodes; bootstrap tokens may not). The node is
+// not Ready yet (no CNI config), so nothing runs on it; on a clone the join
+// is undone, leaving the host as it was.
+func refuseClone(ctx context.Context, d JoinData, c kubernetes.Interface) error {
+	id, err := localIdentity(d.Env())
+	if err != nil {
+		return err
 	}
-	c, err := d.kubeletClient()
+	nodes, err := c.CoreV1().Nodes().List(ctx, metav1.ListOptions{})
+	if err != nil {
+		return fmt.Errorf("list nodes with the node's credentials: %w", err)
+	}
+	others := nodes.Items[:0]
+	for _, n := range nodes.Items {
+		if n.Name != d.NodeName() {
+			others = append(others, n)
+		}
+	}
+	_, cerr := join.CheckIdentity(d.NodeName(), id, others)
+	if cerr == nil {
+		return nil
+	}
+	return errors.Join(cerr, undoJoin(ctx, d, c))
+}
+
+// undoJoin takes back a join refused after TLS bootstrap: stop the kubelet,
+// delete the Node it registered, remove its credentials and the CA.
+func undoJoin(ctx context.Context, d JoinData, c kubernetes.Interface) error {
+	var errs []error
+	if d.Systemd() != nil {
+		errs = append(errs, d.Systemd().Stop(ctx, kubelet.Unit))
+	}
+	if err := c.CoreV1().Nodes().Delete(ctx, d.NodeName(), metav1.DeleteOptions{}); err != nil && !apierrors.IsNotFound(err) {
+		errs = append(errs, fmt.Errorf("delete node %s: %w", d.NodeName(), err))
+	}
+	files := []string{filepath.Join(d.KubernetesDir(), certs.KubeletConf), filepath.Join(d.KubernetesDir(), bootstrapKubeletConf),
+		d.HostPath(d.Cfg().CACertPath)}
+	pems, _ := filepath.Glob(filepath.Join(d.HostPath(kubelet.PKIDir), "kubelet-client-*"))
+	for _, f := range append(files, pems...) {
+		if err := os.Remove(f); err != nil && !errors.Is(err, os.ErrNotExist) {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func runJoinNodeNetwork(ctx context.Context, d JoinData) (string, error) {
+	if d.DryRun() {
+		return "dry-run: would wait for this node's podCIDR and write its CNI config", nil
+	}
+	cluster, err := d.ClusterConfig(ctx)
 	if err != nil {
 		return "", err
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), APITimeout)
+	if cluster.Networking.PodNetwork == "none" {
+		return "pod network none: install a CNI of your own", nil
+	}
+	c, err := d.KubeletClient()
+	if err != nil {
+		return "", err
+	}
+	nodeIP, err := d.NodeIP(ctx)
+	if err != nil {
+		return "", err
+	}
+	ctx, cancel := context.WithTimeout(ctx, APITimeout)
 	defer cancel()
-	cidr, installed, err := NodeNetwork(ctx, c, d.Opts.Env, d.nodeName(), d.NodeIP)
+	cidr, installed, err := addons.NodeNetwork(ctx, c, d.Env(), d.NodeName(), nodeIP, waitSpec(d, "node-network"))
 	if err != nil {
 		return "", err
 	}
@@ -303,40 +349,36 @@ func joinNodeNetwork(data Data) (string, error) {
 	return msg, nil
 }
 
-func joinWaitReady(data Data) (string, error) {
-	d := asJoin(data)
-	c, err := d.kubeletClient()
+func runJoinWaitReady(ctx context.Context, d JoinData) (string, error) {
+	if d.DryRun() {
+		return "dry-run: would wait for the node to be Ready, record its MAC hashes and remove the bootstrap kubeconfig", nil
+	}
+	c, err := d.KubeletClient()
 	if err != nil {
 		return "", err
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), APITimeout)
+	ctx, cancel := context.WithTimeout(ctx, APITimeout)
 	defer cancel()
-	if err := waitReady(ctx, c, d.nodeName()); err != nil {
+	if err := waitReady(ctx, c, d.NodeName(), waitSpec(d, "wait-ready")); err != nil {
 		return "", err
 	}
-	if err := annotateMACs(ctx, c, d); err != nil {
+	if err := annotateMACsOf(ctx, c, d.Env(), d.NodeName()); err != nil {
 		return "", err
 	}
 	// The token's job is done; the kubelet renews its own certificate.
-	_ = os.Remove(filepath.Join(d.kubeDir(), "bootstrap-kubelet.conf"))
-	if err := d.writeRecord(); err != nil {
+	_ = os.Remove(filepath.Join(d.KubernetesDir(), bootstrapKubeletConf))
+	if err := writeJoinRecord(d); err != nil {
 		return "", err
 	}
-	return fmt.Sprintf("node %s is Ready (%s after join started)", d.nodeName(), FormatDuration(time.Since(d.start))), nil
+	return fmt.Sprintf("node %s is Ready (%s after join started)", d.NodeName(), FormatDuration(now().Sub(d.Start()))), nil
 }
 
-func waitReady(ctx context.Context, c kubernetes.Interface, name string) error {
-	for {
+func waitReady(ctx context.Context, c kubernetes.Interface, name string, s poll.Spec) error {
+	s.What = "node " + name + " to be Ready (`kubectl describe node " + name + "` says why not)"
+	return poll.Until(ctx, s, func(ctx context.Context) (bool, error) {
 		n, err := c.CoreV1().Nodes().Get(ctx, name, metav1.GetOptions{})
-		if err == nil && nodeReady(n) {
-			return nil
-		}
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("node %s did not become Ready: %w (`kubectl describe node %s` says why)", name, ctx.Err(), name)
-		case <-time.After(pollInterval):
-		}
-	}
+		return err == nil && nodeReady(n), err
+	})
 }
 
 func nodeReady(n *corev1.Node) bool {
@@ -348,17 +390,8 @@ func nodeReady(n *corev1.Node) bool {
 	return false
 }
 
-// annotateMACs records this node's MAC hashes for later identity checks.
-func annotateMACs(ctx context.Context, c kubernetes.Interface, d *JoinData) error {
-	return annotateMACsOf(ctx, c, d.Opts.Env, d.nodeName())
-}
-
 func annotateMACsOf(ctx context.Context, c kubernetes.Interface, e *preflight.Env, node string) error {
-	ifs, err := e.Interfaces()
-	if err != nil {
-		return err
-	}
-	id, err := join.LocalIdentity(e, ifs, join.HostMACs())
+	id, err := localIdentity(e)
 	if err != nil {
 		return err
 	}
@@ -370,40 +403,13 @@ func annotateMACsOf(ctx context.Context, c kubernetes.Interface, e *preflight.En
 // JoinRecord marks a finished join, as InitRecord does for init.
 const JoinRecord = "kubestrap-join.yaml"
 
-func (d *JoinData) writeRecord() error {
-	rec := fmt.Sprintf("# written by kubestrap join when it finished\nnode: %s\nserver: %s\nnodeIP: %s\n",
-		d.nodeName(), d.Info.Server, d.NodeIP)
-	return hostfs.WriteFileAtomic(filepath.Join(d.kubeDir(), JoinRecord), []byte(rec), 0o600)
-}
-
-// JoinedAlready reports whether this node finished a join: the record is
-// there, its kubelet has credentials and the cluster knows the node.
-func JoinedAlready(kubeDir, name string) bool {
-	if _, err := os.Stat(filepath.Join(kubeDir, JoinRecord)); err != nil {
-		return false
-	}
-	c, err := clientFromFile(filepath.Join(kubeDir, certs.KubeletConf))
+func writeJoinRecord(d JoinData) error {
+	server, err := kubeconfigServer(filepath.Join(d.KubernetesDir(), certs.KubeletConf))
 	if err != nil {
-		return false
+		return err
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	_, err = c.CoreV1().Nodes().Get(ctx, name, metav1.GetOptions{})
-	return err == nil
-}
-
-// JoinStarted reports leftovers of an unfinished join.
-func JoinStarted(kubeDir string) bool {
-	for _, f := range []string{"bootstrap-kubelet.conf", certs.KubeletConf, "pki/ca.crt"} {
-		if _, err := os.Stat(filepath.Join(kubeDir, f)); err == nil {
-			return true
-		}
-	}
-	return false
-}
-
-// JoinResumeIgnores are the checks an unfinished join trips by itself.
-func JoinResumeIgnores(c *config.JoinConfiguration) []string {
-	return []string{"Port-10250", "DirAvailable--etc-kubernetes-manifests",
-		"FileAvailable-" + strings.ReplaceAll(c.CACertPath, "/", "-"), "FileAvailable--etc-kubernetes-kubelet.conf"}
+	nodeIP, _ := d.NodeIP(context.Background())
+	rec := fmt.Sprintf("# written by kubestrap join when it finished\nnode: %s\nserver: %s\nnodeIP: %s\n",
+		d.NodeName(), server, nodeIP)
+	return hostfs.WriteFileAtomic(filepath.Join(d.KubernetesDir(), JoinRecord), []byte(rec), 0o600)
 }

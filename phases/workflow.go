@@ -6,6 +6,7 @@
 package phases
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -27,7 +28,8 @@ type Phase struct {
 	// Run does the phase's work and returns the summary it prints. A phase
 	// with children and its own Run does all the children's work at once
 	// (in parallel, say) when none of them is skipped.
-	Run func(d Data) (string, error)
+	// The context is cancelled on Ctrl-C; every wait inside must honour it.
+	Run func(ctx context.Context, d Data) (string, error)
 	// RunIf, when set, decides whether the phase applies at all.
 	RunIf func(d Data) (bool, error)
 }
@@ -50,6 +52,10 @@ type PhaseError struct {
 }
 
 func (e *PhaseError) Error() string {
+	if errors.Is(e.Err, context.Canceled) {
+		return fmt.Sprintf("phase %s interrupted\nto resume: kubestrap %s phase %s, then the phases after it "+
+			"(or re-run `kubestrap %s`: finished phases are skipped or converge)", e.Path, e.Command, e.Path, e.Command)
+	}
 	return fmt.Sprintf("phase %s failed: %v\nto resume after fixing it: kubestrap %s phase %s, then the phases after it "+
 		"(or re-run `kubestrap %s`: finished phases are skipped or converge)", e.Path, e.Err, e.Command, e.Path, e.Command)
 }
@@ -92,12 +98,12 @@ func (r *Runner) ValidateSkip() error {
 }
 
 // Run runs the whole tree.
-func (r *Runner) Run(d Data) error {
+func (r *Runner) Run(ctx context.Context, d Data) error {
 	if err := r.ValidateSkip(); err != nil {
 		return err
 	}
 	start := r.now()
-	if err := r.runList("", r.Phases, d); err != nil {
+	if err := r.runList(ctx, "", r.Phases, d); err != nil {
 		return err
 	}
 	fmt.Fprintf(r.Out, "[%s] done (%s)\n", r.Command, r.since(start))
@@ -105,7 +111,7 @@ func (r *Runner) Run(d Data) error {
 }
 
 // RunPhase runs one phase (and its subtree) by path.
-func (r *Runner) RunPhase(path string, d Data) error {
+func (r *Runner) RunPhase(ctx context.Context, path string, d Data) error {
 	p, ok := r.find(path)
 	if !ok {
 		return fmt.Errorf("unknown phase %q; known phases: %s", path, strings.Join(r.Paths(), ", "))
@@ -114,7 +120,7 @@ func (r *Runner) RunPhase(path string, d Data) error {
 	if i := strings.LastIndex(path, "/"); i >= 0 {
 		prefix = path[:i+1]
 	}
-	return r.runOne(prefix, p, d)
+	return r.runOne(ctx, prefix, p, d)
 }
 
 func (r *Runner) find(path string) (Phase, bool) {
@@ -135,17 +141,20 @@ func (r *Runner) find(path string) (Phase, bool) {
 	return cur, true
 }
 
-func (r *Runner) runList(prefix string, ps []Phase, d Data) error {
+func (r *Runner) runList(ctx context.Context, prefix string, ps []Phase, d Data) error {
 	for _, p := range ps {
-		if err := r.runOne(prefix, p, d); err != nil {
+		if err := r.runOne(ctx, prefix, p, d); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-func (r *Runner) runOne(prefix string, p Phase, d Data) error {
+func (r *Runner) runOne(ctx context.Context, prefix string, p Phase, d Data) error {
 	path := prefix + p.Name
+	if err := ctx.Err(); err != nil {
+		return &PhaseError{Path: path, Command: r.Command, Err: err}
+	}
 	if r.skipped(path) {
 		fmt.Fprintf(r.Out, "[%s] skipped\n", path)
 		return nil
@@ -161,11 +170,14 @@ func (r *Runner) runOne(prefix string, p Phase, d Data) error {
 	}
 	if p.Run != nil && (len(p.Phases) == 0 || !r.anySkippedBelow(path+"/")) {
 		start := r.now()
-		msg, err := p.Run(d)
+		msg, err := p.Run(ctx, d)
 		if err != nil {
 			var pe *PhaseError
 			if errors.As(err, &pe) {
 				return err
+			}
+			if ctx.Err() != nil {
+				err = fmt.Errorf("%w (%v)", ctx.Err(), err)
 			}
 			return &PhaseError{Path: path, Command: r.Command, Err: err}
 		}
@@ -174,7 +186,7 @@ func (r *Runner) runOne(prefix string, p Phase, d Data) error {
 		}
 		return nil
 	}
-	return r.runList(path+"/", p.Phases, d)
+	return r.runList(ctx, path+"/", p.Phases, d)
 }
 
 func (r *Runner) skipped(path string) bool {

@@ -2,6 +2,7 @@ package phases
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"strings"
 	"testing"
@@ -11,7 +12,7 @@ import (
 type trace struct{ ran []string }
 
 func leaf(t *trace, name string, err error) Phase {
-	return Phase{Name: name, Run: func(Data) (string, error) { t.ran = append(t.ran, name); return "ok " + name, err }}
+	return Phase{Name: name, Run: func(context.Context, Data) (string, error) { t.ran = append(t.ran, name); return "ok " + name, err }}
 }
 
 func tree(t *trace, failAt string) []Phase {
@@ -23,9 +24,9 @@ func tree(t *trace, failAt string) []Phase {
 		return leaf(t, n, err)
 	}
 	parent := Phase{Name: "certs", Phases: []Phase{mk("ca"), mk("apiserver")},
-		Run: func(Data) (string, error) { t.ran = append(t.ran, "certs(all)"); return "all", nil }}
+		Run: func(context.Context, Data) (string, error) { t.ran = append(t.ran, "certs(all)"); return "all", nil }}
 	return []Phase{mk("preflight"), parent, {Name: "control-plane", Phases: []Phase{mk("apiserver-pod"), mk("scheduler")}},
-		{Name: "optional", RunIf: func(Data) (bool, error) { return false, nil }, Run: func(Data) (string, error) {
+		{Name: "optional", RunIf: func(Data) (bool, error) { return false, nil }, Run: func(context.Context, Data) (string, error) {
 			t.ran = append(t.ran, "optional")
 			return "", nil
 		}}}
@@ -40,7 +41,7 @@ func TestRunOrderAndOutput(t *testing.T) {
 	tr := &trace{}
 	var out bytes.Buffer
 	r := &Runner{Command: "init", Phases: tree(tr, ""), Out: &out, Now: fixedClock()}
-	if err := r.Run(nil); err != nil {
+	if err := r.Run(ctx, nil); err != nil {
 		t.Fatal(err)
 	}
 	if got := strings.Join(tr.ran, ","); got != "preflight,certs(all),apiserver-pod,scheduler" {
@@ -55,7 +56,7 @@ func TestSkipChildRunsSiblingsIndividually(t *testing.T) {
 	tr := &trace{}
 	var out bytes.Buffer
 	r := &Runner{Command: "init", Phases: tree(tr, ""), Out: &out, Skip: []string{"certs/ca", "preflight"}}
-	if err := r.Run(nil); err != nil {
+	if err := r.Run(ctx, nil); err != nil {
 		t.Fatal(err)
 	}
 	if got := strings.Join(tr.ran, ","); got != "apiserver,apiserver-pod,scheduler" {
@@ -68,7 +69,7 @@ func TestSkipChildRunsSiblingsIndividually(t *testing.T) {
 
 func TestUnknownSkipIsAnError(t *testing.T) {
 	r := &Runner{Command: "init", Phases: tree(&trace{}, ""), Out: &bytes.Buffer{}, Skip: []string{"cert"}}
-	err := r.Run(nil)
+	err := r.Run(ctx, nil)
 	if err == nil || !strings.Contains(err.Error(), "unknown phase(s) in --skip-phases: cert") {
 		t.Errorf("got %v", err)
 	}
@@ -77,7 +78,7 @@ func TestUnknownSkipIsAnError(t *testing.T) {
 func TestFailureNamesPhaseAndResume(t *testing.T) {
 	tr := &trace{}
 	r := &Runner{Command: "init", Phases: tree(tr, "scheduler"), Out: &bytes.Buffer{}}
-	err := r.Run(nil)
+	err := r.Run(ctx, nil)
 	var pe *PhaseError
 	if !errors.As(err, &pe) || pe.Path != "control-plane/scheduler" {
 		t.Fatalf("got %v", err)
@@ -90,20 +91,47 @@ func TestFailureNamesPhaseAndResume(t *testing.T) {
 func TestRunPhaseByPath(t *testing.T) {
 	tr := &trace{}
 	r := &Runner{Command: "init", Phases: tree(tr, ""), Out: &bytes.Buffer{}}
-	if err := r.RunPhase("certs/apiserver", nil); err != nil {
+	if err := r.RunPhase(ctx, "certs/apiserver", nil); err != nil {
 		t.Fatal(err)
 	}
-	if err := r.RunPhase("control-plane", nil); err != nil {
+	if err := r.RunPhase(ctx, "control-plane", nil); err != nil {
 		t.Fatal(err)
 	}
 	if got := strings.Join(tr.ran, ","); got != "apiserver,apiserver-pod,scheduler" {
 		t.Errorf("ran %s", got)
 	}
-	if err := r.RunPhase("certs/nope", nil); err == nil {
+	if err := r.RunPhase(ctx, "certs/nope", nil); err == nil {
 		t.Error("unknown phase accepted")
 	}
 	want := "preflight,certs,certs/ca,certs/apiserver,control-plane,control-plane/apiserver-pod,control-plane/scheduler,optional"
 	if got := strings.Join(r.Paths(), ","); got != want {
 		t.Errorf("paths %s", got)
+	}
+}
+
+var ctx = context.Background()
+
+func TestCancelledRunSaysInterruptedAndHowToResume(t *testing.T) {
+	c, cancel := context.WithCancel(context.Background())
+	ran := []string{}
+	r := &Runner{Command: "join", Out: &bytes.Buffer{}, Phases: []Phase{
+		{Name: "discovery", Run: func(ctx context.Context, _ Data) (string, error) {
+			ran = append(ran, "discovery")
+			cancel() // Ctrl-C while the phase waits
+			<-ctx.Done()
+			return "", ctx.Err()
+		}},
+		{Name: "kubelet-start", Run: func(context.Context, Data) (string, error) {
+			ran = append(ran, "kubelet-start")
+			return "", nil
+		}},
+	}}
+	err := r.Run(c, nil)
+	if err == nil || !errors.Is(err, context.Canceled) || !strings.Contains(err.Error(), "phase discovery interrupted") ||
+		!strings.Contains(err.Error(), "kubestrap join phase discovery") {
+		t.Fatalf("err = %v", err)
+	}
+	if strings.Join(ran, ",") != "discovery" {
+		t.Errorf("ran %v after the interrupt", ran)
 	}
 }

@@ -23,6 +23,7 @@ import (
 
 	"github.com/kubestrap/kubestrap/config"
 	"github.com/kubestrap/kubestrap/etcd"
+	"github.com/kubestrap/kubestrap/poll"
 )
 
 // Probe is one component's health check.
@@ -160,23 +161,21 @@ func (w *Waiter) poll(ctx context.Context, p Probe, start time.Time, mu *sync.Mu
 		}
 	}
 	report("waiting")
-	for {
-		cctx, cancel := context.WithTimeout(ctx, 2*time.Second)
-		err := p.Check(cctx)
-		cancel()
-		if err == nil {
-			report("healthy")
-			return
-		}
-		mu.Lock()
-		last[p.Name] = err.Error()
-		mu.Unlock()
-		select {
-		case <-ctx.Done():
-			return
-		case <-time.After(w.Interval):
-		}
-	}
+	// The result is in last: on timeout Wait reports every probe's state.
+	_ = poll.Until(ctx, poll.Spec{What: p.Name + " to be healthy", Interval: w.Interval, Out: w.Out, Prefix: w.Prefix},
+		func(ctx context.Context) (bool, error) {
+			cctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+			err := p.Check(cctx)
+			cancel()
+			if err == nil {
+				report("healthy")
+				return true, nil
+			}
+			mu.Lock()
+			last[p.Name] = err.Error()
+			mu.Unlock()
+			return false, err
+		})
 }
 
 func indent(s, prefix string) string {

@@ -10,6 +10,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/kubestrap/kubestrap/config"
+	"github.com/kubestrap/kubestrap/hostfs"
 	"github.com/kubestrap/kubestrap/phases"
 	"github.com/kubestrap/kubestrap/preflight"
 	"github.com/kubestrap/kubestrap/systemd"
@@ -95,8 +96,15 @@ func runInit(cmd *cobra.Command, f *initFlags, dryRun bool, skip []string, only 
 		removeDryRunDir(opts.DryRunDir)
 		return err
 	}
+	if !dryRun {
+		lock, err := hostfs.AcquireLock(hostfs.LockPath, "init")
+		if err != nil {
+			return err
+		}
+		defer lock.Release()
+	}
 	if !dryRun && only == "" {
-		done, err := checkInitState(out, data.KubernetesDir(), cfg, ignore)
+		done, err := phases.PrepareInit(out, data.KubernetesDir(), cfg, ignore)
 		if done || err != nil {
 			return err
 		}
@@ -104,9 +112,9 @@ func runInit(cmd *cobra.Command, f *initFlags, dryRun bool, skip []string, only 
 	runner := &phases.Runner{Command: "init", Phases: phases.InitPhases(), Out: out,
 		Skip: append(skip, cfg.SkipPhases...)}
 	if only != "" {
-		err = runner.RunPhase(only, data)
+		err = runner.RunPhase(cmd.Context(), only, data)
 	} else {
-		err = runner.Run(data)
+		err = runner.Run(cmd.Context(), data)
 	}
 	if dryRun {
 		fmt.Fprintf(out, "dry-run output: %s\n", opts.DryRunDir)
@@ -129,26 +137,4 @@ func removeDryRunDir(dir string) {
 	if dir != "" {
 		_ = os.RemoveAll(dir)
 	}
-}
-
-// checkInitState makes init idempotent: a finished init with the same
-// configuration is a no-op, with another one an error naming the
-// differences; an unfinished one is resumed (its own ports and files are
-// not preflight errors then).
-func checkInitState(out io.Writer, kubeDir string, cfg *config.Init, ignore preflight.IgnoreSet) (bool, error) {
-	state, err := phases.DetectInitState(kubeDir, cfg)
-	switch {
-	case err != nil:
-		return true, err
-	case state == phases.Complete:
-		fmt.Fprintln(out, "[init] this node is already initialized with this configuration: nothing to do "+
-			"(`kubestrap token create --print-join-command` prints a join command)")
-		return true, nil
-	case state == phases.Partial:
-		fmt.Fprintln(out, "[init] resuming an init that did not finish on this node")
-		for _, n := range phases.ResumeIgnores(cfg) {
-			ignore[strings.ToLower(n)] = true
-		}
-	}
-	return false, nil
 }

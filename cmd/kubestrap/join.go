@@ -3,7 +3,6 @@ package main
 import (
 	"fmt"
 	"io"
-	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -11,6 +10,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/kubestrap/kubestrap/config"
+	"github.com/kubestrap/kubestrap/hostfs"
 	"github.com/kubestrap/kubestrap/phases"
 	"github.com/kubestrap/kubestrap/preflight"
 	"github.com/kubestrap/kubestrap/staticpods"
@@ -19,7 +19,7 @@ import (
 
 type joinFlags struct {
 	configFile, token, tlsToken, discoveryFile, nodeName, nodeIP, criSocket, agentBinary string
-	hashes, ignore                                                                       []string
+	hashes, ignore, skip                                                                 []string
 	unsafeSkipCA, dryRun                                                                 bool
 	timeout                                                                              time.Duration
 }
@@ -37,7 +37,8 @@ func (f *joinFlags) register(fs *pflag.FlagSet) {
 	fs.StringVar(&f.agentBinary, "agent-binary", "", "the kubelet to install (default: the one next to kubestrap)")
 	fs.StringSliceVar(&f.ignore, "ignore-preflight-errors", nil, "preflight checks whose errors become warnings, or all")
 	fs.DurationVar(&f.timeout, "discovery-timeout", config.DefaultDiscoveryTimeout, "how long discovery retries")
-	fs.BoolVar(&f.dryRun, "dry-run", false, "check and discover, then print what would be done; change nothing")
+	fs.BoolVar(&f.dryRun, "dry-run", false, "check and discover, write the node's files into a temp dir and print what "+
+		"the online phases would do; change nothing on the host")
 }
 
 func (f *joinFlags) apply(fs *pflag.FlagSet, endpoint string) func(*config.JoinConfiguration) {
@@ -86,6 +87,7 @@ func newJoinCommand(out io.Writer) *cobra.Command {
 		RunE: func(cmd *cobra.Command, args []string) error { return runJoin(cmd, f, args, "") },
 	}
 	f.register(cmd.PersistentFlags())
+	cmd.Flags().StringSliceVar(&f.skip, "skip-phases", nil, "phases to skip, e.g. node-network (see `kubestrap join phase --help`)")
 	phaseCmd := &cobra.Command{Use: "phase NAME", Short: "Run one phase of join", Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error { return runJoin(cmd, f, nil, args[0]) }}
 	for _, p := range phases.JoinPhases() {
@@ -112,43 +114,36 @@ func runJoin(cmd *cobra.Command, f *joinFlags, args []string, only string) error
 	if err != nil {
 		return err
 	}
-	env := preflight.Host()
-	if cfg.NodeRegistration.Name == "" {
-		h, err := env.Hostname()
-		if err != nil {
-			return fmt.Errorf("read host name: %w (pass --node-name)", err)
-		}
-		cfg.NodeRegistration.Name = strings.ToLower(h)
-		if err := config.ValidateJoin(cfg); err != nil {
-			return err
-		}
+	if err := config.ValidateNodeIP(f.nodeIP); err != nil {
+		return &usageError{fmt.Errorf("--node-ip: %w", err)}
 	}
 	ignore := preflight.NewIgnoreSet(cfg.NodeRegistration.IgnorePreflightErrors...)
-	kubeDir := staticpods.KubernetesDir
-	if only == "" && phases.JoinedAlready(kubeDir, cfg.NodeRegistration.Name) {
-		fmt.Fprintf(out, "[join] this node already joined the cluster as %s: nothing to do\n", cfg.NodeRegistration.Name)
-		return nil
-	}
-	if phases.JoinStarted(kubeDir) {
-		fmt.Fprintln(out, "[join] resuming a join that did not finish on this node")
-		for _, n := range phases.JoinResumeIgnores(cfg) {
-			ignore[strings.ToLower(n)] = true
-		}
-	}
-	data := &phases.JoinData{Cfg: cfg, Opts: phases.JoinOptions{DryRun: f.dryRun, Ignore: ignore, Out: out, Env: env,
-		Systemd: systemd.DBus{}, AgentBinary: f.agentBinary, NodeIP: f.nodeIP, KubeDir: kubeDir}}
-	r := &phases.Runner{Command: "join", Phases: phases.JoinPhases(), Out: out, Skip: cfg.SkipPhases}
-	if only != "" {
-		return r.RunPhase(only, data)
-	}
+	opts := phases.JoinOptions{DryRun: f.dryRun, Ignore: ignore, Out: out, Env: preflight.Host(), Systemd: systemd.DBus{},
+		AgentBinary: f.agentBinary, NodeIP: f.nodeIP, KubeDir: staticpods.KubernetesDir}
 	if f.dryRun {
-		r.Phases = r.Phases[:3]
-		if err := r.Run(data); err != nil {
+		if opts.DryRunDir, err = phases.NewDryRunDir(); err != nil {
 			return err
 		}
-		fmt.Fprintln(out, "[join] dry-run: would write the CA, bootstrap-kubelet.conf and the kubelet config, start the "+
-			"kubelet, wait for TLS bootstrap, write the CNI config and wait for the node to be Ready")
-		return nil
+		defer fmt.Fprintf(out, "dry-run output: %s\n", opts.DryRunDir)
+	} else {
+		lock, err := hostfs.AcquireLock(hostfs.LockPath, "join")
+		if err != nil {
+			return err
+		}
+		defer lock.Release()
 	}
-	return r.Run(data)
+	data, err := phases.NewJoinData(cfg, opts)
+	if err != nil {
+		return err
+	}
+	if only == "" && !f.dryRun {
+		if done, err := phases.PrepareJoin(out, opts.KubeDir, data.NodeName(), cfg, ignore); done || err != nil {
+			return err
+		}
+	}
+	r := &phases.Runner{Command: "join", Phases: phases.JoinPhases(), Out: out, Skip: append(f.skip, cfg.SkipPhases...)}
+	if only != "" {
+		return r.RunPhase(cmd.Context(), only, data)
+	}
+	return r.Run(cmd.Context(), data)
 }

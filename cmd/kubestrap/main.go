@@ -4,9 +4,12 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"os"
+	"os/signal"
+	"syscall"
 
 	"github.com/kubestrap/kubestrap/config"
 	"github.com/kubestrap/kubestrap/phases"
@@ -34,19 +37,25 @@ func exitCode(err error) int {
 	var ue *usageError
 	var pe *preflight.Error
 	var ce *phases.ConfigChangedError
+	var re *phases.RoleError
 	switch {
 	case err == nil:
 		return exitOK
 	case errors.As(err, &pe):
 		return exitPreflight
-	case errors.As(err, &ve), errors.As(err, &de), errors.As(err, &ue), errors.As(err, &ce):
+	case errors.As(err, &ve), errors.As(err, &de), errors.As(err, &ue), errors.As(err, &ce), errors.As(err, &re):
 		return exitInvalid
 	}
 	return exitError
 }
 
 func main() {
-	err := newRootCommand(os.Stdout, os.Stderr).Execute()
+	// One signal handler for every command: Ctrl-C (or SIGTERM from
+	// Ansible's timeout) cancels the context, waits return at once, and the
+	// phase runner prints how to resume.
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := newRootCommand(os.Stdout, os.Stderr).ExecuteContext(ctx)
+	stop()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "error:", err)
 	}

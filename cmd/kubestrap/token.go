@@ -20,7 +20,6 @@ import (
 	"github.com/kubestrap/kubestrap/components/tokens"
 	"github.com/kubestrap/kubestrap/config"
 	"github.com/kubestrap/kubestrap/join"
-	"github.com/kubestrap/kubestrap/phases"
 	"github.com/kubestrap/kubestrap/staticpods"
 )
 
@@ -105,20 +104,20 @@ func newTokenCreateCommand(out io.Writer, kubeconfig *string) *cobra.Command {
 
 // joinInfo builds the join command from cluster-info (the endpoint nodes
 // use) and the CA it carries.
-func joinInfo(ctx context.Context, c kubernetes.Interface, token string, ttl time.Duration, now time.Time) (phases.JoinInfo, error) {
+func joinInfo(ctx context.Context, c kubernetes.Interface, token string, ttl time.Duration, now time.Time) (tokens.JoinInfo, error) {
 	cm, err := c.CoreV1().ConfigMaps(metav1.NamespacePublic).Get(ctx, bootstrapapi.ConfigMapClusterInfo, metav1.GetOptions{})
 	if err != nil {
-		return phases.JoinInfo{}, fmt.Errorf("read cluster-info: %w", err)
+		return tokens.JoinInfo{}, fmt.Errorf("read cluster-info: %w", err)
 	}
 	ci, err := join.ParseClusterInfoKubeconfig([]byte(cm.Data[bootstrapapi.KubeConfigKey]))
 	if err != nil {
-		return phases.JoinInfo{}, err
+		return tokens.JoinInfo{}, err
 	}
 	var expires time.Time
 	if ttl > 0 {
 		expires = now.Add(ttl)
 	}
-	return phases.NewJoinInfo(strings.TrimPrefix(ci.Server, "https://"), token, ci.CA, expires), nil
+	return tokens.NewJoinInfo(strings.TrimPrefix(ci.Server, "https://"), token, ci.CA, expires), nil
 }
 
 func newTokenListCommand(out io.Writer, kubeconfig *string) *cobra.Command {

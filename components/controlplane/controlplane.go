@@ -5,17 +5,18 @@ package controlplane
 
 import (
 	"context"
-	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/util/retry"
 
 	"github.com/kubestrap/kubestrap/certs"
 	"github.com/kubestrap/kubestrap/components/apply"
 	"github.com/kubestrap/kubestrap/components/kubelet"
 	"github.com/kubestrap/kubestrap/config"
+	"github.com/kubestrap/kubestrap/poll"
 )
 
 // ConfigMaps that upload-config writes and join reads.
@@ -56,14 +57,18 @@ func UploadConfig(ctx context.Context, c kubernetes.Interface, cluster, kubelet 
 	)
 }
 
-// Mark labels the node and, unless taint is false, taints it
-// NoSchedule so that workloads go to workers.
-func Mark(ctx context.Context, c kubernetes.Interface, name string, taints []corev1.Taint) error {
-	n, err := kubelet.WaitNode(ctx, c, name, 100*time.Millisecond)
-	if err != nil {
+// Mark labels the node and taints it (taints may be empty) so that
+// workloads go to workers. It waits for the node to register, and retries
+// on conflicts with the kubelet's own status updates.
+func Mark(ctx context.Context, c kubernetes.Interface, name string, taints []corev1.Taint, s poll.Spec) error {
+	if _, err := kubelet.WaitNode(ctx, c, name, s); err != nil {
 		return err
 	}
-	for {
+	return retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		n, err := c.CoreV1().Nodes().Get(ctx, name, metav1.GetOptions{})
+		if err != nil {
+			return err
+		}
 		if n.Labels == nil {
 			n.Labels = map[string]string{}
 		}
@@ -75,14 +80,8 @@ func Mark(ctx context.Context, c kubernetes.Interface, name string, taints []cor
 			}
 		}
 		_, err = c.CoreV1().Nodes().Update(ctx, n, metav1.UpdateOptions{})
-		if err == nil || ctx.Err() != nil {
-			return err
-		}
-		// A conflict with the kubelet's own status updates: read and retry.
-		if n, err = c.CoreV1().Nodes().Get(ctx, name, metav1.GetOptions{}); err != nil {
-			return err
-		}
-	}
+		return err
+	})
 }
 
 func hasTaint(ts []corev1.Taint, t corev1.Taint) bool {

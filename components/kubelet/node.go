@@ -2,9 +2,7 @@ package kubelet
 
 import (
 	"context"
-	"fmt"
 	"os"
-	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -12,21 +10,19 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/kubestrap/kubestrap/hostfs"
+	"github.com/kubestrap/kubestrap/poll"
 )
 
 // WaitNode waits until the Node object exists (the kubelet registered).
-func WaitNode(ctx context.Context, c kubernetes.Interface, name string, interval time.Duration) (*corev1.Node, error) {
-	for {
+func WaitNode(ctx context.Context, c kubernetes.Interface, name string, s poll.Spec) (*corev1.Node, error) {
+	var node *corev1.Node
+	s.What = "node " + name + " to register"
+	err := poll.Until(ctx, s, func(ctx context.Context) (bool, error) {
 		n, err := c.CoreV1().Nodes().Get(ctx, name, metav1.GetOptions{})
-		if err == nil {
-			return n, nil
-		}
-		select {
-		case <-ctx.Done():
-			return nil, fmt.Errorf("node %s did not register: %w (last error: %v)", name, ctx.Err(), err)
-		case <-time.After(interval):
-		}
-	}
+		node = n
+		return err == nil, err
+	})
+	return node, err
 }
 
 // ClientCurrent is the kubelet's rotated client certificate.
@@ -35,16 +31,14 @@ const ClientCurrent = "/var/lib/kubelet/pki/kubelet-client-current.pem"
 // FinalizeKubeconfig points kubelet.conf at the rotated certificate
 // file instead of the embedded one, once the kubelet has written it, so
 // that rotation keeps the kubeconfig valid. It waits for the file.
-func FinalizeKubeconfig(ctx context.Context, path, current string) (bool, error) {
-	for {
-		if _, err := os.Stat(current); err == nil {
-			break
-		}
-		select {
-		case <-ctx.Done():
-			return false, fmt.Errorf("the kubelet did not write %s: %w", current, ctx.Err())
-		case <-time.After(100 * time.Millisecond):
-		}
+func FinalizeKubeconfig(ctx context.Context, path, current string, s poll.Spec) (bool, error) {
+	s.What = "the kubelet to write " + current
+	err := poll.Until(ctx, s, func(context.Context) (bool, error) {
+		_, err := os.Stat(current)
+		return err == nil, nil
+	})
+	if err != nil {
+		return false, err
 	}
 	kc, err := clientcmd.LoadFromFile(path)
 	if err != nil {

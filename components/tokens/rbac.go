@@ -22,13 +22,15 @@ const (
 
 // BootstrapRBAC lets bootstrap tokens of the node group create CSRs and
 // have them approved, lets nodes renew their client certificates, and lets
-// joining nodes read Nodes (identity checks). It is the smallest set that
-// makes TLS bootstrap work.
+// joining nodes get (never list) a Node by name: the name check before TLS
+// bootstrap. A token holder cannot enumerate nodes; the clone checks that
+// need every node run later with the node's own credentials. It is the
+// smallest set that makes TLS bootstrap work, and kubeadm's grant too.
 func BootstrapRBAC(ctx context.Context, c kubernetes.Interface) error {
 	tokens := apply.Group(config.DefaultNodeTokenGroup)
 	crbs := c.RbacV1().ClusterRoleBindings()
 	getNodes := &rbacv1.ClusterRole{ObjectMeta: metav1.ObjectMeta{Name: GetNodesRole},
-		Rules: []rbacv1.PolicyRule{{APIGroups: []string{""}, Resources: []string{"nodes"}, Verbs: []string{"get", "list"}}}}
+		Rules: []rbacv1.PolicyRule{{APIGroups: []string{""}, Resources: []string{"nodes"}, Verbs: []string{"get"}}}}
 	return apply.Concurrently(
 		func() error {
 			return apply.CreateOrUpdate(ctx, crbs, apply.ClusterRoleBinding(NodeBootstrapperBinding, "system:node-bootstrapper", tokens))

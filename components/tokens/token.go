@@ -4,6 +4,7 @@ package tokens
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sort"
 	"strings"
@@ -21,6 +22,7 @@ import (
 	"github.com/kubestrap/kubestrap/certs"
 	"github.com/kubestrap/kubestrap/components/apply"
 	"github.com/kubestrap/kubestrap/config"
+	"github.com/kubestrap/kubestrap/poll"
 )
 
 // Secret builds the Secret behind a bootstrap token. A TTL of 0 means
@@ -53,21 +55,75 @@ func Secret(t config.BootstrapToken, now time.Time) (*corev1.Secret, error) {
 	}, nil
 }
 
-// Create stores a bootstrap token; an existing token of the same id
-// is updated (its TTL restarts), as `kubeadm token create` does.
+// ErrExists is returned when a token id is taken: a token's secret, TTL
+// and groups are never replaced behind its holder's back (kubeadm refuses
+// the same way).
+var ErrExists = errors.New("a bootstrap token with this id already exists")
+
+// Create stores a new bootstrap token and fails with ErrExists when its id
+// is taken.
 func Create(ctx context.Context, c kubernetes.Interface, t config.BootstrapToken, now time.Time) error {
 	s, err := Secret(t, now)
 	if err != nil {
 		return err
 	}
-	if err := apply.CreateOrUpdate(ctx, c.CoreV1().Secrets(metav1.NamespaceSystem), s); err != nil {
+	id := string(s.Data[bootstrapapi.BootstrapTokenIDKey])
+	_, err = c.CoreV1().Secrets(metav1.NamespaceSystem).Create(ctx, s, metav1.CreateOptions{})
+	if apierrors.IsAlreadyExists(err) {
+		return fmt.Errorf("%w: %s (delete it first with `kubestrap token delete %s`, or create a token with another id)",
+			ErrExists, id, id)
+	}
+	if err != nil {
 		return err
 	}
 	exp := "never"
 	if e, ok := s.Data[bootstrapapi.BootstrapTokenExpirationKey]; ok {
 		exp = string(e)
 	}
-	return setTokenInfo(ctx, c, string(s.Data[bootstrapapi.BootstrapTokenIDKey]), exp)
+	return setTokenInfo(ctx, c, id, exp)
+}
+
+// Ensure makes init's token exist: created when absent, left alone when a
+// token with the same secret is there (a re-run of init), refused when the
+// id is taken by a different secret.
+func Ensure(ctx context.Context, c kubernetes.Interface, t config.BootstrapToken, now time.Time) (existed bool, err error) {
+	err = Create(ctx, c, t, now)
+	if !errors.Is(err, ErrExists) {
+		return false, err
+	}
+	id, secret, _ := strings.Cut(t.Token, ".")
+	cur, gerr := c.CoreV1().Secrets(metav1.NamespaceSystem).Get(ctx, bootstraputil.BootstrapTokenSecretName(id), metav1.GetOptions{})
+	if gerr != nil {
+		return false, gerr
+	}
+	if string(cur.Data[bootstrapapi.BootstrapTokenSecretKey]) != secret {
+		return false, err
+	}
+	return true, nil
+}
+
+// FindByDescription returns an unexpired token whose description is desc:
+// how init finds the token an earlier, interrupted run of it created, so a
+// resumed init uses that one instead of leaving it behind as an orphan.
+func FindByDescription(ctx context.Context, c kubernetes.Interface, desc string, now time.Time) (string, bool, error) {
+	list, err := c.CoreV1().Secrets(metav1.NamespaceSystem).List(ctx, metav1.ListOptions{
+		FieldSelector: "type=" + string(bootstrapapi.SecretTypeBootstrapToken)})
+	if err != nil {
+		return "", false, err
+	}
+	for _, s := range list.Items {
+		if s.Type != bootstrapapi.SecretTypeBootstrapToken || string(s.Data[bootstrapapi.BootstrapTokenDescriptionKey]) != desc {
+			continue
+		}
+		if exp := string(s.Data[bootstrapapi.BootstrapTokenExpirationKey]); exp != "" {
+			t, err := time.Parse(time.RFC3339, exp)
+			if err != nil || !t.After(now.Add(time.Minute)) {
+				continue
+			}
+		}
+		return string(s.Data[bootstrapapi.BootstrapTokenIDKey]) + "." + string(s.Data[bootstrapapi.BootstrapTokenSecretKey]), true, nil
+	}
+	return "", false, nil
 }
 
 // InfoConfigMap lists token ids and expiry times (never secrets) in
@@ -204,18 +260,11 @@ func updateClusterInfo(ctx context.Context, c kubernetes.Interface, cm *corev1.C
 }
 
 // WaitSigned waits until cluster-info carries the signature for tokenID.
-func WaitSigned(ctx context.Context, c kubernetes.Interface, tokenID string, interval time.Duration) error {
+func WaitSigned(ctx context.Context, c kubernetes.Interface, tokenID string, s poll.Spec) error {
 	key := bootstrapapi.JWSSignatureKeyPrefix + tokenID
-	for {
+	s.What = "the bootstrapsigner controller to sign cluster-info (" + key + ")"
+	return poll.Until(ctx, s, func(ctx context.Context) (bool, error) {
 		cm, err := c.CoreV1().ConfigMaps(metav1.NamespacePublic).Get(ctx, bootstrapapi.ConfigMapClusterInfo, metav1.GetOptions{})
-		if err == nil && cm.Data[key] != "" {
-			return nil
-		}
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("cluster-info has no %s yet: is kube-controller-manager running with the bootstrapsigner "+
-				"controller? (%w)", key, ctx.Err())
-		case <-time.After(interval):
-		}
-	}
+		return err == nil && cm.Data[key] != "", err
+	})
 }

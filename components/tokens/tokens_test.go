@@ -13,6 +13,7 @@ import (
 	"github.com/kubestrap/kubestrap/certs"
 	"github.com/kubestrap/kubestrap/components/controlplane"
 	"github.com/kubestrap/kubestrap/config"
+	"github.com/kubestrap/kubestrap/poll"
 )
 
 var ctx = context.Background()
@@ -75,7 +76,7 @@ func TestClusterObjectsAreIdempotent(t *testing.T) {
 		if err := controlplane.UploadConfig(ctx, c, []byte("kubernetesVersion: v1.35.4\n"), []byte("kind: KubeletConfiguration\n")); err != nil {
 			t.Fatal(err)
 		}
-		if err := controlplane.Mark(ctx, c, "cp-1", controlplane.Taints(config.NodeRegistrationOptions{})); err != nil {
+		if err := controlplane.Mark(ctx, c, "cp-1", controlplane.Taints(config.NodeRegistrationOptions{}), poll.Spec{Interval: 10 * time.Millisecond}); err != nil {
 			t.Fatal(err)
 		}
 		if err := ClusterInfo(ctx, c, "https://192.168.56.10:6443", []byte("ca")); err != nil {

@@ -1,0 +1,30 @@
+package tokens
+
+import (
+	"crypto/x509"
+	"fmt"
+	"time"
+
+	"github.com/kubestrap/kubestrap/certs"
+)
+
+// JoinInfo is show-join-command's `-o json` output, a stable interface
+// for Ansible and scripts.
+type JoinInfo struct {
+	Endpoint     string   `json:"endpoint"`
+	Token        string   `json:"token"`
+	CACertHashes []string `json:"caCertHashes"`
+	TokenExpires string   `json:"tokenExpires,omitempty"`
+	JoinCommand  string   `json:"joinCommand"`
+}
+
+// NewJoinInfo builds the join command for a token.
+func NewJoinInfo(endpoint, token string, ca *x509.Certificate, expires time.Time) JoinInfo {
+	pin := certs.Pin(ca)
+	j := JoinInfo{Endpoint: endpoint, Token: token, CACertHashes: []string{pin},
+		JoinCommand: fmt.Sprintf("kubestrap join %s --token %s --discovery-token-ca-cert-hash %s", endpoint, token, pin)}
+	if !expires.IsZero() {
+		j.TokenExpires = expires.UTC().Format(time.RFC3339)
+	}
+	return j
+}

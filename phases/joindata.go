@@ -1,0 +1,277 @@
+package phases
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/clientcmd"
+	"sigs.k8s.io/yaml"
+
+	"github.com/kubestrap/kubestrap/certs"
+	"github.com/kubestrap/kubestrap/components/controlplane"
+	"github.com/kubestrap/kubestrap/components/kubelet"
+	"github.com/kubestrap/kubestrap/config"
+	"github.com/kubestrap/kubestrap/join"
+	"github.com/kubestrap/kubestrap/preflight"
+	"github.com/kubestrap/kubestrap/staticpods"
+	"github.com/kubestrap/kubestrap/systemd"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+// JoinData is what join phases may use. As in kubeadm's phases/join, what
+// an earlier phase would have found is fetched on first use and cached, so
+// every phase also runs alone (`kubestrap join phase kubelet-start`).
+type JoinData interface {
+	Cfg() *config.JoinConfiguration
+	DryRun() bool
+	Out() io.Writer
+	Env() *preflight.Env
+	Ignore() preflight.IgnoreSet
+	Systemd() systemd.Manager
+	AgentBinary() string
+	// KubernetesDir and KubeletDir are /etc/kubernetes and /var/lib/kubelet,
+	// or their stand-ins inside the dry-run dir.
+	KubernetesDir() string
+	KubeletDir() string
+	// HostPath maps a node path into the dry-run dir in a dry run.
+	HostPath(p string) string
+	NodeName() string
+	// Start is when this join began, for the "N s after join started" lines.
+	Start() time.Time
+	// ClusterInfo discovers and verifies the cluster (once).
+	ClusterInfo(ctx context.Context) (*join.ClusterInfo, error)
+	// BootstrapClient authenticates with the TLS bootstrap token.
+	BootstrapClient(ctx context.Context) (kubernetes.Interface, error)
+	// ClusterConfig is the ClusterConfiguration that init uploaded.
+	ClusterConfig(ctx context.Context) (*config.ClusterConfiguration, error)
+	// NodeIP is --node-ip, or the source address of the route to the API.
+	NodeIP(ctx context.Context) (string, error)
+	// KubeletClient uses the node's own credentials (after TLS bootstrap).
+	KubeletClient() (kubernetes.Interface, error)
+}
+
+// JoinOptions are join's inputs besides its configuration.
+type JoinOptions struct {
+	DryRun bool
+	// DryRunDir stands for / in a dry run.
+	DryRunDir   string
+	Ignore      preflight.IgnoreSet
+	Out         io.Writer
+	Env         *preflight.Env
+	Systemd     systemd.Manager
+	AgentBinary string
+	// NodeIP overrides the address detected from the route to the API.
+	NodeIP string
+	// KubeDir is /etc/kubernetes (a temp dir in tests).
+	KubeDir string
+	// Discover replaces token discovery in tests; nil means the real one.
+	Discover func(ctx context.Context) (*join.ClusterInfo, error)
+	// Now is the clock (time.Now when nil).
+	Now func() time.Time
+}
+
+type joinData struct {
+	cfg   *config.JoinConfiguration
+	opts  JoinOptions
+	start time.Time
+
+	// Join's phases run one at a time; the mutex only keeps ClusterInfo
+	// safe for a caller that asks from several goroutines.
+	mu      sync.Mutex
+	info    *join.ClusterInfo
+	cluster *config.ClusterConfiguration
+	nodeIP  string
+}
+
+var _ JoinData = (*joinData)(nil)
+
+// NewJoinData completes the configuration from the host (the node name)
+// and validates it.
+func NewJoinData(cfg *config.JoinConfiguration, opts JoinOptions) (JoinData, error) {
+	if cfg.NodeRegistration.Name == "" {
+		h, err := opts.Env.Hostname()
+		if err != nil {
+			return nil, fmt.Errorf("read host name for the node name: %w (pass --node-name)", err)
+		}
+		cfg.NodeRegistration.Name = strings.ToLower(h)
+		if err := config.ValidateJoin(cfg); err != nil {
+			return nil, err
+		}
+	}
+	if opts.KubeDir == "" {
+		opts.KubeDir = staticpods.KubernetesDir
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	return &joinData{cfg: cfg, opts: opts, start: opts.Now()}, nil
+}
+
+func (d *joinData) Cfg() *config.JoinConfiguration { return d.cfg }
+func (d *joinData) DryRun() bool                   { return d.opts.DryRun }
+func (d *joinData) Out() io.Writer                 { return d.opts.Out }
+func (d *joinData) Env() *preflight.Env            { return d.opts.Env }
+func (d *joinData) Ignore() preflight.IgnoreSet    { return d.opts.Ignore }
+func (d *joinData) Systemd() systemd.Manager       { return d.opts.Systemd }
+func (d *joinData) AgentBinary() string            { return d.opts.AgentBinary }
+func (d *joinData) NodeName() string               { return d.cfg.NodeRegistration.Name }
+func (d *joinData) Start() time.Time               { return d.start }
+func (d *joinData) KubernetesDir() string          { return d.HostPath(d.opts.KubeDir) }
+func (d *joinData) KubeletDir() string             { return d.HostPath(kubelet.Dir) }
+
+// HostPath maps a node path into the dry-run tree, keeping its shape.
+func (d *joinData) HostPath(p string) string {
+	if !d.opts.DryRun {
+		return p
+	}
+	return filepath.Join(d.opts.DryRunDir, p)
+}
+
+func (d *joinData) ClusterInfo(ctx context.Context) (*join.ClusterInfo, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.info != nil {
+		return d.info, nil
+	}
+	info, err := d.discover(ctx)
+	if err != nil {
+		return nil, err
+	}
+	d.info = info
+	return info, nil
+}
+
+func (d *joinData) discover(ctx context.Context) (*join.ClusterInfo, error) {
+	ctx, cancel := context.WithTimeout(ctx, d.cfg.Discovery.Timeout.Duration)
+	defer cancel()
+	if d.opts.Discover != nil {
+		return d.opts.Discover(ctx)
+	}
+	if f := d.cfg.Discovery.File; f != nil {
+		info, token, err := join.FileDiscovery(ctx, f.KubeConfigPath)
+		if err != nil {
+			return nil, err
+		}
+		if d.cfg.Discovery.TLSBootstrapToken == "" {
+			d.cfg.Discovery.TLSBootstrapToken = token
+		}
+		if d.cfg.Discovery.TLSBootstrapToken == "" {
+			return nil, errors.New("the discovery file has no token for TLS bootstrap: pass --tls-bootstrap-token")
+		}
+		return info, nil
+	}
+	bt := d.cfg.Discovery.BootstrapToken
+	if bt == nil {
+		return nil, errors.New("no discovery method: pass API_ENDPOINT --token T --discovery-token-ca-cert-hash H, or --discovery-file")
+	}
+	disc := &join.Discoverer{Endpoint: bt.APIServerEndpoint, Token: bt.Token, Pins: bt.CACertHashes,
+		SkipCA: bt.UnsafeSkipCAVerification, UnknownGrace: 20 * time.Second, Now: d.opts.Now,
+		Warn: func(s string) { fmt.Fprintln(d.opts.Out, "[discovery] WARNING "+s) }}
+	return disc.Discover(ctx)
+}
+
+func (d *joinData) BootstrapClient(ctx context.Context) (kubernetes.Interface, error) {
+	info, err := d.ClusterInfo(ctx)
+	if err != nil {
+		return nil, err
+	}
+	rc := &rest.Config{Host: info.Server, BearerToken: d.cfg.Discovery.TLSBootstrapToken,
+		TLSClientConfig: rest.TLSClientConfig{CAData: info.CAPEM}, Timeout: 10 * time.Second}
+	return kubernetes.NewForConfig(rc)
+}
+
+func (d *joinData) ClusterConfig(ctx context.Context) (*config.ClusterConfiguration, error) {
+	if d.cluster != nil {
+		return d.cluster, nil
+	}
+	c, err := d.BootstrapClient(ctx)
+	if err != nil {
+		return nil, err
+	}
+	cm, err := c.CoreV1().ConfigMaps(metav1.NamespaceSystem).Get(ctx, controlplane.ClusterConfigMap, metav1.GetOptions{})
+	if err != nil {
+		return nil, fmt.Errorf("read the cluster's configuration (kube-system/%s): %w", controlplane.ClusterConfigMap, err)
+	}
+	cluster := &config.ClusterConfiguration{}
+	if err := yaml.Unmarshal([]byte(cm.Data[controlplane.ConfigMapKey]), cluster); err != nil {
+		return nil, fmt.Errorf("kube-system/%s: %w", controlplane.ClusterConfigMap, err)
+	}
+	config.SetClusterDefaults(cluster)
+	d.cluster = cluster
+	return cluster, nil
+}
+
+func (d *joinData) NodeIP(ctx context.Context) (string, error) {
+	if d.nodeIP != "" {
+		return d.nodeIP, nil
+	}
+	if d.opts.NodeIP != "" {
+		d.nodeIP = d.opts.NodeIP
+		return d.nodeIP, nil
+	}
+	endpoint, err := d.apiEndpoint(ctx)
+	if err != nil {
+		return "", err
+	}
+	ip, err := join.RouteSourceIP(endpoint)
+	if err != nil {
+		return "", err
+	}
+	fmt.Fprintf(d.opts.Out, "[join] node IP %s (the source address of the route to %s; --node-ip overrides)\n", ip, endpoint)
+	d.nodeIP = ip
+	return ip, nil
+}
+
+// apiEndpoint is host:port of the API server the node joins: the token
+// discovery endpoint, or the server of the node's kubeconfig, or (last) the
+// discovered server.
+func (d *joinData) apiEndpoint(ctx context.Context) (string, error) {
+	if bt := d.cfg.Discovery.BootstrapToken; bt != nil && bt.APIServerEndpoint != "" {
+		return bt.APIServerEndpoint, nil
+	}
+	if server, err := kubeconfigServer(filepath.Join(d.KubernetesDir(), certs.KubeletConf)); err == nil {
+		return strings.TrimPrefix(server, "https://"), nil
+	}
+	info, err := d.ClusterInfo(ctx)
+	if err != nil {
+		return "", err
+	}
+	return strings.TrimPrefix(info.Server, "https://"), nil
+}
+
+func (d *joinData) KubeletClient() (kubernetes.Interface, error) {
+	path := filepath.Join(d.KubernetesDir(), certs.KubeletConf)
+	c, err := clientFromFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v (run `kubestrap join phase kubelet-start` and wait for TLS bootstrap first)",
+			ErrNeedsEarlierPhase, err)
+	}
+	return c, nil
+}
+
+// ErrNeedsEarlierPhase marks a phase run alone before the phase that
+// provides its input; the message names that phase.
+var ErrNeedsEarlierPhase = errors.New("an earlier phase has not run on this node")
+
+// kubeconfigServer is the server of a kubeconfig's current context.
+func kubeconfigServer(path string) (string, error) {
+	kc, err := clientcmd.LoadFromFile(path)
+	if err != nil {
+		return "", err
+	}
+	if ctx, ok := kc.Contexts[kc.CurrentContext]; ok {
+		if c, ok := kc.Clusters[ctx.Cluster]; ok {
+			return c.Server, nil
+		}
+	}
+	return "", fmt.Errorf("%s has no cluster in its current context", path)
+}

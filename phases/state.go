@@ -1,0 +1,140 @@
+package phases
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/kubestrap/kubestrap/certs"
+	"github.com/kubestrap/kubestrap/config"
+	"github.com/kubestrap/kubestrap/preflight"
+	"github.com/kubestrap/kubestrap/staticpods"
+)
+
+// RoleError says a node already has another role: init on a joined worker,
+// join on a control-plane node. It is invalid input: nothing was changed.
+type RoleError struct{ Msg string }
+
+func (e *RoleError) Error() string { return e.Msg }
+
+// now is the clock of the phases' duration lines.
+var now = time.Now
+
+// PrepareJoin decides what a join run does on this node (kubeDir is the
+// real /etc/kubernetes): nothing when the node finished joining, a resume
+// (its own leftovers are then not preflight errors) when it started, and a
+// refusal on a control-plane node.
+func PrepareJoin(out io.Writer, kubeDir, nodeName string, cfg *config.JoinConfiguration, ignore preflight.IgnoreSet) (bool, error) {
+	if isControlPlane(kubeDir) {
+		return true, &RoleError{Msg: "this node is a control-plane node (`kubestrap init` ran here): join is for the other " +
+			"nodes; to add more nodes run the join command on them, and to reuse this one reset it first"}
+	}
+	if joinedAlready(kubeDir, nodeName) {
+		fmt.Fprintf(out, "[join] this node already joined the cluster as %s: nothing to do\n", nodeName)
+		return true, nil
+	}
+	if joinStarted(kubeDir) {
+		fmt.Fprintln(out, "[join] resuming a join that did not finish on this node")
+		for _, n := range joinResumeIgnores(cfg) {
+			ignore[strings.ToLower(n)] = true
+		}
+	}
+	return false, nil
+}
+
+// PrepareInit makes init idempotent: a finished init with the same
+// configuration is a no-op (done), with another one an error naming the
+// differences; an unfinished one resumes. A joined worker is refused.
+func PrepareInit(out io.Writer, kubeDir string, cfg *config.Init, ignore preflight.IgnoreSet) (bool, error) {
+	state, err := DetectInitState(kubeDir, cfg)
+	if state == Fresh && err == nil && isWorker(kubeDir) {
+		return true, &RoleError{Msg: "this node joined a cluster as a worker (" + filepath.Join(kubeDir, JoinRecord) +
+			" or its kubelet.conf exists): init would make a second cluster on it; reset the node first"}
+	}
+	switch {
+	case err != nil:
+		return true, err
+	case state == Complete:
+		fmt.Fprintln(out, "[init] this node is already initialized with this configuration: nothing to do "+
+			"(`kubestrap token create --print-join-command` prints a join command)")
+		return true, nil
+	case state == Partial:
+		fmt.Fprintln(out, "[init] resuming an init that did not finish on this node")
+		for _, n := range ResumeIgnores(cfg) {
+			ignore[strings.ToLower(n)] = true
+		}
+	}
+	return false, nil
+}
+
+func exists(p string) bool {
+	_, err := os.Stat(p)
+	return err == nil
+}
+
+func isControlPlane(kubeDir string) bool {
+	return exists(filepath.Join(kubeDir, InitRecord)) ||
+		exists(filepath.Join(kubeDir, "manifests", staticpods.KubeAPIServer+".yaml"))
+}
+
+func isWorker(kubeDir string) bool {
+	return exists(filepath.Join(kubeDir, JoinRecord)) || exists(filepath.Join(kubeDir, bootstrapKubeletConf)) ||
+		(exists(filepath.Join(kubeDir, certs.KubeletConf)) && !exists(filepath.Join(kubeDir, certs.AdminConf)))
+}
+
+// joinedAlready reports whether this node finished a join: the record is
+// there, its kubelet has credentials and the cluster knows the node.
+func joinedAlready(kubeDir, name string) bool {
+	if !exists(filepath.Join(kubeDir, JoinRecord)) {
+		return false
+	}
+	c, err := clientFromFile(filepath.Join(kubeDir, certs.KubeletConf))
+	if err != nil {
+		return false
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	_, err = c.CoreV1().Nodes().Get(ctx, name, metav1.GetOptions{})
+	return err == nil
+}
+
+// joinStarted reports leftovers of an unfinished join.
+func joinStarted(kubeDir string) bool {
+	for _, f := range []string{bootstrapKubeletConf, certs.KubeletConf, "pki/ca.crt"} {
+		if exists(filepath.Join(kubeDir, f)) {
+			return true
+		}
+	}
+	return false
+}
+
+// joinResumeIgnores are the checks an unfinished join trips by itself.
+func joinResumeIgnores(c *config.JoinConfiguration) []string {
+	return []string{"Port-10250", "DirAvailable--etc-kubernetes-manifests",
+		"FileAvailable-" + strings.ReplaceAll(c.CACertPath, "/", "-"), "FileAvailable--etc-kubernetes-kubelet.conf"}
+}
+
+// reportPreflight prints warnings and ignored errors and returns the
+// summary line; init and join share it.
+func reportPreflight(out io.Writer, results []preflight.Result) string {
+	counts := map[preflight.Status]int{}
+	for _, r := range results {
+		counts[r.Status]++
+		for _, w := range r.Warnings {
+			fmt.Fprintf(out, "[preflight] WARNING %s: %s\n", r.Name, w)
+		}
+		if r.Status == preflight.Ignored {
+			for _, e := range r.Errors {
+				fmt.Fprintf(out, "[preflight] IGNORED %s: %s\n", r.Name, e)
+			}
+		}
+	}
+	return fmt.Sprintf("%d checks: %d ok, %d warnings, %d ignored, %d errors", len(results),
+		counts[preflight.OK], counts[preflight.Warning], counts[preflight.Ignored], counts[preflight.Failed])
+}
