@@ -20,7 +20,9 @@ type Env struct {
 	LookupHost func(string) ([]string, error)
 	LookPath   func(string) (string, error)
 	Listen     func(network, addr string) (net.Listener, error)
-	// Run runs a command and returns its combined output.
+	// Run runs a command and returns its combined output; the real one
+	// (commandRunner) bounds it by CommandTimeout and fails with a
+	// *CommandError.
 	Run func(name string, args ...string) ([]byte, error)
 	// CRIVersion asks the runtime at endpoint for its name and version.
 	CRIVersion func(ctx context.Context, endpoint string) (name, version string, err error)
@@ -38,9 +40,7 @@ func Host() *Env {
 		LookupHost: net.LookupHost,
 		LookPath:   exec.LookPath,
 		Listen:     net.Listen,
-		Run: func(name string, args ...string) ([]byte, error) {
-			return exec.Command(name, args...).CombinedOutput()
-		},
+		Run:        commandRunner(CommandTimeout),
 		CRIVersion: criVersion,
 		Interfaces: hostInterfaces,
 	}

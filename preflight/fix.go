@@ -11,7 +11,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/kubestrap/kubestrap/hostfs"
 	"github.com/kubestrap/kubestrap/systemd"
 )
 
@@ -24,6 +23,14 @@ type Fix struct {
 	Apply  func() error `json:"-"`
 }
 
+// NotFixedError is what Apply returns for a problem --fix finds but must
+// not change on its own; Msg says what to do by hand.
+type NotFixedError struct {
+	Msg string
+}
+
+func (e *NotFixedError) Error() string { return "not fixed: " + e.Msg }
+
 // FixOptions are the inputs of PlanFixes.
 type FixOptions struct {
 	// Want is the containerd configuration Kubernetes needs.
@@ -34,46 +41,29 @@ type FixOptions struct {
 	Now         func() time.Time
 }
 
-// Files the fixes own.
-const (
-	ModulesFile = "/etc/modules-load.d/k8s.conf"
-	SysctlFile  = "/etc/sysctl.d/k8s.conf"
-)
-
-const modulesContent = "# written by kubestrap: modules Kubernetes networking needs\noverlay\nbr_netfilter\n"
-
-var sysctls = []struct{ key, path string }{
-	{"net.bridge.bridge-nf-call-iptables", "/proc/sys/net/bridge/bridge-nf-call-iptables"},
-	{"net.bridge.bridge-nf-call-ip6tables", "/proc/sys/net/bridge/bridge-nf-call-ip6tables"},
-	{"net.ipv4.ip_forward", "/proc/sys/net/ipv4/ip_forward"},
-}
-
-func sysctlContent() string {
-	var b strings.Builder
-	b.WriteString("# written by kubestrap: bridged pod traffic through iptables, and routing\n")
-	for _, s := range sysctls {
-		b.WriteString(s.key + " = 1\n")
-	}
-	return b.String()
-}
-
 // PlanFixes works out which standard fixes this host needs; each comes with
 // what it changes and how to revert it. Nothing is changed until Apply.
+// A problem that must be fixed by hand comes last, as a Fix whose Apply
+// returns a *NotFixedError, so that the other fixes are made first.
 func PlanFixes(e *Env, o FixOptions) ([]Fix, error) {
-	var fixes []Fix
-	f, err := containerdFix(e, o)
+	held, err := cgroupDriverHeld(e, o.Want)
 	if err != nil {
 		return nil, err
 	}
-	fixes = append(fixes, f...)
-	fixes = append(fixes, modulesFix(e)...)
-	fixes = append(fixes, sysctlFix(e)...)
+	if held != nil {
+		o.Want.CgroupDriver = "" // leave containerd's driver alone
+	}
+	fixes, err := containerdFix(e, o)
+	if err != nil {
+		return nil, err
+	}
+	fixes = append(fixes, modulesFix(e, o)...)
+	fixes = append(fixes, sysctlFix(e, o)...)
 	fixes = append(fixes, swapFix(e, o)...)
+	if held != nil {
+		fixes = append(fixes, *held)
+	}
 	return fixes, nil
-}
-
-func backupName(path string, now func() time.Time) string {
-	return path + ".kubestrap-backup-" + now().UTC().Format("20060102T150405Z")
 }
 
 func containerdFix(e *Env, o FixOptions) ([]Fix, error) {
@@ -81,25 +71,16 @@ func containerdFix(e *Env, o FixOptions) ([]Fix, error) {
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return nil, err
 	}
-	existed := err == nil
 	next, changes, err := EditContainerdConfig(old, o.Want)
 	if err != nil || len(changes) == 0 {
 		return nil, err
 	}
 	path := e.Root.Path(ContainerdConfigPath)
 	backup := backupName(path, o.Now)
-	revert := "remove " + ContainerdConfigPath + " and restart containerd"
-	if existed {
-		revert = fmt.Sprintf("cp %s %s && systemctl restart containerd", backup, ContainerdConfigPath)
-	}
+	revert := restoreText(e, ContainerdConfigPath, backup) + " && systemctl restart containerd"
 	return []Fix{{Name: "containerd-config", Changes: append(changes, "restart containerd"), Revert: revert,
 		Apply: func() error {
-			if existed {
-				if err := hostfs.WriteFileAtomic(backup, old, 0o644); err != nil {
-					return err
-				}
-			}
-			if err := hostfs.WriteFileAtomic(path, next, 0o644); err != nil {
+			if err := writeFixFile(path, backup, next); err != nil {
 				return err
 			}
 			return restartContainerd(e, o)
@@ -126,63 +107,6 @@ func restartContainerd(e *Env, o FixOptions) error {
 	return fmt.Errorf("containerd did not answer CRI after the restart: %w", last)
 }
 
-func modulesFix(e *Env) []Fix {
-	if b, err := e.Root.ReadFile(ModulesFile); err == nil && strings.Contains(string(b), "br_netfilter") {
-		return nil
-	}
-	return []Fix{{Name: "kernel-modules", Changes: []string{"write " + ModulesFile + " (overlay, br_netfilter)",
-		"modprobe overlay br_netfilter"}, Revert: "rm " + ModulesFile,
-		Apply: func() error {
-			if err := hostfs.WriteFileAtomic(e.Root.Path(ModulesFile), []byte(modulesContent), 0o644); err != nil {
-				return err
-			}
-			// Containers and some VMs have no modprobe; what matters is that
-			// the bridge sysctls exist, which the sysctl fix checks.
-			if _, err := e.LookPath("modprobe"); err == nil {
-				for _, m := range []string{"overlay", "br_netfilter"} {
-					if out, err := e.Run("modprobe", m); err != nil &&
-						!e.Root.Exists("/proc/sys/net/bridge/bridge-nf-call-iptables") {
-						return fmt.Errorf("modprobe %s: %v: %s", m, err, out)
-					}
-				}
-			}
-			return nil
-		}}}
-}
-
-func sysctlFix(e *Env) []Fix {
-	want := sysctlContent()
-	needed := false
-	if b, err := e.Root.ReadFile(SysctlFile); err != nil || string(b) != want {
-		needed = true
-	}
-	var live []string
-	for _, s := range sysctls {
-		if v, _ := e.Root.ReadString(s.path); v != "1" {
-			live = append(live, s.key)
-		}
-	}
-	if !needed && len(live) == 0 {
-		return nil
-	}
-	changes := []string{"write " + SysctlFile}
-	if len(live) > 0 {
-		changes = append(changes, "set "+strings.Join(live, ", ")+" to 1 now")
-	}
-	return []Fix{{Name: "sysctl", Changes: changes, Revert: "rm " + SysctlFile + " && sysctl --system",
-		Apply: func() error {
-			if err := hostfs.WriteFileAtomic(e.Root.Path(SysctlFile), []byte(want), 0o644); err != nil {
-				return err
-			}
-			for _, s := range sysctls {
-				if err := os.WriteFile(e.Root.Path(s.path), []byte("1\n"), 0o644); err != nil {
-					return fmt.Errorf("set %s: %w (is br_netfilter loaded?)", s.key, err)
-				}
-			}
-			return nil
-		}}}
-}
-
 func swapFix(e *Env, o FixOptions) []Fix {
 	b, err := e.Root.ReadFile("/proc/swaps")
 	if err != nil || len(strings.Split(strings.TrimSpace(string(b)), "\n")) < 2 {
@@ -191,10 +115,10 @@ func swapFix(e *Env, o FixOptions) []Fix {
 	fstab := e.Root.Path("/etc/fstab")
 	backup := backupName(fstab, o.Now)
 	return []Fix{{Name: "swap", Changes: []string{"swapoff -a", "comment out swap lines in /etc/fstab"},
-		Revert: fmt.Sprintf("cp %s /etc/fstab && swapon -a", backup),
+		Revert: fmt.Sprintf("cp -p %s /etc/fstab && swapon -a", backup),
 		Apply: func() error {
-			if out, err := e.Run("swapoff", "-a"); err != nil {
-				return fmt.Errorf("swapoff -a: %v: %s", err, out)
+			if _, err := e.Run("swapoff", "-a"); err != nil {
+				return err
 			}
 			old, err := os.ReadFile(fstab)
 			if errors.Is(err, fs.ErrNotExist) {
@@ -203,10 +127,7 @@ func swapFix(e *Env, o FixOptions) []Fix {
 			if err != nil {
 				return err
 			}
-			if err := hostfs.WriteFileAtomic(backup, old, 0o644); err != nil {
-				return err
-			}
-			return hostfs.WriteFileAtomic(fstab, commentSwap(old), 0o644)
+			return writeFixFile(fstab, backup, commentSwap(old))
 		}}}
 }
 

@@ -1,8 +1,11 @@
 package preflight
 
 import (
+	"bufio"
+	"bytes"
 	"fmt"
 	"slices"
+	"strings"
 
 	"github.com/pelletier/go-toml/v2"
 )
@@ -10,7 +13,9 @@ import (
 // ContainerdWant is what Kubernetes needs of containerd's configuration.
 type ContainerdWant struct {
 	SandboxImage string
-	CgroupDriver string // "systemd" or "cgroupfs"
+	// CgroupDriver is "systemd" or "cgroupfs"; empty leaves the driver
+	// as it is (see cgroupDriverHeld).
+	CgroupDriver string
 }
 
 // EditContainerdConfig returns containerd's config with the CRI plugin on,
@@ -55,7 +60,9 @@ func EditContainerdConfig(old []byte, want ContainerdWant) ([]byte, []string, er
 	}
 	runc := []string{"plugins", runtimeKey, "containerd", "runtimes", "runc"}
 	set(raw, &changes, append(runc, "runtime_type"), "io.containerd.runc.v2", false)
-	set(raw, &changes, append(runc, "options", "SystemdCgroup"), want.CgroupDriver == "systemd", true)
+	if want.CgroupDriver != "" {
+		set(raw, &changes, append(runc, "options", "SystemdCgroup"), want.CgroupDriver == "systemd", true)
+	}
 	if want.SandboxImage != "" {
 		path := []string{"plugins", imagesKey, "sandbox_image"}
 		if version == 3 {
@@ -110,4 +117,42 @@ func tomlValue(v any) string {
 		return `"` + s + `"`
 	}
 	return fmt.Sprint(v)
+}
+
+// kubeletConfigPath exists once a node's kubelet is configured (kubestrap
+// and kubeadm both write it).
+const kubeletConfigPath = "/var/lib/kubelet/config.yaml"
+
+// cgroupDriverHeld returns a not-fixed Fix when --fix would switch
+// containerd's cgroup driver under a configured kubelet: the kubelet keeps
+// its driver, and the running node's pods stop starting.
+func cgroupDriverHeld(e *Env, want ContainerdWant) (*Fix, error) {
+	if want.CgroupDriver == "" || !e.Root.Exists(kubeletConfigPath) {
+		return nil, nil
+	}
+	cfg, err := ReadContainerdConfig(e)
+	if err != nil || cfg.CgroupDriver() == want.CgroupDriver {
+		return nil, err
+	}
+	msg := fmt.Sprintf("containerd uses the %s cgroup driver and this host wants %s, but the kubelet is already "+
+		"configured (%s says cgroupDriver: %s), and switching containerd under it breaks the running node: "+
+		"tear the node down (`systemctl stop kubelet`, then remove /etc/kubernetes, /var/lib/kubelet and "+
+		"/var/lib/etcd) and set it up again, or align the two by hand (SystemdCgroup under runc's options in %s, "+
+		"cgroupDriver in %s) and restart containerd and the kubelet",
+		cfg.CgroupDriver(), want.CgroupDriver, kubeletConfigPath, kubeletCgroupDriver(e), ContainerdConfigPath, kubeletConfigPath)
+	return &Fix{Name: "containerd-cgroup-driver", Changes: []string{"not fixed: " + msg}, Revert: "nothing was changed",
+		Apply: func() error { return &NotFixedError{Msg: msg} }}, nil
+}
+
+// kubeletCgroupDriver reads cgroupDriver from the kubelet's config; unset
+// means the kubelet's default, cgroupfs.
+func kubeletCgroupDriver(e *Env) string {
+	b, _ := e.Root.ReadFile(kubeletConfigPath)
+	sc := bufio.NewScanner(bytes.NewReader(b))
+	for sc.Scan() {
+		if v, ok := strings.CutPrefix(strings.TrimSpace(sc.Text()), "cgroupDriver:"); ok {
+			return strings.Trim(strings.TrimSpace(v), `"'`)
+		}
+	}
+	return "cgroupfs (unset)"
 }

@@ -2,8 +2,10 @@ package preflight
 
 import (
 	"context"
+	"errors"
 	"os"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -132,5 +134,170 @@ func TestPlanAndApplyFixes(t *testing.T) {
 	again, err := PlanFixes(e, opts)
 	if err != nil || len(again) != 0 {
 		t.Errorf("fixes not idempotent: %v %v", again, err)
+	}
+}
+
+var fixNow = func() time.Time { return time.Date(2026, 11, 22, 4, 0, 0, 0, time.UTC) }
+
+const backupSuffix = ".kubestrap-backup-20261122T040000Z"
+
+// applyAll plans and applies every fix; a not-fixed one is returned.
+func applyAll(t *testing.T, e *Env) (applied []string, notFixed error) {
+	t.Helper()
+	fixes, err := PlanFixes(e, FixOptions{Want: want, Systemd: &fakeSystemd{}, Now: fixNow})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range fixes {
+		applied = append(applied, f.Name)
+		var nf *NotFixedError
+		if err := f.Apply(); errors.As(err, &nf) {
+			notFixed = err
+		} else if err != nil {
+			t.Fatalf("%s: %v", f.Name, err)
+		}
+	}
+	return applied, notFixed
+}
+
+func swapOn(t *testing.T, e *Env) {
+	root := string(e.Root)
+	write(t, root, "/proc/swaps", "Filename Type Size Used Priority\n/dev/sda2 partition 1 0 -2\n")
+	write(t, root, "/etc/fstab", "/dev/sda2 swap swap defaults 0 0\n")
+	e.Run = func(name string, _ ...string) ([]byte, error) {
+		if name == "swapoff" {
+			write(t, root, "/proc/swaps", "Filename Type Size Used Priority\n")
+		}
+		return nil, nil
+	}
+}
+
+func TestFixKeepsModeAndOwnerOfEditedFilesAndBackups(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Fatal("this test chowns files to another user: run the unit tests as root (CI does)")
+	}
+	e := fakeEnv(t)
+	swapOn(t, e)
+	write(t, string(e.Root), ContainerdConfigPath, debianContainerd+"# registry credentials\n")
+	write(t, string(e.Root), SysctlFile, "# an older kubestrap's drop-in\nnet.ipv4.ip_forward = 1\n")
+	edited := []string{ContainerdConfigPath, SysctlFile, "/etc/fstab"}
+	before := map[string]string{}
+	for _, p := range edited {
+		full := e.Root.Path(p)
+		if err := os.Chmod(full, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chown(full, 1234, 1234); err != nil {
+			t.Fatal(err)
+		}
+		b, _ := os.ReadFile(full)
+		before[p] = string(b)
+	}
+	applyAll(t, e)
+	for _, p := range edited {
+		full := e.Root.Path(p)
+		for _, f := range []string{full, full + backupSuffix} {
+			fi, err := os.Stat(f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			st := fi.Sys().(*syscall.Stat_t)
+			if fi.Mode().Perm() != 0o600 || st.Uid != 1234 || st.Gid != 1234 {
+				t.Errorf("%s: mode %v owner %d:%d, want 0600 1234:1234", f, fi.Mode().Perm(), st.Uid, st.Gid)
+			}
+		}
+		after, _ := os.ReadFile(full)
+		backup, _ := os.ReadFile(full + backupSuffix)
+		if string(backup) != before[p] || string(after) == before[p] {
+			t.Errorf("%s: not edited, or its backup is not the original:\n%s", p, backup)
+		}
+	}
+}
+
+func TestFixWritesOwnDropInsAndLeavesK8sConf(t *testing.T) {
+	e := fakeEnv(t)
+	root := string(e.Root)
+	admin := map[string]string{
+		"/etc/modules-load.d/k8s.conf": "# the admin's\noverlay\n",
+		"/etc/sysctl.d/k8s.conf":       "# the admin's\nnet.ipv4.ip_forward=1\nvm.max_map_count=262144\n",
+	}
+	for p, c := range admin {
+		write(t, root, p, c)
+	}
+	write(t, root, "/proc/sys/net/ipv4/ip_forward", "0\n")
+	if applied, _ := applyAll(t, e); !strings.Contains(strings.Join(applied, ","), "kernel-modules,sysctl") {
+		t.Fatalf("applied %v", applied)
+	}
+	for p, c := range admin {
+		if b, err := os.ReadFile(e.Root.Path(p)); err != nil || string(b) != c {
+			t.Errorf("%s changed: %q %v", p, b, err)
+		}
+		if e.Root.Exists(p + backupSuffix) {
+			t.Errorf("%s was backed up, so it was written", p)
+		}
+	}
+	if b, _ := e.Root.ReadFile(ModulesFile); !strings.Contains(string(b), "br_netfilter") {
+		t.Errorf("%s: %q", ModulesFile, b)
+	}
+	if b, _ := e.Root.ReadFile(SysctlFile); !strings.Contains(string(b), "net.ipv4.ip_forward = 1") {
+		t.Errorf("%s: %q", SysctlFile, b)
+	}
+}
+
+func TestFixHoldsCgroupDriverOfConfiguredKubelet(t *testing.T) {
+	e := fakeEnv(t)
+	write(t, string(e.Root), ContainerdConfigPath, debianContainerd)
+	write(t, string(e.Root), kubeletConfigPath, "kind: KubeletConfiguration\ncgroupDriver: cgroupfs\n")
+	applied, notFixed := applyAll(t, e)
+	if got := strings.Join(applied, ","); !strings.HasPrefix(got, "containerd-config,") ||
+		!strings.HasSuffix(got, ",containerd-cgroup-driver") {
+		t.Fatalf("fixes %s: want the containerd edit first and the held driver last", got)
+	}
+	c, err := ReadContainerdConfig(e)
+	if err != nil || c.CgroupDriver() != "cgroupfs" || c.SandboxImage != want.SandboxImage {
+		t.Errorf("containerd: driver %s sandbox %q %v; want cgroupfs kept and the rest fixed", c.CgroupDriver(), c.SandboxImage, err)
+	}
+	for _, w := range []string{"containerd uses the cgroupfs", "wants systemd", "cgroupDriver: cgroupfs",
+		"tear the node down", "align the two by hand"} {
+		if notFixed == nil || !strings.Contains(notFixed.Error(), w) {
+			t.Errorf("not-fixed report %v lacks %q", notFixed, w)
+		}
+	}
+	// Without a configured kubelet the same host gets systemd.
+	_ = os.Remove(e.Root.Path(kubeletConfigPath))
+	if _, notFixed := applyAll(t, e); notFixed != nil {
+		t.Fatal(notFixed)
+	}
+	if c, _ := ReadContainerdConfig(e); c.CgroupDriver() != "systemd" {
+		t.Errorf("driver %s, want systemd", c.CgroupDriver())
+	}
+}
+
+func TestFixRaisesLowInotifyLimitsOnly(t *testing.T) {
+	e := fakeEnv(t)
+	write(t, string(e.Root), "/proc/sys/fs/inotify/max_user_instances", "128\n")
+	applied, _ := applyAll(t, e)
+	if !strings.Contains(strings.Join(applied, ","), "sysctl") {
+		t.Fatalf("applied %v", applied)
+	}
+	if v, _ := e.Root.ReadString("/proc/sys/fs/inotify/max_user_instances"); v != "512" {
+		t.Errorf("max_user_instances %q, want 512", v)
+	}
+	if v, _ := e.Root.ReadString("/proc/sys/fs/inotify/max_user_watches"); v != "1048576" {
+		t.Errorf("max_user_watches %q: a higher limit was lowered", v)
+	}
+	b, _ := e.Root.ReadFile(SysctlFile)
+	if !strings.Contains(string(b), "fs.inotify.max_user_instances = 512\n") || strings.Contains(string(b), "max_user_watches") {
+		t.Errorf("%s:\n%s", SysctlFile, b)
+	}
+	if warns, errs := InotifyLimits(e).Check(); len(warns)+len(errs) != 0 {
+		t.Errorf("still reported after the fix: %v %v", warns, errs)
+	}
+	if again, err := PlanFixes(e, FixOptions{Want: want, Now: fixNow}); err != nil || len(again) != 0 {
+		t.Errorf("not idempotent: %v %v", again, err)
+	}
+	_ = os.Remove(e.Root.Path("/proc/sys/fs/inotify/max_user_watches"))
+	if warns, errs := InotifyLimits(e).Check(); len(warns) != 1 || len(errs) != 0 {
+		t.Errorf("unreadable limit: %v %v, want one warning", warns, errs)
 	}
 }

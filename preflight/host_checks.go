@@ -104,11 +104,12 @@ func Swap(e *Env) Checker {
 }
 
 // BridgeNetfilterFix is the exact text that makes br_netfilter and the
-// sysctls stick across reboots.
+// sysctls stick across reboots. It names the files --fix writes, so that
+// following it by hand leaves an admin's own k8s.conf alone too.
 const BridgeNetfilterFix = "run:\n" +
-	"      printf 'overlay\\nbr_netfilter\\n' > /etc/modules-load.d/k8s.conf\n" +
+	"      printf 'overlay\\nbr_netfilter\\n' > " + ModulesFile + "\n" +
 	"      modprobe overlay && modprobe br_netfilter\n" +
-	"      printf 'net.bridge.bridge-nf-call-iptables = 1\\nnet.bridge.bridge-nf-call-ip6tables = 1\\nnet.ipv4.ip_forward = 1\\n' > /etc/sysctl.d/k8s.conf\n" +
+	"      printf 'net.bridge.bridge-nf-call-iptables = 1\\nnet.bridge.bridge-nf-call-ip6tables = 1\\nnet.ipv4.ip_forward = 1\\n' > " + SysctlFile + "\n" +
 	"      sysctl --system"
 
 // FileContent requires a /proc/sys value, with kubeadm's check name
@@ -127,6 +128,29 @@ func FileContent(e *Env, path, want, why string) Checker {
 			return nil, one(fmt.Errorf("%s is %s, must be %s; %s", path, got, want, BridgeNetfilterFix))
 		}
 		return nil, nil
+	}}
+}
+
+// InotifyLimits warns when the kernel's inotify limits are below what a
+// kubelet needs. Node containers share one kernel, so their kubelets and
+// pods draw on one budget; when it runs out, pods fail with "too many open
+// files". It never errors: a single VM with the defaults usually copes.
+func InotifyLimits(e *Env) Checker {
+	return simple{"InotifyLimits", func() ([]error, []error) {
+		var low, set []string
+		for _, s := range inotifySysctls {
+			if s.low(e) {
+				v, _ := e.Root.ReadString(s.path())
+				low = append(low, fmt.Sprintf("%s is %q, below %d", s.key, v, s.min))
+				set = append(set, s.key+"="+strconv.Itoa(s.min))
+			}
+		}
+		if len(low) == 0 {
+			return nil, nil
+		}
+		return one(fmt.Errorf("%s: run `sysctl -w %s` and add the settings to %s (`kubestrap preflight --fix` "+
+			"does both); node containers share the host's kernel, so set them on the host",
+			strings.Join(low, ", "), strings.Join(set, " "), SysctlFile)), nil
 	}}
 }
 

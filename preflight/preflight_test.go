@@ -50,6 +50,8 @@ func fakeEnv(t *testing.T) *Env {
 		"/proc/sys/net/bridge/bridge-nf-call-iptables": "1\n",
 		"/proc/sys/net/ipv4/ip_forward":                "1\n",
 		"/proc/sys/kernel/osrelease":                   "6.1.0-18-amd64\n",
+		"/proc/sys/fs/inotify/max_user_instances":      "8192\n",
+		"/proc/sys/fs/inotify/max_user_watches":        "1048576\n",
 		"/proc/1/comm":                                 "systemd\n",
 		"/etc/machine-id":                              "0123456789abcdef0123456789abcdef\n",
 		"/sys/class/dmi/id/product_uuid":               "4c4c4544-0042-3510-8052-b4c04f384d32\n",
@@ -147,7 +149,7 @@ func TestBrokenNode(t *testing.T) {
 		}, "Swap", Failed, "swapoff -a"},
 		{"no br_netfilter", func(t *testing.T, e *Env) {
 			_ = os.Remove(e.Root.Path("/proc/sys/net/bridge/bridge-nf-call-iptables"))
-		}, "FileContent--proc-sys-net-bridge-bridge-nf-call-iptables", Failed, "/etc/modules-load.d/k8s.conf"},
+		}, "FileContent--proc-sys-net-bridge-bridge-nf-call-iptables", Failed, "/etc/modules-load.d/kubestrap.conf"},
 		{"forwarding off", func(t *testing.T, e *Env) { write(t, string(e.Root), "/proc/sys/net/ipv4/ip_forward", "0\n") },
 			"FileContent--proc-sys-net-ipv4-ip_forward", Failed, "net.ipv4.ip_forward = 1"},
 		{"no product_uuid", func(t *testing.T, e *Env) { _ = os.RemoveAll(e.Root.Path("/sys/class/dmi")) },
@@ -193,6 +195,12 @@ func TestBrokenNode(t *testing.T) {
 		}, "CRI", Failed, "systemctl enable --now containerd"},
 		{"cgroupfs under systemd", func(t *testing.T, e *Env) { write(t, string(e.Root), "/etc/containerd/config.toml", debianContainerd) },
 			"CgroupDriver", Warning, "SystemdCgroup = true"},
+		{"inotify limits low", func(t *testing.T, e *Env) {
+			write(t, string(e.Root), "/proc/sys/fs/inotify/max_user_instances", "128\n")
+		}, "InotifyLimits", Warning, "sysctl -w fs.inotify.max_user_instances=512`"},
+		{"inotify watches low", func(t *testing.T, e *Env) {
+			write(t, string(e.Root), "/proc/sys/fs/inotify/max_user_watches", "8192\n")
+		}, "InotifyLimits", Warning, "fs.inotify.max_user_watches=524288"},
 		{"selinux enforcing", func(t *testing.T, e *Env) { write(t, string(e.Root), "/sys/fs/selinux/enforce", "1") },
 			"SELinux", Warning, "setenforce 0"},
 		{"centos 7 kernel", func(t *testing.T, e *Env) {
@@ -410,7 +418,7 @@ func TestJoinChecksSubset(t *testing.T) {
 	for _, c := range JoinChecks(e, jc, 35) {
 		names[c.Name()] = true
 	}
-	if names["Port-6443"] || names["NumCPU"] || !names["Port-10250"] || !names["MachineID"] ||
+	if names["Port-6443"] || names["NumCPU"] || !names["Port-10250"] || !names["MachineID"] || !names["InotifyLimits"] ||
 		!names["FileAvailable--etc-kubernetes-pki-ca.crt"] {
 		t.Errorf("join checks %v", names)
 	}

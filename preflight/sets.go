@@ -36,6 +36,7 @@ func nodeChecks(e *Env, nodeName, criSocket string, minor int) []Checker {
 		FileContent(e, "/proc/sys/net/bridge/bridge-nf-call-iptables", "1",
 			"the br_netfilter module is not loaded, so bridged pod traffic bypasses iptables"),
 		FileContent(e, "/proc/sys/net/ipv4/ip_forward", "1", "IPv4 forwarding is off"),
+		InotifyLimits(e),
 		ProductUUID(e),
 		MachineID(e),
 		Hostname(e, nodeName),
