@@ -3,6 +3,7 @@ package phases
 import (
 	"context"
 	"fmt"
+	"os"
 	"path/filepath"
 	"strings"
 
@@ -21,7 +22,7 @@ func InitPhases() []Phase {
 		certsPhase(),
 		kubeconfigPhase(),
 		{Name: "etcd", Short: "Write the etcd static pod manifest", Phases: []Phase{
-			{Name: "local", Short: "Stacked etcd on this node", Run: manifestRun(staticpods.Etcd)}}},
+			{Name: "local", Short: "Stacked etcd on this node (data dir 0700)", Run: initPhase(runEtcdLocal)}}},
 		controlPlanePhase(),
 		{Name: "kubelet-start", Short: "Write the kubelet configuration and (re)start the kubelet", Run: initPhase(runKubeletStart)},
 		{Name: "wait-control-plane", Short: "Wait for the kubelet, etcd, kube-apiserver, kube-controller-manager and kube-scheduler",
@@ -245,4 +246,18 @@ func runAllAddons(ctx context.Context, data Data) (string, error) {
 	}
 	err := apply.Concurrently(fns...)
 	return strings.Join(msgs, "; "), err
+}
+
+// runEtcdLocal makes etcd's data dir 0700 before the kubelet would create
+// it 0755 (HostPathDirectoryOrCreate): it holds every Secret in the
+// cluster. An existing dir is tightened, never loosened.
+func runEtcdLocal(ctx context.Context, d InitData) (string, error) {
+	dir := d.HostPath(d.Cfg().Cluster.Etcd.Local.DataDir)
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return "", err
+	}
+	if err := os.Chmod(dir, 0o700); err != nil {
+		return "", err
+	}
+	return manifestRun(staticpods.Etcd)(ctx, d)
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"os"
 	"path/filepath"
 	"strings"
 	"time"
@@ -25,12 +24,14 @@ import (
 	"github.com/kubestrap/kubestrap/staticpods"
 )
 
-// Timeouts of the online phases.
-const (
+// Timeouts of the online phases. Variables only so that the phase tests
+// can shorten them; nothing else changes them.
+var (
 	ControlPlaneTimeout = 4 * time.Minute
 	APITimeout          = 2 * time.Minute
-	pollInterval        = 100 * time.Millisecond
 )
+
+const pollInterval = 100 * time.Millisecond
 
 // InitRecord is where a finished init records its configuration, so that a
 // re-run can tell "already done" from "asked for something else".
@@ -56,6 +57,9 @@ func onlinePhase(name, short string, fn func(ctx context.Context, d InitData, c 
 func runWaitControlPlane(ctx context.Context, d InitData) (string, error) {
 	if d.DryRun() {
 		return "dry-run: would wait for the kubelet, etcd, kube-apiserver, kube-controller-manager and kube-scheduler", nil
+	}
+	if _, err := readNeeded(filepath.Join(d.CertDir(), "ca.crt"), "init", "certs/ca"); err != nil {
+		return "", err
 	}
 	probes, err := staticpods.ControlPlaneProbes(d.Cfg(), d.CertDir())
 	if err != nil {
@@ -86,7 +90,7 @@ func runUploadConfig(ctx context.Context, d InitData, c kubernetes.Interface) (s
 	if err != nil {
 		return "", err
 	}
-	kubelet, err := os.ReadFile(filepath.Join(d.KubeletDir(), kubelet.ConfigFile))
+	kubelet, err := readNeeded(filepath.Join(d.KubeletDir(), kubelet.ConfigFile), "init", "kubelet-start")
 	if err != nil {
 		return "", err
 	}
@@ -111,7 +115,7 @@ func runMarkControlPlane(ctx context.Context, d InitData, c kubernetes.Interface
 }
 
 func runBootstrapToken(ctx context.Context, d InitData, c kubernetes.Interface) (string, error) {
-	ca, err := os.ReadFile(filepath.Join(d.CertDir(), "ca.crt"))
+	ca, err := readNeeded(filepath.Join(d.CertDir(), "ca.crt"), "init", "certs/ca")
 	if err != nil {
 		return "", err
 	}
@@ -142,7 +146,7 @@ func runKubeletFinalize(ctx context.Context, d InitData) (string, error) {
 	}
 	ctx, cancel := context.WithTimeout(ctx, APITimeout)
 	defer cancel()
-	changed, err := kubelet.FinalizeKubeconfig(ctx, filepath.Join(d.KubernetesDir(), certs.KubeletConf),
+	changed, err := kubelet.FinalizeKubeconfig(ctx, d.Env().Root, filepath.Join(d.KubernetesDir(), certs.KubeletConf),
 		kubelet.ClientCurrent, initWaitSpec(d, "kubelet-finalize"))
 	if err != nil || !changed {
 		return "kubelet.conf already uses " + kubelet.ClientCurrent, err

@@ -44,6 +44,8 @@ type InitData interface {
 	AgentBinary() string
 	// JSON, when not nil, receives show-join-command's JSON.
 	JSON() io.Writer
+	// HostPath maps a node path into the host root or the dry-run tree.
+	HostPath(p string) string
 	// Tokens are the configured bootstrap tokens with every empty one
 	// filled in: with the token an earlier run of init made (found by its
 	// description), else a new one. So `init phase bootstrap-token` then
@@ -61,7 +63,11 @@ type InitOptions struct {
 	DryRunDir string
 	Ignore    preflight.IgnoreSet
 	Out       io.Writer
-	Env       *preflight.Env
+	// Env is the host; its Root is also where every file is written, so
+	// tests point reads and writes at one fake tree.
+	Env *preflight.Env
+	// Client replaces the admin client from admin.conf (tests).
+	Client kubernetes.Interface
 }
 
 type initData struct {
@@ -124,15 +130,17 @@ func (d *initData) CertDir() string {
 	if d.opts.DryRun {
 		return filepath.Join(d.KubernetesDir(), "pki")
 	}
-	return d.cfg.Cluster.CertificatesDir
+	return d.path(d.cfg.Cluster.CertificatesDir)
 }
 
-// path maps a node path into the dry-run tree: /etc/kubernetes becomes the
-// tree's root (so it reads pki/, manifests/, *.conf), other paths keep
-// their shape below it.
+// HostPath maps a node path into the host root, or into the dry-run tree:
+// there /etc/kubernetes becomes the tree's root (so it reads pki/,
+// manifests/, *.conf), other paths keep their shape below it.
+func (d *initData) HostPath(p string) string { return d.path(p) }
+
 func (d *initData) path(p string) string {
 	if !d.opts.DryRun {
-		return p
+		return d.opts.Env.Root.Path(p)
 	}
 	if rel, err := filepath.Rel(staticpods.KubernetesDir, p); err == nil && !strings.HasPrefix(rel, "..") {
 		return filepath.Join(d.opts.DryRunDir, rel)
@@ -161,6 +169,10 @@ func (d *initData) JSON() io.Writer          { return d.opts.JSON }
 // creates first, as kubeadm does.
 func (d *initData) Client() (kubernetes.Interface, error) {
 	d.clientOnce.Do(func() {
+		if d.opts.Client != nil {
+			d.client = d.opts.Client
+			return
+		}
 		super, err := clientFromFile(filepath.Join(d.KubernetesDir(), certs.SuperAdminConf))
 		if err != nil {
 			d.clientErr = err

@@ -200,7 +200,7 @@ func startKubelet(ctx context.Context, e *preflight.Env, sd systemd.Manager, age
 	}
 	ctx, cancel := context.WithTimeout(ctx, systemd.Timeout)
 	defer cancel()
-	return kubelet.Start(ctx, sd, agent)
+	return kubelet.Start(ctx, e.Root, sd, agent)
 }
 
 // writeJoinNodeFiles writes the CA, the bootstrap kubeconfig (0600: it
@@ -254,7 +254,7 @@ func runJoinWaitBootstrap(ctx context.Context, d JoinData) (string, error) {
 	var c kubernetes.Interface
 	err := poll.Until(ctx, s, func(context.Context) (bool, error) {
 		var err error
-		c, err = clientFromFile(kubeconf)
+		c, err = d.KubeletClient()
 		return err == nil, err
 	})
 	if err != nil {
@@ -367,7 +367,7 @@ func runJoinWaitReady(ctx context.Context, d JoinData) (string, error) {
 	}
 	// The token's job is done; the kubelet renews its own certificate.
 	_ = os.Remove(filepath.Join(d.KubernetesDir(), bootstrapKubeletConf))
-	if err := writeJoinRecord(d); err != nil {
+	if err := writeJoinRecord(ctx, d); err != nil {
 		return "", err
 	}
 	return fmt.Sprintf("node %s is Ready (%s after join started)", d.NodeName(), FormatDuration(now().Sub(d.Start()))), nil
@@ -403,12 +403,12 @@ func annotateMACsOf(ctx context.Context, c kubernetes.Interface, e *preflight.En
 // JoinRecord marks a finished join, as InitRecord does for init.
 const JoinRecord = "kubestrap-join.yaml"
 
-func writeJoinRecord(d JoinData) error {
+func writeJoinRecord(ctx context.Context, d JoinData) error {
 	server, err := kubeconfigServer(filepath.Join(d.KubernetesDir(), certs.KubeletConf))
 	if err != nil {
 		return err
 	}
-	nodeIP, _ := d.NodeIP(context.Background())
+	nodeIP, _ := d.NodeIP(ctx)
 	rec := fmt.Sprintf("# written by kubestrap join when it finished\nnode: %s\nserver: %s\nnodeIP: %s\n",
 		d.NodeName(), server, nodeIP)
 	return hostfs.WriteFileAtomic(filepath.Join(d.KubernetesDir(), JoinRecord), []byte(rec), 0o600)

@@ -73,6 +73,10 @@ type JoinOptions struct {
 	NodeIP string
 	// KubeDir is /etc/kubernetes (a temp dir in tests).
 	KubeDir string
+	// BootstrapClient and KubeletClient replace the clients built from the
+	// token and from kubelet.conf (tests).
+	BootstrapClient kubernetes.Interface
+	KubeletClient   kubernetes.Interface
 	// Discover replaces token discovery in tests; nil means the real one.
 	Discover func(ctx context.Context) (*join.ClusterInfo, error)
 	// Now is the clock (time.Now when nil).
@@ -128,10 +132,11 @@ func (d *joinData) Start() time.Time               { return d.start }
 func (d *joinData) KubernetesDir() string          { return d.HostPath(d.opts.KubeDir) }
 func (d *joinData) KubeletDir() string             { return d.HostPath(kubelet.Dir) }
 
-// HostPath maps a node path into the dry-run tree, keeping its shape.
+// HostPath maps a node path into the host root, or into the dry-run tree
+// keeping its shape.
 func (d *joinData) HostPath(p string) string {
 	if !d.opts.DryRun {
-		return p
+		return d.opts.Env.Root.Path(p)
 	}
 	return filepath.Join(d.opts.DryRunDir, p)
 }
@@ -180,6 +185,9 @@ func (d *joinData) discover(ctx context.Context) (*join.ClusterInfo, error) {
 }
 
 func (d *joinData) BootstrapClient(ctx context.Context) (kubernetes.Interface, error) {
+	if d.opts.BootstrapClient != nil {
+		return d.opts.BootstrapClient, nil
+	}
 	info, err := d.ClusterInfo(ctx)
 	if err != nil {
 		return nil, err
@@ -193,9 +201,12 @@ func (d *joinData) ClusterConfig(ctx context.Context) (*config.ClusterConfigurat
 	if d.cluster != nil {
 		return d.cluster, nil
 	}
-	c, err := d.BootstrapClient(ctx)
+	// Nodes may read it too: after TLS bootstrap no token is needed.
+	c, err := d.KubeletClient()
 	if err != nil {
-		return nil, err
+		if c, err = d.BootstrapClient(ctx); err != nil {
+			return nil, err
+		}
 	}
 	cm, err := c.CoreV1().ConfigMaps(metav1.NamespaceSystem).Get(ctx, controlplane.ClusterConfigMap, metav1.GetOptions{})
 	if err != nil {
@@ -249,6 +260,9 @@ func (d *joinData) apiEndpoint(ctx context.Context) (string, error) {
 }
 
 func (d *joinData) KubeletClient() (kubernetes.Interface, error) {
+	if d.opts.KubeletClient != nil {
+		return d.opts.KubeletClient, nil
+	}
 	path := filepath.Join(d.KubernetesDir(), certs.KubeletConf)
 	c, err := clientFromFile(path)
 	if err != nil {

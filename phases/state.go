@@ -2,8 +2,10 @@ package phases
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -137,4 +139,14 @@ func reportPreflight(out io.Writer, results []preflight.Result) string {
 	}
 	return fmt.Sprintf("%d checks: %d ok, %d warnings, %d ignored, %d errors", len(results),
 		counts[preflight.OK], counts[preflight.Warning], counts[preflight.Ignored], counts[preflight.Failed])
+}
+
+// readNeeded reads a file an earlier phase writes; when it is missing the
+// error names that phase, so a phase run alone says what it needs first.
+func readNeeded(path, command, phase string) ([]byte, error) {
+	b, err := os.ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("%w: %s is missing: run `kubestrap %s phase %s` first", ErrNeedsEarlierPhase, path, command, phase)
+	}
+	return b, err
 }

@@ -76,7 +76,7 @@ func Until(ctx context.Context, s Spec, cond func(ctx context.Context) (bool, er
 		return fmt.Errorf("stopped waiting for %s: %w", s.What, err)
 	}
 	if wait.Interrupted(err) {
-		return fmt.Errorf("timed out after %s waiting for %s%s", time.Since(start).Round(time.Second), s.What,
+		return fmt.Errorf("timed out after %s waiting for %s%s", time.Since(start).Round(100*time.Millisecond), s.What,
 			lastErrNote(last))
 	}
 	return err

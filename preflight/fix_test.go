@@ -1,13 +1,14 @@
 package preflight
 
 import (
-	"context"
 	"errors"
 	"os"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/kubestrap/kubestrap/systemd/systemdtest"
 )
 
 const labContainerd = `version = 2
@@ -68,17 +69,6 @@ func TestEditContainerdConfig(t *testing.T) {
 	}
 }
 
-type fakeSystemd struct{ restarted []string }
-
-func (f *fakeSystemd) Reload(context.Context) error                        { return nil }
-func (f *fakeSystemd) Enable(context.Context, ...string) error             { return nil }
-func (f *fakeSystemd) Stop(context.Context, string) error                  { return nil }
-func (f *fakeSystemd) ActiveState(context.Context, string) (string, error) { return "active", nil }
-func (f *fakeSystemd) Restart(_ context.Context, n string) error {
-	f.restarted = append(f.restarted, n)
-	return nil
-}
-
 func TestPlanAndApplyFixes(t *testing.T) {
 	e := fakeEnv(t)
 	root := string(e.Root)
@@ -94,7 +84,7 @@ func TestPlanAndApplyFixes(t *testing.T) {
 		}
 		return nil, nil
 	}
-	sd := &fakeSystemd{}
+	sd := &systemdtest.Fake{}
 	now := func() time.Time { return time.Date(2026, 11, 22, 4, 0, 0, 0, time.UTC) }
 	opts := FixOptions{Want: want, Systemd: sd, Now: now}
 	fixes, err := PlanFixes(e, opts)
@@ -117,8 +107,8 @@ func TestPlanAndApplyFixes(t *testing.T) {
 			t.Fatalf("%s: %v", f.Name, err)
 		}
 	}
-	if len(sd.restarted) != 1 || sd.restarted[0] != "containerd.service" {
-		t.Errorf("restarts %v", sd.restarted)
+	if got := strings.Join(sd.Called(), ","); got != "restart containerd.service" {
+		t.Errorf("systemd calls %v", got)
 	}
 	backup, err := os.ReadFile(e.Root.Path("/etc/containerd/config.toml.kubestrap-backup-20261122T040000Z"))
 	if err != nil || string(backup) != string(before) {
@@ -144,7 +134,7 @@ const backupSuffix = ".kubestrap-backup-20261122T040000Z"
 // applyAll plans and applies every fix; a not-fixed one is returned.
 func applyAll(t *testing.T, e *Env) (applied []string, notFixed error) {
 	t.Helper()
-	fixes, err := PlanFixes(e, FixOptions{Want: want, Systemd: &fakeSystemd{}, Now: fixNow})
+	fixes, err := PlanFixes(e, FixOptions{Want: want, Systemd: &systemdtest.Fake{}, Now: fixNow})
 	if err != nil {
 		t.Fatal(err)
 	}

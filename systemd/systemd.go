@@ -30,6 +30,9 @@ type Manager interface {
 	Stop(ctx context.Context, name string) error
 	// ActiveState returns "active", "inactive", "failed", ...
 	ActiveState(ctx context.Context, name string) (string, error)
+	// NeedReload is the unit's NeedDaemonReload property: its files on
+	// disk changed since systemd loaded them.
+	NeedReload(ctx context.Context, name string) (bool, error)
 }
 
 // ErrNoSystemd says the host does not run systemd as its init.
@@ -128,6 +131,22 @@ func (d DBus) ActiveState(ctx context.Context, name string) (string, error) {
 	}
 	s, _ := p.Value.Value().(string)
 	return s, nil
+}
+
+// NeedReload implements Manager. A unit systemd has never loaded has no
+// such property to report, and needs no reload for it.
+func (d DBus) NeedReload(ctx context.Context, name string) (bool, error) {
+	c, err := d.conn(ctx)
+	if err != nil {
+		return false, err
+	}
+	defer c.Close()
+	p, err := c.GetUnitPropertyContext(ctx, name, "NeedDaemonReload")
+	if err != nil {
+		return false, err
+	}
+	need, _ := p.Value.Value().(bool)
+	return need, nil
 }
 
 // Timeout bounds one systemd operation.

@@ -97,31 +97,39 @@ func DropInOptions() []*unit.UnitOption {
 	}
 }
 
-// Start installs the agent, writes the unit and drop-in, and
-// (re)starts the kubelet through systemd. The restart happens every time:
-// the kubelet reads its config only at start.
-func Start(ctx context.Context, sd systemd.Manager, agent string) (string, error) {
+// Start installs the agent, writes the unit and drop-in (all below root),
+// and (re)starts the kubelet through systemd. The restart happens every
+// time: the kubelet reads its config only at start. daemon-reload runs when
+// a file changed or systemd says it is needed (an admin edited a unit).
+func Start(ctx context.Context, root hostfs.Root, sd systemd.Manager, agent string) (string, error) {
 	var notes []string
-	changed, err := InstallAgent(agent, Binary)
+	changed, err := InstallAgent(agent, root.Path(Binary))
 	if err != nil {
 		return "", err
 	}
 	if changed {
 		notes = append(notes, "installed "+Binary)
 	}
-	c1, err := systemd.WriteUnit(UnitPath, UnitOptions())
+	c1, err := systemd.WriteUnit(root.Path(UnitPath), UnitOptions())
 	if err != nil {
 		return "", err
 	}
-	c2, err := systemd.WriteUnit(DropInPath, DropInOptions())
+	c2, err := systemd.WriteUnit(root.Path(DropInPath), DropInOptions())
 	if err != nil {
 		return "", err
 	}
 	if c1 || c2 {
+		notes = append(notes, "wrote "+UnitPath)
+	}
+	need, err := sd.NeedReload(ctx, Unit)
+	if err != nil {
+		return "", fmt.Errorf("ask systemd whether %s needs daemon-reload: %w", Unit, err)
+	}
+	if c1 || c2 || need {
 		if err := sd.Reload(ctx); err != nil {
 			return "", fmt.Errorf("systemd daemon-reload: %w", err)
 		}
-		notes = append(notes, "wrote "+UnitPath)
+		notes = append(notes, "daemon-reload")
 	}
 	if err := sd.Enable(ctx, UnitPath); err != nil {
 		return "", fmt.Errorf("enable kubelet: %w", err)

@@ -31,10 +31,11 @@ const ClientCurrent = "/var/lib/kubelet/pki/kubelet-client-current.pem"
 // FinalizeKubeconfig points kubelet.conf at the rotated certificate
 // file instead of the embedded one, once the kubelet has written it, so
 // that rotation keeps the kubeconfig valid. It waits for the file.
-func FinalizeKubeconfig(ctx context.Context, path, current string, s poll.Spec) (bool, error) {
+// current is the host path the kubeconfig names; it is looked for in root.
+func FinalizeKubeconfig(ctx context.Context, root hostfs.Root, path, current string, s poll.Spec) (bool, error) {
 	s.What = "the kubelet to write " + current
 	err := poll.Until(ctx, s, func(context.Context) (bool, error) {
-		_, err := os.Stat(current)
+		_, err := os.Stat(root.Path(current))
 		return err == nil, nil
 	})
 	if err != nil {

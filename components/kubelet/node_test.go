@@ -23,7 +23,7 @@ func TestFinalizeKubeletConfig(t *testing.T) {
 	_ = os.WriteFile(path, b, 0o600)
 	current := filepath.Join(dir, "kubelet-client-current.pem")
 	_ = os.WriteFile(current, []byte("pem"), 0o600)
-	changed, err := FinalizeKubeconfig(ctx, path, current, poll.Spec{Interval: 10 * time.Millisecond})
+	changed, err := FinalizeKubeconfig(ctx, "", path, current, poll.Spec{Interval: 10 * time.Millisecond})
 	if err != nil || !changed {
 		t.Fatalf("changed=%v err=%v", changed, err)
 	}
@@ -32,12 +32,12 @@ func TestFinalizeKubeletConfig(t *testing.T) {
 	if a.ClientCertificate != current || a.ClientKey != current || len(a.ClientCertificateData) != 0 {
 		t.Errorf("auth info %+v", a)
 	}
-	if changed, _ := FinalizeKubeconfig(ctx, path, current, poll.Spec{Interval: 10 * time.Millisecond}); changed {
+	if changed, _ := FinalizeKubeconfig(ctx, "", path, current, poll.Spec{Interval: 10 * time.Millisecond}); changed {
 		t.Error("second finalize changed the file")
 	}
 	tctx, cancel := context.WithTimeout(ctx, 200*time.Millisecond)
 	defer cancel()
-	if _, err := FinalizeKubeconfig(tctx, path, filepath.Join(dir, "missing.pem"), poll.Spec{Interval: 10 * time.Millisecond}); err == nil {
+	if _, err := FinalizeKubeconfig(tctx, "", path, filepath.Join(dir, "missing.pem"), poll.Spec{Interval: 10 * time.Millisecond}); err == nil {
 		t.Error("missing rotated certificate not reported")
 	}
 }

@@ -1,0 +1,64 @@
+// Package systemdtest is a fake systemd.Manager for tests: it records what
+// was asked of it and answers from its fields.
+package systemdtest
+
+import (
+	"context"
+	"sync"
+
+	"github.com/kubestrap/kubestrap/systemd"
+)
+
+// Fake records calls; NeedsReload and State are its answers.
+type Fake struct {
+	mu          sync.Mutex
+	Calls       []string
+	NeedsReload bool
+	State       string
+	Err         error
+}
+
+var _ systemd.Manager = (*Fake)(nil)
+
+func (f *Fake) record(call string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.Calls = append(f.Calls, call)
+	return f.Err
+}
+
+// Reload implements systemd.Manager.
+func (f *Fake) Reload(context.Context) error { return f.record("daemon-reload") }
+
+// Enable implements systemd.Manager.
+func (f *Fake) Enable(_ context.Context, paths ...string) error {
+	var err error
+	for _, p := range paths {
+		err = f.record("enable " + p)
+	}
+	return err
+}
+
+// Restart implements systemd.Manager.
+func (f *Fake) Restart(_ context.Context, name string) error { return f.record("restart " + name) }
+
+// Stop implements systemd.Manager.
+func (f *Fake) Stop(_ context.Context, name string) error { return f.record("stop " + name) }
+
+// ActiveState implements systemd.Manager.
+func (f *Fake) ActiveState(context.Context, string) (string, error) {
+	if f.State == "" {
+		return "active", f.Err
+	}
+	return f.State, f.Err
+}
+
+// NeedReload implements systemd.Manager.
+func (f *Fake) NeedReload(context.Context, string) (bool, error) { return f.NeedsReload, f.Err }
+
+// Called returns the recorded calls.
+func (f *Fake) Called() []string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]string(nil), f.Calls...)
+}
