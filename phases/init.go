@@ -57,7 +57,9 @@ func initPhase(fn func(ctx context.Context, d InitData) (string, error)) func(co
 }
 
 func runPreflight(_ context.Context, id InitData) (string, error) {
-	results, err := preflight.Run(preflight.InitChecks(id.Env(), id.Cfg()), id.Ignore())
+	checks := append(preflight.InitChecks(id.Env(), id.Cfg()),
+		preflight.KubeletVersion(id.Env(), agentPath(id.AgentBinary()), id.Cfg().Cluster.KubernetesVersion))
+	results, err := preflight.Run(checks, id.Ignore())
 	summary := reportPreflight(id.Out(), results)
 	if err != nil && id.DryRun() {
 		// A dry run shows what a real run would do, including that it would stop here.
@@ -260,4 +262,14 @@ func runEtcdLocal(ctx context.Context, d InitData) (string, error) {
 		return "", err
 	}
 	return manifestRun(staticpods.Etcd)(ctx, d)
+}
+
+// agentPath is the kubelet that kubelet-start would install, or "" when
+// there is none (kubelet-start then says how to provide one).
+func agentPath(explicit string) string {
+	p, err := kubelet.BundledAgent(explicit)
+	if err != nil {
+		return ""
+	}
+	return p
 }

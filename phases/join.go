@@ -177,6 +177,14 @@ func runJoinKubeletStart(ctx context.Context, d JoinData) (string, error) {
 	if err != nil {
 		return "", err
 	}
+	// Join's preflight runs before the cluster's version is known: the
+	// kubelet's skew against it is checked here, before anything is written.
+	skew := []preflight.Checker{preflight.KubeletVersion(d.Env(), agentPath(d.AgentBinary()), cluster.KubernetesVersion)}
+	results, err := preflight.Run(skew, d.Ignore())
+	reportPreflight(d.Out(), results)
+	if err != nil {
+		return "", err
+	}
 	if err := writeJoinNodeFiles(d, info, cluster, nodeIP); err != nil {
 		return "", err
 	}

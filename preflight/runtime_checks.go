@@ -13,6 +13,8 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
+
+	"github.com/kubestrap/kubestrap/config"
 )
 
 // ContainerdConfigPath is where containerd reads its configuration.
@@ -159,7 +161,8 @@ func (c *criCheck) Check() ([]error, []error) {
 	}
 	if name == "containerd" && majorOf(version) == 1 && c.minor >= 36 {
 		return warns, one(fmt.Errorf("this node has containerd %[2]s, but Kubernetes v1.%[1]d needs containerd 2.x "+
-			"(CentOS 7 and Debian 12 ship 1.x): use Kubernetes v1.35 (the default) or upgrade containerd", c.minor, version))
+			"(CentOS 7 and Debian 12 ship 1.x): use Kubernetes %[3]s (the default) or upgrade containerd", c.minor, version,
+			config.DefaultKubernetesVersion))
 	}
 	return warns, nil
 }

@@ -73,7 +73,7 @@ func runInit(cmd *cobra.Command, f *initFlags, dryRun bool, skip []string, only 
 	}
 	env := preflight.Host()
 	ignore := preflight.NewIgnoreSet(cfg.NodeRegistration.IgnorePreflightErrors...)
-	if unknown := ignore.Unknown(preflight.InitChecks(env, cfg)); len(unknown) > 0 {
+	if unknown := ignore.Unknown(append(preflight.InitChecks(env, cfg), preflight.KubeletVersion(env, "", ""))); len(unknown) > 0 {
 		return &usageError{fmt.Errorf("--ignore-preflight-errors names unknown checks: %s (see `kubestrap preflight`)",
 			strings.Join(unknown, ", "))}
 	}
