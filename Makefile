@@ -32,12 +32,18 @@ test-bundle:
 test-unit:
 	go test $(GO_TEST_FLAGS) -race -count=1 ./...
 
-## lint: gofmt, go vet and staticcheck must be clean
+## lint: gofmt, go vet, staticcheck and shellcheck must be clean
+# The shell scripts: lab/, vagrant/ and bundle/ *.sh, the lab node's scripts
+# (files under lab/node with a sh/bash #! line), the CI entry point.
+SHELL_SCRIPTS = $(shell git ls-files ':(glob)lab/*.sh' ':(glob)vagrant/*.sh' ':(glob)bundle/*.sh' .ci/run; \
+  for f in $$(git ls-files lab/node); do head -n1 "$$f" | grep -qE 'bin/(env )?(ba)?sh$$' && echo "$$f"; done)
 lint:
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go' | grep -v '^bundle/')); \
 	  if [[ -n "$$unformatted" ]]; then echo "gofmt needed: $$unformatted"; exit 1; fi
 	go vet ./...
 	go run $(STATICCHECK) ./...
+	@command -v shellcheck >/dev/null || { echo "shellcheck is missing: apt-get install shellcheck"; exit 1; }
+	shellcheck -x $(SHELL_SCRIPTS)
 
 fmt:
 	gofmt -w $$(git ls-files '*.go')

@@ -4,7 +4,7 @@
 # takes seconds. Usage: build.sh [k8s|kubectl|etcd|coredns|flannel|cni|small|all]...
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
-# shellcheck source=versions.env
+# shellcheck source-path=SCRIPTDIR source=versions.env
 . "$here/versions.env"
 CACHE="${KUBESTRAP_CACHE:-$HOME/.cache/kubestrap}"
 BIN="$CACHE/$KUBERNETES_VERSION/bin"

@@ -6,6 +6,7 @@
 #   cluster: 3 nodes: init, then two joins at once (to registered, to
 #            Ready), and bare nodes -> all Ready with CoreDNS answering.
 set -euo pipefail
+# shellcheck source-path=SCRIPTDIR source=e2e-lib.sh
 . "$(dirname "$0")/e2e-lib.sh"
 mode="${1:-init}" runs="${2:-3}"
 export LAB_PREFIX=bench
@@ -17,7 +18,7 @@ stats() { # stats NAME VALUES...: min and median
 	printf '%s\n' "$@" | sort -n | awk -v n="$name" '{v[NR]=$1} END {printf "  %-34s min %6.2fs  median %6.2fs  (runs: %d)\n", n, v[1], v[int((NR+1)/2)], NR}'
 }
 corednsReady() { [[ $(kc "$1" get deploy coredns -n kube-system -o jsonpath='{.status.readyReplicas}') == 2 ]]; }
-declare -a A B R1 R2 Y1 Y2 ALL
+declare -a A B R1 Y1
 phases=""
 for ((r = 1; r <= runs; r++)); do
 	nodes=1
@@ -29,16 +30,19 @@ for ((r = 1; r <= runs; r++)); do
 	flags=()
 	[[ $mode == init ]] && flags=(--allow-schedule-on-control-plane)
 	t0=$(now)
-	info=$(on "$n1" kubestrap init -o json "${flags[@]}" 2>/tmp/kubestrap-bench-init-phases.log)
+	initlog="$LAB_LOGS/run$r-init.log"
+	info=$(on "$n1" kubestrap init -o json "${flags[@]}" 2>"$initlog") || fail "init of run $r failed (log: $initlog)"
 	ta=$(now)
 	A+=("$(secs "$t0" "$ta")")
-	phases+=$(grep -oE '^\[[a-z/-]+\] .*\(([0-9.]+s|[0-9]+ms)\)$' /tmp/kubestrap-bench-init-phases.log | grep -v ' healthy (' | sed -E 's/^\[([a-z/-]+)\].*\(([0-9.]+s|[0-9]+ms)\)$/\1 \2/')$'\n'
+	phases+=$(grep -oE '^\[[a-z/-]+\] .*\(([0-9.]+s|[0-9]+ms)\)$' "$initlog" | grep -v ' healthy (' | sed -E 's/^\[([a-z/-]+)\].*\(([0-9.]+s|[0-9]+ms)\)$/\1 \2/')$'\n'
 	if [[ $mode == cluster ]]; then
 		cmd=$(jq -r .joinCommand <<<"$info")
-		on "$LAB_PREFIX-2" $cmd >/tmp/kubestrap-bench-join-2.log 2>&1 & p2=$!
-		on "$LAB_PREFIX-3" $cmd >/tmp/kubestrap-bench-join-3.log 2>&1 & p3=$!
-		wait $p2 $p3
-		for f in /tmp/kubestrap-bench-join-2.log /tmp/kubestrap-bench-join-3.log; do
+		read -r -a joincmd <<<"$cmd"
+		log2="$LAB_LOGS/run$r-join-2.log" log3="$LAB_LOGS/run$r-join-3.log"
+		on "$LAB_PREFIX-2" "${joincmd[@]}" >"$log2" 2>&1 & p2=$!
+		on "$LAB_PREFIX-3" "${joincmd[@]}" >"$log3" 2>&1 & p3=$!
+		wait "$p2" "$p3"
+		for f in "$log2" "$log3"; do
 			R1+=("$(sed -nE 's/.*registered \(([0-9.]+)s after join started.*/\1/p;s/.*registered \(([0-9]+)ms after join started.*/0.\1/p' "$f")")
 			Y1+=("$(sed -nE 's/.*is Ready \(([0-9.]+)s after join started.*/\1/p' "$f")")
 		done

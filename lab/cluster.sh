@@ -2,6 +2,7 @@
 # cluster.sh N: the lab's cluster, made only with kubestrap: N nodes, init
 # on the first, join the rest at the same time. Writes .lab/admin.conf.
 set -euo pipefail
+# shellcheck source-path=SCRIPTDIR source=e2e-lib.sh
 . "$(dirname "$0")/e2e-lib.sh"
 n="${1:-3}"
 export LAB_PREFIX="${LAB_PREFIX:-lab}"
@@ -14,9 +15,13 @@ flags=()
 ((n == 1)) && flags=(--allow-schedule-on-control-plane) # no worker to run pods on
 info=$(on "${nodes[0]}" kubestrap init -o json "${flags[@]}")
 cmd=$(jq -r .joinCommand <<<"$info")
+read -r -a joincmd <<<"$cmd"
 pids=()
-for x in "${nodes[@]:1}"; do on "$x" $cmd >"$here/../.lab/$x.join.log" 2>&1 & pids+=($!); done
-for p in "${pids[@]}"; do wait "$p" || fail "a join failed: see .lab/*.join.log"; done
+for x in "${nodes[@]:1}"; do on "$x" "${joincmd[@]}" >"$LAB_LOGS/$x.join.log" 2>&1 & pids+=($!); done
+for i in "${!pids[@]}"; do
+	x="${nodes[i + 1]}"
+	wait "${pids[i]}" || fail "the join of $x failed: see $LAB_LOGS/$x.join.log"
+done
 kc "${nodes[0]}" wait --for=condition=Ready node --all --timeout=120s >/dev/null
 on "${nodes[0]}" cat /etc/kubernetes/admin.conf >"$here/../.lab/admin.conf"
 chmod 600 "$here/../.lab/admin.conf"

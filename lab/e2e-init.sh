@@ -4,6 +4,7 @@
 # nothing; a re-run with other settings is refused; init on a node whose
 # port 6443 is taken stops in preflight and writes nothing.
 set -euo pipefail
+# shellcheck source-path=SCRIPTDIR source=e2e-lib.sh
 . "$(dirname "$0")/e2e-lib.sh"
 export LAB_PREFIX="${LAB_PREFIX:-e2e-init}"
 n1="$LAB_PREFIX-1" n2="$LAB_PREFIX-2"
@@ -12,13 +13,14 @@ t0=$SECONDS
 lab nodes 2
 
 on "$n1" kubestrap preflight --fix >/dev/null || fail "preflight --fix on a fresh node"
-out=$(on "$n1" kubestrap init -o json 2>/tmp/e2e-init.log) || { cat /tmp/e2e-init.log >&2; fail "init failed"; }
+initlog="$LAB_LOGS/$n1.init.log"
+out=$(on "$n1" kubestrap init -o json 2>"$initlog") || { cat "$initlog" >&2; fail "init failed (log: $initlog)"; }
 token=$(jq -r .token <<<"$out")
 hash=$(jq -r '.caCertHashes[0]' <<<"$out")
 [[ $token =~ ^[a-z0-9]{6}\.[a-z0-9]{16}$ && $hash =~ ^sha256:[0-9a-f]{64}$ ]] || fail "init -o json: $out"
 [[ $(jq -r .joinCommand <<<"$out") == "kubestrap join $(lab ip "$n1"):6443 --token $token --discovery-token-ca-cert-hash $hash" ]] ||
 	fail "join command: $(jq -r .joinCommand <<<"$out")"
-ok "init printed the join information as JSON ($(grep -c '^\[' /tmp/e2e-init.log) phase lines on stderr)"
+ok "init printed the join information as JSON ($(grep -c '^\[' "$initlog") phase lines on stderr)"
 
 kc "$n1" wait --for=condition=Ready "node/$n1" --timeout=120s >/dev/null || fail "node not Ready"
 ok "node $n1 is Ready"

@@ -5,6 +5,7 @@
 # workers. Then a 4th node is refused for each bad input, with nothing left
 # half-configured, and re-running join on node 2 is a no-op.
 set -euo pipefail
+# shellcheck source-path=SCRIPTDIR source=e2e-lib.sh
 . "$(dirname "$0")/e2e-lib.sh"
 export LAB_PREFIX="${LAB_PREFIX:-e2e-join}"
 n1="$LAB_PREFIX-1" n2="$LAB_PREFIX-2" n3="$LAB_PREFIX-3" n4="$LAB_PREFIX-4"
@@ -14,16 +15,20 @@ lab nodes 4
 for n in "$n1" "$n2" "$n3" "$n4"; do on "$n" kubestrap preflight --fix >/dev/null & done
 wait
 
-info=$(on "$n1" kubestrap init -o json 2>/tmp/e2e-join-init.log) || { cat /tmp/e2e-join-init.log >&2; fail "init"; }
+initlog="$LAB_LOGS/$n1.init.log"
+info=$(on "$n1" kubestrap init -o json 2>"$initlog") || { cat "$initlog" >&2; fail "init (log: $initlog)"; }
+# The join command exactly as init printed it, split into its words.
 cmd=$(jq -r .joinCommand <<<"$info")
+read -r -a joincmd <<<"$cmd"
 token=$(jq -r .token <<<"$info")
 hash=$(jq -r '.caCertHashes[0]' <<<"$info")
 endpoint=$(jq -r .endpoint <<<"$info")
-on "$n2" $cmd >/tmp/e2e-join-2.log 2>&1 & p2=$!
-on "$n3" $cmd >/tmp/e2e-join-3.log 2>&1 & p3=$!
-wait $p2 || { cat /tmp/e2e-join-2.log >&2; fail "join of $n2"; }
-wait $p3 || { cat /tmp/e2e-join-3.log >&2; fail "join of $n3"; }
-grep -h -E '^\[(wait-tls-bootstrap|wait-ready)\]' /tmp/e2e-join-[23].log
+log2="$LAB_LOGS/$n2.join.log" log3="$LAB_LOGS/$n3.join.log"
+on "$n2" "${joincmd[@]}" >"$log2" 2>&1 & p2=$!
+on "$n3" "${joincmd[@]}" >"$log3" 2>&1 & p3=$!
+wait "$p2" || { cat "$log2" >&2; fail "join of $n2 (log: $log2)"; }
+wait "$p3" || { cat "$log3" >&2; fail "join of $n3 (log: $log3)"; }
+grep -h -E '^\[(wait-tls-bootstrap|wait-ready)\]' "$log2" "$log3"
 ok "$n2 and $n3 joined at the same time"
 kc "$n1" wait --for=condition=Ready node --all --timeout=120s >/dev/null || fail "nodes not Ready"
 [[ $(kc "$n1" get nodes --no-headers | grep -c ' Ready ') == 3 ]] || fail "want 3 Ready nodes: $(kc "$n1" get nodes)"
@@ -111,7 +116,7 @@ short=$(on "$n1" kubestrap token create --ttl 1s)
 sleep 2
 refused "expired token" 1 "token ${short%%.*} expired at" "$endpoint" --token "$short" --discovery-token-ca-cert-hash "$hash"
 on "$n2" cat /etc/machine-id | docker exec -i "$n4" sh -c 'cat > /etc/machine-id'
-refused "a clone of $n2 (same machine-id)" 1 "node $n2 already has this host's machine-id" ${cmd#kubestrap join }
+refused "a clone of $n2 (same machine-id)" 1 "node $n2 already has this host's machine-id" "${joincmd[@]:2}"
 
 # With its own identity again, node 4 joins by --discovery-file: the
 # cluster-info kubeconfig as a file, the token for TLS bootstrap only.
@@ -124,7 +129,7 @@ kc "$n1" wait --for=condition=Ready "node/$n4" --timeout=60s >/dev/null || fail 
 ok "$n4 joined by --discovery-file and is Ready"
 
 before=$(on "$n2" sha256sum /etc/kubernetes/kubelet.conf)
-again=$(on "$n2" $cmd 2>&1) || fail "re-run of join on $n2: $again"
+again=$(on "$n2" "${joincmd[@]}" 2>&1) || fail "re-run of join on $n2: $again"
 [[ $again == *"already joined"* && $(on "$n2" sha256sum /etc/kubernetes/kubelet.conf) == "$before" ]] || fail "re-run: $again"
 ok "join again on $n2 is a no-op"
 

@@ -1,7 +1,17 @@
+# shellcheck shell=bash
 # Shared helpers of the lab's end-to-end tests (sourced).
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 PASSED=0
 lab() { "$here/lab.sh" "$@"; }
+# LAB_LOGS: this run's log directory (init and join output, diagnostics,
+# lab.sh's per-node files), made once under .lab/logs and kept after the
+# run. Exported, so lab.sh and any script run from this one write there too.
+if [[ -z ${LAB_LOGS:-} ]]; then
+	LAB_LOGS=$(lab logs "$(basename "$0" .sh)")
+	printf '[lab] logs: %s\n' "$LAB_LOGS" >&2
+fi
+mkdir -p "$LAB_LOGS"
+export LAB_LOGS
 fail() { printf '[e2e] FAIL: %s\n' "$*" >&2; exit 1; }
 ok() { PASSED=$((PASSED + 1)); printf '[e2e] ok: %s\n' "$*"; }
 # on NODE CMD...: run a command in a node.
@@ -20,15 +30,15 @@ eventually() {
 	done
 }
 pki_sum() { on "$1" sh -c 'find /etc/kubernetes/pki -type f | sort | xargs sha256sum' | sha256sum; }
-# diagnose writes the cluster's state and kubelet logs to a file, so the
-# failure line stays readable, and prints the nodes and pods.
+# diagnose NODE...: prints the nodes and pods, and writes each node's
+# kubelet log to a file in $LAB_LOGS, so the failure line stays readable.
 diagnose() {
-	local n log="$here/../.lab/$LAB_PREFIX-diagnose.log"
-	mkdir -p "$(dirname "$log")"
+	local n log
 	for n in "$@"; do
+		log="$LAB_LOGS/$n.kubelet.log"
 		kc "$n" get nodes -o wide >&2 2>&1 || true
 		kc "$n" get pods -A -o wide >&2 2>&1 || true
 		on "$n" journalctl -u kubelet --no-pager -n 200 >"$log" 2>&1 || true
+		echo "[e2e] kubelet log of $n: $log" >&2
 	done
-	echo "[e2e] kubelet log of $1: $log" >&2
 }

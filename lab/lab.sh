@@ -4,8 +4,10 @@
 #   lab.sh down        remove every container, network and volume of the lab
 #   lab.sh image       build the node image (cached)
 #   lab.sh ip NODE     print a node's IP
+#   lab.sh logs NAME   make a run's log directory under .lab/logs, print its path
 # Environment: LAB_PREFIX (default lab: nodes lab-1, lab-2, ...), DIST_DIR (the
-# unpacked release: kubestrap, kubelet, kubectl, cni/), IMAGES_TAR, KUBESTRAP_CACHE.
+# unpacked release: kubestrap, kubelet, kubectl, cni/), IMAGES_TAR, KUBESTRAP_CACHE,
+# LAB_LOGS (the run's log directory; `nodes` makes one when it is unset).
 set -euo pipefail
 repo="$(cd "$(dirname "$0")/.." && pwd)"
 CACHE="${KUBESTRAP_CACHE:-$HOME/.cache/kubestrap}"
@@ -16,6 +18,13 @@ LABEL="io.kubestrap.lab=$PREFIX"
 
 log() { printf '[lab] %s\n' "$*" >&2; }
 die() { printf '[lab] ERROR: %s\n' "$*" >&2; exit 1; }
+
+# new_logs NAME prints a new, empty log directory for one run, kept after it:
+# .lab/logs/NAME-DATE-TIME.XXXXXX.
+new_logs() {
+	mkdir -p "$LABDIR/logs"
+	mktemp -d "$LABDIR/logs/$1-$(date +%Y%m%d-%H%M%S).XXXXXX"
+}
 
 # ensure_docker starts dockerd when no daemon answers, installing docker.io
 # from Debian when it is missing.
@@ -64,10 +73,11 @@ node_image() {
 	ln -sf /opt/kubestrap/kubestrap "$stage/usr/local/bin/kubestrap"
 	# docker import refuses duplicate paths: the rootfs's copies of the lab's
 	# files are left out, then the lab's files (not their directories) appended.
-	local files
-	files=$(cd "$stage" && find . -type f -o -type l)
-	tar -C "$rootfs" -cf "$stage.tar" $(printf -- '--exclude=%s ' $files) .
-	(cd "$stage" && tar -rf "$stage.tar" --no-recursion $files)
+	local list files
+	list=$(cd "$stage" && find . -type f -o -type l)
+	mapfile -t files <<<"$list"
+	tar -C "$rootfs" -cf "$stage.tar" "${files[@]/#/--exclude=}" .
+	(cd "$stage" && tar -rf "$stage.tar" --no-recursion "${files[@]}")
 	docker import --change 'ENTRYPOINT ["/usr/local/sbin/lab-entrypoint"]' --change 'ENV container=docker' \
 		"$stage.tar" "$tag" >/dev/null
 	rm -rf "$stage" "$stage.tar"
@@ -81,35 +91,36 @@ node_image() {
 # node ("did not receive an exit event").
 thaw() {
 	local id="$1" f
-	for f in $(find /sys/fs/cgroup/freezer/docker/"$id"* -name freezer.state 2>/dev/null); do
+	while IFS= read -r f; do
 		grep -qs FROZEN "$f" && echo THAWED >"$f" 2>/dev/null
-	done
-	for f in $(find /sys/fs/cgroup/unified/docker/"$id"* /sys/fs/cgroup/system.slice/docker-"$id"* -name cgroup.freeze 2>/dev/null); do
+	done < <(find /sys/fs/cgroup/freezer/docker/"$id"* -name freezer.state 2>/dev/null)
+	while IFS= read -r f; do
 		grep -qs 1 "$f" && echo 0 >"$f" 2>/dev/null
-	done
+	done < <(find /sys/fs/cgroup/unified/docker/"$id"* /sys/fs/cgroup/system.slice/docker-"$id"* -name cgroup.freeze 2>/dev/null)
 	return 0
 }
 
+# remove_nodes ID...: kill and remove the node containers.
 remove_nodes() {
-	local ids="$1" id
-	docker kill $ids >/dev/null 2>&1 || true
+	local id
+	docker kill "$@" >/dev/null 2>&1 || true
 	for _ in 1 2 3; do
 		for id in $(docker ps -q --no-trunc --filter "label=$LABEL"); do thaw "$id"; done
-		docker rm -f $ids >/dev/null 2>&1 && return 0
+		docker rm -f "$@" >/dev/null 2>&1 && return 0
 		sleep 1
 	done
-	docker rm -f $ids >/dev/null
+	docker rm -f "$@" >/dev/null
 }
 
 down() {
 	ensure_docker
-	local ids
-	ids=$(docker ps -aq --filter "label=$LABEL")
-	[[ -n $ids ]] && remove_nodes "$ids"
-	ids=$(docker volume ls -q --filter "label=$LABEL")
-	[[ -n $ids ]] && docker volume rm $ids >/dev/null
-	ids=$(docker network ls -q --filter "label=$LABEL")
-	[[ -n $ids ]] && docker network rm $ids >/dev/null
+	local out ids
+	out=$(docker ps -aq --filter "label=$LABEL")
+	if [[ -n $out ]]; then mapfile -t ids <<<"$out"; remove_nodes "${ids[@]}"; fi
+	out=$(docker volume ls -q --filter "label=$LABEL")
+	if [[ -n $out ]]; then mapfile -t ids <<<"$out"; docker volume rm "${ids[@]}" >/dev/null; fi
+	out=$(docker network ls -q --filter "label=$LABEL")
+	if [[ -n $out ]]; then mapfile -t ids <<<"$out"; docker network rm "${ids[@]}" >/dev/null; fi
 	rm -f "$LABDIR/$PREFIX.nodes"
 	return 0
 }
@@ -146,8 +157,8 @@ wait_node() {
 	fi
 	[[ $state == degraded ]] && log "$name: systemd degraded: $(docker exec "$name" systemctl --failed --plain --no-legend | awk '{print $1}' | paste -sd' ')"
 	docker exec "$name" systemctl is-active --quiet containerd || die "$name: containerd is not active"
-	docker exec "$name" kubestrap images load /opt/kubestrap-images.tar -o json >"$LABDIR/$name.images.json" ||
-		die "$name: loading images failed"
+	docker exec "$name" kubestrap images load /opt/kubestrap-images.tar -o json >"$LAB_LOGS/$name.images.json" ||
+		die "$name: loading images failed (see $LAB_LOGS/$name.images.json)"
 }
 
 nodes() {
@@ -155,6 +166,11 @@ nodes() {
 	[[ -n ${DIST_DIR:-} && -x $DIST_DIR/kubestrap && -x $DIST_DIR/kubelet ]] || die "DIST_DIR must hold kubestrap and kubelet (make dist)"
 	[[ -f ${IMAGES_TAR:-} ]] || die "IMAGES_TAR must name the images tarball (make images)"
 	local image t0=$SECONDS
+	if [[ -z ${LAB_LOGS:-} ]]; then
+		LAB_LOGS=$(new_logs "$PREFIX-nodes")
+		log "logs: $LAB_LOGS"
+	fi
+	mkdir -p "$LAB_LOGS"
 	image=$(node_image)
 	down # a stale lab of this prefix, e.g. after dockerd restarted
 	mkdir -p "$LABDIR"
@@ -198,6 +214,7 @@ nodes) nodes "${2:-3}" ;;
 down) down ;;
 image) node_image ;;
 ip) node_ip "$2" ;;
+logs) new_logs "${2:?usage: lab.sh logs NAME}" ;;
 docker) ensure_docker ;;
-*) die "usage: lab.sh nodes N | down | image | ip NODE | docker" ;;
+*) die "usage: lab.sh nodes N | down | image | ip NODE | logs NAME | docker" ;;
 esac

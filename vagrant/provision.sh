@@ -10,7 +10,9 @@ if ! rpm -q containerd.io >/dev/null 2>&1; then
 	yum install -y -q containerd.io conntrack-tools socat ethtool iproute-tc
 	systemctl enable --now containerd
 fi
-tarball=$(ls /vagrant/dist/kubestrap-*-linux-amd64.tar.gz | head -1)
+tarballs=(/vagrant/dist/kubestrap-*-linux-amd64.tar.gz)
+tarball="${tarballs[0]}"
+[[ -f $tarball ]] || { echo "no kubestrap release in /vagrant/dist (make dist)" >&2; exit 1; }
 mkdir -p /opt/kubestrap && tar -C /opt/kubestrap -xzf "$tarball"
 ln -sf /opt/kubestrap/kubestrap /usr/local/bin/kubestrap
 kubestrap preflight --fix
