@@ -15,14 +15,12 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	bootstrapapi "k8s.io/cluster-bootstrap/token/api"
-
-	"github.com/kubestrap/kubestrap/components/tokens"
 )
 
 // TokenInfoConfigMap lists token ids and their expiry times (no secrets)
 // in kube-public, so that a joining node can say "expired" rather than
 // "unknown". Token ids are public anyway: cluster-info's keys name them.
-const TokenInfoConfigMap = tokens.InfoConfigMap
+const TokenInfoConfigMap = "kubestrap-token-info"
 
 // More failure kinds of discovery.
 var (

@@ -68,6 +68,9 @@ type CollisionError struct {
 }
 
 func (e *CollisionError) Error() string {
+	if e.Value == "" {
+		return fmt.Sprintf("refusing to join: %s already has this host's %s: %s", e.Node, e.What, e.Fix)
+	}
 	return fmt.Sprintf("refusing to join: node %s already has this host's %s (%s): %s", e.Node, e.What, e.Value, e.Fix)
 }
 

@@ -65,6 +65,14 @@ set -e
 [[ $rc == 2 && $changed == *"10.96.0.0/12 -> "*"10.97.0.0/16"* ]] || fail "init with another service CIDR: rc=$rc $changed"
 ok "init with another service CIDR is refused naming the difference"
 
+# A dry run writes only into its temp dir and never claims a running
+# control plane.
+out=$(on "$n2" kubestrap init --dry-run 2>&1) || fail "init --dry-run: $out"
+[[ $out == *"dry-run output: /tmp/kubestrap-dry-run-"* && $out == *"[dry-run] nothing was started"* &&
+	$out != *"control plane is up"* ]] || fail "init --dry-run said: $out"
+on "$n2" test ! -e /etc/kubernetes/pki -a ! -e /var/lib/kubelet/config.yaml || fail "init --dry-run wrote to the node"
+ok "init --dry-run writes only its temp dir and does not say the control plane is up"
+
 # Port 6443 taken: preflight stops init with a clear message; nothing written.
 on "$n2" systemd-run --unit=squatter socat TCP-LISTEN:6443,fork,reuseaddr SYSTEM:true >/dev/null
 eventually 10 on "$n2" sh -c 'ss -ltn | grep -q ":6443 "' || fail "squatter did not listen"

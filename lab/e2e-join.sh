@@ -116,11 +116,53 @@ short=$(on "$n1" kubestrap token create --ttl 1s)
 sleep 2
 refused "expired token" 1 "token ${short%%.*} expired at" "$endpoint" --token "$short" --discovery-token-ca-cert-hash "$hash"
 on "$n2" cat /etc/machine-id | docker exec -i "$n4" sh -c 'cat > /etc/machine-id'
-refused "a clone of $n2 (same machine-id)" 1 "node $n2 already has this host's machine-id" "${joincmd[@]:2}"
+refused "a clone of $n2 (same machine-id)" 1 "already has this host's machine-id" "${joincmd[@]:2}"
+on "$n4" sh -c 'rm -f /etc/machine-id && systemd-machine-id-setup' >/dev/null
+
+# Every phase stands alone: one that needs an earlier phase names it and
+# writes nothing; --dry-run runs every phase into a temp dir.
+refused "join phase node-network before kubelet-start" 1 "run \`kubestrap join phase kubelet-start\`" \
+	phase node-network "${joincmd[@]:2}"
+out=$(on "$n4" "${joincmd[@]}" --dry-run 2>&1) || fail "join --dry-run: $out"
+[[ $out == *"[kubelet-start] wrote"* && $out == *"dry-run output: /tmp/kubestrap-dry-run-"* &&
+	$out == *"[wait-ready] dry-run: would wait"* ]] || fail "join --dry-run said: $out"
+untouched "join --dry-run"
+ok "join --dry-run runs every phase into a temp dir and changes nothing"
+
+# Roles: join on the control-plane node and init on a joined worker are
+# refused as invalid input (exit 2).
+set +e
+out=$(on "$n1" "${joincmd[@]}" 2>&1); rc=$?
+set -e
+[[ $rc == 2 && $out == *"this node is a control-plane node"* ]] || fail "join on $n1: rc=$rc $out"
+set +e
+out=$(on "$n2" kubestrap init 2>&1); rc=$?
+set -e
+[[ $rc == 2 && $out == *"joined a cluster as a worker"* ]] || fail "init on worker $n2: rc=$rc $out"
+ok "join on the control plane and init on a worker are refused (exit 2)"
+
+# One run at a time, and Ctrl-C during a wait stops promptly with the
+# phase to resume: a join whose API endpoint never answers holds the lock
+# while discovery retries; a second join is refused; SIGINT ends the first.
+slow="$LAB_LOGS/$n4.slow-join.log"
+on "$n4" kubestrap join 192.0.2.1:6443 --token "$token" --discovery-token-ca-cert-hash "$hash" \
+	--discovery-timeout 60s >"$slow" 2>&1 & pslow=$!
+eventually 20 grep -q '^\[preflight\]' "$slow" || fail "the slow join did not start: $(cat "$slow")"
+refused "a second join while one runs" 1 "another kubestrap operation is running" "${joincmd[@]:2}"
+sent=$SECONDS
+on "$n4" pkill -INT -f 'kubestrap join 192.0.2.1' || fail "no slow join to interrupt"
+set +e
+wait "$pslow"; rc=$?
+set -e
+took=$((SECONDS - sent))
+if ! [[ $rc == 1 && $took -le 5 ]] || ! grep -q 'phase discovery interrupted' "$slow" ||
+	! grep -q 'kubestrap join phase discovery' "$slow"; then
+	fail "Ctrl-C: rc=$rc after ${took}s: $(cat "$slow")"
+fi
+ok "a second join is refused while one runs; Ctrl-C stops a waiting join in ${took}s naming the phase to resume"
 
 # With its own identity again, node 4 joins by --discovery-file: the
 # cluster-info kubeconfig as a file, the token for TLS bootstrap only.
-on "$n4" sh -c 'rm -f /etc/machine-id && systemd-machine-id-setup' >/dev/null
 kc "$n1" get configmap cluster-info -n kube-public -o jsonpath='{.data.kubeconfig}' |
 	docker exec -i "$n4" sh -c 'cat > /root/discovery.conf'
 out=$(on "$n4" kubestrap join --discovery-file /root/discovery.conf --tls-bootstrap-token "$token" 2>&1) ||
@@ -132,6 +174,16 @@ before=$(on "$n2" sha256sum /etc/kubernetes/kubelet.conf)
 again=$(on "$n2" "${joincmd[@]}" 2>&1) || fail "re-run of join on $n2: $again"
 [[ $again == *"already joined"* && $(on "$n2" sha256sum /etc/kubernetes/kubelet.conf) == "$before" ]] || fail "re-run: $again"
 ok "join again on $n2 is a no-op"
+out=$(on "$n2" kubestrap join phase wait-ready "${joincmd[@]:2}" 2>&1) || fail "join phase wait-ready alone on $n2: $out"
+[[ $out == *"[wait-ready] node $n2 is Ready"* ]] || fail "join phase wait-ready alone said: $out"
+ok "join phase wait-ready runs alone on a joined node"
+
+# A bootstrap token may get a Node by name, never list nodes: a token
+# holder cannot enumerate the cluster's addresses and ids.
+as=(--as "system:bootstrap:${token%%.*}" --as-group system:bootstrappers:kubestrap:default-node-token --as-group system:authenticated)
+[[ $(kc "$n1" auth can-i get nodes "${as[@]}" || true) == yes && $(kc "$n1" auth can-i list nodes "${as[@]}" || true) == no ]] ||
+	fail "bootstrap token RBAC on nodes: get=$(kc "$n1" auth can-i get nodes "${as[@]}" || true) list=$(kc "$n1" auth can-i list nodes "${as[@]}" || true)"
+ok "bootstrap tokens may get nodes by name but not list them"
 
 trap - EXIT
 lab down

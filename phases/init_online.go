@@ -105,9 +105,6 @@ func runMarkControlPlane(ctx context.Context, d InitData, c kubernetes.Interface
 	if err := controlplane.Mark(ctx, c, d.Cfg().NodeRegistration.Name, taints, initWaitSpec(d, "mark-control-plane")); err != nil {
 		return "", err
 	}
-	if err := annotateMACsOf(ctx, c, d.Env(), d.Cfg().NodeRegistration.Name); err != nil {
-		return "", err
-	}
 	if len(taints) == 0 {
 		return "labelled " + d.Cfg().NodeRegistration.Name + " (no taints: workloads may run here)", nil
 	}
@@ -132,6 +129,11 @@ func runBootstrapToken(ctx context.Context, d InitData, c kubernetes.Interface) 
 		fns = append(fns, func() error { _, err := tokens.Ensure(ctx, c, t, now); return err })
 	}
 	if err := apply.Concurrently(fns...); err != nil {
+		return "", err
+	}
+	// The identity registry exists now (BootstrapRBAC made it): this node
+	// goes in first, so that a clone of it cannot join.
+	if err := registerIdentity(ctx, c, d.Env(), d.Cfg().NodeRegistration.Name); err != nil {
 		return "", err
 	}
 	id, _, _ := strings.Cut(toks[0].Token, ".")

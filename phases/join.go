@@ -13,7 +13,6 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/clientcmd"
 
@@ -33,10 +32,10 @@ func JoinPhases() []Phase {
 	return []Phase{
 		{Name: "preflight", Short: "Check the host before changing it", Run: joinPreflight},
 		{Name: "discovery", Short: "Find and verify the cluster: token signature, CA pins, TLS re-fetch", Run: joinDiscovery},
-		{Name: "identity-check", Short: "Refuse a host whose node name is taken by another machine", Run: joinIdentity},
+		{Name: "identity-check", Short: "Refuse a host whose node name another machine has, or a clone (a node has its " +
+			"machine-id, product_uuid or MAC)", Run: joinIdentity},
 		{Name: "kubelet-start", Short: "Write the bootstrap kubeconfig and kubelet config, start the kubelet", Run: joinKubeletStart},
-		{Name: "wait-tls-bootstrap", Short: "Wait for the kubelet's certificate and the Node object; refuse clones " +
-			"(a node with this host's machine-id, product_uuid or MAC)", Run: joinWaitBootstrap},
+		{Name: "wait-tls-bootstrap", Short: "Wait for the kubelet's certificate and the Node object", Run: joinWaitBootstrap},
 		{Name: "node-network", Short: "Write this node's CNI config once it has a podCIDR", Run: joinNodeNetwork},
 		{Name: "wait-ready", Short: "Wait for the node to be Ready, then tidy up", Run: joinWaitReady},
 	}
@@ -121,10 +120,11 @@ func (e *LeftoverError) Error() string {
 		e.What, e.Cluster)
 }
 
-// runJoinIdentity checks the node name with `get`, all a bootstrap token
-// may do: a token holder cannot list the cluster's nodes. The clone checks
-// that need every node run after TLS bootstrap, with the node's own
-// credentials (wait-tls-bootstrap).
+// runJoinIdentity refuses a host whose node name another machine has, or
+// whose machine-id, product_uuid or MAC a node has (a clone), before
+// anything is written. It reads only what a bootstrap token may: one Node
+// by name, and the salted identity registry; a token holder cannot list
+// nodes.
 func runJoinIdentity(ctx context.Context, d JoinData) (string, error) {
 	c, err := d.BootstrapClient(ctx)
 	if err != nil {
@@ -136,6 +136,26 @@ func runJoinIdentity(ctx context.Context, d JoinData) (string, error) {
 	}
 	ctx, cancel := context.WithTimeout(ctx, APITimeout)
 	defer cancel()
+	msg, err := checkNodeName(ctx, d, c, id)
+	if err != nil {
+		return "", err
+	}
+	data, ok, err := join.ReadRegistry(ctx, c)
+	if err != nil {
+		return "", err
+	}
+	if !ok {
+		fmt.Fprintf(d.Out(), "[identity-check] WARNING the cluster has no kube-system/%s (not made by this kubestrap): "+
+			"clones are not detected\n", join.IdentityRegistry)
+		return msg, nil
+	}
+	if err := join.CheckRegistry(data, d.NodeName(), id); err != nil {
+		return "", err
+	}
+	return msg + "; no node has this host's machine-id, product_uuid or MACs", nil
+}
+
+func checkNodeName(ctx context.Context, d JoinData, c kubernetes.Interface, id join.Identity) (string, error) {
 	n, err := c.CoreV1().Nodes().Get(ctx, d.NodeName(), metav1.GetOptions{})
 	switch {
 	case apierrors.IsNotFound(err):
@@ -144,9 +164,8 @@ func runJoinIdentity(ctx context.Context, d JoinData) (string, error) {
 		return "", errors.New("the API server rejects the token: it has expired or was deleted; create a new one with " +
 			"`kubestrap token create --print-join-command` on a control-plane node")
 	case apierrors.IsForbidden(err):
-		fmt.Fprintf(d.Out(), "[identity-check] WARNING the token may not read Nodes (%v): the name check is left to "+
-			"wait-tls-bootstrap\n", err)
-		return "name check skipped", nil
+		fmt.Fprintf(d.Out(), "[identity-check] WARNING the token may not read Nodes (%v): the node name is not checked\n", err)
+		return "name not checked", nil
 	case err != nil:
 		return "", fmt.Errorf("get node %s with the bootstrap token: %w", d.NodeName(), err)
 	}
@@ -250,7 +269,7 @@ func waitSpec(d interface{ Out() io.Writer }, prefix string) poll.Spec {
 
 func runJoinWaitBootstrap(ctx context.Context, d JoinData) (string, error) {
 	if d.DryRun() {
-		return "dry-run: would wait for the kubelet's TLS bootstrap and the Node object, then check it for clones", nil
+		return "dry-run: would wait for the kubelet's TLS bootstrap and the Node object", nil
 	}
 	ctx, cancel := context.WithTimeout(ctx, APITimeout)
 	defer cancel()
@@ -271,58 +290,8 @@ func runJoinWaitBootstrap(ctx context.Context, d JoinData) (string, error) {
 	if _, err := kubelet.WaitNode(ctx, c, d.NodeName(), waitSpec(d, "wait-tls-bootstrap")); err != nil {
 		return "", err
 	}
-	if err := refuseClone(ctx, d, c); err != nil {
-		return "", err
-	}
-	return fmt.Sprintf("node %s registered; no other node has this host's machine-id, product_uuid or MACs (%s after join started)",
+	return fmt.Sprintf("node %s registered (%s after join started)",
 		d.NodeName(), FormatDuration(now().Sub(d.Start()))), nil
-}
-
-// refuseClone compares this host with every node, using the node's own
-// credentials (nodes may list nodes; bootstrap tokens may not). The node is
-// not Ready yet (no CNI config), so nothing runs on it; on a clone the join
-// is undone, leaving the host as it was.
-func refuseClone(ctx context.Context, d JoinData, c kubernetes.Interface) error {
-	id, err := localIdentity(d.Env())
-	if err != nil {
-		return err
-	}
-	nodes, err := c.CoreV1().Nodes().List(ctx, metav1.ListOptions{})
-	if err != nil {
-		return fmt.Errorf("list nodes with the node's credentials: %w", err)
-	}
-	others := nodes.Items[:0]
-	for _, n := range nodes.Items {
-		if n.Name != d.NodeName() {
-			others = append(others, n)
-		}
-	}
-	_, cerr := join.CheckIdentity(d.NodeName(), id, others)
-	if cerr == nil {
-		return nil
-	}
-	return errors.Join(cerr, undoJoin(ctx, d, c))
-}
-
-// undoJoin takes back a join refused after TLS bootstrap: stop the kubelet,
-// delete the Node it registered, remove its credentials and the CA.
-func undoJoin(ctx context.Context, d JoinData, c kubernetes.Interface) error {
-	var errs []error
-	if d.Systemd() != nil {
-		errs = append(errs, d.Systemd().Stop(ctx, kubelet.Unit))
-	}
-	if err := c.CoreV1().Nodes().Delete(ctx, d.NodeName(), metav1.DeleteOptions{}); err != nil && !apierrors.IsNotFound(err) {
-		errs = append(errs, fmt.Errorf("delete node %s: %w", d.NodeName(), err))
-	}
-	files := []string{filepath.Join(d.KubernetesDir(), certs.KubeletConf), filepath.Join(d.KubernetesDir(), bootstrapKubeletConf),
-		d.HostPath(d.Cfg().CACertPath)}
-	pems, _ := filepath.Glob(filepath.Join(d.HostPath(kubelet.PKIDir), "kubelet-client-*"))
-	for _, f := range append(files, pems...) {
-		if err := os.Remove(f); err != nil && !errors.Is(err, os.ErrNotExist) {
-			errs = append(errs, err)
-		}
-	}
-	return errors.Join(errs...)
 }
 
 func runJoinNodeNetwork(ctx context.Context, d JoinData) (string, error) {
@@ -359,7 +328,7 @@ func runJoinNodeNetwork(ctx context.Context, d JoinData) (string, error) {
 
 func runJoinWaitReady(ctx context.Context, d JoinData) (string, error) {
 	if d.DryRun() {
-		return "dry-run: would wait for the node to be Ready, record its MAC hashes and remove the bootstrap kubeconfig", nil
+		return "dry-run: would wait for the node to be Ready, record its identity and remove the bootstrap kubeconfig", nil
 	}
 	c, err := d.KubeletClient()
 	if err != nil {
@@ -370,7 +339,7 @@ func runJoinWaitReady(ctx context.Context, d JoinData) (string, error) {
 	if err := waitReady(ctx, c, d.NodeName(), waitSpec(d, "wait-ready")); err != nil {
 		return "", err
 	}
-	if err := annotateMACsOf(ctx, c, d.Env(), d.NodeName()); err != nil {
+	if err := registerIdentity(ctx, c, d.Env(), d.NodeName()); err != nil {
 		return "", err
 	}
 	// The token's job is done; the kubelet renews its own certificate.
@@ -398,14 +367,14 @@ func nodeReady(n *corev1.Node) bool {
 	return false
 }
 
-func annotateMACsOf(ctx context.Context, c kubernetes.Interface, e *preflight.Env, node string) error {
+// registerIdentity records this host in the identity registry, so that a
+// later clone of it is refused.
+func registerIdentity(ctx context.Context, c kubernetes.Interface, e *preflight.Env, node string) error {
 	id, err := localIdentity(e)
 	if err != nil {
 		return err
 	}
-	patch := fmt.Sprintf(`{"metadata":{"annotations":{%q:%q}}}`, join.MACAnnotation, strings.Join(id.MACHashes, ","))
-	_, err = c.CoreV1().Nodes().Patch(ctx, node, types.StrategicMergePatchType, []byte(patch), metav1.PatchOptions{})
-	return err
+	return join.Register(ctx, c, node, id)
 }
 
 // JoinRecord marks a finished join, as InitRecord does for init.

@@ -22,6 +22,7 @@ import (
 	"github.com/kubestrap/kubestrap/certs"
 	"github.com/kubestrap/kubestrap/components/apply"
 	"github.com/kubestrap/kubestrap/config"
+	"github.com/kubestrap/kubestrap/join"
 	"github.com/kubestrap/kubestrap/poll"
 )
 
@@ -129,7 +130,7 @@ func FindByDescription(ctx context.Context, c kubernetes.Interface, desc string,
 // InfoConfigMap lists token ids and expiry times (never secrets) in
 // kube-public, readable anonymously, so that a joining node can tell an
 // expired token from an unknown one.
-const InfoConfigMap = "kubestrap-token-info"
+const InfoConfigMap = join.TokenInfoConfigMap
 
 // setTokenInfo records (exp != "") or forgets (exp == "") a token id.
 func setTokenInfo(ctx context.Context, c kubernetes.Interface, id, exp string) error {
