@@ -10,6 +10,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 
@@ -17,6 +18,7 @@ import (
 	bootstrapapi "k8s.io/cluster-bootstrap/token/api"
 
 	"github.com/kubestrap/kubestrap/components/tokens"
+	"github.com/kubestrap/kubestrap/layout"
 )
 
 // TokenInfoConfigMap lists token ids and their expiry times (no secrets)
@@ -168,8 +170,8 @@ func classify(endpoint string, err error) error {
 		return fmt.Errorf("TLS failure talking to %s: the server's certificate is not signed by the pinned CA: %w", endpoint, err)
 	case errors.As(err, &opErr) || strings.Contains(err.Error(), "timeout"):
 		return fmt.Errorf("%w at %s (%v): is the API server up, and port %s open? "+
-			"(firewalld: `firewall-cmd --permanent --add-port=6443/tcp && firewall-cmd --reload` on the control plane)",
-			ErrUnreachable, endpoint, err, portOf(endpoint))
+			"(firewalld: `firewall-cmd --permanent --add-port=%d/tcp && firewall-cmd --reload` on the control plane)",
+			ErrUnreachable, endpoint, err, portOf(endpoint), layout.APIServerPort)
 	case strings.Contains(err.Error(), "tls:"):
 		return fmt.Errorf("TLS failure talking to %s: %w", endpoint, err)
 	}
@@ -179,7 +181,7 @@ func classify(endpoint string, err error) error {
 func portOf(endpoint string) string {
 	_, p, err := net.SplitHostPort(endpoint)
 	if err != nil {
-		return "6443"
+		return strconv.Itoa(layout.APIServerPort)
 	}
 	return p
 }

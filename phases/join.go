@@ -23,6 +23,7 @@ import (
 	"github.com/kubestrap/kubestrap/config"
 	"github.com/kubestrap/kubestrap/hostfs"
 	"github.com/kubestrap/kubestrap/join"
+	"github.com/kubestrap/kubestrap/layout"
 	"github.com/kubestrap/kubestrap/poll"
 	"github.com/kubestrap/kubestrap/preflight"
 	"github.com/kubestrap/kubestrap/systemd"
@@ -105,7 +106,7 @@ func checkLeftoversBelong(d JoinData, info *join.ClusterInfo) error {
 	if old, err := os.ReadFile(caPath); err == nil && !bytes.Equal(bytes.TrimSpace(old), bytes.TrimSpace(info.CAPEM)) {
 		return &LeftoverError{What: caPath + " holds another cluster's CA", Cluster: info.Server}
 	}
-	kc := filepath.Join(d.KubernetesDir(), certs.KubeletConf)
+	kc := filepath.Join(d.KubernetesDir(), layout.KubeletConf)
 	if server, err := kubeconfigServer(kc); err == nil && server != info.Server {
 		return &LeftoverError{What: kc + " points at " + server, Cluster: info.Server}
 	}
@@ -188,7 +189,7 @@ func runJoinKubeletStart(ctx context.Context, d JoinData) (string, error) {
 	if err := writeJoinNodeFiles(d, info, cluster, nodeIP); err != nil {
 		return "", err
 	}
-	msg := "wrote " + filepath.Join(d.KubeletDir(), kubelet.ConfigFile) + " and the bootstrap kubeconfig"
+	msg := "wrote " + filepath.Join(d.KubeletDir(), layout.KubeletConfigFile) + " and the bootstrap kubeconfig"
 	if d.DryRun() {
 		return msg + "; dry-run: would install the bundled kubelet and start kubelet.service", nil
 	}
@@ -228,7 +229,7 @@ func writeJoinNodeFiles(d JoinData, info *join.ClusterInfo, cluster *config.Clus
 	if err != nil {
 		return err
 	}
-	if err := hostfs.WriteFileAtomic(filepath.Join(d.KubernetesDir(), bootstrapKubeletConf), b, certs.KeyMode); err != nil {
+	if err := hostfs.WriteFileAtomic(filepath.Join(d.KubernetesDir(), layout.BootstrapKubeletConf), b, certs.KeyMode); err != nil {
 		return err
 	}
 	params, err := nodeKubeletParams(d.Env(), cluster, cfg.CACertPath, cfg.NodeRegistration.CRISocket)
@@ -236,13 +237,11 @@ func writeJoinNodeFiles(d JoinData, info *join.ClusterInfo, cluster *config.Clus
 		return err
 	}
 	flags := kubelet.Flags(nodeIP, d.NodeName(), cfg.NodeRegistration.KubeletExtraArgs)
-	if err := os.MkdirAll(filepath.Join(d.KubernetesDir(), "manifests"), 0o755); err != nil {
+	if err := os.MkdirAll(filepath.Join(d.KubernetesDir(), layout.ManifestsSubdir), 0o755); err != nil {
 		return err
 	}
 	return kubelet.WriteConfig(d.KubeletDir(), kubelet.Config(params), flags)
 }
-
-const bootstrapKubeletConf = "bootstrap-kubelet.conf"
 
 func waitSpec(d interface{ Out() io.Writer }, prefix string) poll.Spec {
 	return poll.Spec{Interval: pollInterval, Out: d.Out(), Prefix: prefix}
@@ -254,7 +253,7 @@ func runJoinWaitBootstrap(ctx context.Context, d JoinData) (string, error) {
 	}
 	ctx, cancel := context.WithTimeout(ctx, APITimeout)
 	defer cancel()
-	kubeconf := filepath.Join(d.KubernetesDir(), certs.KubeletConf)
+	kubeconf := filepath.Join(d.KubernetesDir(), layout.KubeletConf)
 	// The kubelet writes kubelet.conf, then the certificate it names: wait
 	// until the kubeconfig loads.
 	s := waitSpec(d, "wait-tls-bootstrap")
@@ -309,14 +308,14 @@ func refuseClone(ctx context.Context, d JoinData, c kubernetes.Interface) error 
 func undoJoin(ctx context.Context, d JoinData, c kubernetes.Interface) error {
 	var errs []error
 	if d.Systemd() != nil {
-		errs = append(errs, d.Systemd().Stop(ctx, kubelet.Unit))
+		errs = append(errs, d.Systemd().Stop(ctx, layout.KubeletUnit))
 	}
 	if err := c.CoreV1().Nodes().Delete(ctx, d.NodeName(), metav1.DeleteOptions{}); err != nil && !apierrors.IsNotFound(err) {
 		errs = append(errs, fmt.Errorf("delete node %s: %w", d.NodeName(), err))
 	}
-	files := []string{filepath.Join(d.KubernetesDir(), certs.KubeletConf), filepath.Join(d.KubernetesDir(), bootstrapKubeletConf),
+	files := []string{filepath.Join(d.KubernetesDir(), layout.KubeletConf), filepath.Join(d.KubernetesDir(), layout.BootstrapKubeletConf),
 		d.HostPath(d.Cfg().CACertPath)}
-	pems, _ := filepath.Glob(filepath.Join(d.HostPath(kubelet.PKIDir), "kubelet-client-*"))
+	pems, _ := filepath.Glob(filepath.Join(d.HostPath(layout.KubeletPKIDir), "kubelet-client-*"))
 	for _, f := range append(files, pems...) {
 		if err := os.Remove(f); err != nil && !errors.Is(err, os.ErrNotExist) {
 			errs = append(errs, err)
@@ -374,7 +373,7 @@ func runJoinWaitReady(ctx context.Context, d JoinData) (string, error) {
 		return "", err
 	}
 	// The token's job is done; the kubelet renews its own certificate.
-	_ = os.Remove(filepath.Join(d.KubernetesDir(), bootstrapKubeletConf))
+	_ = os.Remove(filepath.Join(d.KubernetesDir(), layout.BootstrapKubeletConf))
 	if err := writeJoinRecord(ctx, d); err != nil {
 		return "", err
 	}
@@ -408,16 +407,13 @@ func annotateMACsOf(ctx context.Context, c kubernetes.Interface, e *preflight.En
 	return err
 }
 
-// JoinRecord marks a finished join, as InitRecord does for init.
-const JoinRecord = "kubestrap-join.yaml"
-
 func writeJoinRecord(ctx context.Context, d JoinData) error {
-	server, err := kubeconfigServer(filepath.Join(d.KubernetesDir(), certs.KubeletConf))
+	server, err := kubeconfigServer(filepath.Join(d.KubernetesDir(), layout.KubeletConf))
 	if err != nil {
 		return err
 	}
 	nodeIP, _ := d.NodeIP(ctx)
 	rec := fmt.Sprintf("# written by kubestrap join when it finished\nnode: %s\nserver: %s\nnodeIP: %s\n",
 		d.NodeName(), server, nodeIP)
-	return hostfs.WriteFileAtomic(filepath.Join(d.KubernetesDir(), JoinRecord), []byte(rec), 0o600)
+	return hostfs.WriteFileAtomic(filepath.Join(d.KubernetesDir(), layout.JoinRecord), []byte(rec), 0o600)
 }
