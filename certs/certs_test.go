@@ -15,6 +15,7 @@ import (
 	"github.com/cloudflare/cfssl/helpers"
 
 	"github.com/kubestrap/kubestrap/config"
+	"github.com/kubestrap/kubestrap/layout"
 )
 
 func testConfig(t *testing.T, algo string) *config.Init {
@@ -353,7 +354,7 @@ func TestPinMatchesOpenSSL(t *testing.T) {
 
 func TestCheckExpiration(t *testing.T) {
 	c, p, kubeDir := makeTree(t, "ECDSA-P256")
-	if err := os.Remove(filepath.Join(kubeDir, SchedulerConf)); err != nil {
+	if err := os.Remove(filepath.Join(kubeDir, layout.SchedulerConf)); err != nil {
 		t.Fatal(err)
 	}
 	rows := CheckExpiration(p.Dir, kubeDir, Tree(c), Kubeconfigs(c), time.Now())
@@ -362,7 +363,7 @@ func TestCheckExpiration(t *testing.T) {
 	}
 	for _, r := range rows {
 		switch {
-		case r.Name == SchedulerConf:
+		case r.Name == layout.SchedulerConf:
 			if !r.Missing {
 				t.Errorf("deleted %s not reported missing", r.Name)
 			}

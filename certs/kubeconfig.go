@@ -18,15 +18,7 @@ import (
 
 	"github.com/kubestrap/kubestrap/config"
 	"github.com/kubestrap/kubestrap/hostfs"
-)
-
-// Kubeconfig file names under the kubernetes dir.
-const (
-	AdminConf             = "admin.conf"
-	SuperAdminConf        = "super-admin.conf"
-	ControllerManagerConf = "controller-manager.conf"
-	SchedulerConf         = "scheduler.conf"
-	KubeletConf           = "kubelet.conf"
+	"github.com/kubestrap/kubestrap/layout"
 )
 
 // KubeconfigSpec declares one kubeconfig file: whose identity it carries
@@ -49,13 +41,13 @@ func Kubeconfigs(c *config.Init) []KubeconfigSpec {
 	cluster, local := ClusterServer(c), LocalServer(c)
 	node := c.NodeRegistration.Name
 	return []KubeconfigSpec{
-		{Name: "admin", File: AdminConf, CommonName: "kubernetes-admin", Organization: []string{AdminGroup}, Server: cluster},
-		{Name: "super-admin", File: SuperAdminConf, CommonName: "kubernetes-super-admin",
+		{Name: "admin", File: layout.AdminConf, CommonName: "kubernetes-admin", Organization: []string{AdminGroup}, Server: cluster},
+		{Name: "super-admin", File: layout.SuperAdminConf, CommonName: "kubernetes-super-admin",
 			Organization: []string{"system:masters"}, Server: cluster},
-		{Name: "kubelet", File: KubeletConf, CommonName: "system:node:" + node,
+		{Name: "kubelet", File: layout.KubeletConf, CommonName: "system:node:" + node,
 			Organization: []string{"system:nodes"}, Server: cluster},
-		{Name: "controller-manager", File: ControllerManagerConf, CommonName: "system:kube-controller-manager", Server: local},
-		{Name: "scheduler", File: SchedulerConf, CommonName: "system:kube-scheduler", Server: local},
+		{Name: "controller-manager", File: layout.ControllerManagerConf, CommonName: "system:kube-controller-manager", Server: local},
+		{Name: "scheduler", File: layout.SchedulerConf, CommonName: "system:kube-scheduler", Server: local},
 	}
 }
 

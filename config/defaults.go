@@ -4,6 +4,8 @@ import (
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/kubestrap/kubestrap/layout"
 )
 
 // Defaults. They live here because they are part of the config API: a value
@@ -14,14 +16,14 @@ const (
 	DefaultPodSubnet           = "10.244.0.0/16"
 	DefaultDNSDomain           = "cluster.local"
 	DefaultPodNetwork          = "flannel"
-	DefaultCertificatesDir     = "/etc/kubernetes/pki"
+	DefaultCertificatesDir     = layout.PKIDir
 	DefaultImageRepository     = "registry.k8s.io"
 	DefaultClusterName         = "kubernetes"
 	DefaultEncryptionAlgorithm = "RSA-2048"
 	DefaultEtcdDataDir         = "/var/lib/etcd"
-	DefaultAPIBindPort         = 6443
+	DefaultAPIBindPort         = layout.APIServerPort
 	DefaultCRISocket           = "unix:///var/run/containerd/containerd.sock"
-	DefaultCACertPath          = "/etc/kubernetes/pki/ca.crt"
+	DefaultCACertPath          = layout.CACertPath
 	DefaultTokenTTL            = 24 * time.Hour
 	DefaultCertValidity        = 365 * 24 * time.Hour
 	DefaultCACertValidity      = 10 * 365 * 24 * time.Hour

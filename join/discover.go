@@ -10,11 +10,14 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	bootstrapapi "k8s.io/cluster-bootstrap/token/api"
+
+	"github.com/kubestrap/kubestrap/layout"
 )
 
 // TokenInfoConfigMap lists token ids and their expiry times (no secrets)
@@ -166,8 +169,8 @@ func classify(endpoint string, err error) error {
 		return fmt.Errorf("TLS failure talking to %s: the server's certificate is not signed by the pinned CA: %w", endpoint, err)
 	case errors.As(err, &opErr) || strings.Contains(err.Error(), "timeout"):
 		return fmt.Errorf("%w at %s (%v): is the API server up, and port %s open? "+
-			"(firewalld: `firewall-cmd --permanent --add-port=6443/tcp && firewall-cmd --reload` on the control plane)",
-			ErrUnreachable, endpoint, err, portOf(endpoint))
+			"(firewalld: `firewall-cmd --permanent --add-port=%d/tcp && firewall-cmd --reload` on the control plane)",
+			ErrUnreachable, endpoint, err, portOf(endpoint), layout.APIServerPort)
 	case strings.Contains(err.Error(), "tls:"):
 		return fmt.Errorf("TLS failure talking to %s: %w", endpoint, err)
 	}
@@ -177,7 +180,7 @@ func classify(endpoint string, err error) error {
 func portOf(endpoint string) string {
 	_, p, err := net.SplitHostPort(endpoint)
 	if err != nil {
-		return "6443"
+		return strconv.Itoa(layout.APIServerPort)
 	}
 	return p
 }

@@ -21,6 +21,7 @@ import (
 	"github.com/kubestrap/kubestrap/config"
 	"github.com/kubestrap/kubestrap/hostfs"
 	"github.com/kubestrap/kubestrap/join"
+	"github.com/kubestrap/kubestrap/layout"
 	"github.com/kubestrap/kubestrap/preflight"
 	"github.com/kubestrap/kubestrap/systemd/systemdtest"
 )
@@ -358,14 +359,14 @@ func TestJoinRefusesLeftoversOfAnotherCluster(t *testing.T) {
 
 func TestRoles(t *testing.T) {
 	dir := t.TempDir()
-	writeFile(t, filepath.Join(dir, InitRecord), "x")
+	writeFile(t, filepath.Join(dir, layout.InitRecord), "x")
 	_, err := PrepareJoin(&bytes.Buffer{}, dir, "cp-1", joinCfg(t), preflight.NewIgnoreSet())
 	var re *RoleError
 	if !errors.As(err, &re) || !strings.Contains(err.Error(), "control-plane node") {
 		t.Errorf("join on a control-plane node: %v", err)
 	}
 	worker := t.TempDir()
-	writeFile(t, filepath.Join(worker, JoinRecord), "node: w1\n")
+	writeFile(t, filepath.Join(worker, layout.JoinRecord), "node: w1\n")
 	if _, err := PrepareInit(&bytes.Buffer{}, worker, initCfg(t, nil), preflight.NewIgnoreSet()); !errors.As(err, &re) {
 		t.Errorf("init on a joined worker: %v", err)
 	}

@@ -11,6 +11,7 @@ import (
 	"github.com/kubestrap/kubestrap/components/apply"
 	"github.com/kubestrap/kubestrap/components/kubelet"
 	"github.com/kubestrap/kubestrap/config"
+	"github.com/kubestrap/kubestrap/layout"
 	"github.com/kubestrap/kubestrap/preflight"
 	"github.com/kubestrap/kubestrap/staticpods"
 )
@@ -199,7 +200,7 @@ func runKubeletStart(ctx context.Context, id InitData) (string, error) {
 	if err := kubelet.WriteConfig(id.KubeletDir(), kubelet.Config(params), flags); err != nil {
 		return "", err
 	}
-	msg := fmt.Sprintf("wrote %s (cgroupDriver %s)", filepath.Join(id.KubeletDir(), kubelet.ConfigFile),
+	msg := fmt.Sprintf("wrote %s (cgroupDriver %s)", filepath.Join(id.KubeletDir(), layout.KubeletConfigFile),
 		params.CgroupDriver)
 	if params.CgroupV1 {
 		fmt.Fprintln(id.Out(), "[kubelet-start] WARNING cgroup v1 host: setting failCgroupV1: false (deprecated in Kubernetes v1.35)")

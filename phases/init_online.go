@@ -20,6 +20,7 @@ import (
 	"github.com/kubestrap/kubestrap/components/tokens"
 	"github.com/kubestrap/kubestrap/config"
 	"github.com/kubestrap/kubestrap/hostfs"
+	"github.com/kubestrap/kubestrap/layout"
 	"github.com/kubestrap/kubestrap/poll"
 	"github.com/kubestrap/kubestrap/staticpods"
 )
@@ -32,10 +33,6 @@ var (
 )
 
 const pollInterval = 100 * time.Millisecond
-
-// InitRecord is where a finished init records its configuration, so that a
-// re-run can tell "already done" from "asked for something else".
-const InitRecord = "kubestrap-init.yaml"
 
 // onlinePhase runs fn with the admin client, or in dry-run says what it
 // would do.
@@ -90,7 +87,7 @@ func runUploadConfig(ctx context.Context, d InitData, c kubernetes.Interface) (s
 	if err != nil {
 		return "", err
 	}
-	kubelet, err := readNeeded(filepath.Join(d.KubeletDir(), kubelet.ConfigFile), "init", "kubelet-start")
+	kubelet, err := readNeeded(filepath.Join(d.KubeletDir(), layout.KubeletConfigFile), "init", "kubelet-start")
 	if err != nil {
 		return "", err
 	}
@@ -144,16 +141,16 @@ func runBootstrapToken(ctx context.Context, d InitData, c kubernetes.Interface) 
 
 func runKubeletFinalize(ctx context.Context, d InitData) (string, error) {
 	if d.DryRun() {
-		return "dry-run: would point kubelet.conf at " + kubelet.ClientCurrent, nil
+		return "dry-run: would point kubelet.conf at " + layout.KubeletClientCurrent, nil
 	}
 	ctx, cancel := context.WithTimeout(ctx, APITimeout)
 	defer cancel()
-	changed, err := kubelet.FinalizeKubeconfig(ctx, d.Env().Root, filepath.Join(d.KubernetesDir(), certs.KubeletConf),
-		kubelet.ClientCurrent, initWaitSpec(d, "kubelet-finalize"))
+	changed, err := kubelet.FinalizeKubeconfig(ctx, d.Env().Root, filepath.Join(d.KubernetesDir(), layout.KubeletConf),
+		layout.KubeletClientCurrent, initWaitSpec(d, "kubelet-finalize"))
 	if err != nil || !changed {
-		return "kubelet.conf already uses " + kubelet.ClientCurrent, err
+		return "kubelet.conf already uses " + layout.KubeletClientCurrent, err
 	}
-	return "kubelet.conf now uses " + kubelet.ClientCurrent, nil
+	return "kubelet.conf now uses " + layout.KubeletClientCurrent, nil
 }
 
 func applyAddon(ctx context.Context, c kubernetes.Interface, manifest []byte, err error) error {
@@ -260,7 +257,7 @@ func runShowJoinCommand(ctx context.Context, d InitData) (string, error) {
 			info.JoinCommand)
 		return msg, nil
 	}
-	admin := filepath.Join(d.KubernetesDir(), certs.AdminConf)
+	admin := filepath.Join(d.KubernetesDir(), layout.AdminConf)
 	fmt.Fprintf(d.Out(), "\nYour Kubernetes control plane is up.\n\nTo use it as an admin:\n"+
 		"  export KUBECONFIG=%s\n\nTo join worker nodes, run on each as root:\n\n  %s\n\n", admin, info.JoinCommand)
 	return msg, nil
@@ -295,7 +292,7 @@ func writeInitRecord(d InitData) error {
 	if err != nil {
 		return err
 	}
-	return hostfs.WriteFileAtomic(filepath.Join(d.KubernetesDir(), InitRecord), b, 0o600)
+	return hostfs.WriteFileAtomic(filepath.Join(d.KubernetesDir(), layout.InitRecord), b, 0o600)
 }
 
 func initWaitSpec(d InitData, prefix string) poll.Spec {

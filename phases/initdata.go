@@ -15,14 +15,13 @@ import (
 	bootstraputil "k8s.io/cluster-bootstrap/token/util"
 
 	"github.com/kubestrap/kubestrap/certs"
+	"github.com/kubestrap/kubestrap/layout"
 	"github.com/kubestrap/kubestrap/systemd"
 
 	"github.com/kubestrap/kubestrap/components/controlplane"
-	"github.com/kubestrap/kubestrap/components/kubelet"
 	"github.com/kubestrap/kubestrap/components/tokens"
 	"github.com/kubestrap/kubestrap/config"
 	"github.com/kubestrap/kubestrap/preflight"
-	"github.com/kubestrap/kubestrap/staticpods"
 )
 
 // InitData is what init phases may use: the configuration, where files go,
@@ -121,14 +120,14 @@ func (d *initData) DryRun() bool                { return d.opts.DryRun }
 func (d *initData) Out() io.Writer              { return d.opts.Out }
 func (d *initData) Env() *preflight.Env         { return d.opts.Env }
 func (d *initData) Ignore() preflight.IgnoreSet { return d.opts.Ignore }
-func (d *initData) KubernetesDir() string       { return d.path(staticpods.KubernetesDir) }
-func (d *initData) ManifestDir() string         { return d.path(kubelet.ManifestDir) }
-func (d *initData) KubeletDir() string          { return d.path(kubelet.Dir) }
+func (d *initData) KubernetesDir() string       { return d.path(layout.KubernetesDir) }
+func (d *initData) ManifestDir() string         { return d.path(layout.ManifestDir) }
+func (d *initData) KubeletDir() string          { return d.path(layout.KubeletDir) }
 
 // CertDir is the configured certificatesDir, or pki/ of the dry-run tree.
 func (d *initData) CertDir() string {
 	if d.opts.DryRun {
-		return filepath.Join(d.KubernetesDir(), "pki")
+		return filepath.Join(d.KubernetesDir(), layout.PKISubdir)
 	}
 	return d.path(d.cfg.Cluster.CertificatesDir)
 }
@@ -142,7 +141,7 @@ func (d *initData) path(p string) string {
 	if !d.opts.DryRun {
 		return d.opts.Env.Root.Path(p)
 	}
-	if rel, err := filepath.Rel(staticpods.KubernetesDir, p); err == nil && !strings.HasPrefix(rel, "..") {
+	if rel, err := filepath.Rel(layout.KubernetesDir, p); err == nil && !strings.HasPrefix(rel, "..") {
 		return filepath.Join(d.opts.DryRunDir, rel)
 	}
 	return filepath.Join(d.opts.DryRunDir, p)
@@ -173,7 +172,7 @@ func (d *initData) Client() (kubernetes.Interface, error) {
 			d.client = d.opts.Client
 			return
 		}
-		super, err := clientFromFile(filepath.Join(d.KubernetesDir(), certs.SuperAdminConf))
+		super, err := clientFromFile(filepath.Join(d.KubernetesDir(), layout.SuperAdminConf))
 		if err != nil {
 			d.clientErr = err
 			return
@@ -184,7 +183,7 @@ func (d *initData) Client() (kubernetes.Interface, error) {
 			d.clientErr = fmt.Errorf("bind %s to cluster-admin: %w", certs.AdminGroup, err)
 			return
 		}
-		d.client, d.clientErr = clientFromFile(filepath.Join(d.KubernetesDir(), certs.AdminConf))
+		d.client, d.clientErr = clientFromFile(filepath.Join(d.KubernetesDir(), layout.AdminConf))
 	})
 	return d.client, d.clientErr
 }

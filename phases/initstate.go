@@ -9,8 +9,8 @@ import (
 	"path/filepath"
 	"strings"
 
-	"github.com/kubestrap/kubestrap/certs"
 	"github.com/kubestrap/kubestrap/config"
+	"github.com/kubestrap/kubestrap/layout"
 	"github.com/kubestrap/kubestrap/staticpods"
 )
 
@@ -38,9 +38,9 @@ func (e *ConfigChangedError) Error() string {
 // DetectInitState looks at kubeDir (normally /etc/kubernetes). For a
 // finished init it compares the recorded configuration with c.
 func DetectInitState(kubeDir string, c *config.Init) (InitState, error) {
-	rec, err := os.ReadFile(filepath.Join(kubeDir, InitRecord))
+	rec, err := os.ReadFile(filepath.Join(kubeDir, layout.InitRecord))
 	if errors.Is(err, fs.ErrNotExist) {
-		for _, p := range []string{certs.AdminConf, "manifests/" + staticpods.KubeAPIServer + ".yaml"} {
+		for _, p := range []string{layout.AdminConf, filepath.Join(layout.ManifestsSubdir, staticpods.KubeAPIServer+".yaml")} {
 			if _, err := os.Stat(filepath.Join(kubeDir, p)); err == nil {
 				return Partial, nil
 			}
@@ -98,9 +98,11 @@ func lineDiff(was, now string) []string {
 }
 
 // ResumeIgnores are the preflight checks that an unfinished init of this
-// very node trips by itself: its own ports and files.
+// very node trips by itself: its own ports and directories.
 func ResumeIgnores(c *config.Init) []string {
-	return []string{fmt.Sprintf("Port-%d", c.LocalAPIEndpoint.BindPort), "Port-2379", "Port-2380", "Port-10250",
-		"Port-10257", "Port-10259", "DirAvailable--etc-kubernetes-manifests",
-		"DirAvailable-" + strings.ReplaceAll(c.Cluster.Etcd.Local.DataDir, "/", "-")}
+	var names []string
+	for _, p := range append(layout.NodePorts(), layout.ControlPlanePorts(int(c.LocalAPIEndpoint.BindPort))...) {
+		names = append(names, layout.PortCheck(p.Number))
+	}
+	return append(names, layout.DirAvailableCheck(layout.ManifestDir), layout.DirAvailableCheck(c.Cluster.Etcd.Local.DataDir))
 }

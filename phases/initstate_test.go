@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/kubestrap/kubestrap/config"
+	"github.com/kubestrap/kubestrap/layout"
 )
 
 func initCfg(t *testing.T, mutate func(*config.Init)) *config.Init {
@@ -37,7 +38,7 @@ func TestDetectInitState(t *testing.T) {
 		t.Fatalf("manifests without record: %v", s)
 	}
 	rec, _ := InitRecordFor(c)
-	_ = os.WriteFile(filepath.Join(dir, InitRecord), rec, 0o600)
+	_ = os.WriteFile(filepath.Join(dir, layout.InitRecord), rec, 0o600)
 	// Another token or ignored checks are not a different configuration.
 	same := initCfg(t, func(c *config.Init) {
 		c.BootstrapTokens = []config.BootstrapToken{{Token: "zzzzzz.0123456789abcdef"}}

@@ -22,6 +22,7 @@ import (
 	"github.com/kubestrap/kubestrap/config"
 	"github.com/kubestrap/kubestrap/hostfs"
 	"github.com/kubestrap/kubestrap/join"
+	"github.com/kubestrap/kubestrap/layout"
 	"github.com/kubestrap/kubestrap/poll"
 	"github.com/kubestrap/kubestrap/preflight"
 	"github.com/kubestrap/kubestrap/systemd"
@@ -104,7 +105,7 @@ func checkLeftoversBelong(d JoinData, info *join.ClusterInfo) error {
 	if old, err := os.ReadFile(caPath); err == nil && !bytes.Equal(bytes.TrimSpace(old), bytes.TrimSpace(info.CAPEM)) {
 		return &LeftoverError{What: caPath + " holds another cluster's CA", Cluster: info.Server}
 	}
-	kc := filepath.Join(d.KubernetesDir(), certs.KubeletConf)
+	kc := filepath.Join(d.KubernetesDir(), layout.KubeletConf)
 	if server, err := kubeconfigServer(kc); err == nil && server != info.Server {
 		return &LeftoverError{What: kc + " points at " + server, Cluster: info.Server}
 	}
@@ -207,7 +208,7 @@ func runJoinKubeletStart(ctx context.Context, d JoinData) (string, error) {
 	if err := writeJoinNodeFiles(d, info, cluster, nodeIP); err != nil {
 		return "", err
 	}
-	msg := "wrote " + filepath.Join(d.KubeletDir(), kubelet.ConfigFile) + " and the bootstrap kubeconfig"
+	msg := "wrote " + filepath.Join(d.KubeletDir(), layout.KubeletConfigFile) + " and the bootstrap kubeconfig"
 	if d.DryRun() {
 		return msg + "; dry-run: would install the bundled kubelet and start kubelet.service", nil
 	}
@@ -247,7 +248,7 @@ func writeJoinNodeFiles(d JoinData, info *join.ClusterInfo, cluster *config.Clus
 	if err != nil {
 		return err
 	}
-	if err := hostfs.WriteFileAtomic(filepath.Join(d.KubernetesDir(), bootstrapKubeletConf), b, certs.KeyMode); err != nil {
+	if err := hostfs.WriteFileAtomic(filepath.Join(d.KubernetesDir(), layout.BootstrapKubeletConf), b, certs.KeyMode); err != nil {
 		return err
 	}
 	params, err := nodeKubeletParams(d.Env(), cluster, cfg.CACertPath, cfg.NodeRegistration.CRISocket)
@@ -255,13 +256,11 @@ func writeJoinNodeFiles(d JoinData, info *join.ClusterInfo, cluster *config.Clus
 		return err
 	}
 	flags := kubelet.Flags(nodeIP, d.NodeName(), cfg.NodeRegistration.KubeletExtraArgs)
-	if err := os.MkdirAll(filepath.Join(d.KubernetesDir(), "manifests"), 0o755); err != nil {
+	if err := os.MkdirAll(filepath.Join(d.KubernetesDir(), layout.ManifestsSubdir), 0o755); err != nil {
 		return err
 	}
 	return kubelet.WriteConfig(d.KubeletDir(), kubelet.Config(params), flags)
 }
-
-const bootstrapKubeletConf = "bootstrap-kubelet.conf"
 
 func waitSpec(d interface{ Out() io.Writer }, prefix string) poll.Spec {
 	return poll.Spec{Interval: pollInterval, Out: d.Out(), Prefix: prefix}
@@ -273,7 +272,7 @@ func runJoinWaitBootstrap(ctx context.Context, d JoinData) (string, error) {
 	}
 	ctx, cancel := context.WithTimeout(ctx, APITimeout)
 	defer cancel()
-	kubeconf := filepath.Join(d.KubernetesDir(), certs.KubeletConf)
+	kubeconf := filepath.Join(d.KubernetesDir(), layout.KubeletConf)
 	// The kubelet writes kubelet.conf, then the certificate it names: wait
 	// until the kubeconfig loads.
 	s := waitSpec(d, "wait-tls-bootstrap")
@@ -343,7 +342,7 @@ func runJoinWaitReady(ctx context.Context, d JoinData) (string, error) {
 		return "", err
 	}
 	// The token's job is done; the kubelet renews its own certificate.
-	_ = os.Remove(filepath.Join(d.KubernetesDir(), bootstrapKubeletConf))
+	_ = os.Remove(filepath.Join(d.KubernetesDir(), layout.BootstrapKubeletConf))
 	if err := writeJoinRecord(ctx, d); err != nil {
 		return "", err
 	}
@@ -377,16 +376,13 @@ func registerIdentity(ctx context.Context, c kubernetes.Interface, e *preflight.
 	return join.Register(ctx, c, node, id)
 }
 
-// JoinRecord marks a finished join, as InitRecord does for init.
-const JoinRecord = "kubestrap-join.yaml"
-
 func writeJoinRecord(ctx context.Context, d JoinData) error {
-	server, err := kubeconfigServer(filepath.Join(d.KubernetesDir(), certs.KubeletConf))
+	server, err := kubeconfigServer(filepath.Join(d.KubernetesDir(), layout.KubeletConf))
 	if err != nil {
 		return err
 	}
 	nodeIP, _ := d.NodeIP(ctx)
 	rec := fmt.Sprintf("# written by kubestrap join when it finished\nnode: %s\nserver: %s\nnodeIP: %s\n",
 		d.NodeName(), server, nodeIP)
-	return hostfs.WriteFileAtomic(filepath.Join(d.KubernetesDir(), JoinRecord), []byte(rec), 0o600)
+	return hostfs.WriteFileAtomic(filepath.Join(d.KubernetesDir(), layout.JoinRecord), []byte(rec), 0o600)
 }

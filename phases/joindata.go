@@ -15,13 +15,11 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 	"sigs.k8s.io/yaml"
 
-	"github.com/kubestrap/kubestrap/certs"
 	"github.com/kubestrap/kubestrap/components/controlplane"
-	"github.com/kubestrap/kubestrap/components/kubelet"
 	"github.com/kubestrap/kubestrap/config"
 	"github.com/kubestrap/kubestrap/join"
+	"github.com/kubestrap/kubestrap/layout"
 	"github.com/kubestrap/kubestrap/preflight"
-	"github.com/kubestrap/kubestrap/staticpods"
 	"github.com/kubestrap/kubestrap/systemd"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -112,7 +110,7 @@ func NewJoinData(cfg *config.JoinConfiguration, opts JoinOptions) (JoinData, err
 		}
 	}
 	if opts.KubeDir == "" {
-		opts.KubeDir = staticpods.KubernetesDir
+		opts.KubeDir = layout.KubernetesDir
 	}
 	if opts.Now == nil {
 		opts.Now = time.Now
@@ -130,7 +128,7 @@ func (d *joinData) AgentBinary() string            { return d.opts.AgentBinary }
 func (d *joinData) NodeName() string               { return d.cfg.NodeRegistration.Name }
 func (d *joinData) Start() time.Time               { return d.start }
 func (d *joinData) KubernetesDir() string          { return d.HostPath(d.opts.KubeDir) }
-func (d *joinData) KubeletDir() string             { return d.HostPath(kubelet.Dir) }
+func (d *joinData) KubeletDir() string             { return d.HostPath(layout.KubeletDir) }
 
 // HostPath maps a node path into the host root, or into the dry-run tree
 // keeping its shape.
@@ -249,7 +247,7 @@ func (d *joinData) apiEndpoint(ctx context.Context) (string, error) {
 	if bt := d.cfg.Discovery.BootstrapToken; bt != nil && bt.APIServerEndpoint != "" {
 		return bt.APIServerEndpoint, nil
 	}
-	if server, err := kubeconfigServer(filepath.Join(d.KubernetesDir(), certs.KubeletConf)); err == nil {
+	if server, err := kubeconfigServer(filepath.Join(d.KubernetesDir(), layout.KubeletConf)); err == nil {
 		return strings.TrimPrefix(server, "https://"), nil
 	}
 	info, err := d.ClusterInfo(ctx)
@@ -263,7 +261,7 @@ func (d *joinData) KubeletClient() (kubernetes.Interface, error) {
 	if d.opts.KubeletClient != nil {
 		return d.opts.KubeletClient, nil
 	}
-	path := filepath.Join(d.KubernetesDir(), certs.KubeletConf)
+	path := filepath.Join(d.KubernetesDir(), layout.KubeletConf)
 	c, err := clientFromFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v (run `kubestrap join phase kubelet-start` and wait for TLS bootstrap first)",

@@ -13,8 +13,8 @@ import (
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
-	"github.com/kubestrap/kubestrap/certs"
 	"github.com/kubestrap/kubestrap/config"
+	"github.com/kubestrap/kubestrap/layout"
 	"github.com/kubestrap/kubestrap/preflight"
 	"github.com/kubestrap/kubestrap/staticpods"
 )
@@ -56,7 +56,7 @@ func PrepareJoin(out io.Writer, kubeDir, nodeName string, cfg *config.JoinConfig
 func PrepareInit(out io.Writer, kubeDir string, cfg *config.Init, ignore preflight.IgnoreSet) (bool, error) {
 	state, err := DetectInitState(kubeDir, cfg)
 	if state == Fresh && err == nil && isWorker(kubeDir) {
-		return true, &RoleError{Msg: "this node joined a cluster as a worker (" + filepath.Join(kubeDir, JoinRecord) +
+		return true, &RoleError{Msg: "this node joined a cluster as a worker (" + filepath.Join(kubeDir, layout.JoinRecord) +
 			" or its kubelet.conf exists): init would make a second cluster on it; reset the node first"}
 	}
 	switch {
@@ -81,22 +81,22 @@ func exists(p string) bool {
 }
 
 func isControlPlane(kubeDir string) bool {
-	return exists(filepath.Join(kubeDir, InitRecord)) ||
-		exists(filepath.Join(kubeDir, "manifests", staticpods.KubeAPIServer+".yaml"))
+	return exists(filepath.Join(kubeDir, layout.InitRecord)) ||
+		exists(filepath.Join(kubeDir, layout.ManifestsSubdir, staticpods.KubeAPIServer+".yaml"))
 }
 
 func isWorker(kubeDir string) bool {
-	return exists(filepath.Join(kubeDir, JoinRecord)) || exists(filepath.Join(kubeDir, bootstrapKubeletConf)) ||
-		(exists(filepath.Join(kubeDir, certs.KubeletConf)) && !exists(filepath.Join(kubeDir, certs.AdminConf)))
+	return exists(filepath.Join(kubeDir, layout.JoinRecord)) || exists(filepath.Join(kubeDir, layout.BootstrapKubeletConf)) ||
+		(exists(filepath.Join(kubeDir, layout.KubeletConf)) && !exists(filepath.Join(kubeDir, layout.AdminConf)))
 }
 
 // joinedAlready reports whether this node finished a join: the record is
 // there, its kubelet has credentials and the cluster knows the node.
 func joinedAlready(kubeDir, name string) bool {
-	if !exists(filepath.Join(kubeDir, JoinRecord)) {
+	if !exists(filepath.Join(kubeDir, layout.JoinRecord)) {
 		return false
 	}
-	c, err := clientFromFile(filepath.Join(kubeDir, certs.KubeletConf))
+	c, err := clientFromFile(filepath.Join(kubeDir, layout.KubeletConf))
 	if err != nil {
 		return false
 	}
@@ -108,7 +108,7 @@ func joinedAlready(kubeDir, name string) bool {
 
 // joinStarted reports leftovers of an unfinished join.
 func joinStarted(kubeDir string) bool {
-	for _, f := range []string{bootstrapKubeletConf, certs.KubeletConf, "pki/ca.crt"} {
+	for _, f := range []string{layout.BootstrapKubeletConf, layout.KubeletConf, filepath.Join(layout.PKISubdir, "ca.crt")} {
 		if exists(filepath.Join(kubeDir, f)) {
 			return true
 		}
@@ -118,8 +118,12 @@ func joinStarted(kubeDir string) bool {
 
 // joinResumeIgnores are the checks an unfinished join trips by itself.
 func joinResumeIgnores(c *config.JoinConfiguration) []string {
-	return []string{"Port-10250", "DirAvailable--etc-kubernetes-manifests",
-		"FileAvailable-" + strings.ReplaceAll(c.CACertPath, "/", "-"), "FileAvailable--etc-kubernetes-kubelet.conf"}
+	var names []string
+	for _, p := range layout.NodePorts() {
+		names = append(names, layout.PortCheck(p.Number))
+	}
+	return append(names, layout.DirAvailableCheck(layout.ManifestDir),
+		layout.FileAvailableCheck(c.CACertPath), layout.FileAvailableCheck(layout.KubeletConfPath))
 }
 
 // reportPreflight prints warnings and ignored errors and returns the

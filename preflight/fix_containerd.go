@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/kubestrap/kubestrap/layout"
 	"github.com/pelletier/go-toml/v2"
 )
 
@@ -119,15 +120,11 @@ func tomlValue(v any) string {
 	return fmt.Sprint(v)
 }
 
-// kubeletConfigPath exists once a node's kubelet is configured (kubestrap
-// and kubeadm both write it).
-const kubeletConfigPath = "/var/lib/kubelet/config.yaml"
-
 // cgroupDriverHeld returns a not-fixed Fix when --fix would switch
 // containerd's cgroup driver under a configured kubelet: the kubelet keeps
 // its driver, and the running node's pods stop starting.
 func cgroupDriverHeld(e *Env, want ContainerdWant) (*Fix, error) {
-	if want.CgroupDriver == "" || !e.Root.Exists(kubeletConfigPath) {
+	if want.CgroupDriver == "" || !e.Root.Exists(layout.KubeletConfigPath) {
 		return nil, nil
 	}
 	cfg, err := ReadContainerdConfig(e)
@@ -139,7 +136,7 @@ func cgroupDriverHeld(e *Env, want ContainerdWant) (*Fix, error) {
 		"tear the node down (`systemctl stop kubelet`, then remove /etc/kubernetes, /var/lib/kubelet and "+
 		"/var/lib/etcd) and set it up again, or align the two by hand (SystemdCgroup under runc's options in %s, "+
 		"cgroupDriver in %s) and restart containerd and the kubelet",
-		cfg.CgroupDriver(), want.CgroupDriver, kubeletConfigPath, kubeletCgroupDriver(e), ContainerdConfigPath, kubeletConfigPath)
+		cfg.CgroupDriver(), want.CgroupDriver, layout.KubeletConfigPath, kubeletCgroupDriver(e), ContainerdConfigPath, layout.KubeletConfigPath)
 	return &Fix{Name: "containerd-cgroup-driver", Changes: []string{"not fixed: " + msg}, Revert: "nothing was changed",
 		Apply: func() error { return &NotFixedError{Msg: msg} }}, nil
 }
@@ -147,7 +144,7 @@ func cgroupDriverHeld(e *Env, want ContainerdWant) (*Fix, error) {
 // kubeletCgroupDriver reads cgroupDriver from the kubelet's config; unset
 // means the kubelet's default, cgroupfs.
 func kubeletCgroupDriver(e *Env) string {
-	b, _ := e.Root.ReadFile(kubeletConfigPath)
+	b, _ := e.Root.ReadFile(layout.KubeletConfigPath)
 	sc := bufio.NewScanner(bytes.NewReader(b))
 	for sc.Scan() {
 		if v, ok := strings.CutPrefix(strings.TrimSpace(sc.Text()), "cgroupDriver:"); ok {

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/kubestrap/kubestrap/layout"
 	"github.com/kubestrap/kubestrap/systemd/systemdtest"
 )
 
@@ -237,7 +238,7 @@ func TestFixWritesOwnDropInsAndLeavesK8sConf(t *testing.T) {
 func TestFixHoldsCgroupDriverOfConfiguredKubelet(t *testing.T) {
 	e := fakeEnv(t)
 	write(t, string(e.Root), ContainerdConfigPath, debianContainerd)
-	write(t, string(e.Root), kubeletConfigPath, "kind: KubeletConfiguration\ncgroupDriver: cgroupfs\n")
+	write(t, string(e.Root), layout.KubeletConfigPath, "kind: KubeletConfiguration\ncgroupDriver: cgroupfs\n")
 	applied, notFixed := applyAll(t, e)
 	if got := strings.Join(applied, ","); !strings.HasPrefix(got, "containerd-config,") ||
 		!strings.HasSuffix(got, ",containerd-cgroup-driver") {
@@ -254,7 +255,7 @@ func TestFixHoldsCgroupDriverOfConfiguredKubelet(t *testing.T) {
 		}
 	}
 	// Without a configured kubelet the same host gets systemd.
-	_ = os.Remove(e.Root.Path(kubeletConfigPath))
+	_ = os.Remove(e.Root.Path(layout.KubeletConfigPath))
 	if _, notFixed := applyAll(t, e); notFixed != nil {
 		t.Fatal(notFixed)
 	}

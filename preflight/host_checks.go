@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/kubestrap/kubestrap/layout"
 	"k8s.io/apimachinery/pkg/util/validation"
 )
 
@@ -241,7 +242,7 @@ func Hostname(e *Env, nodeName string) Checker {
 // name DirAvailable--<path>: a leftover manifest or etcd member from an
 // earlier cluster would be adopted silently.
 func DirAvailable(e *Env, path string) Checker {
-	name := "DirAvailable-" + strings.ReplaceAll(path, "/", "-")
+	name := layout.DirAvailableCheck(path)
 	return simple{name, func() ([]error, []error) {
 		entries, err := readDir(e.Root.Path(path))
 		if errors.Is(err, fs.ErrNotExist) {

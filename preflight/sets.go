@@ -2,10 +2,9 @@ package preflight
 
 import (
 	"fmt"
-	"path/filepath"
-	"strings"
 
 	"github.com/kubestrap/kubestrap/config"
+	"github.com/kubestrap/kubestrap/layout"
 )
 
 // Minimums for a control-plane node, as kubeadm enforces them.
@@ -13,9 +12,6 @@ const (
 	MinCPUs     = 2
 	MinMemoryMB = 1700
 )
-
-// KubeletPort is the kubelet's API port on every node.
-const KubeletPort = 10250
 
 type binary struct {
 	name, pkg string
@@ -40,9 +36,11 @@ func nodeChecks(e *Env, nodeName, criSocket string, minor int) []Checker {
 		ProductUUID(e),
 		MachineID(e),
 		Hostname(e, nodeName),
-		Port(e, KubeletPort, "kubelet"),
-		DirAvailable(e, "/etc/kubernetes/manifests"),
 	}
+	for _, p := range layout.NodePorts() {
+		checks = append(checks, Port(e, p.Number, p.Owner))
+	}
+	checks = append(checks, DirAvailable(e, layout.ManifestDir))
 	for _, b := range binaries {
 		checks = append(checks, FileExisting(e, b.name, b.pkg, b.warnOnly))
 	}
@@ -61,16 +59,13 @@ func InitChecks(e *Env, c *config.Init) []Checker {
 	checks := []Checker{NumCPU(e, MinCPUs), Mem(e, MinMemoryMB)}
 	checks = append(checks, nodeChecks(e, c.NodeRegistration.Name, c.NodeRegistration.CRISocket, v.Minor)...)
 	port := int(c.LocalAPIEndpoint.BindPort)
-	checks = append(checks,
-		Port(e, port, "kube-apiserver"),
-		Port(e, 2379, "etcd client"),
-		Port(e, 2380, "etcd peer"),
-		Port(e, 10257, "kube-controller-manager"),
-		Port(e, 10259, "kube-scheduler"),
+	for _, p := range layout.ControlPlanePorts(port) {
+		checks = append(checks, Port(e, p.Number, p.Owner))
+	}
+	return append(checks,
 		DirAvailable(e, c.Cluster.Etcd.Local.DataDir),
 		Firewalld(e, ControlPlanePorts(port)),
 	)
-	return checks
 }
 
 // JoinChecks are the worker subset run by `kubestrap join`.
@@ -78,14 +73,14 @@ func JoinChecks(e *Env, c *config.JoinConfiguration, kubernetesMinor int) []Chec
 	checks := nodeChecks(e, c.NodeRegistration.Name, c.NodeRegistration.CRISocket, kubernetesMinor)
 	checks = append(checks, Firewalld(e, WorkerPorts()))
 	if c.CACertPath != "" {
-		checks = append(checks, fileAvailable(e, c.CACertPath), fileAvailable(e, filepath.Join("/etc/kubernetes", "kubelet.conf")))
+		checks = append(checks, fileAvailable(e, c.CACertPath), fileAvailable(e, layout.KubeletConfPath))
 	}
 	return checks
 }
 
 // fileAvailable requires a file to be absent (kubeadm's FileAvailable--).
 func fileAvailable(e *Env, path string) Checker {
-	return simple{"FileAvailable-" + strings.ReplaceAll(path, "/", "-"), func() ([]error, []error) {
+	return simple{layout.FileAvailableCheck(path), func() ([]error, []error) {
 		if e.Root.Exists(path) {
 			return nil, one(fmt.Errorf("%s already exists: this node was set up before; tear the old setup down first (`systemctl stop kubelet`, then remove /etc/kubernetes, /var/lib/kubelet and /var/lib/etcd; a `kubestrap reset` command is planned)", path))
 		}

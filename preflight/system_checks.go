@@ -6,12 +6,14 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+
+	"github.com/kubestrap/kubestrap/layout"
 )
 
 // Port requires a TCP port to be free, by really binding it: reading
 // /proc/net/tcp misses ports held by other network namespaces' proxies.
 func Port(e *Env, port int, owner string) Checker {
-	return simple{"Port-" + strconv.Itoa(port), func() ([]error, []error) {
+	return simple{layout.PortCheck(port), func() ([]error, []error) {
 		l, err := e.Listen("tcp", ":"+strconv.Itoa(port))
 		if err != nil {
 			return nil, one(fmt.Errorf("port %d (%s) is in use: stop what holds it (`ss -ltnp 'sport = :%d'` "+
@@ -48,16 +50,19 @@ func (p FirewallPort) String() string { return p.Port + "/" + p.Proto }
 // ControlPlanePorts are what other nodes and users reach on a control-plane node.
 func ControlPlanePorts(apiPort int) []FirewallPort {
 	return []FirewallPort{
-		{strconv.Itoa(apiPort), "tcp", "kube-apiserver"}, {"2379-2380", "tcp", "etcd"},
-		{"10250", "tcp", "kubelet"}, {"10257", "tcp", "kube-controller-manager"},
-		{"10259", "tcp", "kube-scheduler"}, {"8472", "udp", "flannel vxlan"},
+		{strconv.Itoa(apiPort), "tcp", "kube-apiserver"},
+		{strconv.Itoa(layout.EtcdClientPort) + "-" + strconv.Itoa(layout.EtcdPeerPort), "tcp", "etcd"},
+		{strconv.Itoa(layout.KubeletPort), "tcp", "kubelet"},
+		{strconv.Itoa(layout.ControllerManagerPort), "tcp", "kube-controller-manager"},
+		{strconv.Itoa(layout.SchedulerPort), "tcp", "kube-scheduler"},
+		{strconv.Itoa(layout.FlannelVXLANPort), "udp", "flannel vxlan"},
 	}
 }
 
 // WorkerPorts are what a worker node needs open.
 func WorkerPorts() []FirewallPort {
-	return []FirewallPort{{"10250", "tcp", "kubelet"}, {"30000-32767", "tcp", "NodePort services"},
-		{"8472", "udp", "flannel vxlan"}}
+	return []FirewallPort{{strconv.Itoa(layout.KubeletPort), "tcp", "kubelet"}, {"30000-32767", "tcp", "NodePort services"},
+		{strconv.Itoa(layout.FlannelVXLANPort), "udp", "flannel vxlan"}}
 }
 
 // Firewalld warns, with the exact firewall-cmd commands, when firewalld

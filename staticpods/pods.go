@@ -17,9 +17,9 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
 
-	"github.com/kubestrap/kubestrap/certs"
 	"github.com/kubestrap/kubestrap/components/images"
 	"github.com/kubestrap/kubestrap/config"
+	"github.com/kubestrap/kubestrap/layout"
 )
 
 // Component names; also the manifest file names without ".yaml".
@@ -29,19 +29,6 @@ const (
 	ControllerManager = "kube-controller-manager"
 	Scheduler         = "kube-scheduler"
 )
-
-// Ports the control plane listens on (preflight checks they are free).
-const (
-	EtcdClientPort        = 2379
-	EtcdPeerPort          = 2380
-	EtcdMetricsPort       = 2381
-	ControllerManagerPort = 10257
-	SchedulerPort         = 10259
-)
-
-// KubernetesDir is where the kubeconfigs live on a node; the manifests
-// reference these paths, which are fixed on every node.
-const KubernetesDir = "/etc/kubernetes"
 
 // Annotations that let joining control-plane nodes find the endpoints.
 const (
@@ -70,12 +57,12 @@ func localhost(c *config.Init) string {
 // EtcdPod builds the stacked etcd member of a new cluster.
 func EtcdPod(c *config.Init, img images.ImageSet) *corev1.Pod {
 	adv, pki := c.LocalAPIEndpoint.AdvertiseAddress, c.Cluster.CertificatesDir
-	clientURL := "https://" + hostPort(adv, EtcdClientPort)
-	peerURL := "https://" + hostPort(adv, EtcdPeerPort)
+	clientURL := "https://" + hostPort(adv, layout.EtcdClientPort)
+	peerURL := "https://" + hostPort(adv, layout.EtcdPeerPort)
 	etcdPKI := filepath.Join(pki, "etcd")
 	args := []config.Arg{
 		{Name: "name", Value: c.NodeRegistration.Name},
-		{Name: "listen-client-urls", Value: "https://" + hostPort(localhost(c), EtcdClientPort) + "," + clientURL},
+		{Name: "listen-client-urls", Value: "https://" + hostPort(localhost(c), layout.EtcdClientPort) + "," + clientURL},
 		{Name: "advertise-client-urls", Value: clientURL},
 		{Name: "listen-peer-urls", Value: peerURL},
 		{Name: "initial-advertise-peer-urls", Value: peerURL},
@@ -90,7 +77,7 @@ func EtcdPod(c *config.Init, img images.ImageSet) *corev1.Pod {
 		{Name: "peer-trusted-ca-file", Value: filepath.Join(etcdPKI, "ca.crt")},
 		{Name: "peer-client-cert-auth", Value: "true"},
 		{Name: "snapshot-count", Value: "10000"},
-		{Name: "listen-metrics-urls", Value: "http://" + hostPort(localhost(c), EtcdMetricsPort)},
+		{Name: "listen-metrics-urls", Value: "http://" + hostPort(localhost(c), layout.EtcdMetricsPort)},
 		{Name: "feature-gates", Value: "InitialCorruptCheck=true"},
 		{Name: "watch-progress-notify-interval", Value: "5s"},
 	}
@@ -102,9 +89,9 @@ func EtcdPod(c *config.Init, img images.ImageSet) *corev1.Pod {
 	}
 	ctr := container(Etcd, img.Etcd, c, command(Etcd, args, c.Cluster.Etcd.Local.ExtraArgs))
 	probeHost := localhost(c)
-	ctr.LivenessProbe = probe(probeHost, "/livez", EtcdMetricsPort, corev1.URISchemeHTTP, livenessTiming)
-	ctr.ReadinessProbe = probe(probeHost, "/readyz", EtcdMetricsPort, corev1.URISchemeHTTP, readinessTiming)
-	ctr.StartupProbe = probe(probeHost, "/readyz", EtcdMetricsPort, corev1.URISchemeHTTP, startupTiming)
+	ctr.LivenessProbe = probe(probeHost, "/livez", layout.EtcdMetricsPort, corev1.URISchemeHTTP, livenessTiming)
+	ctr.ReadinessProbe = probe(probeHost, "/readyz", layout.EtcdMetricsPort, corev1.URISchemeHTTP, readinessTiming)
+	ctr.StartupProbe = probe(probeHost, "/readyz", layout.EtcdMetricsPort, corev1.URISchemeHTTP, startupTiming)
 	ctr.Resources = requests("100m", "100Mi")
 	vols := []volume{
 		{name: "etcd-data", path: c.Cluster.Etcd.Local.DataDir, typ: corev1.HostPathDirectoryOrCreate},
@@ -137,7 +124,7 @@ func APIServerPod(c *config.Init, img images.ImageSet) *corev1.Pod {
 		{Name: "etcd-cafile", Value: f("etcd/ca.crt")},
 		{Name: "etcd-certfile", Value: f("apiserver-etcd-client.crt")},
 		{Name: "etcd-keyfile", Value: f("apiserver-etcd-client.key")},
-		{Name: "etcd-servers", Value: "https://" + hostPort(localhost(c), EtcdClientPort)},
+		{Name: "etcd-servers", Value: "https://" + hostPort(localhost(c), layout.EtcdClientPort)},
 		{Name: "kubelet-client-certificate", Value: f("apiserver-kubelet-client.crt")},
 		{Name: "kubelet-client-key", Value: f("apiserver-kubelet-client.key")},
 		{Name: "kubelet-preferred-address-types", Value: "InternalIP,ExternalIP,Hostname"},
@@ -170,7 +157,7 @@ func APIServerPod(c *config.Init, img images.ImageSet) *corev1.Pod {
 // token controllers and node CIDR allocation that the pod network needs.
 func ControllerManagerPod(c *config.Init, img images.ImageSet) *corev1.Pod {
 	pki := c.Cluster.CertificatesDir
-	kubeconfig := filepath.Join(KubernetesDir, certs.ControllerManagerConf)
+	kubeconfig := filepath.Join(layout.KubernetesDir, layout.ControllerManagerConf)
 	args := []config.Arg{
 		{Name: "allocate-node-cidrs", Value: "true"},
 		{Name: "authentication-kubeconfig", Value: kubeconfig},
@@ -192,8 +179,8 @@ func ControllerManagerPod(c *config.Init, img images.ImageSet) *corev1.Pod {
 	}
 	ctr := container(ControllerManager, img.ControllerManager, c,
 		command(ControllerManager, args, c.Cluster.ControllerManager.ExtraArgs))
-	ctr.LivenessProbe = probe("127.0.0.1", "/healthz", ControllerManagerPort, corev1.URISchemeHTTPS, livenessTiming)
-	ctr.StartupProbe = probe("127.0.0.1", "/healthz", ControllerManagerPort, corev1.URISchemeHTTPS, startupTiming)
+	ctr.LivenessProbe = probe("127.0.0.1", "/healthz", layout.ControllerManagerPort, corev1.URISchemeHTTPS, livenessTiming)
+	ctr.StartupProbe = probe("127.0.0.1", "/healthz", layout.ControllerManagerPort, corev1.URISchemeHTTPS, startupTiming)
 	ctr.Resources = requests("200m", "")
 	vols := append(caVolumes(),
 		volume{name: "k8s-certs", path: pki, typ: corev1.HostPathDirectoryOrCreate},
@@ -205,7 +192,7 @@ func ControllerManagerPod(c *config.Init, img images.ImageSet) *corev1.Pod {
 
 // SchedulerPod builds kube-scheduler.
 func SchedulerPod(c *config.Init, img images.ImageSet) *corev1.Pod {
-	kubeconfig := filepath.Join(KubernetesDir, certs.SchedulerConf)
+	kubeconfig := filepath.Join(layout.KubernetesDir, layout.SchedulerConf)
 	args := []config.Arg{
 		{Name: "authentication-kubeconfig", Value: kubeconfig},
 		{Name: "authorization-kubeconfig", Value: kubeconfig},
@@ -214,9 +201,9 @@ func SchedulerPod(c *config.Init, img images.ImageSet) *corev1.Pod {
 		{Name: "leader-elect", Value: "true"},
 	}
 	ctr := container(Scheduler, img.Scheduler, c, command(Scheduler, args, c.Cluster.Scheduler.ExtraArgs))
-	ctr.LivenessProbe = probe("127.0.0.1", "/livez", SchedulerPort, corev1.URISchemeHTTPS, livenessTiming)
-	ctr.ReadinessProbe = probe("127.0.0.1", "/readyz", SchedulerPort, corev1.URISchemeHTTPS, readinessTiming)
-	ctr.StartupProbe = probe("127.0.0.1", "/livez", SchedulerPort, corev1.URISchemeHTTPS, startupTiming)
+	ctr.LivenessProbe = probe("127.0.0.1", "/livez", layout.SchedulerPort, corev1.URISchemeHTTPS, livenessTiming)
+	ctr.ReadinessProbe = probe("127.0.0.1", "/readyz", layout.SchedulerPort, corev1.URISchemeHTTPS, readinessTiming)
+	ctr.StartupProbe = probe("127.0.0.1", "/livez", layout.SchedulerPort, corev1.URISchemeHTTPS, startupTiming)
 	ctr.Resources = requests("100m", "")
 	return pod(Scheduler, ctr, []volume{{name: "kubeconfig", path: kubeconfig, typ: corev1.HostPathFileOrCreate}})
 }

@@ -23,6 +23,7 @@ import (
 
 	"github.com/kubestrap/kubestrap/config"
 	"github.com/kubestrap/kubestrap/etcd"
+	"github.com/kubestrap/kubestrap/layout"
 	"github.com/kubestrap/kubestrap/poll"
 )
 
@@ -50,7 +51,7 @@ func ControlPlaneProbes(c *config.Init, certDir string) ([]Probe, error) {
 	// only their liveness matters here.
 	selfSigned := httpClient(&tls.Config{InsecureSkipVerify: true}) //nolint:gosec // health probe of a local self-signed endpoint
 	api := "https://" + net.JoinHostPort(c.LocalAPIEndpoint.AdvertiseAddress, strconv.Itoa(int(c.LocalAPIEndpoint.BindPort)))
-	etcdEP := "https://" + net.JoinHostPort(localhost(c), strconv.Itoa(EtcdClientPort))
+	etcdEP := "https://" + net.JoinHostPort(localhost(c), strconv.Itoa(layout.EtcdClientPort))
 	etcdFiles := etcd.TLSFiles{CA: filepath.Join(certDir, "etcd/ca.crt"),
 		Cert: filepath.Join(certDir, "etcd/healthcheck-client.crt"), Key: filepath.Join(certDir, "etcd/healthcheck-client.key")}
 	return []Probe{
@@ -64,8 +65,8 @@ func ControlPlaneProbes(c *config.Init, certDir string) ([]Probe, error) {
 			return etcd.Healthy(ctx, cl, etcdEP)
 		}},
 		{Name: KubeAPIServer, Check: httpOK(verified, api+"/readyz")},
-		{Name: ControllerManager, Check: httpOK(selfSigned, "https://127.0.0.1:"+strconv.Itoa(ControllerManagerPort)+"/healthz")},
-		{Name: Scheduler, Check: httpOK(selfSigned, "https://127.0.0.1:"+strconv.Itoa(SchedulerPort)+"/livez")},
+		{Name: ControllerManager, Check: httpOK(selfSigned, "https://127.0.0.1:"+strconv.Itoa(layout.ControllerManagerPort)+"/healthz")},
+		{Name: Scheduler, Check: httpOK(selfSigned, "https://127.0.0.1:"+strconv.Itoa(layout.SchedulerPort)+"/livez")},
 	}, nil
 }
 

@@ -14,7 +14,7 @@ import (
 
 	"github.com/kubestrap/kubestrap/certs"
 	"github.com/kubestrap/kubestrap/config"
-	"github.com/kubestrap/kubestrap/staticpods"
+	"github.com/kubestrap/kubestrap/layout"
 )
 
 func newCertsCommand(out io.Writer) *cobra.Command {
@@ -53,7 +53,7 @@ func newCertsCommand(out io.Writer) *cobra.Command {
 		c.Flags().StringVar(&configFile, "config", "", "kubestrap config file")
 	}
 	check.Flags().StringVar(&certDir, "cert-dir", config.DefaultCertificatesDir, "where the PKI is stored")
-	check.Flags().StringVar(&kubeDir, "kubeconfig-dir", staticpods.KubernetesDir, "where the kubeconfig files are")
+	check.Flags().StringVar(&kubeDir, "kubeconfig-dir", layout.KubernetesDir, "where the kubeconfig files are")
 	key := &cobra.Command{Use: "certificate-key", Short: "Print a new random key for --certificate-key", Args: cobra.NoArgs,
 		RunE: func(*cobra.Command, []string) error {
 			b := make([]byte, 32)

@@ -11,9 +11,9 @@ import (
 
 	"github.com/kubestrap/kubestrap/config"
 	"github.com/kubestrap/kubestrap/hostfs"
+	"github.com/kubestrap/kubestrap/layout"
 	"github.com/kubestrap/kubestrap/phases"
 	"github.com/kubestrap/kubestrap/preflight"
-	"github.com/kubestrap/kubestrap/staticpods"
 	"github.com/kubestrap/kubestrap/systemd"
 )
 
@@ -119,7 +119,7 @@ func runJoin(cmd *cobra.Command, f *joinFlags, args []string, only string) error
 	}
 	ignore := preflight.NewIgnoreSet(cfg.NodeRegistration.IgnorePreflightErrors...)
 	opts := phases.JoinOptions{DryRun: f.dryRun, Ignore: ignore, Out: out, Env: preflight.Host(), Systemd: systemd.DBus{},
-		AgentBinary: f.agentBinary, NodeIP: f.nodeIP, KubeDir: staticpods.KubernetesDir}
+		AgentBinary: f.agentBinary, NodeIP: f.nodeIP, KubeDir: layout.KubernetesDir}
 	if f.dryRun {
 		if opts.DryRunDir, err = phases.NewDryRunDir(); err != nil {
 			return err

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"path/filepath"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -16,17 +15,16 @@ import (
 	bootstrapapi "k8s.io/cluster-bootstrap/token/api"
 	bootstraputil "k8s.io/cluster-bootstrap/token/util"
 
-	"github.com/kubestrap/kubestrap/certs"
 	"github.com/kubestrap/kubestrap/components/tokens"
 	"github.com/kubestrap/kubestrap/config"
 	"github.com/kubestrap/kubestrap/join"
-	"github.com/kubestrap/kubestrap/staticpods"
+	"github.com/kubestrap/kubestrap/layout"
 )
 
 func newTokenCommand(out io.Writer) *cobra.Command {
 	var kubeconfig string
 	cmd := &cobra.Command{Use: "token", Short: "Manage bootstrap tokens (on a control-plane node)"}
-	cmd.PersistentFlags().StringVar(&kubeconfig, "kubeconfig", filepath.Join(staticpods.KubernetesDir, certs.AdminConf),
+	cmd.PersistentFlags().StringVar(&kubeconfig, "kubeconfig", layout.AdminConfPath,
 		"the admin kubeconfig")
 	cmd.AddCommand(&cobra.Command{Use: "generate", Short: "Print a new random bootstrap token (creates nothing)",
 		Args: cobra.NoArgs, RunE: func(*cobra.Command, []string) error {

@@ -13,6 +13,7 @@ import (
 	"github.com/coreos/go-systemd/v22/unit"
 
 	"github.com/kubestrap/kubestrap/config"
+	"github.com/kubestrap/kubestrap/layout"
 )
 
 var update = flag.Bool("update", false, "rewrite golden files")
@@ -95,7 +96,7 @@ func TestGoldenKubeletConfig(t *testing.T) {
 			if err := WriteConfig(dir, Config(p), flags); err != nil {
 				t.Fatal(err)
 			}
-			for file, golden := range map[string]string{ConfigFile: "config-" + tc.name, FlagsFile: "flags-" + tc.name} {
+			for file, golden := range map[string]string{layout.KubeletConfigFile: "config-" + tc.name, layout.KubeletFlagsFile: "flags-" + tc.name} {
 				got, err := os.ReadFile(filepath.Join(dir, file))
 				if err != nil {
 					t.Fatal(err)

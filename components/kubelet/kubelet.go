@@ -14,15 +14,7 @@ import (
 
 	"github.com/kubestrap/kubestrap/config"
 	"github.com/kubestrap/kubestrap/hostfs"
-)
-
-// Paths of the kubelet's files on a node.
-const (
-	Dir         = "/var/lib/kubelet"
-	ConfigFile  = "config.yaml"
-	FlagsFile   = "kubestrap-flags.env"
-	ManifestDir = "/etc/kubernetes/manifests"
-	PKIDir      = "/var/lib/kubelet/pki"
+	"github.com/kubestrap/kubestrap/layout"
 )
 
 // Params are the host- and cluster-specific inputs of the kubelet's
@@ -60,7 +52,7 @@ func Config(p Params) *kubeletv1beta1.KubeletConfiguration {
 	f, t := false, true
 	c := &kubeletv1beta1.KubeletConfiguration{
 		TypeMeta:      metav1.TypeMeta{APIVersion: "kubelet.config.k8s.io/v1beta1", Kind: "KubeletConfiguration"},
-		StaticPodPath: ManifestDir,
+		StaticPodPath: layout.ManifestDir,
 		Authentication: kubeletv1beta1.KubeletAuthentication{
 			X509:      kubeletv1beta1.KubeletX509Authentication{ClientCAFile: p.ClientCAFile},
 			Webhook:   kubeletv1beta1.KubeletWebhookAuthentication{Enabled: &t},
@@ -103,10 +95,10 @@ func WriteConfig(dir string, c *kubeletv1beta1.KubeletConfiguration, flags strin
 	if err != nil {
 		return err
 	}
-	if err := hostfs.WriteFileAtomic(filepath.Join(dir, ConfigFile), data, 0o644); err != nil {
+	if err := hostfs.WriteFileAtomic(filepath.Join(dir, layout.KubeletConfigFile), data, 0o644); err != nil {
 		return err
 	}
-	return hostfs.WriteFileAtomic(filepath.Join(dir, FlagsFile), []byte(flags), 0o644)
+	return hostfs.WriteFileAtomic(filepath.Join(dir, layout.KubeletFlagsFile), []byte(flags), 0o644)
 }
 
 // ResolvConfFor picks the resolver file for pods with dnsPolicy Default

@@ -12,6 +12,7 @@ import (
 
 	"github.com/kubestrap/kubestrap/config"
 	"github.com/kubestrap/kubestrap/hostfs"
+	"github.com/kubestrap/kubestrap/layout"
 	"github.com/kubestrap/kubestrap/systemd"
 )
 
@@ -34,7 +35,7 @@ func TestKubeletConfigRoundTrip(t *testing.T) {
 	if err := WriteConfig(dir, Config(p), Flags("192.168.56.10", "cp-1", []config.Arg{{Name: "v", Value: "2"}})); err != nil {
 		t.Fatal(err)
 	}
-	b, err := os.ReadFile(filepath.Join(dir, ConfigFile))
+	b, err := os.ReadFile(filepath.Join(dir, layout.KubeletConfigFile))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -51,7 +52,7 @@ func TestKubeletConfigRoundTrip(t *testing.T) {
 	if Config(p).FailCgroupV1 != nil {
 		t.Error("failCgroupV1 set on a cgroup v2 host")
 	}
-	flags, _ := os.ReadFile(filepath.Join(dir, FlagsFile))
+	flags, _ := os.ReadFile(filepath.Join(dir, layout.KubeletFlagsFile))
 	if !strings.Contains(string(flags), "--node-ip=192.168.56.10 --hostname-override=cp-1 --v=2\"") {
 		t.Errorf("flags %q", flags)
 	}

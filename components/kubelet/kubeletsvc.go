@@ -11,17 +11,8 @@ import (
 	"github.com/coreos/go-systemd/v22/unit"
 
 	"github.com/kubestrap/kubestrap/hostfs"
+	"github.com/kubestrap/kubestrap/layout"
 	"github.com/kubestrap/kubestrap/systemd"
-)
-
-// Where the kubelet and its unit are installed.
-const (
-	Binary              = "/usr/local/bin/kubelet"
-	Unit                = "kubelet.service"
-	UnitPath            = "/etc/systemd/system/kubelet.service"
-	DropInPath          = "/etc/systemd/system/kubelet.service.d/10-kubestrap.conf"
-	BootstrapKubeconfig = "/etc/kubernetes/bootstrap-kubelet.conf"
-	Kubeconfig          = "/etc/kubernetes/kubelet.conf"
 )
 
 // ReleaseDir is the directory of the running kubestrap binary, symlinks
@@ -54,8 +45,9 @@ func BundledAgent(explicit string) (string, error) {
 	return p, nil
 }
 
-// InstallAgent copies the bundled kubelet to Binary (atomically,
-// only when it differs) and reports whether it changed.
+// InstallAgent copies the bundled kubelet to dst, normally
+// layout.KubeletBinary (atomically, only when it differs), and reports
+// whether it changed.
 func InstallAgent(src, dst string) (bool, error) {
 	data, err := os.ReadFile(src)
 	if err != nil {
@@ -74,7 +66,7 @@ func UnitOptions() []*unit.UnitOption {
 		unit.NewUnitOption("Unit", "Description", "kubelet: the Kubernetes node agent, installed by kubestrap"),
 		unit.NewUnitOption("Unit", "Wants", "network-online.target containerd.service"),
 		unit.NewUnitOption("Unit", "After", "network-online.target containerd.service"),
-		unit.NewUnitOption("Service", "ExecStart", Binary),
+		unit.NewUnitOption("Service", "ExecStart", layout.KubeletBinary),
 		unit.NewUnitOption("Service", "Restart", "always"),
 		unit.NewUnitOption("Service", "RestartSec", "1"),
 		unit.NewUnitOption("Service", "StartLimitInterval", "0"),
@@ -87,13 +79,13 @@ func UnitOptions() []*unit.UnitOption {
 func DropInOptions() []*unit.UnitOption {
 	return []*unit.UnitOption{
 		unit.NewUnitOption("Service", "Environment", fmt.Sprintf(
-			`"KUBELET_KUBECONFIG_ARGS=--bootstrap-kubeconfig=%s --kubeconfig=%s"`, BootstrapKubeconfig, Kubeconfig)),
+			`"KUBELET_KUBECONFIG_ARGS=--bootstrap-kubeconfig=%s --kubeconfig=%s"`, layout.BootstrapKubeletConfPath, layout.KubeletConfPath)),
 		unit.NewUnitOption("Service", "Environment",
-			`"KUBELET_CONFIG_ARGS=--config=`+filepath.Join(Dir, ConfigFile)+`"`),
-		unit.NewUnitOption("Service", "EnvironmentFile", "-"+filepath.Join(Dir, FlagsFile)),
+			`"KUBELET_CONFIG_ARGS=--config=`+layout.KubeletConfigPath+`"`),
+		unit.NewUnitOption("Service", "EnvironmentFile", "-"+filepath.Join(layout.KubeletDir, layout.KubeletFlagsFile)),
 		unit.NewUnitOption("Service", "ExecStart", ""),
 		unit.NewUnitOption("Service", "ExecStart",
-			Binary+" $KUBELET_KUBECONFIG_ARGS $KUBELET_CONFIG_ARGS $KUBELET_KUBESTRAP_ARGS"),
+			layout.KubeletBinary+" $KUBELET_KUBECONFIG_ARGS $KUBELET_CONFIG_ARGS $KUBELET_KUBESTRAP_ARGS"),
 	}
 }
 
@@ -103,27 +95,27 @@ func DropInOptions() []*unit.UnitOption {
 // a file changed or systemd says it is needed (an admin edited a unit).
 func Start(ctx context.Context, root hostfs.Root, sd systemd.Manager, agent string) (string, error) {
 	var notes []string
-	changed, err := InstallAgent(agent, root.Path(Binary))
+	changed, err := InstallAgent(agent, root.Path(layout.KubeletBinary))
 	if err != nil {
 		return "", err
 	}
 	if changed {
-		notes = append(notes, "installed "+Binary)
+		notes = append(notes, "installed "+layout.KubeletBinary)
 	}
-	c1, err := systemd.WriteUnit(root.Path(UnitPath), UnitOptions())
+	c1, err := systemd.WriteUnit(root.Path(layout.KubeletUnitPath), UnitOptions())
 	if err != nil {
 		return "", err
 	}
-	c2, err := systemd.WriteUnit(root.Path(DropInPath), DropInOptions())
+	c2, err := systemd.WriteUnit(root.Path(layout.KubeletDropInPath), DropInOptions())
 	if err != nil {
 		return "", err
 	}
 	if c1 || c2 {
-		notes = append(notes, "wrote "+UnitPath)
+		notes = append(notes, "wrote "+layout.KubeletUnitPath)
 	}
-	need, err := sd.NeedReload(ctx, Unit)
+	need, err := sd.NeedReload(ctx, layout.KubeletUnit)
 	if err != nil {
-		return "", fmt.Errorf("ask systemd whether %s needs daemon-reload: %w", Unit, err)
+		return "", fmt.Errorf("ask systemd whether %s needs daemon-reload: %w", layout.KubeletUnit, err)
 	}
 	if c1 || c2 || need {
 		if err := sd.Reload(ctx); err != nil {
@@ -131,10 +123,10 @@ func Start(ctx context.Context, root hostfs.Root, sd systemd.Manager, agent stri
 		}
 		notes = append(notes, "daemon-reload")
 	}
-	if err := sd.Enable(ctx, UnitPath); err != nil {
+	if err := sd.Enable(ctx, layout.KubeletUnitPath); err != nil {
 		return "", fmt.Errorf("enable kubelet: %w", err)
 	}
-	if err := sd.Restart(ctx, Unit); err != nil {
+	if err := sd.Restart(ctx, layout.KubeletUnit); err != nil {
 		return "", fmt.Errorf("start kubelet: %w", err)
 	}
 	return strings.Join(append(notes, "kubelet started"), "; "), nil

@@ -25,9 +25,6 @@ func WaitNode(ctx context.Context, c kubernetes.Interface, name string, s poll.S
 	return node, err
 }
 
-// ClientCurrent is the kubelet's rotated client certificate.
-const ClientCurrent = "/var/lib/kubelet/pki/kubelet-client-current.pem"
-
 // FinalizeKubeconfig points kubelet.conf at the rotated certificate
 // file instead of the embedded one, once the kubelet has written it, so
 // that rotation keeps the kubeconfig valid. It waits for the file.

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/kubestrap/kubestrap/hostfs"
+	"github.com/kubestrap/kubestrap/layout"
 	"github.com/kubestrap/kubestrap/systemd/systemdtest"
 )
 
@@ -25,21 +26,21 @@ func TestStartReloadsWhenAFileChangedOrSystemdAsks(t *testing.T) {
 		}
 		return strings.Join(sd.Called(), ",")
 	}
-	want := "daemon-reload,enable " + UnitPath + ",restart kubelet.service"
+	want := "daemon-reload,enable " + layout.KubeletUnitPath + ",restart kubelet.service"
 	if got := run(false); got != want {
 		t.Errorf("first start: %s", got)
 	}
-	if got := run(false); got != "enable "+UnitPath+",restart kubelet.service" {
+	if got := run(false); got != "enable "+layout.KubeletUnitPath+",restart kubelet.service" {
 		t.Errorf("unchanged files, no reload needed: %s", got)
 	}
 	// An admin edited the unit by hand: systemd reports NeedDaemonReload.
 	if got := run(true); got != want {
 		t.Errorf("systemd asked for a reload: %s", got)
 	}
-	if b, err := os.ReadFile(root.Path(Binary)); err != nil || string(b) != "#!/bin/true\n" {
+	if b, err := os.ReadFile(root.Path(layout.KubeletBinary)); err != nil || string(b) != "#!/bin/true\n" {
 		t.Errorf("agent not installed below the root: %v", err)
 	}
-	if _, err := os.Stat(root.Path(DropInPath)); err != nil {
+	if _, err := os.Stat(root.Path(layout.KubeletDropInPath)); err != nil {
 		t.Errorf("drop-in not written below the root: %v", err)
 	}
 }
