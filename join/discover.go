@@ -18,6 +18,7 @@ import (
 	bootstrapapi "k8s.io/cluster-bootstrap/token/api"
 
 	"github.com/kubestrap/kubestrap/layout"
+	"github.com/kubestrap/kubestrap/poll"
 )
 
 // TokenInfoConfigMap lists token ids and their expiry times (no secrets)
@@ -44,27 +45,30 @@ type Discoverer struct {
 	UnknownGrace time.Duration
 	Warn         func(string)
 	Now          func() time.Time
+	// Progress receives a line every few seconds while discovery retries.
+	Progress io.Writer
 }
 
+// discoveryRetry is how often a transient discovery failure is retried.
+const discoveryRetry = 500 * time.Millisecond
+
 // Discover fetches cluster-info, verifies it, and fetches it again over
-// TLS trusting only the verified CA. Transient failures are retried with
-// backoff until ctx ends; definite ones return at once.
+// TLS trusting only the verified CA. Transient failures are retried until
+// ctx ends; definite ones return at once.
 func (d *Discoverer) Discover(ctx context.Context) (*ClusterInfo, error) {
 	start := d.Now()
-	backoff := 200 * time.Millisecond
 	skewWarned := false
-	for {
-		info, retry, err := d.attempt(ctx, start, &skewWarned)
-		if err == nil || !retry {
-			return info, err
+	var info *ClusterInfo
+	err := poll.Until(ctx, poll.Spec{What: "the cluster at " + d.Endpoint + " (cluster-info)", Interval: discoveryRetry,
+		Out: d.Progress, Prefix: "discovery"}, func(ctx context.Context) (bool, error) {
+		i, retry, err := d.attempt(ctx, start, &skewWarned)
+		if err != nil && !retry {
+			return false, poll.Permanent(err)
 		}
-		select {
-		case <-ctx.Done():
-			return nil, fmt.Errorf("discovery gave up after %s: %w", d.Now().Sub(start).Round(time.Second), err)
-		case <-time.After(backoff):
-		}
-		backoff = min(backoff*2, 2*time.Second)
-	}
+		info = i
+		return err == nil, err
+	})
+	return info, err
 }
 
 func (d *Discoverer) attempt(ctx context.Context, start time.Time, skewWarned *bool) (*ClusterInfo, bool, error) {

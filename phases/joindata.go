@@ -177,7 +177,7 @@ func (d *joinData) discover(ctx context.Context) (*join.ClusterInfo, error) {
 		return nil, errors.New("no discovery method: pass API_ENDPOINT --token T --discovery-token-ca-cert-hash H, or --discovery-file")
 	}
 	disc := &join.Discoverer{Endpoint: bt.APIServerEndpoint, Token: bt.Token, Pins: bt.CACertHashes,
-		SkipCA: bt.UnsafeSkipCAVerification, UnknownGrace: 20 * time.Second, Now: d.opts.Now,
+		SkipCA: bt.UnsafeSkipCAVerification, UnknownGrace: 20 * time.Second, Now: d.opts.Now, Progress: d.opts.Out,
 		Warn: func(s string) { fmt.Fprintln(d.opts.Out, "[discovery] WARNING "+s) }}
 	return disc.Discover(ctx)
 }

@@ -76,8 +76,12 @@ func Until(ctx context.Context, s Spec, cond func(ctx context.Context) (bool, er
 		return fmt.Errorf("stopped waiting for %s: %w", s.What, err)
 	}
 	if wait.Interrupted(err) {
-		return fmt.Errorf("timed out after %s waiting for %s%s", time.Since(start).Round(100*time.Millisecond), s.What,
-			lastErrNote(last))
+		took := time.Since(start).Round(100 * time.Millisecond)
+		if last != nil {
+			// %w: callers still tell the kind of the last failure apart.
+			return fmt.Errorf("timed out after %s waiting for %s (last error: %w)", took, s.What, last)
+		}
+		return fmt.Errorf("timed out after %s waiting for %s", took, s.What)
 	}
 	return err
 }

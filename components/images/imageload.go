@@ -3,6 +3,7 @@ package images
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"fmt"
 	"io"
 	"os"
@@ -20,12 +21,22 @@ const ContainerdNamespace = "k8s.io"
 // Ctr runs containerd's ctr in the CRI namespace; tests replace it.
 type Ctr func(stdout io.Writer, args ...string) error
 
+// CtrTimeout bounds one ctr command: importing the whole images tarball
+// takes about a minute on a slow disk, so a run past this is a hung
+// containerd, not a slow one.
+const CtrTimeout = 15 * time.Minute
+
 // HostCtr runs the host's ctr binary.
 func HostCtr(stdout io.Writer, args ...string) error {
 	var stderr bytes.Buffer
-	cmd := exec.Command("ctr", append([]string{"-n", ContainerdNamespace}, args...)...)
+	ctx, cancel := context.WithTimeout(context.Background(), CtrTimeout)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "ctr", append([]string{"-n", ContainerdNamespace}, args...)...)
 	cmd.Stdout, cmd.Stderr = stdout, &stderr
 	if err := cmd.Run(); err != nil {
+		if ctx.Err() != nil {
+			err = fmt.Errorf("%w after %s (is containerd hung? `systemctl status containerd`)", ctx.Err(), CtrTimeout)
+		}
 		return fmt.Errorf("ctr %s: %w: %s", strings.Join(args, " "), err, strings.TrimSpace(stderr.String()))
 	}
 	return nil
