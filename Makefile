@@ -97,10 +97,13 @@ LAB_ENV = DIST_DIR=$(CURDIR)/$(DIST_DIR) IMAGES_TAR=$(CURDIR)/$(DIST_IMAGES)
 lab-nodes: dist
 	$(LAB_ENV) lab/lab.sh nodes $(N)
 
-## lab: N nodes, then a cluster made by kubestrap (init on node 1, join the rest); .lab/admin.conf
+CP ?= 1
+# make lab's N counts workers (default 2); lab-nodes' N counts bare nodes (default 3).
+LAB_WORKERS = $(if $(filter command line environment,$(origin N)),$(N),2)
+## lab: a cluster made by kubestrap: CP control planes (behind haproxy when CP > 1) and N workers; .lab/admin.conf
 lab: dist
 	@mkdir -p .lab/bin && ln -sf $(BUNDLE_BIN)/kubectl .lab/bin/kubectl
-	$(LAB_ENV) lab/cluster.sh $(N)
+	$(LAB_ENV) lab/cluster.sh $(CP) $(LAB_WORKERS)
 
 ## lab-down: remove every container, network and volume the lab made
 lab-down:

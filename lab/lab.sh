@@ -5,6 +5,8 @@
 #   lab.sh image       build the node image (cached)
 #   lab.sh ip NODE     print a node's IP
 #   lab.sh logs NAME   make a run's log directory under .lab/logs, print its path
+#   lab.sh lb NODE...  start PREFIX-lb: haproxy on :6443 in front of the nodes' API
+#                      servers (health-checked on /readyz), print its IP
 # Environment: LAB_PREFIX (default lab: nodes lab-1, lab-2, ...), DIST_DIR (the
 # unpacked release: kubestrap, kubelet, kubectl, cni/), IMAGES_TAR, KUBESTRAP_CACHE,
 # LAB_LOGS (the run's log directory; `nodes` makes one when it is unset).
@@ -172,6 +174,7 @@ nodes() {
 	fi
 	mkdir -p "$LAB_LOGS"
 	image=$(node_image)
+	raise_inotify
 	down # a stale lab of this prefix, e.g. after dockerd restarted
 	mkdir -p "$LABDIR"
 	docker network create --label "$LABEL" "$NET" >/dev/null
@@ -192,9 +195,11 @@ nodes() {
 	log "$n node(s) up in $((SECONDS - t0))s"
 }
 
-# rootfs prints the cached node root file system, building it when missing.
+# rootfs prints the cached node root file system, building it when missing;
+# the cache is keyed by rootfs.sh, so a new package list builds a new one.
 rootfs() {
-	local dir="$CACHE/lab/rootfs"
+	local dir
+	dir="$CACHE/lab/rootfs-$(sha256sum "$repo/lab/rootfs.sh" | cut -c1-12)"
 	if [[ ! -d $dir ]]; then
 		command -v debootstrap >/dev/null || {
 			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq debootstrap >/dev/null
@@ -208,6 +213,41 @@ rootfs() {
 	echo "$dir"
 }
 
+# raise_inotify: every node's kubelet, containerd and systemd share this
+# kernel's inotify limits; at the default 128 instances about eight nodes
+# make kubelets die with "too many open files" (kind documents the same).
+raise_inotify() {
+	local f=/proc/sys/fs/inotify/max_user_instances w=/proc/sys/fs/inotify/max_user_watches
+	if (($(cat "$f") < 1024)); then
+		log "raising fs.inotify.max_user_instances from $(cat "$f") to 1024 for the lab"
+		echo 1024 >"$f"
+	fi
+	if (($(cat "$w") < 1048576)); then
+		echo 1048576 >"$w"
+	fi
+}
+
+# lb NODE...: a TCP load balancer for the nodes' API servers, as kind fronts
+# its HA clusters: haproxy checks each backend's /readyz over TLS and sends
+# connections only to the ready ones. Prints the balancer's IP.
+lb() {
+	local name="$PREFIX-lb" image cfg node
+	image=$(node_image)
+	cfg="$LABDIR/$PREFIX-lb.cfg"
+	{
+		printf 'global\n  maxconn 4000\n'
+		printf 'defaults\n  mode tcp\n  timeout connect 3s\n  timeout client 1h\n  timeout server 1h\n'
+		printf 'frontend apiserver\n  bind *:6443\n  default_backend apiservers\n'
+		printf 'backend apiservers\n  option httpchk GET /readyz\n  http-check expect status 200\n'
+		printf '  default-server inter 1s fall 2 rise 1 check check-ssl verify none\n'
+		for node in "$@"; do printf '  server %s %s:6443\n' "$node" "$(node_ip "$node")"; done
+	} >"$cfg"
+	docker rm -f "$name" >/dev/null 2>&1 || true
+	docker run -d --name "$name" --hostname "$name" --network "$NET" --label "$LABEL" \
+		-v "$cfg:/etc/haproxy/lab.cfg:ro" --entrypoint /usr/sbin/haproxy "$image" -db -f /etc/haproxy/lab.cfg >/dev/null
+	node_ip "$name"
+}
+
 case "${1:-}" in
 rootfs) rootfs ;;
 nodes) nodes "${2:-3}" ;;
@@ -215,6 +255,7 @@ down) down ;;
 image) node_image ;;
 ip) node_ip "$2" ;;
 logs) new_logs "${2:?usage: lab.sh logs NAME}" ;;
+lb) shift; lb "$@" ;;
 docker) ensure_docker ;;
-*) die "usage: lab.sh nodes N | down | image | ip NODE | logs NAME | docker" ;;
+*) die "usage: lab.sh nodes N | down | image | ip NODE | logs NAME | lb NODE... | docker" ;;
 esac

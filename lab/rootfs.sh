@@ -7,6 +7,9 @@ set -euo pipefail
 dir="$1"
 pkgs=systemd,systemd-sysv,dbus,iproute2,iptables,kmod,ca-certificates,conntrack,ethtool,socat
 pkgs+=,containerd,runc,containernetworking-plugins,procps,openssh-server,curl
+# haproxy: the lab's load balancer in front of HA control planes runs from
+# the node image too (no registry here to pull one from).
+pkgs+=,haproxy
 mirror="${DEBIAN_MIRROR:-http://deb.debian.org/debian}"
 rm -rf "$dir.tmp"
 debootstrap --variant=minbase --include="$pkgs" bookworm "$dir.tmp" "$mirror" >"$dir.log" 2>&1 || {
