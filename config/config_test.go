@@ -188,9 +188,16 @@ func FuzzDecode(f *testing.F) {
 	})
 }
 
-func TestUploadCertsRefusedUntilControlPlaneJoin(t *testing.T) {
+func TestUploadCertsNeedsAControlPlaneEndpoint(t *testing.T) {
 	_, err := LoadInit("", func(c *Init) { c.UploadCerts = true })
-	if err == nil || !strings.Contains(err.Error(), "uploadCerts") || !strings.Contains(err.Error(), "drop --upload-certs") {
+	if err == nil || !strings.Contains(err.Error(), "uploadCerts") || !strings.Contains(err.Error(), "--control-plane-endpoint") {
 		t.Errorf("got %v", err)
+	}
+	_, err = LoadInit("", func(c *Init) {
+		c.UploadCerts, c.Cluster.ControlPlaneEndpoint = true, "192.168.56.9:6443"
+		c.LocalAPIEndpoint.AdvertiseAddress = "192.168.56.10"
+	})
+	if err != nil {
+		t.Errorf("with an endpoint: %v", err)
 	}
 }

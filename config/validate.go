@@ -74,10 +74,11 @@ func ValidateInit(c *Init) error {
 		validateBootstrapToken(&ps, fmt.Sprintf("bootstrapTokens[%d]", i), &c.BootstrapTokens[i])
 	}
 	validateCertificateKey(&ps, "certificateKey", c.CertificateKey)
-	if c.UploadCerts {
-		// Refuse rather than accept a setting that would silently do nothing.
-		ps.add("uploadCerts", "control-plane join is not available in this kubestrap yet, so there is nothing to upload "+
-			"the certificates for", "drop --upload-certs; join more nodes as workers")
+	if c.UploadCerts && c.Cluster.ControlPlaneEndpoint == "" {
+		// More control planes need one address they all answer on: a
+		// single node's would stop working with that node.
+		ps.add("uploadCerts", "uploading certificates for more control-plane nodes needs a shared API address",
+			"pass --control-plane-endpoint with a load balancer's or DNS name's host:port (see the README's HA section)")
 	}
 	validateCluster(&ps, &c.Cluster)
 	validateFamilies(&ps, c.LocalAPIEndpoint.AdvertiseAddress, &c.Cluster.Networking)

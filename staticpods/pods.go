@@ -56,9 +56,30 @@ func localhost(c *config.Init) string {
 
 // EtcdPod builds the stacked etcd member of a new cluster.
 func EtcdPod(c *config.Init, img images.ImageSet) *corev1.Pod {
-	adv, pki := c.LocalAPIEndpoint.AdvertiseAddress, c.Cluster.CertificatesDir
-	clientURL := "https://" + hostPort(adv, layout.EtcdClientPort)
-	peerURL := "https://" + hostPort(adv, layout.EtcdPeerPort)
+	return etcdPod(c, img, c.NodeRegistration.Name+"="+EtcdPeerURL(c), nil)
+}
+
+// EtcdMemberPod builds a stacked etcd member joining an existing cluster:
+// initialCluster is the member list after this member was added, and
+// initial-cluster-state=existing makes etcd take the data from its peers
+// instead of starting a cluster of its own.
+func EtcdMemberPod(c *config.Init, img images.ImageSet, initialCluster string) *corev1.Pod {
+	return etcdPod(c, img, initialCluster, []config.Arg{{Name: "initial-cluster-state", Value: "existing"}})
+}
+
+// EtcdPeerURL and EtcdClientURL are this node's etcd URLs.
+func EtcdPeerURL(c *config.Init) string {
+	return "https://" + hostPort(c.LocalAPIEndpoint.AdvertiseAddress, layout.EtcdPeerPort)
+}
+
+// EtcdClientURL is this node's etcd client URL.
+func EtcdClientURL(c *config.Init) string {
+	return "https://" + hostPort(c.LocalAPIEndpoint.AdvertiseAddress, layout.EtcdClientPort)
+}
+
+func etcdPod(c *config.Init, img images.ImageSet, initialCluster string, more []config.Arg) *corev1.Pod {
+	pki := c.Cluster.CertificatesDir
+	clientURL, peerURL := EtcdClientURL(c), EtcdPeerURL(c)
 	etcdPKI := filepath.Join(pki, "etcd")
 	args := []config.Arg{
 		{Name: "name", Value: c.NodeRegistration.Name},
@@ -66,7 +87,7 @@ func EtcdPod(c *config.Init, img images.ImageSet) *corev1.Pod {
 		{Name: "advertise-client-urls", Value: clientURL},
 		{Name: "listen-peer-urls", Value: peerURL},
 		{Name: "initial-advertise-peer-urls", Value: peerURL},
-		{Name: "initial-cluster", Value: c.NodeRegistration.Name + "=" + peerURL},
+		{Name: "initial-cluster", Value: initialCluster},
 		{Name: "data-dir", Value: c.Cluster.Etcd.Local.DataDir},
 		{Name: "cert-file", Value: filepath.Join(etcdPKI, "server.crt")},
 		{Name: "key-file", Value: filepath.Join(etcdPKI, "server.key")},
@@ -87,7 +108,7 @@ func EtcdPod(c *config.Init, img images.ImageSet) *corev1.Pod {
 		args = append(args, config.Arg{Name: "experimental-initial-corrupt-check", Value: "true"},
 			config.Arg{Name: "experimental-watch-progress-notify-interval", Value: "5s"})
 	}
-	ctr := container(Etcd, img.Etcd, c, command(Etcd, args, c.Cluster.Etcd.Local.ExtraArgs))
+	ctr := container(Etcd, img.Etcd, c, command(Etcd, append(args, more...), c.Cluster.Etcd.Local.ExtraArgs))
 	probeHost := localhost(c)
 	ctr.LivenessProbe = probe(probeHost, "/livez", layout.EtcdMetricsPort, corev1.URISchemeHTTP, livenessTiming)
 	ctr.ReadinessProbe = probe(probeHost, "/readyz", layout.EtcdMetricsPort, corev1.URISchemeHTTP, readinessTiming)

@@ -20,7 +20,9 @@ import (
 type joinFlags struct {
 	configFile, token, tlsToken, discoveryFile, nodeName, nodeIP, criSocket, agentBinary string
 	hashes, ignore, skip                                                                 []string
-	unsafeSkipCA, dryRun                                                                 bool
+	unsafeSkipCA, dryRun, controlPlane                                                   bool
+	certificateKey, advertiseAddress                                                     string
+	bindPort                                                                             int32
 	timeout                                                                              time.Duration
 }
 
@@ -37,6 +39,10 @@ func (f *joinFlags) register(fs *pflag.FlagSet) {
 	fs.StringVar(&f.agentBinary, "agent-binary", "", "the kubelet to install (default: the one next to kubestrap)")
 	fs.StringSliceVar(&f.ignore, "ignore-preflight-errors", nil, "preflight checks whose errors become warnings, or all")
 	fs.DurationVar(&f.timeout, "discovery-timeout", config.DefaultDiscoveryTimeout, "how long discovery retries")
+	fs.BoolVar(&f.controlPlane, "control-plane", false, "join as a control-plane node (stacked etcd); needs --certificate-key")
+	fs.StringVar(&f.certificateKey, "certificate-key", "", "the key printed by `kubestrap init --upload-certs` (64 hex characters)")
+	fs.StringVar(&f.advertiseAddress, "apiserver-advertise-address", "", "this control-plane node's API server address (default: the node IP)")
+	fs.Int32Var(&f.bindPort, "apiserver-bind-port", config.DefaultAPIBindPort, "this control-plane node's API server port")
 	fs.BoolVar(&f.dryRun, "dry-run", false, "check and discover, write the node's files into a temp dir and print what "+
 		"the online phases would do; change nothing on the host")
 }
@@ -73,6 +79,25 @@ func (f *joinFlags) apply(fs *pflag.FlagSet, endpoint string) func(*config.JoinC
 			c.NodeRegistration.CRISocket = f.criSocket
 		}
 		c.NodeRegistration.IgnorePreflightErrors = append(c.NodeRegistration.IgnorePreflightErrors, f.ignore...)
+		f.applyControlPlane(fs, c)
+	}
+}
+
+func (f *joinFlags) applyControlPlane(fs *pflag.FlagSet, c *config.JoinConfiguration) {
+	if !f.controlPlane && c.ControlPlane == nil {
+		return
+	}
+	if c.ControlPlane == nil {
+		c.ControlPlane = &config.JoinControlPlane{}
+	}
+	if fs.Changed("certificate-key") {
+		c.ControlPlane.CertificateKey = f.certificateKey
+	}
+	if fs.Changed("apiserver-advertise-address") {
+		c.ControlPlane.LocalAPIEndpoint.AdvertiseAddress = f.advertiseAddress
+	}
+	if fs.Changed("apiserver-bind-port") {
+		c.ControlPlane.LocalAPIEndpoint.BindPort = f.bindPort
 	}
 }
 

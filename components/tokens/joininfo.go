@@ -16,6 +16,18 @@ type JoinInfo struct {
 	CACertHashes []string `json:"caCertHashes"`
 	TokenExpires string   `json:"tokenExpires,omitempty"`
 	JoinCommand  string   `json:"joinCommand"`
+	// CertificateKey and ControlPlaneJoinCommand are set when the
+	// control-plane certificates were uploaded (they expire with them, 2 h).
+	CertificateKey          string `json:"certificateKey,omitempty"`
+	ControlPlaneJoinCommand string `json:"controlPlaneJoinCommand,omitempty"`
+}
+
+// WithControlPlane adds the control-plane join command for a certificate
+// key.
+func (j JoinInfo) WithControlPlane(certificateKey string) JoinInfo {
+	j.CertificateKey = certificateKey
+	j.ControlPlaneJoinCommand = j.JoinCommand + " --control-plane --certificate-key " + certificateKey
+	return j
 }
 
 // NewJoinInfo builds the join command for a token.
