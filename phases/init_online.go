@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"path/filepath"
 	"strings"
 	"time"
@@ -58,14 +59,21 @@ func runWaitControlPlane(ctx context.Context, d InitData) (string, error) {
 	if _, err := readNeeded(filepath.Join(d.CertDir(), "ca.crt"), "init", "certs/ca"); err != nil {
 		return "", err
 	}
-	probes, err := staticpods.ControlPlaneProbes(d.Cfg(), d.CertDir())
+	return waitControlPlane(ctx, d.Out(), d.Cfg(), d.CertDir(), "wait-control-plane")
+}
+
+// waitControlPlane waits for this node's kubelet and static pods; on a
+// timeout the failing containers' last log lines come through the CRI.
+// init and control-plane join share it.
+func waitControlPlane(ctx context.Context, out io.Writer, c *config.Init, certDir, prefix string) (string, error) {
+	probes, err := staticpods.ControlPlaneProbes(c, certDir)
 	if err != nil {
 		return "", err
 	}
 	ctx, cancel := context.WithTimeout(ctx, ControlPlaneTimeout)
 	defer cancel()
-	cri := d.Cfg().NodeRegistration.CRISocket
-	w := &staticpods.Waiter{Probes: probes, Interval: pollInterval, Out: d.Out(), Prefix: "wait-control-plane",
+	cri := c.NodeRegistration.CRISocket
+	w := &staticpods.Waiter{Probes: probes, Interval: pollInterval, Out: out, Prefix: prefix,
 		Logs: func(component string) string {
 			lctx, lcancel := context.WithTimeout(context.Background(), 5*time.Second)
 			defer lcancel()

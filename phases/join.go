@@ -73,7 +73,14 @@ var (
 
 func runJoinPreflight(_ context.Context, d JoinData) (string, error) {
 	v, _ := config.ParseKubernetesVersion(config.DefaultKubernetesVersion)
-	results, err := preflight.Run(preflight.JoinChecks(d.Env(), d.Cfg(), v.Minor), d.Ignore())
+	checks := preflight.JoinChecks(d.Env(), d.Cfg(), v.Minor)
+	if cp := d.Cfg().ControlPlane; cp != nil {
+		// The cluster's etcd data dir is known only after discovery; the
+		// default is what almost every cluster uses.
+		checks = append(checks, preflight.ControlPlaneJoinChecks(d.Env(), int(cp.LocalAPIEndpoint.BindPort),
+			config.DefaultEtcdDataDir)...)
+	}
+	results, err := preflight.Run(checks, d.Ignore())
 	summary := reportPreflight(d.Out(), results)
 	if err != nil && d.DryRun() {
 		fmt.Fprintf(d.Out(), "[preflight] dry-run: a real join would stop here:\n%s\n", err)

@@ -55,6 +55,12 @@ type JoinData interface {
 	NodeIP(ctx context.Context) (string, error)
 	// KubeletClient uses the node's own credentials (after TLS bootstrap).
 	KubeletClient() (kubernetes.Interface, error)
+	// ControlPlaneInit is, for a control-plane join, this node's
+	// configuration as a control plane: the cluster's ClusterConfiguration
+	// with this node's name and API endpoint.
+	ControlPlaneInit(ctx context.Context) (*config.Init, error)
+	// AdminClient uses the admin.conf a control-plane join writes.
+	AdminClient() (kubernetes.Interface, error)
 }
 
 // JoinOptions are join's inputs besides its configuration.
@@ -75,6 +81,7 @@ type JoinOptions struct {
 	// token and from kubelet.conf (tests).
 	BootstrapClient kubernetes.Interface
 	KubeletClient   kubernetes.Interface
+	AdminClient     kubernetes.Interface
 	// Discover replaces token discovery in tests; nil means the real one.
 	Discover func(ctx context.Context) (*join.ClusterInfo, error)
 	// Now is the clock (time.Now when nil).
@@ -92,6 +99,7 @@ type joinData struct {
 	info    *join.ClusterInfo
 	cluster *config.ClusterConfiguration
 	nodeIP  string
+	cpInit  *config.Init
 }
 
 var _ JoinData = (*joinData)(nil)
@@ -227,6 +235,12 @@ func (d *joinData) NodeIP(ctx context.Context) (string, error) {
 		d.nodeIP = d.opts.NodeIP
 		return d.nodeIP, nil
 	}
+	// A control plane's kubelet registers the address its API server
+	// advertises, so that etcd peers and the balancer find it there.
+	if cp := d.cfg.ControlPlane; cp != nil && cp.LocalAPIEndpoint.AdvertiseAddress != "" {
+		d.nodeIP = cp.LocalAPIEndpoint.AdvertiseAddress
+		return d.nodeIP, nil
+	}
 	endpoint, err := d.apiEndpoint(ctx)
 	if err != nil {
 		return "", err
@@ -286,4 +300,42 @@ func kubeconfigServer(path string) (string, error) {
 		}
 	}
 	return "", fmt.Errorf("%s has no cluster in its current context", path)
+}
+
+func (d *joinData) ControlPlaneInit(ctx context.Context) (*config.Init, error) {
+	if d.cpInit != nil {
+		return d.cpInit, nil
+	}
+	cp := d.cfg.ControlPlane
+	if cp == nil {
+		return nil, errors.New("not a control-plane join: pass --control-plane")
+	}
+	cluster, err := d.ClusterConfig(ctx)
+	if err != nil {
+		return nil, err
+	}
+	adv, err := d.NodeIP(ctx)
+	if err != nil {
+		return nil, err
+	}
+	ic := &config.Init{Cluster: *cluster}
+	ic.NodeRegistration = d.cfg.NodeRegistration
+	ic.LocalAPIEndpoint = cp.LocalAPIEndpoint
+	ic.LocalAPIEndpoint.AdvertiseAddress = adv
+	if ic.LocalAPIEndpoint.BindPort == 0 {
+		ic.LocalAPIEndpoint.BindPort = config.DefaultAPIBindPort
+	}
+	d.cpInit = ic
+	return ic, nil
+}
+
+func (d *joinData) AdminClient() (kubernetes.Interface, error) {
+	if d.opts.AdminClient != nil {
+		return d.opts.AdminClient, nil
+	}
+	c, err := clientFromFile(filepath.Join(d.KubernetesDir(), layout.AdminConf))
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v (run `kubestrap join phase control-plane-prepare/kubeconfig` first)", ErrNeedsEarlierPhase, err)
+	}
+	return c, nil
 }

@@ -78,6 +78,16 @@ func JoinChecks(e *Env, c *config.JoinConfiguration, kubernetesMinor int) []Chec
 	return checks
 }
 
+// ControlPlaneJoinChecks are what a control-plane join adds to JoinChecks:
+// the control plane's ports, and an etcd data dir that is free.
+func ControlPlaneJoinChecks(e *Env, bindPort int, etcdDataDir string) []Checker {
+	var checks []Checker
+	for _, p := range layout.ControlPlanePorts(bindPort) {
+		checks = append(checks, Port(e, p.Number, p.Owner))
+	}
+	return append(checks, DirAvailable(e, etcdDataDir), Firewalld(e, ControlPlanePorts(bindPort)))
+}
+
 // fileAvailable requires a file to be absent (kubeadm's FileAvailable--).
 func fileAvailable(e *Env, path string) Checker {
 	return simple{layout.FileAvailableCheck(path), func() ([]error, []error) {
