@@ -1,8 +1,6 @@
 package main
 
 import (
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -56,11 +54,11 @@ func newCertsCommand(out io.Writer) *cobra.Command {
 	check.Flags().StringVar(&kubeDir, "kubeconfig-dir", layout.KubernetesDir, "where the kubeconfig files are")
 	key := &cobra.Command{Use: "certificate-key", Short: "Print a new random key for --certificate-key", Args: cobra.NoArgs,
 		RunE: func(*cobra.Command, []string) error {
-			b := make([]byte, 32)
-			if _, err := rand.Read(b); err != nil {
+			k, err := certs.NewCertificateKey()
+			if err != nil {
 				return err
 			}
-			_, err := fmt.Fprintln(out, hex.EncodeToString(b))
+			_, err = fmt.Fprintln(out, k)
 			return err
 		}}
 	cmd.AddCommand(list, check, key)

@@ -1,6 +1,6 @@
 // Package controlplane holds the cluster objects a control-plane node owns:
-// the uploaded configuration, the control-plane label and taints, and the
-// admins' binding.
+// the uploaded configuration and certificates, the control-plane label and
+// taints, and the admins' binding.
 package controlplane
 
 import (
