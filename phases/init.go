@@ -29,6 +29,7 @@ func InitPhases() []Phase {
 		{Name: "wait-control-plane", Short: "Wait for the kubelet, etcd, kube-apiserver, kube-controller-manager and kube-scheduler",
 			Run: initPhase(runWaitControlPlane)},
 		onlinePhase("upload-config", "Store the ClusterConfiguration and kubelet config in kube-system ConfigMaps", runUploadConfig),
+		uploadCertsPhase(),
 		onlinePhase("mark-control-plane", "Label and taint the node as a control-plane node", runMarkControlPlane),
 		onlinePhase("bootstrap-token", "Create the bootstrap token, its RBAC and the signed cluster-info ConfigMap",
 			runBootstrapToken),

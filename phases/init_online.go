@@ -105,6 +105,35 @@ func runUploadConfig(ctx context.Context, d InitData, c kubernetes.Interface) (s
 	return "stored ConfigMaps kube-system/" + controlplane.ClusterConfigMap + " and " + controlplane.KubeletConfigMap, nil
 }
 
+// uploadCertsPhase stores the shared CAs and service-account key,
+// encrypted with the certificate key, for control-plane joins (2 h).
+func uploadCertsPhase() Phase {
+	p := onlinePhase("upload-certs", "Upload the shared certificates, encrypted with the certificate key, for control-plane "+
+		"join (kube-system/kubeadm-certs, 2 h)", runUploadCerts)
+	p.RunIf = func(data Data) (bool, error) {
+		d, err := asInit(data)
+		return err == nil && d.Cfg().UploadCerts, err
+	}
+	return p
+}
+
+func runUploadCerts(ctx context.Context, d InitData, c kubernetes.Interface) (string, error) {
+	cfg := d.Cfg()
+	if cfg.CertificateKey == "" {
+		key, err := certs.NewCertificateKey()
+		if err != nil {
+			return "", err
+		}
+		cfg.CertificateKey = key
+	}
+	if _, err := controlplane.UploadCerts(ctx, c, d.CertDir(), cfg.CertificateKey, time.Now()); err != nil {
+		return "", err
+	}
+	// The key is printed only where the user asked for it: this line and
+	// the join command (as kubeadm does); never in logs of other phases.
+	return "uploaded to kube-system/" + controlplane.CertsSecret + " for 2 h; certificate key: " + cfg.CertificateKey, nil
+}
+
 func runMarkControlPlane(ctx context.Context, d InitData, c kubernetes.Interface) (string, error) {
 	taints := controlplane.Taints(d.Cfg().NodeRegistration)
 	if err := controlplane.Mark(ctx, c, d.Cfg().NodeRegistration.Name, taints, initWaitSpec(d, "mark-control-plane")); err != nil {
@@ -241,6 +270,9 @@ func runShowJoinCommand(ctx context.Context, d InitData) (string, error) {
 	}
 	endpoint := strings.TrimPrefix(certs.ClusterServer(cfg), "https://")
 	info := tokens.NewJoinInfo(endpoint, t.Token, ca, expires)
+	if cfg.UploadCerts && cfg.CertificateKey != "" {
+		info = info.WithControlPlane(cfg.CertificateKey)
+	}
 	if !d.DryRun() {
 		if err := waitTokenSigned(ctx, d, t.Token); err != nil {
 			return "", err
@@ -266,8 +298,13 @@ func runShowJoinCommand(ctx context.Context, d InitData) (string, error) {
 		return msg, nil
 	}
 	admin := filepath.Join(d.KubernetesDir(), layout.AdminConf)
-	fmt.Fprintf(d.Out(), "\nYour Kubernetes control plane is up.\n\nTo use it as an admin:\n"+
-		"  export KUBECONFIG=%s\n\nTo join worker nodes, run on each as root:\n\n  %s\n\n", admin, info.JoinCommand)
+	fmt.Fprintf(d.Out(), "\nYour Kubernetes control plane is up.\n\nTo use it as an admin:\n  export KUBECONFIG=%s\n\n", admin)
+	if info.ControlPlaneJoinCommand != "" {
+		fmt.Fprintf(d.Out(), "To join more control-plane nodes (one at a time, within 2 h: the uploaded certificates "+
+			"expire then; `kubestrap init phase upload-certs --upload-certs` uploads them again), run on each as root:\n\n  %s\n\n",
+			info.ControlPlaneJoinCommand)
+	}
+	fmt.Fprintf(d.Out(), "To join worker nodes, run on each as root:\n\n  %s\n\n", info.JoinCommand)
 	return msg, nil
 }
 

@@ -33,7 +33,9 @@ var now = time.Now
 // (its own leftovers are then not preflight errors) when it started, and a
 // refusal on a control-plane node.
 func PrepareJoin(out io.Writer, kubeDir, nodeName string, cfg *config.JoinConfiguration, ignore preflight.IgnoreSet) (bool, error) {
-	if isControlPlane(kubeDir) {
+	// A control-plane join resumes over its own manifests; only the node
+	// init made, or a worker join over a control plane, is refused.
+	if exists(filepath.Join(kubeDir, layout.InitRecord)) || (cfg.ControlPlane == nil && isControlPlane(kubeDir)) {
 		return true, &RoleError{Msg: "this node is a control-plane node (`kubestrap init` ran here): join is for the other " +
 			"nodes; to add more nodes run the join command on them, and to reuse this one reset it first"}
 	}
@@ -118,8 +120,13 @@ func joinStarted(kubeDir string) bool {
 
 // joinResumeIgnores are the checks an unfinished join trips by itself.
 func joinResumeIgnores(c *config.JoinConfiguration) []string {
+	ports := layout.NodePorts()
 	var names []string
-	for _, p := range layout.NodePorts() {
+	if c.ControlPlane != nil {
+		ports = append(ports, layout.ControlPlanePorts(int(c.ControlPlane.LocalAPIEndpoint.BindPort))...)
+		names = append(names, layout.DirAvailableCheck(config.DefaultEtcdDataDir))
+	}
+	for _, p := range ports {
 		names = append(names, layout.PortCheck(p.Number))
 	}
 	return append(names, layout.DirAvailableCheck(layout.ManifestDir),

@@ -15,6 +15,7 @@ import (
 	bootstrapapi "k8s.io/cluster-bootstrap/token/api"
 	bootstraputil "k8s.io/cluster-bootstrap/token/util"
 
+	"github.com/kubestrap/kubestrap/certs"
 	"github.com/kubestrap/kubestrap/components/tokens"
 	"github.com/kubestrap/kubestrap/config"
 	"github.com/kubestrap/kubestrap/join"
@@ -51,6 +52,7 @@ func newTokenCreateCommand(out io.Writer, kubeconfig *string) *cobra.Command {
 	var ttl time.Duration
 	var description, output string
 	var printJoin bool
+	var certificateKey string
 	cmd := &cobra.Command{Use: "create [TOKEN]", Short: "Create a bootstrap token", Args: cobra.MaximumNArgs(1),
 		RunE: func(_ *cobra.Command, args []string) error {
 			tok := config.BootstrapToken{Description: description, TTL: &metav1.Duration{Duration: ttl},
@@ -68,6 +70,12 @@ func newTokenCreateCommand(out io.Writer, kubeconfig *string) *cobra.Command {
 			}
 			if ttl < 0 {
 				return &usageError{fmt.Errorf("--ttl must not be negative (0 means never expires)")}
+			}
+			if certificateKey != "" {
+				if err := certs.CheckCertificateKey(certificateKey); err != nil {
+					return &usageError{err}
+				}
+				printJoin = true
 			}
 			c, err := adminClient(*kubeconfig)
 			if err != nil {
@@ -87,15 +95,22 @@ func newTokenCreateCommand(out io.Writer, kubeconfig *string) *cobra.Command {
 			if err != nil {
 				return err
 			}
+			line := info.JoinCommand
+			if certificateKey != "" {
+				info = info.WithControlPlane(certificateKey)
+				line = info.ControlPlaneJoinCommand
+			}
 			if output == "json" {
 				return writeJSON(out, info)
 			}
-			_, err = fmt.Fprintln(out, info.JoinCommand)
+			_, err = fmt.Fprintln(out, line)
 			return err
 		}}
 	cmd.Flags().DurationVar(&ttl, "ttl", config.DefaultTokenTTL, "how long the token lives; 0 for ever")
 	cmd.Flags().StringVar(&description, "description", "", "a note stored with the token")
 	cmd.Flags().BoolVar(&printJoin, "print-join-command", false, "print the whole join command")
+	cmd.Flags().StringVar(&certificateKey, "certificate-key", "", "with --print-join-command: print the control-plane join "+
+		"command for this key (the certificates must be uploaded with it: `kubestrap init phase upload-certs --upload-certs`)")
 	cmd.Flags().StringVarP(&output, "output", "o", "", "json: the join information as JSON")
 	return cmd
 }
