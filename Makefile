@@ -109,10 +109,11 @@ lab: dist
 lab-down:
 	lab/lab.sh down
 
-## e2e: the end-to-end tests in the lab (init; join once it exists)
+## e2e: the end-to-end tests in the lab: init, join, HA control planes with reset
 e2e: dist
 	$(LAB_ENV) lab/e2e-init.sh
 	$(LAB_ENV) lab/e2e-join.sh
+	$(LAB_ENV) lab/e2e-ha.sh
 
 ## lab-smoke: two nodes, a kubelet in each running static pods at once, then teardown
 lab-smoke: dist

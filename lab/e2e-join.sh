@@ -119,6 +119,9 @@ on "$n2" cat /etc/machine-id | docker exec -i "$n4" sh -c 'cat > /etc/machine-id
 refused "a clone of $n2 (same machine-id)" 1 "already has this host's machine-id" "${joincmd[@]:2}"
 on "$n4" sh -c 'rm -f /etc/machine-id && systemd-machine-id-setup' >/dev/null
 
+refused "a control-plane join of a cluster made without --control-plane-endpoint" 1 \
+	"initialized without --control-plane-endpoint" "${joincmd[@]:2}" --control-plane --certificate-key "$(printf 'a%.0s' $(seq 64))"
+
 # Every phase stands alone: one that needs an earlier phase names it and
 # writes nothing; --dry-run runs every phase into a temp dir.
 refused "join phase node-network before kubelet-start" 1 "run \`kubestrap join phase kubelet-start\`" \
