@@ -11,7 +11,7 @@ STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 GO_TEST_FLAGS ?=
 
 PHONY_E2E := e2e
-.PHONY: $(PHONY_E2E) all build test test-unit test-bundle lint fmt fuzz bench bundle images dist lab lab-nodes lab-down lab-smoke bench bench-init bench-go clean
+.PHONY: $(PHONY_E2E) all build test test-unit test-bundle lint fmt fuzz bench bundle images dist lab lab-nodes lab-down lab-smoke bench bench-init bench-ha bench-go clean
 
 all: build
 
@@ -52,13 +52,21 @@ fmt:
 fuzz:
 	go test ./config -run '^$$' -fuzz FuzzDecode -fuzztime 30s
 
-## bench: 3-node lab cluster timings (init, joins, all Ready), 3 runs; bench-go: PKI and offline init
+## bench: 3-node lab cluster timings (init, joins, all Ready), 3 runs; ## bench-ha: bare nodes -> 3 control planes behind haproxy + 2 workers Ready; each control-plane join; 3 runs
+bench-ha: dist
+	$(LAB_ENV) lab/bench-ha.sh 3
+
+bench-go: PKI and offline init
 bench: dist
 	$(LAB_ENV) lab/bench.sh cluster 3
 
 ## bench-init: one-node init timings and per-phase table, 3 runs
 bench-init: dist
 	$(LAB_ENV) lab/bench.sh init 3
+
+## bench-ha: bare nodes -> 3 control planes behind haproxy + 2 workers Ready; each control-plane join; 3 runs
+bench-ha: dist
+	$(LAB_ENV) lab/bench-ha.sh 3
 
 bench-go:
 	go test ./certs ./phases -run '^$$' -bench . -benchtime 5x -benchmem
