@@ -212,6 +212,12 @@ func TestEveryJoinPhaseRunsAlone(t *testing.T) {
 	}
 	r := &Runner{Command: "join", Phases: JoinPhases()}
 	for _, path := range r.Paths() {
+		// A control-plane child run on a worker join says what it lacks.
+		if strings.HasPrefix(path, "control-plane-") && strings.Contains(path, "/") {
+			want[path] = "not a control-plane join: pass --control-plane"
+		}
+	}
+	for _, path := range r.Paths() {
 		t.Run(path, func(t *testing.T) {
 			f := newJoinFixture(t)
 			d, err := NewJoinData(joinCfg(t), JoinOptions{Out: &bytes.Buffer{}, Env: fakeHost(t),
@@ -369,5 +375,47 @@ func TestRoles(t *testing.T) {
 	writeFile(t, filepath.Join(worker, layout.JoinRecord), "node: w1\n")
 	if _, err := PrepareInit(&bytes.Buffer{}, worker, initCfg(t, nil), preflight.NewIgnoreSet()); !errors.As(err, &re) {
 		t.Errorf("init on a joined worker: %v", err)
+	}
+}
+
+// Every control-plane join phase run alone on a fresh node does its work or
+// names what it needs first.
+func TestEveryControlPlaneJoinPhaseRunsAlone(t *testing.T) {
+	shortTimeouts(t)
+	needCerts := "control-plane-prepare/download-certs"
+	want := map[string]string{
+		"wait-tls-bootstrap":                    "timed out after",
+		"node-network":                          "run `kubestrap join phase kubelet-start`",
+		"wait-ready":                            "run `kubestrap join phase kubelet-start`",
+		"control-plane-prepare":                 "kubeadm-certs",
+		"control-plane-prepare/download-certs":  "kubeadm-certs",
+		"control-plane-prepare/certs":           needCerts,
+		"control-plane-prepare/kubeconfig":      needCerts,
+		"control-plane-join":                    "run `kubestrap join phase control-plane-prepare/kubeconfig` first",
+		"control-plane-join/etcd":               "run `kubestrap join phase control-plane-prepare/kubeconfig` first",
+		"control-plane-join/wait-control-plane": needCerts,
+		"control-plane-join/mark-control-plane": "run `kubestrap join phase control-plane-prepare/kubeconfig` first",
+	}
+	r := &Runner{Command: "join", Phases: JoinPhases()}
+	for _, path := range r.Paths() {
+		t.Run(path, func(t *testing.T) {
+			f := newJoinFixture(t)
+			f.cluster.ControlPlaneEndpoint = "192.168.56.9:6443"
+			b, _ := yaml.Marshal(f.cluster)
+			cm, _ := f.client.CoreV1().ConfigMaps("kube-system").Get(context.Background(), controlplane.ClusterConfigMap, metav1.GetOptions{})
+			cm.Data[controlplane.ConfigMapKey] = string(b)
+			_, _ = f.client.CoreV1().ConfigMaps("kube-system").Update(context.Background(), cm, metav1.UpdateOptions{})
+			cfg := joinCfg(t)
+			cfg.ControlPlane = &config.JoinControlPlane{CertificateKey: strings.Repeat("ab", 32),
+				LocalAPIEndpoint: config.APIEndpoint{BindPort: 6443}}
+			d, err := NewJoinData(cfg, JoinOptions{Out: &bytes.Buffer{}, Env: fakeHost(t), Systemd: &systemdtest.Fake{},
+				AgentBinary: fakeAgent(t), Ignore: preflight.NewIgnoreSet("all"), NodeIP: "192.168.56.12",
+				BootstrapClient: f.client, Discover: func(context.Context) (*join.ClusterInfo, error) { return f.info, nil }})
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, err = runAlone(t, r, path, d)
+			checkOutcome(t, path, want[path], err)
+		})
 	}
 }

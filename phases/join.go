@@ -35,8 +35,10 @@ func JoinPhases() []Phase {
 		{Name: "discovery", Short: "Find and verify the cluster: token signature, CA pins, TLS re-fetch", Run: joinDiscovery},
 		{Name: "identity-check", Short: "Refuse a host whose node name another machine has, or a clone (a node has its " +
 			"machine-id, product_uuid or MAC)", Run: joinIdentity},
+		controlPlanePrepare(),
 		{Name: "kubelet-start", Short: "Write the bootstrap kubeconfig and kubelet config, start the kubelet", Run: joinKubeletStart},
 		{Name: "wait-tls-bootstrap", Short: "Wait for the kubelet's certificate and the Node object", Run: joinWaitBootstrap},
+		controlPlaneJoin(),
 		{Name: "node-network", Short: "Write this node's CNI config once it has a podCIDR", Run: joinNodeNetwork},
 		{Name: "wait-ready", Short: "Wait for the node to be Ready, then tidy up", Run: joinWaitReady},
 	}
