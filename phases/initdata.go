@@ -16,6 +16,7 @@ import (
 
 	"github.com/kubestrap/kubestrap/certs"
 	"github.com/kubestrap/kubestrap/layout"
+	"github.com/kubestrap/kubestrap/poll"
 	"github.com/kubestrap/kubestrap/systemd"
 
 	"github.com/kubestrap/kubestrap/components/controlplane"
@@ -177,9 +178,17 @@ func (d *initData) Client() (kubernetes.Interface, error) {
 			d.clientErr = err
 			return
 		}
-		ctx, cancel := context.WithTimeout(context.Background(), APITimeout)
-		defer cancel()
-		if err := controlplane.EnsureClusterAdmins(ctx, super); err != nil {
+		// The first call goes through the control-plane endpoint: a load
+		// balancer sends nothing to an API server until its health check
+		// has seen it ready, a second or two after it is: retry, as kubeadm
+		// retries its first API calls.
+		s := poll.Spec{What: "the API server at " + certs.ClusterServer(d.cfg) + " to accept the first request",
+			Interval: 250 * time.Millisecond, Timeout: APITimeout, Out: d.opts.Out, Prefix: "init"}
+		err = poll.Until(context.Background(), s, func(ctx context.Context) (bool, error) {
+			err := controlplane.EnsureClusterAdmins(ctx, super)
+			return err == nil, err
+		})
+		if err != nil {
 			d.clientErr = fmt.Errorf("bind %s to cluster-admin: %w", certs.AdminGroup, err)
 			return
 		}
