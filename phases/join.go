@@ -117,7 +117,7 @@ type LeftoverError struct{ What, Cluster string }
 
 func (e *LeftoverError) Error() string {
 	return fmt.Sprintf("this node has leftovers of another cluster (%s), not of the cluster at %s: reset the node first "+
-		"(`systemctl stop kubelet`, then remove /etc/kubernetes, /var/lib/kubelet and the CNI config in /etc/cni/net.d)",
+		"with `kubestrap reset`, then join again",
 		e.What, e.Cluster)
 }
 
