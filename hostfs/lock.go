@@ -10,7 +10,7 @@ import (
 	"syscall"
 )
 
-// LockPath is the lock that init, join and (later) reset hold for their
+// LockPath is the lock that init, join and reset hold for their
 // whole run: two of them on one node would interleave writes to the same
 // PKI, manifests and kubelet configuration.
 const LockPath = "/run/kubestrap.lock"

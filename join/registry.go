@@ -108,3 +108,34 @@ func Register(ctx context.Context, c kubernetes.Interface, name string, id Ident
 	}
 	return nil
 }
+
+// Unregister removes the registry's entries of the node named name with a
+// merge patch that deletes only those keys, so that the host may join again
+// under another name after a reset without being taken for a clone of
+// itself. It returns how many entries it removed.
+func Unregister(ctx context.Context, c kubernetes.Interface, name string) (int, error) {
+	data, ok, err := ReadRegistry(ctx, c)
+	if err != nil || !ok {
+		return 0, err
+	}
+	owner := mac(data[saltKey], "node:"+name)
+	drop := map[string]any{}
+	for k, v := range data {
+		if k != saltKey && v == owner {
+			drop[k] = nil
+		}
+	}
+	if len(drop) == 0 {
+		return 0, nil
+	}
+	patch, err := json.Marshal(map[string]any{"data": drop})
+	if err != nil {
+		return 0, err
+	}
+	_, err = c.CoreV1().ConfigMaps(metav1.NamespaceSystem).Patch(ctx, IdentityRegistry, types.MergePatchType, patch,
+		metav1.PatchOptions{})
+	if err != nil {
+		return 0, fmt.Errorf("remove node %s from kube-system/%s: %w", name, IdentityRegistry, err)
+	}
+	return len(drop), nil
+}

@@ -32,7 +32,7 @@ type ConfigChangedError struct {
 func (e *ConfigChangedError) Error() string {
 	return "this node was initialized with another configuration; differences (was -> now):\n  " +
 		strings.Join(e.Diff, "\n  ") + "\nkubestrap never rewrites a running control plane: re-run init with the original settings, or " +
-		"tear the old setup down first (`systemctl stop kubelet`, then remove /etc/kubernetes, /var/lib/kubelet and /var/lib/etcd; a `kubestrap reset` command is planned)"
+		"reset the node with `kubestrap reset` and run init again"
 }
 
 // DetectInitState looks at kubeDir (normally /etc/kubernetes). For a

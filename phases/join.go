@@ -126,7 +126,7 @@ type LeftoverError struct{ What, Cluster string }
 
 func (e *LeftoverError) Error() string {
 	return fmt.Sprintf("this node has leftovers of another cluster (%s), not of the cluster at %s: reset the node first "+
-		"(`systemctl stop kubelet`, then remove /etc/kubernetes, /var/lib/kubelet and the CNI config in /etc/cni/net.d)",
+		"with `kubestrap reset`, then join again",
 		e.What, e.Cluster)
 }
 
@@ -271,8 +271,10 @@ func writeJoinNodeFiles(d JoinData, info *join.ClusterInfo, cluster *config.Clus
 	return kubelet.WriteConfig(d.KubeletDir(), kubelet.Config(params), flags)
 }
 
-func waitSpec(d interface{ Out() io.Writer }, prefix string) poll.Spec {
-	return poll.Spec{Interval: pollInterval, Out: d.Out(), Prefix: prefix}
+func waitSpec(d interface{ Out() io.Writer }, prefix string) poll.Spec { return waitSpecOf(d.Out(), prefix) }
+
+func waitSpecOf(out io.Writer, prefix string) poll.Spec {
+	return poll.Spec{Interval: pollInterval, Out: out, Prefix: prefix}
 }
 
 func runJoinWaitBootstrap(ctx context.Context, d JoinData) (string, error) {

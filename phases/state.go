@@ -37,7 +37,7 @@ func PrepareJoin(out io.Writer, kubeDir, nodeName string, cfg *config.JoinConfig
 	// init made, or a worker join over a control plane, is refused.
 	if exists(filepath.Join(kubeDir, layout.InitRecord)) || (cfg.ControlPlane == nil && isControlPlane(kubeDir)) {
 		return true, &RoleError{Msg: "this node is a control-plane node (`kubestrap init` ran here): join is for the other " +
-			"nodes; to add more nodes run the join command on them, and to reuse this one reset it first"}
+			"nodes; to add more nodes run the join command on them, and to reuse this one reset it first with `kubestrap reset`"}
 	}
 	if joinedAlready(kubeDir, nodeName) {
 		fmt.Fprintf(out, "[join] this node already joined the cluster as %s: nothing to do\n", nodeName)
@@ -59,7 +59,7 @@ func PrepareInit(out io.Writer, kubeDir string, cfg *config.Init, ignore preflig
 	state, err := DetectInitState(kubeDir, cfg)
 	if state == Fresh && err == nil && isWorker(kubeDir) {
 		return true, &RoleError{Msg: "this node joined a cluster as a worker (" + filepath.Join(kubeDir, layout.JoinRecord) +
-			" or its kubelet.conf exists): init would make a second cluster on it; reset the node first"}
+			" or its kubelet.conf exists): init would make a second cluster on it; reset the node first with `kubestrap reset`"}
 	}
 	switch {
 	case err != nil:

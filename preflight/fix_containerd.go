@@ -133,8 +133,7 @@ func cgroupDriverHeld(e *Env, want ContainerdWant) (*Fix, error) {
 	}
 	msg := fmt.Sprintf("containerd uses the %s cgroup driver and this host wants %s, but the kubelet is already "+
 		"configured (%s says cgroupDriver: %s), and switching containerd under it breaks the running node: "+
-		"tear the node down (`systemctl stop kubelet`, then remove /etc/kubernetes, /var/lib/kubelet and "+
-		"/var/lib/etcd) and set it up again, or align the two by hand (SystemdCgroup under runc's options in %s, "+
+		"reset the node (`kubestrap reset`) and set it up again, or align the two by hand (SystemdCgroup under runc's options in %s, "+
 		"cgroupDriver in %s) and restart containerd and the kubelet",
 		cfg.CgroupDriver(), want.CgroupDriver, layout.KubeletConfigPath, kubeletCgroupDriver(e), ContainerdConfigPath, layout.KubeletConfigPath)
 	return &Fix{Name: "containerd-cgroup-driver", Changes: []string{"not fixed: " + msg}, Revert: "nothing was changed",

@@ -249,7 +249,7 @@ func TestFixHoldsCgroupDriverOfConfiguredKubelet(t *testing.T) {
 		t.Errorf("containerd: driver %s sandbox %q %v; want cgroupfs kept and the rest fixed", c.CgroupDriver(), c.SandboxImage, err)
 	}
 	for _, w := range []string{"containerd uses the cgroupfs", "wants systemd", "cgroupDriver: cgroupfs",
-		"tear the node down", "align the two by hand"} {
+		"`kubestrap reset`", "align the two by hand"} {
 		if notFixed == nil || !strings.Contains(notFixed.Error(), w) {
 			t.Errorf("not-fixed report %v lacks %q", notFixed, w)
 		}

@@ -252,8 +252,8 @@ func DirAvailable(e *Env, path string) Checker {
 			return nil, one(fmt.Errorf("read %s: %w", path, err))
 		}
 		if len(entries) > 0 {
-			return nil, one(fmt.Errorf("%s is not empty (%s): a previous cluster's files are there; remove them "+
-				"(move the directory away, or tear the old setup down first (`systemctl stop kubelet`, then remove /etc/kubernetes, /var/lib/kubelet and /var/lib/etcd; a `kubestrap reset` command is planned))", path, strings.Join(first(entries, 3), ", ")))
+			return nil, one(fmt.Errorf("%s is not empty (%s): a previous cluster's files are there; move the directory "+
+				"away, or reset the node first with `kubestrap reset` (it lists what it removes and what it leaves)", path, strings.Join(first(entries, 3), ", ")))
 		}
 		return nil, nil
 	}}

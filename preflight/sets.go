@@ -92,7 +92,7 @@ func ControlPlaneJoinChecks(e *Env, bindPort int, etcdDataDir string) []Checker 
 func fileAvailable(e *Env, path string) Checker {
 	return simple{layout.FileAvailableCheck(path), func() ([]error, []error) {
 		if e.Root.Exists(path) {
-			return nil, one(fmt.Errorf("%s already exists: this node was set up before; tear the old setup down first (`systemctl stop kubelet`, then remove /etc/kubernetes, /var/lib/kubelet and /var/lib/etcd; a `kubestrap reset` command is planned)", path))
+			return nil, one(fmt.Errorf("%s already exists: this node was set up before; reset the node first with `kubestrap reset` (it lists what it removes and what it leaves)", path))
 		}
 		return nil, nil
 	}}

@@ -17,7 +17,7 @@ func Port(e *Env, port int, owner string) Checker {
 		l, err := e.Listen("tcp", ":"+strconv.Itoa(port))
 		if err != nil {
 			return nil, one(fmt.Errorf("port %d (%s) is in use: stop what holds it (`ss -ltnp 'sport = :%d'` "+
-				"shows the process); if it is an earlier cluster, tear the old setup down first (`systemctl stop kubelet`, then remove /etc/kubernetes, /var/lib/kubelet and /var/lib/etcd; a `kubestrap reset` command is planned)", port, owner, port))
+				"shows the process); if it is an earlier cluster, reset the node first with `kubestrap reset` (it lists what it removes and what it leaves)", port, owner, port))
 		}
 		_ = l.Close()
 		return nil, nil

@@ -1,6 +1,7 @@
 // Package systemd is kubestrap's hand on the node's service manager: unit
 // files rendered with go-systemd's unit package, and daemon-reload, enable,
-// restart and state queries over systemd's D-Bus API (no systemctl exec).
+// disable, restart, stop and state queries over systemd's D-Bus API (no
+// systemctl exec).
 package systemd
 
 import (
@@ -24,6 +25,9 @@ type Manager interface {
 	Reload(ctx context.Context) error
 	// Enable enables unit files by path, like `systemctl enable`.
 	Enable(ctx context.Context, paths ...string) error
+	// Disable disables units by name, like `systemctl disable`; a unit
+	// that is not enabled is no error.
+	Disable(ctx context.Context, names ...string) error
 	// Restart (re)starts a unit and waits for the job to finish.
 	Restart(ctx context.Context, name string) error
 	// Stop stops a unit and waits for the job to finish.
@@ -80,6 +84,17 @@ func (d DBus) Enable(ctx context.Context, paths ...string) error {
 	}
 	defer c.Close()
 	_, _, err = c.EnableUnitFilesContext(ctx, paths, false, true)
+	return err
+}
+
+// Disable implements Manager.
+func (d DBus) Disable(ctx context.Context, names ...string) error {
+	c, err := d.conn(ctx)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	_, err = c.DisableUnitFilesContext(ctx, names, false)
 	return err
 }
 

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/kubestrap/kubestrap/config"
+	"github.com/kubestrap/kubestrap/phases"
 )
 
 // run executes kubestrap in-process with TMPDIR pointed at a fresh dir,
@@ -201,5 +202,19 @@ func TestCertsCommands(t *testing.T) {
 		if r.Missing || r.Residual == "" {
 			t.Errorf("%s: %+v", r.Name, r)
 		}
+	}
+}
+
+// Bad reset input is refused before the lock is taken or the host is read;
+// an etcd quorum refusal is a failure (exit 1) whose message names -f.
+func TestResetInputAndExitCodes(t *testing.T) {
+	for _, args := range [][]string{{"reset", "--skip-phases", "nope"}, {"reset", "-o", "yaml"}, {"reset", "phase", "nope"}} {
+		if _, stderr, code, _ := run(t, args...); code != exitInvalid {
+			t.Errorf("%v: exit %d, stderr %s", args, code, stderr)
+		}
+	}
+	err := &phases.PhaseError{Path: "remove-etcd-member", Command: "reset", Err: &phases.EtcdRefusedError{Reason: "no quorum"}}
+	if code := exitCode(err); code != exitError || !strings.Contains(err.Error(), "pass -f") {
+		t.Errorf("quorum refusal: exit %d: %v", code, err)
 	}
 }

@@ -35,6 +35,7 @@ func newRootCommand(out, errOut io.Writer) *cobra.Command {
 		newImagesCommand(out),
 		newTokenCommand(out),
 		newJoinCommand(out),
+		newResetCommand(out),
 		newVersionCommand(out),
 	)
 	return root

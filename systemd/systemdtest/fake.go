@@ -39,6 +39,15 @@ func (f *Fake) Enable(_ context.Context, paths ...string) error {
 	return err
 }
 
+// Disable implements systemd.Manager.
+func (f *Fake) Disable(_ context.Context, names ...string) error {
+	var err error
+	for _, n := range names {
+		err = f.record("disable " + n)
+	}
+	return err
+}
+
 // Restart implements systemd.Manager.
 func (f *Fake) Restart(_ context.Context, name string) error { return f.record("restart " + name) }
 

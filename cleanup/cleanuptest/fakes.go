@@ -1,0 +1,209 @@
+// Package cleanuptest has fakes of the host parts package cleanup touches:
+// a CRI runtime, network links, iptables and mounts. Each keeps state, so a
+// second reset over the same fakes finds nothing left to do.
+package cleanuptest
+
+import (
+	"context"
+	"errors"
+	"io"
+	"os"
+	"sort"
+	"strings"
+	"sync"
+	"syscall"
+
+	"google.golang.org/grpc"
+	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
+
+	"github.com/kubestrap/kubestrap/cleanup"
+	"github.com/kubestrap/kubestrap/hostfs"
+)
+
+// Runtime is a fake CRI runtime; removing a sandbox drops it from Pods.
+type Runtime struct {
+	mu         sync.Mutex
+	Pods       []*runtimeapi.PodSandbox
+	Containers []*runtimeapi.Container
+	// Fail makes RemovePodSandbox of these sandbox ids fail.
+	Fail    map[string]error
+	ListErr error
+	Calls   []string
+}
+
+var _ cleanup.Runtime = (*Runtime)(nil)
+
+func (f *Runtime) record(s string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.Calls = append(f.Calls, s)
+}
+
+// ListPodSandbox implements cleanup.Runtime.
+func (f *Runtime) ListPodSandbox(context.Context, *runtimeapi.ListPodSandboxRequest, ...grpc.CallOption) (*runtimeapi.ListPodSandboxResponse, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return &runtimeapi.ListPodSandboxResponse{Items: append([]*runtimeapi.PodSandbox(nil), f.Pods...)}, f.ListErr
+}
+
+// StopPodSandbox implements cleanup.Runtime.
+func (f *Runtime) StopPodSandbox(_ context.Context, in *runtimeapi.StopPodSandboxRequest, _ ...grpc.CallOption) (*runtimeapi.StopPodSandboxResponse, error) {
+	f.record("stop " + in.PodSandboxId)
+	return &runtimeapi.StopPodSandboxResponse{}, nil
+}
+
+// RemovePodSandbox implements cleanup.Runtime.
+func (f *Runtime) RemovePodSandbox(_ context.Context, in *runtimeapi.RemovePodSandboxRequest, _ ...grpc.CallOption) (*runtimeapi.RemovePodSandboxResponse, error) {
+	f.record("remove " + in.PodSandboxId)
+	if err := f.Fail[in.PodSandboxId]; err != nil {
+		return nil, err
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for i, p := range f.Pods {
+		if p.Id == in.PodSandboxId {
+			f.Pods = append(f.Pods[:i:i], f.Pods[i+1:]...)
+			break
+		}
+	}
+	return &runtimeapi.RemovePodSandboxResponse{}, nil
+}
+
+// ListContainers implements cleanup.Runtime.
+func (f *Runtime) ListContainers(context.Context, *runtimeapi.ListContainersRequest, ...grpc.CallOption) (*runtimeapi.ListContainersResponse, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return &runtimeapi.ListContainersResponse{Containers: append([]*runtimeapi.Container(nil), f.Containers...)}, nil
+}
+
+// RemoveContainer implements cleanup.Runtime.
+func (f *Runtime) RemoveContainer(_ context.Context, in *runtimeapi.RemoveContainerRequest, _ ...grpc.CallOption) (*runtimeapi.RemoveContainerResponse, error) {
+	f.record("remove container " + in.ContainerId)
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for i, c := range f.Containers {
+		if c.Id == in.ContainerId {
+			f.Containers = append(f.Containers[:i:i], f.Containers[i+1:]...)
+			break
+		}
+	}
+	return &runtimeapi.RemoveContainerResponse{}, nil
+}
+
+// Links is a fake set of network links by name.
+type Links map[string]bool
+
+var _ cleanup.Links = Links{}
+
+// Exists implements cleanup.Links.
+func (f Links) Exists(n string) (bool, error) { return f[n], nil }
+
+// Delete implements cleanup.Links.
+func (f Links) Delete(n string) error {
+	if !f[n] {
+		return errors.New("link not found")
+	}
+	delete(f, n)
+	return nil
+}
+
+// IPTables is a fake iptables: Rules maps table -> chain -> "-A ..." lines.
+// Like the real one it refuses to delete a chain that has rules or is
+// jumped to.
+type IPTables struct {
+	Rules map[string]map[string][]string
+	Calls []string
+}
+
+var _ cleanup.IPTables = (*IPTables)(nil)
+
+// ListChains implements cleanup.IPTables, sorted.
+func (f *IPTables) ListChains(table string) ([]string, error) {
+	var out []string
+	for c := range f.Rules[table] {
+		out = append(out, c)
+	}
+	sort.Strings(out)
+	return out, nil
+}
+
+// List implements cleanup.IPTables.
+func (f *IPTables) List(table, chain string) ([]string, error) {
+	return append([]string{"-P " + chain + " ACCEPT"}, f.Rules[table][chain]...), nil
+}
+
+// DeleteById implements cleanup.IPTables.
+func (f *IPTables) DeleteById(table, chain string, id int) error {
+	r := f.Rules[table][chain]
+	if id < 1 || id > len(r) {
+		return errors.New("index of deletion too big")
+	}
+	f.Calls = append(f.Calls, "delete "+table+"/"+chain+" "+r[id-1])
+	f.Rules[table][chain] = append(r[:id-1:id-1], r[id:]...)
+	return nil
+}
+
+// ClearChain implements cleanup.IPTables.
+func (f *IPTables) ClearChain(table, chain string) error {
+	f.Calls = append(f.Calls, "flush "+table+"/"+chain)
+	f.Rules[table][chain] = nil
+	return nil
+}
+
+// DeleteChain implements cleanup.IPTables.
+func (f *IPTables) DeleteChain(table, chain string) error {
+	if len(f.Rules[table][chain]) > 0 {
+		return errors.New("directory not empty")
+	}
+	for _, rules := range f.Rules[table] {
+		for _, r := range rules {
+			if strings.Contains(r, "-j "+chain) || strings.Contains(r, "-g "+chain) {
+				return errors.New("too many links: " + r)
+			}
+		}
+	}
+	f.Calls = append(f.Calls, "delete chain "+table+"/"+chain)
+	delete(f.Rules[table], chain)
+	return nil
+}
+
+// Unmounter is an unmount that drops the target's line from the mounts
+// file under root, as the kernel would; a target not mounted is EINVAL.
+func Unmounter(root hostfs.Root) func(target string, flags int) error {
+	return func(target string, _ int) error {
+		p := root.Path(cleanup.MountsFile)
+		b, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		host := "/" + strings.TrimLeft(strings.TrimPrefix(target, string(root)), "/")
+		lines := strings.Split(string(b), "\n")
+		for i := len(lines) - 1; i >= 0; i-- {
+			if f := strings.Fields(lines[i]); len(f) > 1 && f[1] == host {
+				lines = append(lines[:i], lines[i+1:]...)
+				return os.WriteFile(p, []byte(strings.Join(lines, "\n")), 0o644)
+			}
+		}
+		return syscall.EINVAL
+	}
+}
+
+// Host is a cleanup.Host over the fakes; a nil rt means no runtime answers.
+func Host(root hostfs.Root, rt *Runtime, links Links, ipt *IPTables) cleanup.Host {
+	return cleanup.Host{
+		Unmount: Unmounter(root),
+		CRI: func(string) (cleanup.Runtime, io.Closer, error) {
+			if rt == nil {
+				return nil, nil, errors.New("connection refused")
+			}
+			return rt, io.NopCloser(nil), nil
+		},
+		Links: links,
+		IPTables: func(ipv6 bool) (cleanup.IPTables, error) {
+			if ipv6 {
+				return nil, errors.New("ip6tables: not found")
+			}
+			return ipt, nil
+		},
+	}
+}

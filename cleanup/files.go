@@ -1,0 +1,131 @@
+package cleanup
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"syscall"
+
+	"github.com/kubestrap/kubestrap/hostfs"
+)
+
+// Files removes host paths below Root and records them in Report; in a
+// dry run it records what it would remove and changes nothing.
+type Files struct {
+	Root   hostfs.Root
+	DryRun bool
+	Report *Report
+}
+
+// Owned is what kubestrap owns in one directory: Entries are removed whole
+// (files or trees), Dirs are cleaned in turn with their own Owned. Anything
+// else in the directory is not kubestrap's and stays.
+type Owned struct {
+	Entries []string
+	Dirs    map[string]Owned
+}
+
+// Remove removes a file or a directory tree (a host path); an absent path
+// is no change. A directory that is a mount point is emptied and stays.
+func (f Files) Remove(p string) error {
+	full := f.Root.Path(p)
+	if _, err := os.Lstat(full); errors.Is(err, fs.ErrNotExist) {
+		return nil
+	} else if err != nil {
+		return err
+	}
+	if !f.DryRun {
+		if err := removeTree(full); err != nil {
+			return err
+		}
+	}
+	f.Report.Removed(p)
+	return nil
+}
+
+// removeTree is os.RemoveAll that accepts a busy top directory (a mount
+// point, such as a volume at /var/lib/kubelet) once it is empty.
+func removeTree(path string) error {
+	err := os.RemoveAll(path)
+	if errors.Is(err, syscall.EBUSY) {
+		if entries, rerr := os.ReadDir(path); rerr == nil && len(entries) == 0 {
+			return nil
+		}
+	}
+	return err
+}
+
+// Clean removes what kubestrap owns in dir, then dir itself when nothing
+// else is left in it. Entries that are not kubestrap's stay and are
+// reported as left. It reports whether dir is gone (or would be, in a dry
+// run).
+func (f Files) Clean(dir string, o Owned) (bool, error) {
+	entries, err := os.ReadDir(f.Root.Path(dir))
+	if errors.Is(err, fs.ErrNotExist) {
+		return true, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	var errs []error
+	var unknown []string
+	subdirsLeft := false
+	for _, e := range entries {
+		name, p := e.Name(), filepath.Join(dir, e.Name())
+		if sub, ok := o.Dirs[name]; ok && e.IsDir() {
+			gone, err := f.Clean(p, sub)
+			errs = append(errs, err)
+			subdirsLeft = subdirsLeft || !gone
+			continue
+		}
+		if owns(o.Entries, name) {
+			errs = append(errs, f.Remove(p))
+			continue
+		}
+		unknown = append(unknown, p)
+	}
+	if err := errors.Join(errs...); err != nil {
+		return false, err
+	}
+	if len(unknown) > 0 {
+		sort.Strings(unknown)
+		f.Report.Leave(Left{What: strings.Join(unknown, ", "), Why: "not written by kubestrap, so left in place " +
+			"(remove it yourself if the old cluster needed it only)"})
+		return false, nil
+	}
+	if subdirsLeft {
+		return false, nil
+	}
+	if !f.DryRun {
+		if err := os.Remove(f.Root.Path(dir)); err != nil && !errors.Is(err, syscall.EBUSY) {
+			return false, fmt.Errorf("remove %s: %w", dir, err)
+		}
+	}
+	f.Report.Removed(dir)
+	return true, nil
+}
+
+// owns reports whether name is one of the owned entries, or the temp file
+// of an atomic write of one (".admin.conf.tmp-123") left by a crash.
+func owns(entries []string, name string) bool {
+	for _, e := range entries {
+		if name == e || strings.HasPrefix(name, "."+e+".tmp-") {
+			return true
+		}
+	}
+	return false
+}
+
+// SafeToRemove refuses a configured directory whose removal would wreck
+// the host: relative paths, "/", and top-level directories such as /var.
+func SafeToRemove(p string) error {
+	c := filepath.Clean(p)
+	if !filepath.IsAbs(c) || strings.Count(c, "/") < 2 {
+		return fmt.Errorf("refusing to remove %q: not an absolute path at least two levels deep", p)
+	}
+	return nil
+}

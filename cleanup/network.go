@@ -1,0 +1,213 @@
+package cleanup
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/coreos/go-iptables/iptables"
+	"github.com/vishvananda/netlink"
+
+	"github.com/kubestrap/kubestrap/hostfs"
+)
+
+// Links is the host's network links as a reset sees them; Netlink is the
+// real one, tests fake it.
+type Links interface {
+	Exists(name string) (bool, error)
+	Delete(name string) error
+}
+
+// Netlink is Links over rtnetlink.
+type Netlink struct{}
+
+var _ Links = Netlink{}
+
+// Exists implements Links.
+func (Netlink) Exists(name string) (bool, error) {
+	_, err := netlink.LinkByName(name)
+	var nf netlink.LinkNotFoundError
+	if errors.As(err, &nf) {
+		return false, nil
+	}
+	return err == nil, err
+}
+
+// Delete implements Links.
+func (Netlink) Delete(name string) error {
+	l, err := netlink.LinkByName(name)
+	if err != nil {
+		return err
+	}
+	return netlink.LinkDel(l)
+}
+
+// DeleteLinks deletes the named links that exist and returns their names
+// (in a dry run, the ones that would go).
+func DeleteLinks(l Links, names []string, dryRun bool) ([]string, error) {
+	var gone []string
+	var errs []error
+	for _, n := range names {
+		ok, err := l.Exists(n)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("link %s: %w", n, err))
+			continue
+		}
+		if !ok {
+			continue
+		}
+		if !dryRun {
+			if err := l.Delete(n); err != nil {
+				errs = append(errs, fmt.Errorf("delete link %s: %w", n, err))
+				continue
+			}
+		}
+		gone = append(gone, n)
+	}
+	return gone, errors.Join(errs...)
+}
+
+// IPTables is the part of go-iptables a reset uses; *iptables.IPTables has
+// it, tests fake it.
+type IPTables interface {
+	ListChains(table string) ([]string, error)
+	// List returns a chain in iptables -S form: its policy or -N line
+	// first, then one "-A CHAIN ..." line per rule.
+	List(table, chain string) ([]string, error)
+	DeleteById(table, chain string, id int) error
+	ClearChain(table, chain string) error
+	DeleteChain(table, chain string) error
+}
+
+var _ IPTables = (*iptables.IPTables)(nil)
+
+// OpenIPTables opens the host's iptables (or ip6tables); an error means the
+// host has no such command.
+func OpenIPTables(ipv6 bool) (IPTables, error) {
+	if ipv6 {
+		return iptables.NewWithProtocol(iptables.ProtocolIPv6)
+	}
+	return iptables.NewWithProtocol(iptables.ProtocolIPv4)
+}
+
+// ChainsRemoved is what RemoveChains removed from one table.
+type ChainsRemoved struct {
+	Table  string
+	Chains []string
+	// Jumps counts the rules of built-in chains that jumped to them.
+	Jumps int
+}
+
+func (c ChainsRemoved) String() string {
+	return fmt.Sprintf("%s table: chains %s and %d jump(s) to them", c.Table, strings.Join(c.Chains, " "), c.Jumps)
+}
+
+var builtinChains = map[string]bool{"INPUT": true, "OUTPUT": true, "FORWARD": true, "PREROUTING": true, "POSTROUTING": true}
+
+// RemoveChains removes, in each table, the chains whose names start with
+// one of prefixes: first the rules of built-in chains that jump to them,
+// then every such chain is flushed (they jump to each other), then each is
+// deleted. It returns per table what went (or in a dry run would go).
+func RemoveChains(ipt IPTables, tables, prefixes []string, dryRun bool) ([]ChainsRemoved, error) {
+	ours := func(chain string) bool {
+		for _, p := range prefixes {
+			if strings.HasPrefix(chain, p) {
+				return true
+			}
+		}
+		return false
+	}
+	var out []ChainsRemoved
+	var errs []error
+	for _, table := range tables {
+		chains, err := ipt.ListChains(table)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("list %s chains: %w", table, err))
+			continue
+		}
+		res := ChainsRemoved{Table: table}
+		for _, c := range chains {
+			if !builtinChains[c] {
+				if ours(c) {
+					res.Chains = append(res.Chains, c)
+				}
+				continue
+			}
+			n, err := deleteJumps(ipt, table, c, ours, dryRun)
+			res.Jumps += n
+			errs = append(errs, err)
+		}
+		if !dryRun {
+			for _, c := range res.Chains {
+				if err := ipt.ClearChain(table, c); err != nil {
+					errs = append(errs, fmt.Errorf("flush %s/%s: %w", table, c, err))
+				}
+			}
+			for _, c := range res.Chains {
+				if err := ipt.DeleteChain(table, c); err != nil {
+					errs = append(errs, fmt.Errorf("delete %s/%s: %w", table, c, err))
+				}
+			}
+		}
+		if len(res.Chains) > 0 || res.Jumps > 0 {
+			out = append(out, res)
+		}
+	}
+	return out, errors.Join(errs...)
+}
+
+// deleteJumps deletes the rules of a built-in chain whose target (-j or -g)
+// is one of ours, last first so the rule numbers stay valid.
+func deleteJumps(ipt IPTables, table, chain string, ours func(string) bool, dryRun bool) (int, error) {
+	rules, err := ipt.List(table, chain)
+	if err != nil {
+		return 0, fmt.Errorf("list %s/%s: %w", table, chain, err)
+	}
+	var ids []int
+	n := 0
+	for _, r := range rules {
+		f := strings.Fields(r)
+		if len(f) < 2 || f[0] != "-A" {
+			continue
+		}
+		n++
+		for i := 2; i+1 < len(f); i++ {
+			if (f[i] == "-j" || f[i] == "-g") && ours(f[i+1]) {
+				ids = append(ids, n)
+				break
+			}
+		}
+	}
+	if dryRun {
+		return len(ids), nil
+	}
+	for i := len(ids) - 1; i >= 0; i-- {
+		if err := ipt.DeleteById(table, chain, ids[i]); err != nil {
+			return len(ids) - 1 - i, fmt.Errorf("delete rule %d of %s/%s: %w", ids[i], table, chain, err)
+		}
+	}
+	return len(ids), nil
+}
+
+// IPVSFile lists the kernel's IPVS virtual services when ip_vs is loaded.
+const IPVSFile = "/proc/net/ip_vs"
+
+// IPVSServices counts the virtual services in IPVSFile under root; ok is
+// false when the file does not exist (no ip_vs module).
+func IPVSServices(root hostfs.Root) (n int, ok bool, err error) {
+	b, err := root.ReadFile(IPVSFile)
+	if err != nil {
+		if !root.Exists(IPVSFile) {
+			return 0, false, nil
+		}
+		return 0, true, err
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		switch f := strings.Fields(line); {
+		case len(f) == 0:
+		case f[0] == "TCP", f[0] == "UDP", f[0] == "SCTP", f[0] == "FWM":
+			n++
+		}
+	}
+	return n, true, nil
+}

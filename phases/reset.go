@@ -1,0 +1,476 @@
+package phases
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/kubestrap/kubestrap/cleanup"
+	"github.com/kubestrap/kubestrap/components/addons"
+	"github.com/kubestrap/kubestrap/join"
+	"github.com/kubestrap/kubestrap/layout"
+	"github.com/kubestrap/kubestrap/preflight"
+	"github.com/kubestrap/kubestrap/staticpods"
+	"github.com/kubestrap/kubestrap/systemd"
+)
+
+// Timeouts of reset's calls; variables so that tests shorten them.
+var (
+	// EtcdTimeout bounds the etcd membership calls.
+	EtcdTimeout = 30 * time.Second
+	// CRITimeout bounds each CRI call (stopping a pod waits for its
+	// containers' grace period).
+	CRITimeout = 60 * time.Second
+)
+
+// ResetPhases is the phase tree of `kubestrap reset`. The order matters:
+// the member leaves etcd while its peers still answer; the kubelet stops
+// before its pods go (or it would restart them); pods go before their
+// mounts, and kube-proxy and flanneld before their iptables chains.
+func ResetPhases() []Phase {
+	return []Phase{
+		{Name: "remove-etcd-member", Short: "Remove this node's etcd member through the other members (refused when " +
+			"the rest would lose quorum, unless -f)", Run: resetPhase(runRemoveEtcdMember)},
+		{Name: "delete-node", Short: "Delete this node's Node object when an API server answers", Run: resetPhase(runDeleteNode)},
+		{Name: "stop-kubelet", Short: "Stop and disable the kubelet, remove its unit and binary", Run: resetPhase(runStopKubelet)},
+		{Name: "remove-pods", Short: "Stop and remove every pod sandbox and container through the CRI", Run: resetPhase(runRemovePods)},
+		{Name: "unmount", Short: "Unmount everything below " + layout.KubeletDir + ", deepest first", Run: resetPhase(runUnmount)},
+		{Name: "remove-files", Short: "Remove kubestrap's files in " + layout.KubernetesDir + ", " + layout.KubeletDir +
+			" and the etcd data dir", Run: resetPhase(runRemoveFiles)},
+		{Name: "network", Short: "Remove the pod network: CNI config, links, iptables chains, IPVS", Phases: []Phase{
+			{Name: "cni-config", Short: "Remove kubestrap's CNI conflist, flannel's subnet.env and the IP allocations",
+				Run: resetPhase(runCNIConfig)},
+			{Name: "links", Short: "Delete the cni0, flannel.1 and kube-ipvs0 links", Run: resetPhase(runLinks)},
+			{Name: "iptables", Short: "Delete the KUBE-* and FLANNEL* chains and the jumps to them", Run: resetPhase(runIPTables)},
+			{Name: "ipvs", Short: "Clear IPVS services, only if kube-proxy ran in ipvs mode", Run: resetPhase(runIPVS)},
+		}},
+		{Name: "preflight-fixes", Short: "List the host changes of `preflight --fix`, which reset leaves, with how to revert them",
+			Run: resetPhase(runPreflightFixes)},
+	}
+}
+
+func resetPhase(fn func(ctx context.Context, d ResetData) (string, error)) func(context.Context, Data) (string, error) {
+	return func(ctx context.Context, data Data) (string, error) {
+		d, ok := data.(ResetData)
+		if !ok {
+			return "", fmt.Errorf("internal error: reset phase given %T, not reset data", data)
+		}
+		return fn(ctx, d)
+	}
+}
+
+// EtcdRefusedError says reset would not remove this node's etcd member
+// safely; -f resets the node anyway.
+type EtcdRefusedError struct{ Reason string }
+
+func (e *EtcdRefusedError) Error() string {
+	return e.Reason + ": reset stopped before changing this node; once etcd is healthy run `kubestrap reset` again, " +
+		"or pass -f to reset the node anyway"
+}
+
+func runRemoveEtcdMember(ctx context.Context, d ResetData) (string, error) {
+	le, err := d.LocalEtcd()
+	if err != nil && !d.Force() {
+		return "", fmt.Errorf("%w (-f resets the node without removing its member)", err)
+	}
+	if le == nil && err == nil {
+		return "no etcd member on this node", nil
+	}
+	if d.DryRun() && le != nil {
+		return "dry-run: would remove etcd member " + le.Name + " through the other members", nil
+	}
+	if d.DryRun() {
+		return "dry-run: would leave this node's etcd member (-f): " + err.Error(), nil
+	}
+	msg := ""
+	if err == nil {
+		msg, err = removeEtcdMember(ctx, d)
+	}
+	var refused *EtcdRefusedError
+	if err != nil && d.Force() && (errors.As(err, &refused) || le == nil) && ctx.Err() == nil {
+		what := "this node's etcd member"
+		if le != nil {
+			what = "etcd member " + le.Name + " (" + le.PeerURL + ")"
+		}
+		d.Report().Leave(cleanup.Left{What: what, Why: err.Error() + " (-f)", HowToRevert: "on a healthy control-plane " +
+			"node: `etcdctl member list`, then `etcdctl member remove ID`"})
+		return "left " + what + " in the etcd cluster (-f)", nil
+	}
+	return msg, err
+}
+
+func runDeleteNode(ctx context.Context, d ResetData) (string, error) {
+	name := d.NodeName()
+	if d.DryRun() {
+		return "dry-run: would delete Node " + name + " when an API server answers", nil
+	}
+	howTo := "kubectl delete node " + name
+	leave := func(why string) (string, error) {
+		d.Report().Leave(cleanup.Left{What: "Node " + name, Why: why, HowToRevert: howTo})
+		return "left Node " + name + ": delete it with " + howTo, nil
+	}
+	root := d.Env().Root
+	if !root.Exists(layout.AdminConfPath) && !root.Exists(layout.KubeletConfPath) {
+		return "no kubeconfig on this node: it is not part of a cluster", nil
+	}
+	c, err := d.Client()
+	if err != nil {
+		return leave(err.Error())
+	}
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	err = c.CoreV1().Nodes().Delete(ctx, name, metav1.DeleteOptions{})
+	if err == nil || apierrors.IsNotFound(err) || apierrors.IsForbidden(err) {
+		// An API server answered. Forget this host's identity too, so that
+		// it may join again under another name without being taken for a
+		// clone of itself (best effort: nodes may patch the registry).
+		if n, uerr := join.Unregister(ctx, c, name); uerr == nil && n > 0 {
+			d.Report().Removed(fmt.Sprintf("%d identity entries of %s in kube-system/%s", n, name, join.IdentityRegistry))
+		}
+	}
+	switch {
+	case err == nil:
+		d.Report().Removed("Node " + name)
+		return "deleted Node " + name, nil
+	case apierrors.IsNotFound(err):
+		return "Node " + name + " is not in the cluster", nil
+	case apierrors.IsForbidden(err):
+		return leave("a node may not delete its own Node object (Node authorizer); " + err.Error())
+	}
+	return leave("no API server answered: " + err.Error())
+}
+
+func runStopKubelet(ctx context.Context, d ResetData) (string, error) {
+	root := d.Env().Root
+	files := []string{layout.KubeletDropInPath, layout.KubeletUnitPath, layout.KubeletBinary}
+	var present []string
+	for _, f := range files {
+		if root.Exists(f) {
+			present = append(present, f)
+		}
+	}
+	if !systemd.Running(root) {
+		if len(present) == 0 {
+			return "no kubelet unit and no systemd", nil
+		}
+		return "", systemd.ErrNoSystemd
+	}
+	ctx, cancel := context.WithTimeout(ctx, systemd.Timeout)
+	defer cancel()
+	sd := d.Systemd()
+	state, err := sd.ActiveState(ctx, layout.KubeletUnit)
+	if err != nil {
+		return "", fmt.Errorf("ask systemd for %s's state: %w", layout.KubeletUnit, err)
+	}
+	running := state == "active" || state == "activating" || state == "reloading"
+	if d.DryRun() {
+		if running {
+			d.Report().Removed("running " + layout.KubeletUnit)
+		}
+		d.Report().Removed(present...)
+		return fmt.Sprintf("dry-run: would stop %s (%s), disable it and remove %s", layout.KubeletUnit, state,
+			strings.Join(present, ", ")), nil
+	}
+	var did []string
+	if running {
+		if err := sd.Stop(ctx, layout.KubeletUnit); err != nil {
+			return "", fmt.Errorf("stop kubelet: %w", err)
+		}
+		d.Report().Removed("running " + layout.KubeletUnit)
+		did = append(did, "stopped "+layout.KubeletUnit)
+	}
+	if root.Exists(layout.KubeletUnitPath) {
+		if err := sd.Disable(ctx, layout.KubeletUnit); err != nil {
+			return "", fmt.Errorf("disable kubelet: %w", err)
+		}
+		did = append(did, "disabled it")
+	}
+	f := cleanup.Files{Root: root, Report: d.Report()}
+	for _, p := range present {
+		if err := f.Remove(p); err != nil {
+			return "", err
+		}
+	}
+	_ = os.Remove(root.Path(filepath.Dir(layout.KubeletDropInPath))) // when empty
+	if len(present) > 0 {
+		if err := sd.Reload(ctx); err != nil {
+			return "", fmt.Errorf("systemd daemon-reload: %w", err)
+		}
+		did = append(did, "removed "+strings.Join(present, ", "))
+	}
+	if len(did) == 0 {
+		return layout.KubeletUnit + " is " + state + " and not installed: nothing to do", nil
+	}
+	return strings.Join(did, "; "), nil
+}
+
+func runRemovePods(ctx context.Context, d ResetData) (string, error) {
+	ep := d.CRIEndpoint()
+	leave := func(err error) (string, error) {
+		d.Report().Leave(cleanup.Left{What: "pods in the container runtime at " + ep, Why: "the CRI did not answer: " + err.Error(),
+			HowToRevert: "start containerd, then `kubestrap reset phase remove-pods`"})
+		return "left the pods: the runtime at " + ep + " did not answer", nil
+	}
+	rt, closer, err := d.Host().CRI(ep)
+	if err != nil {
+		return leave(err)
+	}
+	defer func() { _ = closer.Close() }()
+	removed, err := cleanup.RemovePods(ctx, rt, CRITimeout, d.DryRun())
+	d.Report().Removed(removed...)
+	if c := status.Code(err); len(removed) == 0 && (c == codes.Unavailable || c == codes.DeadlineExceeded) {
+		return leave(err)
+	}
+	if err != nil {
+		return "", fmt.Errorf("%w (`crictl pods` lists them)", err)
+	}
+	if len(removed) == 0 {
+		return "no pods in the runtime", nil
+	}
+	return fmt.Sprintf("%s%d pods and containers removed", dryRunPrefix(d), len(removed)), nil
+}
+
+func dryRunPrefix(d ResetData) string {
+	if d.DryRun() {
+		return "dry-run: would be "
+	}
+	return ""
+}
+
+func runUnmount(_ context.Context, d ResetData) (string, error) {
+	root := d.Env().Root
+	mounts, err := cleanup.MountsBelow(root, layout.KubeletDir)
+	if err != nil {
+		return "", err
+	}
+	if !d.DryRun() {
+		if mounts, err = cleanup.Unmount(root, mounts, d.Host().Unmount); err != nil && len(mounts) == 0 {
+			return "", err
+		}
+	}
+	for _, m := range mounts {
+		d.Report().Removed("mount " + m)
+	}
+	if err != nil {
+		return "", fmt.Errorf("%w (unmounted %d)", err, len(mounts))
+	}
+	if len(mounts) == 0 {
+		return "nothing mounted below " + layout.KubeletDir, nil
+	}
+	return fmt.Sprintf("%s%d mounts below %s unmounted", dryRunPrefix(d), len(mounts), layout.KubeletDir), nil
+}
+
+// kubernetesDirOwned is what kubestrap writes into /etc/kubernetes; other
+// files there (an admin's static pods, say) stay.
+func kubernetesDirOwned() cleanup.Owned {
+	var manifests []string
+	for _, c := range staticpods.Components() {
+		manifests = append(manifests, c+".yaml")
+	}
+	return cleanup.Owned{
+		Entries: []string{layout.AdminConf, layout.SuperAdminConf, layout.KubeletConf, layout.ControllerManagerConf,
+			layout.SchedulerConf, layout.BootstrapKubeletConf, layout.InitRecord, layout.JoinRecord, layout.PKISubdir},
+		Dirs: map[string]cleanup.Owned{layout.ManifestsSubdir: {Entries: manifests}},
+	}
+}
+
+func runRemoveFiles(_ context.Context, d ResetData) (string, error) {
+	// Read where things are before the files that say so go.
+	dataDir, certDir := d.EtcdDataDir(), d.CertDir()
+	root := d.Env().Root
+	f := cleanup.Files{Root: root, DryRun: d.DryRun(), Report: d.Report()}
+	before := len(d.Report().Snapshot().Removed)
+	var errs []error
+	mounts, err := cleanup.MountsBelow(root, layout.KubeletDir)
+	switch {
+	case err != nil:
+		errs = append(errs, err)
+	case len(mounts) > 0 && !d.DryRun():
+		// Removing it would delete the contents of pod volumes.
+		d.Report().Leave(cleanup.Left{What: layout.KubeletDir, Why: "still mounted below it: " + strings.Join(mounts, ", "),
+			HowToRevert: "`kubestrap reset phase unmount`, then `kubestrap reset phase remove-files`"})
+	default:
+		errs = append(errs, f.Remove(layout.KubeletDir))
+	}
+	for _, dir := range []string{dataDir, certDir} {
+		if err := cleanup.SafeToRemove(dir); err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		if dir != layout.PKIDir {
+			errs = append(errs, f.Remove(dir))
+		}
+	}
+	_, err = f.Clean(layout.KubernetesDir, kubernetesDirOwned())
+	errs = append(errs, err)
+	if err := errors.Join(errs...); err != nil {
+		return "", err
+	}
+	n := len(d.Report().Snapshot().Removed) - before
+	if n == 0 {
+		return "no kubestrap files on this node", nil
+	}
+	return fmt.Sprintf("%s%d paths removed (etcd data dir %s)", dryRunPrefix(d), n, dataDir), nil
+}
+
+// CNI state of kubestrap's pod network besides the conflist: flannel's
+// subnet lease file, and host-local's and libcni's records of the network
+// (named "kubestrap" in the conflist), which would otherwise hand out stale
+// addresses after a new init.
+const (
+	flannelRunDir  = "/run/flannel"
+	cniNetworksDir = "/var/lib/cni/networks/kubestrap"
+	cniResultsDir  = "/var/lib/cni/results"
+)
+
+func runCNIConfig(_ context.Context, d ResetData) (string, error) {
+	root := d.Env().Root
+	f := cleanup.Files{Root: root, DryRun: d.DryRun(), Report: d.Report()}
+	paths := []string{filepath.Join(d.CNIConfDir(), addons.ConflistName), flannelRunDir, cniNetworksDir}
+	results, _ := filepath.Glob(root.Path(filepath.Join(cniResultsDir, "kubestrap-*")))
+	for _, r := range results {
+		paths = append(paths, filepath.Join(cniResultsDir, filepath.Base(r)))
+	}
+	before := len(d.Report().Snapshot().Removed)
+	var errs []error
+	for _, p := range paths {
+		errs = append(errs, f.Remove(p))
+	}
+	if err := errors.Join(errs...); err != nil {
+		return "", err
+	}
+	if n := len(d.Report().Snapshot().Removed) - before; n > 0 {
+		return fmt.Sprintf("%s%d CNI paths removed", dryRunPrefix(d), n), nil
+	}
+	return "no CNI config of kubestrap's", nil
+}
+
+// podNetworkLinks are the links of kubestrap's pod network (the bridge
+// and flannel's vxlan device) and kube-proxy's IPVS dummy.
+var podNetworkLinks = []string{"cni0", "flannel.1", "kube-ipvs0"}
+
+func runLinks(_ context.Context, d ResetData) (string, error) {
+	gone, err := cleanup.DeleteLinks(d.Host().Links, podNetworkLinks, d.DryRun())
+	for _, l := range gone {
+		d.Report().Removed("link " + l)
+	}
+	if err != nil {
+		return "", err
+	}
+	if len(gone) == 0 {
+		return "no pod network links", nil
+	}
+	return dryRunPrefix(d) + "deleted links " + strings.Join(gone, ", "), nil
+}
+
+func runIPTables(_ context.Context, d ResetData) (string, error) {
+	var summary []string
+	var errs []error
+	for _, v6 := range []bool{false, true} {
+		cmd := map[bool]string{false: "iptables", true: "ip6tables"}[v6]
+		ipt, err := d.Host().IPTables(v6)
+		if err != nil {
+			if !v6 {
+				d.Report().Leave(cleanup.Left{What: "iptables chains KUBE-* and FLANNEL*", Why: "iptables: " + err.Error(),
+					HowToRevert: "iptables-save | grep -E 'KUBE-|FLANNEL' shows them; delete them with iptables -F/-X"})
+			}
+			continue
+		}
+		res, err := cleanup.RemoveChains(ipt, []string{"filter", "nat", "mangle"}, []string{"KUBE-", "FLANNEL"}, d.DryRun())
+		for _, r := range res {
+			d.Report().Removed(cmd + " " + r.String())
+			summary = append(summary, fmt.Sprintf("%s %s: %d chains", cmd, r.Table, len(r.Chains)))
+		}
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", cmd, err))
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return "", err
+	}
+	if len(summary) == 0 {
+		return "no KUBE-* or FLANNEL* chains", nil
+	}
+	return dryRunPrefix(d) + "removed " + strings.Join(summary, ", "), nil
+}
+
+func runIPVS(_ context.Context, d ResetData) (string, error) {
+	n, _, err := cleanup.IPVSServices(d.Env().Root)
+	if err != nil {
+		return "", err
+	}
+	if n == 0 {
+		return "no IPVS (kube-proxy runs in iptables mode)", nil
+	}
+	what := fmt.Sprintf("%d IPVS virtual services", n)
+	if _, err := d.Env().LookPath("ipvsadm"); err != nil {
+		d.Report().Leave(cleanup.Left{What: what, Why: "ipvsadm is not installed",
+			HowToRevert: "install ipvsadm, then `ipvsadm --clear`"})
+		return "left " + what + ": no ipvsadm", nil
+	}
+	if !d.DryRun() {
+		if out, err := d.Env().Run("ipvsadm", "--clear"); err != nil {
+			return "", fmt.Errorf("ipvsadm --clear: %w: %s", err, out)
+		}
+	}
+	d.Report().Removed(what + " (ipvsadm --clear)")
+	return dryRunPrefix(d) + "cleared " + what, nil
+}
+
+// runPreflightFixes reports what `preflight --fix` changed on this host:
+// reset leaves it, since containerd and the kernel serve more than
+// Kubernetes, and says how to revert each change from its backup.
+func runPreflightFixes(_ context.Context, d ResetData) (string, error) {
+	root := d.Env().Root
+	oldest := func(p string) string {
+		m, _ := filepath.Glob(root.Path(p) + ".kubestrap-backup-*")
+		if len(m) == 0 {
+			return ""
+		}
+		sort.Strings(m)
+		return p + strings.TrimPrefix(m[0], root.Path(p))
+	}
+	restore := func(p, otherwise string) string {
+		if b := oldest(p); b != "" {
+			return "cp -p " + b + " " + p
+		}
+		return otherwise
+	}
+	var left []cleanup.Left
+	if b := oldest(preflight.ContainerdConfigPath); b != "" {
+		left = append(left, cleanup.Left{What: preflight.ContainerdConfigPath + " as `kubestrap preflight --fix` edited it",
+			Why:         "containerd serves more than Kubernetes; reset leaves its configuration",
+			HowToRevert: "cp -p " + b + " " + preflight.ContainerdConfigPath + " && systemctl restart containerd"})
+	}
+	if root.Exists(preflight.SysctlFile) {
+		left = append(left, cleanup.Left{What: preflight.SysctlFile, Why: "kernel settings (bridge netfilter, ip_forward, inotify) " +
+			"that other software may rely on", HowToRevert: restore(preflight.SysctlFile, "rm "+preflight.SysctlFile) +
+			" && sysctl --system (live values stay until set back or a reboot)"})
+	}
+	if root.Exists(preflight.ModulesFile) {
+		left = append(left, cleanup.Left{What: preflight.ModulesFile, Why: "loads overlay and br_netfilter at boot",
+			HowToRevert: restore(preflight.ModulesFile, "rm "+preflight.ModulesFile) +
+				" (the modules stay loaded until `modprobe -r br_netfilter` or a reboot)"})
+	}
+	if b := oldest("/etc/fstab"); b != "" {
+		left = append(left, cleanup.Left{What: "swap off (its /etc/fstab lines commented out)", Why: "the kubelet needs swap off",
+			HowToRevert: "cp -p " + b + " /etc/fstab && swapon -a"})
+	}
+	for _, l := range left {
+		d.Report().Leave(l)
+	}
+	if len(left) == 0 {
+		return "no changes of `preflight --fix` on this node", nil
+	}
+	return fmt.Sprintf("left %d change(s) of `preflight --fix` (the summary says how to revert them)", len(left)), nil
+}
