@@ -271,7 +271,9 @@ func writeJoinNodeFiles(d JoinData, info *join.ClusterInfo, cluster *config.Clus
 	return kubelet.WriteConfig(d.KubeletDir(), kubelet.Config(params), flags)
 }
 
-func waitSpec(d interface{ Out() io.Writer }, prefix string) poll.Spec { return waitSpecOf(d.Out(), prefix) }
+func waitSpec(d interface{ Out() io.Writer }, prefix string) poll.Spec {
+	return waitSpecOf(d.Out(), prefix)
+}
 
 func waitSpecOf(out io.Writer, prefix string) poll.Spec {
 	return poll.Spec{Interval: pollInterval, Out: out, Prefix: prefix}
