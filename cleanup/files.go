@@ -38,9 +38,16 @@ func (f Files) Remove(p string) error {
 	} else if err != nil {
 		return err
 	}
+	entries, _ := os.ReadDir(full)
 	if !f.DryRun {
 		if err := removeTree(full); err != nil {
 			return err
+		}
+		// An empty mount point stays (the kubelet bind-mounts its own
+		// directory): with nothing in it, there was nothing to remove, and
+		// a second reset must say so.
+		if _, err := os.Lstat(full); err == nil && len(entries) == 0 {
+			return nil
 		}
 	}
 	f.Report.Removed(p)

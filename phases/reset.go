@@ -320,7 +320,7 @@ func runRemoveFiles(_ context.Context, d ResetData) (string, error) {
 	if n == 0 {
 		return "no kubestrap files on this node", nil
 	}
-	return fmt.Sprintf("%s%d paths removed (etcd data dir %s)", dryRunPrefix(d), n, dataDir), nil
+	return fmt.Sprintf("%s%d paths removed (the etcd data dir is %s)", dryRunPrefix(d), n, dataDir), nil
 }
 
 // CNI state of kubestrap's pod network besides the conflist: flannel's
