@@ -106,3 +106,15 @@ func ResumeIgnores(c *config.Init) []string {
 	}
 	return append(names, layout.DirAvailableCheck(layout.ManifestDir), layout.DirAvailableCheck(c.Cluster.Etcd.Local.DataDir))
 }
+
+// InitConfigFile is the configuration a run starts from: the given file;
+// or, for one phase on a node init finished on (`init phase upload-certs`
+// a day later), the configuration init recorded, so the phase works on the
+// cluster as it is without repeating every flag. Flags still win.
+func InitConfigFile(given, phase string) string {
+	rec := filepath.Join(layout.KubernetesDir, layout.InitRecord)
+	if given != "" || phase == "" || !exists(rec) {
+		return given
+	}
+	return rec
+}

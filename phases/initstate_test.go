@@ -63,3 +63,27 @@ func TestResumeIgnores(t *testing.T) {
 		}
 	}
 }
+
+// The record init leaves loads as a configuration: phases run later on the
+// node (init phase upload-certs) start from it.
+func TestInitRecordLoadsAsConfig(t *testing.T) {
+	c := initCfg(t, func(c *config.Init) {
+		c.Cluster.ControlPlaneEndpoint = "192.168.56.9:6443"
+		c.UploadCerts = true
+	})
+	rec, err := InitRecordFor(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), layout.InitRecord)
+	if err := os.WriteFile(path, rec, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	got, err := config.LoadInit(path, nil)
+	if err != nil {
+		t.Fatalf("the init record does not load: %v", err)
+	}
+	if got.Cluster.ControlPlaneEndpoint != "192.168.56.9:6443" || got.NodeRegistration.Name != "cp-1" || !got.UploadCerts {
+		t.Errorf("loaded %+v", got)
+	}
+}

@@ -67,7 +67,7 @@ func newPhaseCommand(f *initFlags, dryRun *bool) *cobra.Command {
 
 func runInit(cmd *cobra.Command, f *initFlags, dryRun bool, skip []string, only string) error {
 	out := cmd.OutOrStdout()
-	cfg, err := config.LoadInit(f.configFile, f.apply(flagsOf(cmd)))
+	cfg, err := config.LoadInit(phases.InitConfigFile(f.configFile, only), f.apply(flagsOf(cmd)))
 	if err != nil {
 		return err
 	}
