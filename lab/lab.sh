@@ -236,7 +236,10 @@ lb() {
 	cfg="$LABDIR/$PREFIX-lb.cfg"
 	{
 		printf 'global\n  maxconn 4000\n'
-		printf 'defaults\n  mode tcp\n  timeout connect 3s\n  timeout client 1h\n  timeout server 1h\n'
+		# A stopped backend drops packets: connect fails after 1 s, and
+		# redispatch sends the connection to another backend at once.
+		printf 'defaults\n  mode tcp\n  timeout connect 1s\n  timeout client 1h\n  timeout server 1h\n'
+		printf '  retries 3\n  option redispatch\n'
 		printf 'frontend apiserver\n  bind *:6443\n  default_backend apiservers\n'
 		printf 'backend apiservers\n  option httpchk GET /readyz\n  http-check expect status 200\n'
 		printf '  default-server inter 1s fall 2 rise 1 check check-ssl verify none\n'
