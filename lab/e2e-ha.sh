@@ -61,7 +61,7 @@ ok "3 control planes and 2 workers Ready; etcd has 3 voting members"
 eps=$(for n in "$cp1" "$cp2" "$cp3"; do printf 'https://%s:2379,' "$(lab ip "$n")"; done)
 eps=${eps%,}
 healthy() { etcdctl --endpoints "$eps" endpoint health -w json 2>/dev/null | jq '[.[] | select(.health)] | length'; }
-kc "$cp1" create deployment demo --image=kubestrap.io/demo:v1 --replicas=2 >/dev/null
+out=$(kc "$cp1" create deployment demo --image=kubestrap.io/demo:v1 --replicas=2 2>&1) || fail "create the demo deployment: $out"
 kc "$cp1" rollout status deployment/demo --timeout=120s >/dev/null || fail "demo not rolled out"
 where=$(kc "$cp1" get pods -l app=demo -o jsonpath='{range .items[*]}{.spec.nodeName}{"\n"}{end}' | sort -u | paste -sd' ')
 [[ $where != *"$LAB_PREFIX-1"* && $where != *"$LAB_PREFIX-2"* && $where != *"$LAB_PREFIX-3"* ]] ||
@@ -80,7 +80,7 @@ eventually 20 kc "$cp1" create configmap ha-check --from-literal=written=while-d
 failover=$((SECONDS - down))
 [[ $(kc "$cp1" get configmap ha-check -o jsonpath='{.data.written}') == while-down ]] || fail "read back with $cp3 down"
 eventually 30 test "$(healthy)" == 2 || fail "etcd health with $cp3 down: $(healthy) of 3"
-kc "$cp1" run after-stop --image=kubestrap.io/demo:v1 --image-pull-policy=Never >/dev/null
+out=$(kc "$cp1" run after-stop --image=kubestrap.io/demo:v1 --image-pull-policy=Never 2>&1) || fail "run a pod with $cp3 down: $out"
 kc "$cp1" wait --for=condition=Ready pod/after-stop --timeout=60s >/dev/null || fail "no new pod with $cp3 down"
 ok "with $cp3 stopped the API serves reads and writes through $lbip (first write ${failover}s after the stop), etcd reports 2 of 3 healthy, a new pod runs"
 docker start "$cp3" >/dev/null
