@@ -3,13 +3,12 @@ package certs
 import (
 	"crypto/x509"
 	"errors"
+	"fmt"
 	"io/fs"
-	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"time"
-
-	"github.com/cloudflare/cfssl/helpers"
 )
 
 // Expiry is one row of `kubestrap certs check-expiration`. Its JSON form
@@ -25,32 +24,50 @@ type Expiry struct {
 	Expired   bool      `json:"expired"`
 	Missing   bool      `json:"missing,omitempty"`
 	Error     string    `json:"error,omitempty"`
+	// Renewal says who renews the certificate: RenewedByKubestrap,
+	// KubeletManaged or RenewedManually.
+	Renewal string `json:"renewal"`
 }
 
+// Renewal values of Expiry.
+const (
+	// RenewedByKubestrap: `kubestrap certs renew` (or its timer) renews it.
+	RenewedByKubestrap = "kubestrap"
+	// KubeletManaged: the kubelet rotates its own client certificate
+	// through the cluster's CSR API before it expires.
+	KubeletManaged = "kubelet-managed"
+	// RenewedManually: a CA; renewing one means a new cluster PKI.
+	RenewedManually = "manual"
+)
+
 // CheckExpiration lists every certificate of the tree and every client
-// certificate embedded in the kubeconfigs found in kubeDir.
+// certificate of the kubeconfigs found in kubeDir. The kubelet's row shows
+// the certificate the kubelet rotates (kubelet-client-current.pem, which
+// kubelet.conf names) once it has one.
 func CheckExpiration(certDir, kubeDir string, specs []Spec, kcs []KubeconfigSpec, now time.Time) []Expiry {
 	var out []Expiry
 	for _, s := range specs {
-		kind := "certificate"
+		kind, renewal := "certificate", RenewedByKubestrap
 		if s.IsCA() {
-			kind = "ca"
+			kind, renewal = "ca", RenewedManually
 		}
-		path := filepath.Join(certDir, s.BaseName+".crt")
-		out = append(out, expiryOf(s.Name, path, kind, s.CA, now, readCert))
+		e := expiryOf(s.Name, filepath.Join(certDir, s.BaseName+".crt"), kind, s.CA, now, ReadCertFile)
+		e.Renewal = renewal
+		out = append(out, e)
 	}
 	for _, k := range kcs {
-		out = append(out, expiryOf(k.File, filepath.Join(kubeDir, k.File), "kubeconfig", CAName, now, ReadKubeconfigCert))
+		path := filepath.Join(kubeDir, k.File)
+		e := expiryOf(k.File, path, "kubeconfig", CAName, now, ReadKubeconfigCert)
+		e.Renewal = RenewedByKubestrap
+		if k.Name == "kubelet" {
+			e.Renewal = KubeletManaged
+			if f := kubeconfigCertFile(path); f != "" {
+				e.File = f
+			}
+		}
+		out = append(out, e)
 	}
 	return out
-}
-
-func readCert(path string) (*x509.Certificate, error) {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return nil, err
-	}
-	return helpers.ParseCertificatePEM(b)
 }
 
 func expiryOf(name, path, kind, ca string, now time.Time, read func(string) (*x509.Certificate, error)) Expiry {
@@ -72,6 +89,19 @@ func expiryOf(name, path, kind, ca string, now time.Time, read func(string) (*x5
 	return e
 }
 
+// ShortDuration prints a duration as flags take it, without zero units:
+// 720h, 1h30m, 90s.
+func ShortDuration(d time.Duration) string {
+	s := d.String()
+	if strings.HasSuffix(s, "m0s") {
+		s = strings.TrimSuffix(s, "0s")
+	}
+	if strings.HasSuffix(s, "h0m") {
+		s = strings.TrimSuffix(s, "0m")
+	}
+	return s
+}
+
 // HumanDuration prints a residual time the way admins read it: 364d, 9y, 5h.
 func HumanDuration(d time.Duration) string {
 	if d <= 0 {
@@ -87,4 +117,45 @@ func HumanDuration(d time.Duration) string {
 		return strconv.Itoa(int(d.Hours())) + "h"
 	}
 	return strconv.Itoa(int(d.Minutes())) + "m"
+}
+
+// ExpiringError says that certificates expire within the warning window of
+// `certs check-expiration`, or could not be read; it makes the command exit
+// non-zero, for monitoring.
+type ExpiringError struct {
+	Within time.Duration
+	Rows   []Expiry
+}
+
+func (e *ExpiringError) Error() string {
+	names := make([]string, 0, len(e.Rows))
+	for _, r := range e.Rows {
+		state := r.Residual
+		if r.Error != "" {
+			state = "unreadable"
+		}
+		names = append(names, r.Name+" ("+state+")")
+	}
+	return fmt.Sprintf("%d certificate(s) expire within %s or cannot be read: %s; renew them with "+
+		"`kubestrap certs renew all --expiring-within %s` (CAs and kubelet-managed ones excepted)",
+		len(e.Rows), ShortDuration(e.Within), strings.Join(names, ", "), ShortDuration(e.Within))
+}
+
+// CheckWindow returns an *ExpiringError naming the rows that expire within
+// the window (expired ones included) or are unreadable; missing files are
+// not counted, since each node has only its role's certificates.
+func CheckWindow(rows []Expiry, within time.Duration) error {
+	var bad []Expiry
+	for _, r := range rows {
+		if r.Missing {
+			continue
+		}
+		if r.Error != "" || time.Duration(r.ResidualS)*time.Second <= within {
+			bad = append(bad, r)
+		}
+	}
+	if len(bad) == 0 {
+		return nil
+	}
+	return &ExpiringError{Within: within, Rows: bad}
 }

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io/fs"
 	"net"
-	"os"
 	"path/filepath"
 	"strconv"
 
@@ -146,28 +145,22 @@ func checkKubeconfig(path string, kc *clientcmdapi.Config, spec KubeconfigSpec, 
 }
 
 // ReadKubeconfigCert returns the client certificate embedded in (or
-// referenced by) a kubeconfig's current user, for expiry checks.
+// referenced by) a kubeconfig's current user, for expiry checks. A
+// referenced file may hold the key too (the kubelet's does).
 func ReadKubeconfigCert(path string) (*x509.Certificate, error) {
 	kc, err := clientcmd.LoadFromFile(path)
 	if err != nil {
 		return nil, err
 	}
-	ctx, ok := kc.Contexts[kc.CurrentContext]
-	if !ok {
-		return nil, fmt.Errorf("%s: no current context", path)
+	user, err := currentUser(kc, path)
+	if err != nil {
+		return nil, err
 	}
-	user, ok := kc.AuthInfos[ctx.AuthInfo]
-	if !ok {
-		return nil, fmt.Errorf("%s: no user %s", path, ctx.AuthInfo)
+	if len(user.ClientCertificateData) > 0 {
+		return ParseCertPEM(user.ClientCertificateData)
 	}
-	data := user.ClientCertificateData
-	if len(data) == 0 && user.ClientCertificate != "" {
-		if data, err = os.ReadFile(user.ClientCertificate); err != nil {
-			return nil, err
-		}
+	if file := kubeconfigCertFile(path); file != "" {
+		return ReadCertFile(file)
 	}
-	if len(data) == 0 {
-		return nil, fmt.Errorf("%s: user %s has no client certificate", path, ctx.AuthInfo)
-	}
-	return helpers.ParseCertificatePEM(data)
+	return nil, fmt.Errorf("%s: user %s has no client certificate", path, kc.Contexts[kc.CurrentContext].AuthInfo)
 }

@@ -154,6 +154,9 @@ func validateCluster(ps *problems, c *ClusterConfiguration) {
 	}
 }
 
+// validateValidity wants at least an hour: certificates are backdated five
+// minutes for clock skew, so a few minutes would make them expire at birth,
+// and an hour is short enough for tests of renewal.
 func validateValidity(ps *problems, field string, d interface{ Hours() float64 }) {
 	if d.Hours() < 1 {
 		ps.add(field, "must be at least 1h", "e.g. 8760h for one year")

@@ -66,6 +66,13 @@ const (
 	KubeletClientCurrent = KubeletPKIDir + "/kubelet-client-current.pem"
 )
 
+// The certificate auto-renewal units of `kubestrap certs auto-renew`.
+const (
+	SystemdUnitDir   = "/etc/systemd/system"
+	RenewServiceUnit = "kubestrap-certs-renew.service"
+	RenewTimerUnit   = "kubestrap-certs-renew.timer"
+)
+
 // Records of finished operations, under KubernetesDir.
 const (
 	// InitRecord is where a finished init records its configuration, so

@@ -72,17 +72,8 @@ func waitControlPlane(ctx context.Context, out io.Writer, c *config.Init, certDi
 	}
 	ctx, cancel := context.WithTimeout(ctx, ControlPlaneTimeout)
 	defer cancel()
-	cri := c.NodeRegistration.CRISocket
 	w := &staticpods.Waiter{Probes: probes, Interval: pollInterval, Out: out, Prefix: prefix,
-		Logs: func(component string) string {
-			lctx, lcancel := context.WithTimeout(context.Background(), 5*time.Second)
-			defer lcancel()
-			logs, err := staticpods.CRILogs(lctx, cri, component, 15)
-			if err != nil {
-				return "(no logs: " + err.Error() + ")"
-			}
-			return logs
-		}}
+		Logs: staticpods.LogsFrom(c.NodeRegistration.CRISocket)}
 	start := time.Now()
 	if err := w.Wait(ctx); err != nil {
 		return "", err

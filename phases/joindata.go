@@ -13,7 +13,6 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
-	"sigs.k8s.io/yaml"
 
 	"github.com/kubestrap/kubestrap/components/controlplane"
 	"github.com/kubestrap/kubestrap/config"
@@ -21,8 +20,6 @@ import (
 	"github.com/kubestrap/kubestrap/layout"
 	"github.com/kubestrap/kubestrap/preflight"
 	"github.com/kubestrap/kubestrap/systemd"
-
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
 // JoinData is what join phases may use. As in kubeadm's phases/join, what
@@ -214,15 +211,10 @@ func (d *joinData) ClusterConfig(ctx context.Context) (*config.ClusterConfigurat
 			return nil, err
 		}
 	}
-	cm, err := c.CoreV1().ConfigMaps(metav1.NamespaceSystem).Get(ctx, controlplane.ClusterConfigMap, metav1.GetOptions{})
+	cluster, err := controlplane.DownloadConfig(ctx, c)
 	if err != nil {
-		return nil, fmt.Errorf("read the cluster's configuration (kube-system/%s): %w", controlplane.ClusterConfigMap, err)
+		return nil, err
 	}
-	cluster := &config.ClusterConfiguration{}
-	if err := yaml.Unmarshal([]byte(cm.Data[controlplane.ConfigMapKey]), cluster); err != nil {
-		return nil, fmt.Errorf("kube-system/%s: %w", controlplane.ClusterConfigMap, err)
-	}
-	config.SetClusterDefaults(cluster)
 	d.cluster = cluster
 	return cluster, nil
 }

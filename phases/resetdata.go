@@ -15,9 +15,9 @@ import (
 
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"k8s.io/client-go/kubernetes"
-	"sigs.k8s.io/yaml"
 
 	"github.com/kubestrap/kubestrap/cleanup"
+	"github.com/kubestrap/kubestrap/components/kubelet"
 	"github.com/kubestrap/kubestrap/config"
 	"github.com/kubestrap/kubestrap/etcd"
 	"github.com/kubestrap/kubestrap/layout"
@@ -291,12 +291,8 @@ func (d *resetData) CRIEndpoint() string {
 	if d.opts.CRISocket != "" {
 		return d.opts.CRISocket
 	}
-	var kc struct {
-		ContainerRuntimeEndpoint string `json:"containerRuntimeEndpoint"`
-	}
-	if b, err := d.opts.Env.Root.ReadFile(layout.KubeletConfigPath); err == nil && yaml.Unmarshal(b, &kc) == nil &&
-		kc.ContainerRuntimeEndpoint != "" {
-		return kc.ContainerRuntimeEndpoint
+	if ep := kubelet.RuntimeEndpoint(d.opts.Env.Root.Path(layout.KubeletConfigPath)); ep != "" {
+		return ep
 	}
 	if rec := d.initRecord(); rec != nil && rec.NodeRegistration.CRISocket != "" {
 		return rec.NodeRegistration.CRISocket

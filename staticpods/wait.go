@@ -187,30 +187,57 @@ func indent(s, prefix string) string {
 	return strings.Join(lines, "\n")
 }
 
-// CRILogs returns the last n log lines of the newest container named
-// component, found through the CRI (which also gives the log path).
-func CRILogs(ctx context.Context, endpoint, component string, n int) (string, error) {
+// withRuntime calls fn with a CRI runtime client connected to endpoint.
+func withRuntime(endpoint string, fn func(rt runtimeapi.RuntimeServiceClient) error) error {
 	conn, err := grpc.NewClient(endpoint, grpc.WithTransportCredentials(insecure.NewCredentials()))
 	if err != nil {
-		return "", err
+		return err
 	}
 	defer func() { _ = conn.Close() }()
-	rt := runtimeapi.NewRuntimeServiceClient(conn)
+	return fn(runtimeapi.NewRuntimeServiceClient(conn))
+}
+
+// containers lists the containers named component, in any state.
+func containers(ctx context.Context, rt runtimeapi.RuntimeServiceClient, component string) ([]*runtimeapi.Container, error) {
 	list, err := rt.ListContainers(ctx, &runtimeapi.ListContainersRequest{Filter: &runtimeapi.ContainerFilter{
 		LabelSelector: map[string]string{"io.kubernetes.container.name": component}}})
 	if err != nil {
-		return "", err
+		return nil, err
 	}
-	if len(list.Containers) == 0 {
-		return "(no container was created: the image may be missing — `kubestrap images load` — or the manifest invalid)", nil
-	}
-	newest := list.Containers[0]
-	for _, c := range list.Containers {
-		if c.CreatedAt > newest.CreatedAt {
-			newest = c
+	return list.Containers, nil
+}
+
+// CRILogs returns the last n log lines of the newest container named
+// component, found through the CRI (which also gives the log path).
+func CRILogs(ctx context.Context, endpoint, component string, n int) (string, error) {
+	var logs string
+	err := withRuntime(endpoint, func(rt runtimeapi.RuntimeServiceClient) error {
+		list, err := containers(ctx, rt, component)
+		if err != nil {
+			return err
+		}
+		if len(list) == 0 {
+			logs = "(no container was created: the image may be missing — `kubestrap images load` — or the manifest invalid)"
+			return nil
+		}
+		logs, err = lastLines(ctx, rt, newest(list), n)
+		return err
+	})
+	return logs, err
+}
+
+func newest(list []*runtimeapi.Container) *runtimeapi.Container {
+	n := list[0]
+	for _, c := range list {
+		if c.CreatedAt > n.CreatedAt {
+			n = c
 		}
 	}
-	st, err := rt.ContainerStatus(ctx, &runtimeapi.ContainerStatusRequest{ContainerId: newest.Id})
+	return n
+}
+
+func lastLines(ctx context.Context, rt runtimeapi.RuntimeServiceClient, c *runtimeapi.Container, n int) (string, error) {
+	st, err := rt.ContainerStatus(ctx, &runtimeapi.ContainerStatusRequest{ContainerId: c.Id})
 	if err != nil {
 		return "", err
 	}
@@ -229,4 +256,37 @@ func CRILogs(ctx context.Context, endpoint, component string, n int) (string, er
 		}
 	}
 	return strings.Join(lines, "\n") + fmt.Sprintf("\n(state %s, exit code %d)", st.Status.State, st.Status.ExitCode), nil
+}
+
+// LogsFrom is a Waiter's Logs through the CRI at endpoint: the last 15
+// lines of a component's newest container, or why there are none.
+func LogsFrom(endpoint string) func(component string) string {
+	return func(component string) string {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		logs, err := CRILogs(ctx, endpoint, component, 15)
+		if err != nil {
+			return "(no logs: " + err.Error() + ")"
+		}
+		return logs
+	}
+}
+
+// StartedSince returns nil once a container named component, created at
+// or after since, is running: the kubelet has replaced the pod after its
+// manifest changed. Until then a health probe would only see the old pod.
+func StartedSince(ctx context.Context, endpoint, component string, since time.Time) error {
+	return withRuntime(endpoint, func(rt runtimeapi.RuntimeServiceClient) error {
+		list, err := containers(ctx, rt, component)
+		if err != nil {
+			return err
+		}
+		for _, c := range list {
+			if c.State == runtimeapi.ContainerState_CONTAINER_RUNNING && c.CreatedAt >= since.UnixNano() {
+				return nil
+			}
+		}
+		return fmt.Errorf("no %s container started since %s yet (the kubelet recreates the pod once it sees the changed manifest)",
+			component, since.Format(time.RFC3339))
+	})
 }

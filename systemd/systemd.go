@@ -37,6 +37,14 @@ type Manager interface {
 	// NeedReload is the unit's NeedDaemonReload property: its files on
 	// disk changed since systemd loaded them.
 	NeedReload(ctx context.Context, name string) (bool, error)
+	// Start starts a unit and waits for the job to finish; an active unit
+	// stays as it is.
+	Start(ctx context.Context, name string) error
+	// UnitFileState is `systemctl is-enabled`: "enabled", "disabled", ...
+	UnitFileState(ctx context.Context, name string) (string, error)
+	// TimerTimes are a timer's last and next elapse, each zero when
+	// systemd knows none.
+	TimerTimes(ctx context.Context, name string) (last, next time.Time, err error)
 }
 
 // ErrNoSystemd says the host does not run systemd as its init.
@@ -133,19 +141,59 @@ func (d DBus) job(ctx context.Context, name string, start func(*sddbus.Conn, cha
 	}
 }
 
+// Start implements Manager.
+func (d DBus) Start(ctx context.Context, name string) error {
+	return d.job(ctx, name, func(c *sddbus.Conn, ch chan string) (int, error) {
+		return c.StartUnitContext(ctx, name, "replace", ch)
+	})
+}
+
 // ActiveState implements Manager.
 func (d DBus) ActiveState(ctx context.Context, name string) (string, error) {
+	return d.stringProperty(ctx, name, "ActiveState")
+}
+
+// UnitFileState implements Manager.
+func (d DBus) UnitFileState(ctx context.Context, name string) (string, error) {
+	return d.stringProperty(ctx, name, "UnitFileState")
+}
+
+func (d DBus) stringProperty(ctx context.Context, name, prop string) (string, error) {
 	c, err := d.conn(ctx)
 	if err != nil {
 		return "", err
 	}
 	defer c.Close()
-	p, err := c.GetUnitPropertyContext(ctx, name, "ActiveState")
+	p, err := c.GetUnitPropertyContext(ctx, name, prop)
 	if err != nil {
 		return "", err
 	}
 	s, _ := p.Value.Value().(string)
 	return s, nil
+}
+
+// TimerTimes implements Manager with the timer's LastTriggerUSec and
+// NextElapseUSecRealtime properties (microseconds since the epoch, 0 for
+// never).
+func (d DBus) TimerTimes(ctx context.Context, name string) (last, next time.Time, err error) {
+	c, err := d.conn(ctx)
+	if err != nil {
+		return last, next, err
+	}
+	defer c.Close()
+	props, err := c.GetUnitTypePropertiesContext(ctx, name, "Timer")
+	if err != nil {
+		return last, next, err
+	}
+	return usecTime(props["LastTriggerUSec"]), usecTime(props["NextElapseUSecRealtime"]), nil
+}
+
+func usecTime(v any) time.Time {
+	us, ok := v.(uint64)
+	if !ok || us == 0 || us == ^uint64(0) {
+		return time.Time{}
+	}
+	return time.UnixMicro(int64(us))
 }
 
 // NeedReload implements Manager. A unit systemd has never loaded has no

@@ -44,3 +44,12 @@ func TestRunning(t *testing.T) {
 		t.Error("systemd not detected")
 	}
 }
+
+func TestUsecTime(t *testing.T) {
+	if !usecTime(uint64(0)).IsZero() || !usecTime(^uint64(0)).IsZero() || !usecTime("x").IsZero() {
+		t.Error("never (0, infinity, or another type) must be the zero time")
+	}
+	if got := usecTime(uint64(1_700_000_000_000_000)); got.Unix() != 1_700_000_000 {
+		t.Errorf("got %v", got)
+	}
+}

@@ -13,11 +13,13 @@ import (
 	"github.com/kubestrap/kubestrap/certs"
 	"github.com/kubestrap/kubestrap/config"
 	"github.com/kubestrap/kubestrap/layout"
+	"github.com/kubestrap/kubestrap/renew"
 )
 
 func newCertsCommand(out io.Writer) *cobra.Command {
-	cmd := &cobra.Command{Use: "certs", Short: "Inspect the cluster's certificates"}
+	cmd := &cobra.Command{Use: "certs", Short: "Inspect and renew the cluster's certificates"}
 	var certDir, kubeDir, configFile, output string
+	var warnWithin time.Duration
 	load := func() (*config.Init, error) {
 		c, err := config.LoadInit(configFile, nil)
 		if err != nil {
@@ -44,7 +46,10 @@ func newCertsCommand(out io.Writer) *cobra.Command {
 				return err
 			}
 			rows := certs.CheckExpiration(certDir, kubeDir, certs.Tree(c), certs.Kubeconfigs(c), time.Now())
-			return printExpiry(out, rows, output)
+			if err := printExpiry(out, rows, output); err != nil {
+				return err
+			}
+			return certs.CheckWindow(rows, warnWithin)
 		}}
 	for _, c := range []*cobra.Command{list, check} {
 		c.Flags().StringVarP(&output, "output", "o", "table", "output format: table or json")
@@ -52,6 +57,8 @@ func newCertsCommand(out io.Writer) *cobra.Command {
 	}
 	check.Flags().StringVar(&certDir, "cert-dir", config.DefaultCertificatesDir, "where the PKI is stored")
 	check.Flags().StringVar(&kubeDir, "kubeconfig-dir", layout.KubernetesDir, "where the kubeconfig files are")
+	check.Flags().DurationVar(&warnWithin, "warn-within", renew.AutoWithin,
+		"exit 1 when a certificate (CAs included) expires within this time, or cannot be read")
 	key := &cobra.Command{Use: "certificate-key", Short: "Print a new random key for --certificate-key", Args: cobra.NoArgs,
 		RunE: func(*cobra.Command, []string) error {
 			k, err := certs.NewCertificateKey()
@@ -61,7 +68,7 @@ func newCertsCommand(out io.Writer) *cobra.Command {
 			_, err = fmt.Fprintln(out, k)
 			return err
 		}}
-	cmd.AddCommand(list, check, key)
+	cmd.AddCommand(list, check, key, newCertsRenewCommand(), newAutoRenewCommand(out))
 	return cmd
 }
 
@@ -95,7 +102,7 @@ func printExpiry(out io.Writer, rows []certs.Expiry, output string) error {
 		return writeJSON(out, rows)
 	}
 	tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "CERTIFICATE\tKIND\tEXPIRES\tRESIDUAL TIME\tCA")
+	fmt.Fprintln(tw, "CERTIFICATE\tKIND\tEXPIRES\tRESIDUAL TIME\tCA\tRENEWAL")
 	for _, r := range rows {
 		expires := r.NotAfter.Format("Jan 02, 2006 15:04 MST")
 		switch {
@@ -104,7 +111,7 @@ func printExpiry(out io.Writer, rows []certs.Expiry, output string) error {
 		case r.Error != "":
 			expires, r.Residual = "unreadable: "+r.Error, "-"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", r.Name, r.Kind, expires, r.Residual, dash(r.CA))
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", r.Name, r.Kind, expires, r.Residual, dash(r.CA), r.Renewal)
 	}
 	return tw.Flush()
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/kubestrap/kubestrap/config"
 	"github.com/kubestrap/kubestrap/phases"
 	"github.com/kubestrap/kubestrap/preflight"
+	"github.com/kubestrap/kubestrap/renew"
 )
 
 // Exit codes, documented in the README.
@@ -43,7 +44,8 @@ func exitCode(err error) int {
 		return exitOK
 	case errors.As(err, &pe):
 		return exitPreflight
-	case errors.As(err, &ve), errors.As(err, &de), errors.As(err, &ue), errors.As(err, &ce), errors.As(err, &re):
+	case errors.As(err, &ve), errors.As(err, &de), errors.As(err, &ue), errors.As(err, &ce), errors.As(err, &re),
+		errors.Is(err, renew.ErrNotControlPlane):
 		return exitInvalid
 	}
 	return exitError

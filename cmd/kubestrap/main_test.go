@@ -205,6 +205,48 @@ func TestCertsCommands(t *testing.T) {
 	}
 }
 
+// Short-lived certificates (certificateValidityPeriod: 1h, as in the lab)
+// make check-expiration exit 1 until renewed; renew's input errors and a
+// worker are refused with exit 2.
+func TestCertsRenewAndCheckExpirationExitCodes(t *testing.T) {
+	cfg := filepath.Join(t.TempDir(), "short.yaml")
+	if err := os.WriteFile(cfg, []byte("apiVersion: kubestrap.io/v1alpha1\nkind: ClusterConfiguration\n"+
+		"certificateValidityPeriod: 1h\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	dryOut, _, _, _ := run(t, append([]string{"init", "--dry-run", "--skip-phases", "preflight", "--config", cfg}, nodeFlags...)...)
+	dir := strings.TrimPrefix(strings.TrimSpace(dryOut[strings.LastIndex(strings.TrimSpace(dryOut), "\n")+1:]), "dry-run output: ")
+	dirs := []string{"--cert-dir", filepath.Join(dir, "pki"), "--kubeconfig-dir", dir}
+	_, stderr, code, _ := run(t, append([]string{"certs", "check-expiration"}, dirs...)...)
+	if code != exitError || !strings.Contains(stderr, "expire within 720h") || !strings.Contains(stderr, "apiserver (") {
+		t.Errorf("check-expiration of 1h certificates: exit %d, %s", code, stderr)
+	}
+	if _, stderr, code, _ = run(t, append([]string{"certs", "check-expiration", "--warn-within", "30m"}, dirs...)...); code != exitOK {
+		t.Errorf("--warn-within 30m: exit %d, %s", code, stderr)
+	}
+	out, stderr, code, _ := run(t, append([]string{"certs", "renew", "all", "--dry-run", "--validity", "8760h",
+		"--expiring-within", "2h", "-o", "json"}, dirs...)...)
+	var rep struct {
+		DryRun       bool `json:"dryRun"`
+		Certificates []struct {
+			Name, Action string
+		} `json:"certificates"`
+		Restarted []string `json:"restarted"`
+	}
+	if err := json.Unmarshal([]byte(out), &rep); err != nil || code != exitOK || !rep.DryRun || len(rep.Certificates) != 11 ||
+		len(rep.Restarted) != 4 || rep.Certificates[0].Action != "would-renew" {
+		t.Errorf("renew --dry-run: exit %d, %v\n%s\n%s", code, err, out, stderr)
+	}
+	worker := t.TempDir()
+	for _, args := range [][]string{{"certs", "renew"}, {"certs", "renew", "apiserver", "kubelet.conf"},
+		{"certs", "renew", "all", "--validity", "10m"}, {"certs", "renew", "all", "-o", "yaml"},
+		{"certs", "renew", "all", "--dry-run", "--validity", "1h", "--cert-dir", worker, "--kubeconfig-dir", worker}} {
+		if _, stderr, code, _ := run(t, args...); code != exitInvalid {
+			t.Errorf("%v: exit %d, %s", args, code, stderr)
+		}
+	}
+}
+
 // Bad reset input is refused before the lock is taken or the host is read;
 // an etcd quorum refusal is a failure (exit 1) whose message names -f.
 func TestResetInputAndExitCodes(t *testing.T) {

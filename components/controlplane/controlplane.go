@@ -5,12 +5,14 @@ package controlplane
 
 import (
 	"context"
+	"fmt"
 
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/util/retry"
+	"sigs.k8s.io/yaml"
 
 	"github.com/kubestrap/kubestrap/certs"
 	"github.com/kubestrap/kubestrap/components/apply"
@@ -55,6 +57,21 @@ func UploadConfig(ctx context.Context, c kubernetes.Interface, cluster, kubelet 
 			return apply.CreateOrUpdate(ctx, c.RbacV1().RoleBindings(metav1.NamespaceSystem), binding)
 		},
 	)
+}
+
+// DownloadConfig reads the ClusterConfiguration UploadConfig stored, with
+// defaults for what it leaves out.
+func DownloadConfig(ctx context.Context, c kubernetes.Interface) (*config.ClusterConfiguration, error) {
+	cm, err := c.CoreV1().ConfigMaps(metav1.NamespaceSystem).Get(ctx, ClusterConfigMap, metav1.GetOptions{})
+	if err != nil {
+		return nil, fmt.Errorf("read the cluster's configuration (kube-system/%s): %w", ClusterConfigMap, err)
+	}
+	cluster := &config.ClusterConfiguration{}
+	if err := yaml.Unmarshal([]byte(cm.Data[ConfigMapKey]), cluster); err != nil {
+		return nil, fmt.Errorf("kube-system/%s: %w", ClusterConfigMap, err)
+	}
+	config.SetClusterDefaults(cluster)
+	return cluster, nil
 }
 
 // Mark labels the node and taints it (taints may be empty) so that

@@ -5,6 +5,7 @@ package kubelet
 import (
 	"fmt"
 	"net/netip"
+	"os"
 	"path/filepath"
 	"strings"
 
@@ -99,6 +100,20 @@ func WriteConfig(dir string, c *kubeletv1beta1.KubeletConfiguration, flags strin
 		return err
 	}
 	return hostfs.WriteFileAtomic(filepath.Join(dir, layout.KubeletFlagsFile), []byte(flags), 0o644)
+}
+
+// RuntimeEndpoint is the CRI endpoint the node's kubelet uses, read from
+// its configuration (normally layout.KubeletConfigPath); "" when that does
+// not say.
+func RuntimeEndpoint(configPath string) string {
+	var kc struct {
+		ContainerRuntimeEndpoint string `json:"containerRuntimeEndpoint"`
+	}
+	b, err := os.ReadFile(configPath)
+	if err != nil || yaml.Unmarshal(b, &kc) != nil {
+		return ""
+	}
+	return kc.ContainerRuntimeEndpoint
 }
 
 // ResolvConfFor picks the resolver file for pods with dnsPolicy Default

@@ -5,16 +5,21 @@ package systemdtest
 import (
 	"context"
 	"sync"
+	"time"
 
 	"github.com/kubestrap/kubestrap/systemd"
 )
 
-// Fake records calls; NeedsReload and State are its answers.
+// Fake records calls; NeedsReload, State, FileState, LastTrigger and
+// NextElapse are its answers.
 type Fake struct {
 	mu          sync.Mutex
 	Calls       []string
 	NeedsReload bool
 	State       string
+	FileState   string
+	LastTrigger time.Time
+	NextElapse  time.Time
 	Err         error
 }
 
@@ -64,6 +69,17 @@ func (f *Fake) ActiveState(context.Context, string) (string, error) {
 
 // NeedReload implements systemd.Manager.
 func (f *Fake) NeedReload(context.Context, string) (bool, error) { return f.NeedsReload, f.Err }
+
+// Start implements systemd.Manager.
+func (f *Fake) Start(_ context.Context, name string) error { return f.record("start " + name) }
+
+// UnitFileState implements systemd.Manager.
+func (f *Fake) UnitFileState(context.Context, string) (string, error) { return f.FileState, f.Err }
+
+// TimerTimes implements systemd.Manager.
+func (f *Fake) TimerTimes(context.Context, string) (time.Time, time.Time, error) {
+	return f.LastTrigger, f.NextElapse, f.Err
+}
 
 // Called returns the recorded calls.
 func (f *Fake) Called() []string {
