@@ -1,0 +1,67 @@
+#!/usr/bin/env bash
+# e2e-day2.sh: day-2 operations on a cluster made with 1 h certificates:
+# check-expiration warns; `certs renew all` renews every certificate and
+# kubeconfig and the static pods restart onto them (the API server's
+# serving certificate, read from its port, is new); the cluster keeps
+# working (kubectl, a new pod, a join after the renewal); a second renew
+# does nothing; the auto-renew timer is enabled, runs, and goes.
+set -euo pipefail
+# shellcheck source-path=SCRIPTDIR source=e2e-lib.sh
+. "$(dirname "$0")/e2e-lib.sh"
+export LAB_PREFIX="${LAB_PREFIX:-e2e-day2}"
+cp="$LAB_PREFIX-1" w="$LAB_PREFIX-2"
+trap 'rc=$?; ((rc)) && diagnose "$cp"; lab down' EXIT
+t0=$SECONDS
+lab nodes 2
+for n in "$cp" "$w"; do on "$n" kubestrap preflight --fix >/dev/null & done
+wait
+docker exec -i "$cp" sh -c 'cat > /root/short-certs.yaml' <<'YAML'
+apiVersion: kubestrap.io/v1alpha1
+kind: ClusterConfiguration
+certificateValidityPeriod: 1h
+YAML
+info=$(on "$cp" kubestrap init --config /root/short-certs.yaml -o json 2>"$LAB_LOGS/$cp.init.log") ||
+	fail "init with 1 h certificates (log: $LAB_LOGS/$cp.init.log)"
+read -r -a join <<<"$(jq -r .joinCommand <<<"$info")"
+ip=$(lab ip "$cp")
+notafter() { openssl s_client -connect "$ip:6443" </dev/null 2>/dev/null | openssl x509 -noout -enddate | cut -d= -f2; }
+year() { date -d "$1" +%Y; }
+before=$(notafter)
+set +e
+out=$(on "$cp" kubestrap certs check-expiration 2>&1); rc=$?
+set -e
+[[ $rc == 1 && $out == *kubelet-managed* && $out != *unreadable* ]] || fail "check-expiration with 1 h certs: rc=$rc $out"
+ok "check-expiration exits 1 on 1 h certificates and reads the kubelet's rotated certificate"
+
+apiserver() { on "$cp" ctr -n k8s.io containers ls -q 'labels."io.kubernetes.container.name"==kube-apiserver' | sort; }
+old=$(apiserver)
+s=$SECONDS
+out=$(on "$cp" kubestrap certs renew all --expiring-within 2h --validity 8760h 2>&1) || fail "renew: $out"
+took=$((SECONDS - s))
+[[ $out == *"11 renewed"* ]] || fail "renew said: $out"
+after=$(notafter)
+[[ $(year "$after") -gt $(year "$before") || $(date -d "$after" +%s) -gt $(($(date -d "$before" +%s) + 86400)) ]] ||
+	fail "the API server still serves the old certificate (NotAfter $before -> $after)"
+[[ -n $(comm -13 <(echo "$old") <(apiserver)) ]] || fail "kube-apiserver did not restart (containers: $(apiserver))"
+ok "certs renew all: 11 renewed and the static pods restarted in ${took}s; the API server now serves a certificate until $after"
+
+kc "$cp" get nodes >/dev/null || fail "kubectl after renewal"
+out=$(kc "$cp" run after-renew --image=kubestrap.io/demo:v1 --image-pull-policy=Never 2>&1) || fail "run a pod: $out"
+on "$w" "${join[@]}" >"$LAB_LOGS/$w.join.log" 2>&1 || fail "join after renewal (log: $LAB_LOGS/$w.join.log)"
+kc "$cp" wait --for=condition=Ready pod/after-renew "node/$w" --timeout=90s >/dev/null || fail "pod or joined node not Ready"
+ok "after the renewal kubectl works, a new pod runs and a node joins"
+again=$(on "$cp" kubestrap certs renew all --expiring-within 2h 2>&1) || fail "second renew: $again"
+[[ $again == *"nothing restarted"* ]] || fail "second renew: $again"
+ok "a second renew renews and restarts nothing"
+
+on "$cp" kubestrap certs auto-renew enable >/dev/null || fail "auto-renew enable"
+[[ $(on "$cp" systemctl is-enabled kubestrap-certs-renew.timer) == enabled ]] || fail "the renew timer is not enabled"
+on "$cp" systemctl start kubestrap-certs-renew.service || fail "the renew service failed: $(on "$cp" journalctl -u kubestrap-certs-renew.service --no-pager | tail -5)"
+on "$cp" journalctl -u kubestrap-certs-renew.service --no-pager | grep -q 'renew' || fail "the renew service logged nothing"
+on "$cp" kubestrap certs auto-renew disable >/dev/null || fail "auto-renew disable"
+on "$cp" test ! -e /etc/systemd/system/kubestrap-certs-renew.timer || fail "disable left the timer unit"
+ok "auto-renew: the timer is enabled, its service runs and logs to the journal, disable removes it"
+
+trap - EXIT
+lab down
+echo "$PASSED passed, 0 failed (lab e2e day2, $((SECONDS - t0))s)"
