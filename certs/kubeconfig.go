@@ -3,6 +3,7 @@ package certs
 import (
 	"bytes"
 	"crypto/x509"
+	"encoding/pem"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -169,5 +170,20 @@ func ReadKubeconfigCert(path string) (*x509.Certificate, error) {
 	if len(data) == 0 {
 		return nil, fmt.Errorf("%s: user %s has no client certificate", path, ctx.AuthInfo)
 	}
-	return helpers.ParseCertificatePEM(data)
+	return firstCertificate(data)
+}
+
+// firstCertificate parses the first CERTIFICATE block of a PEM bundle: the
+// kubelet's rotated kubelet-client-current.pem, which kubelet.conf points
+// to, holds the certificate and its key in one file.
+func firstCertificate(data []byte) (*x509.Certificate, error) {
+	for {
+		var b *pem.Block
+		if b, data = pem.Decode(data); b == nil {
+			return nil, errors.New("no CERTIFICATE block in the PEM data")
+		}
+		if b.Type == "CERTIFICATE" {
+			return x509.ParseCertificate(b.Bytes)
+		}
+	}
 }

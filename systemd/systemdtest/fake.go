@@ -65,6 +65,24 @@ func (f *Fake) ActiveState(context.Context, string) (string, error) {
 // NeedReload implements systemd.Manager.
 func (f *Fake) NeedReload(context.Context, string) (bool, error) { return f.NeedsReload, f.Err }
 
+// EnableNow implements systemd.Manager.
+func (f *Fake) EnableNow(_ context.Context, unitPaths ...string) error {
+	var err error
+	for _, p := range unitPaths {
+		err = f.record("enable-now " + p)
+	}
+	return err
+}
+
+// DisableNow implements systemd.Manager.
+func (f *Fake) DisableNow(_ context.Context, names ...string) error {
+	var err error
+	for _, n := range names {
+		err = f.record("disable-now " + n)
+	}
+	return err
+}
+
 // Called returns the recorded calls.
 func (f *Fake) Called() []string {
 	f.mu.Lock()
