@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/cloudflare/cfssl/helpers"
+	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/kubestrap/kubestrap/config"
 	"github.com/kubestrap/kubestrap/layout"
@@ -392,5 +393,31 @@ func TestAPIServerHosts(t *testing.T) {
 		"10.96.0.1,192.168.56.10,k8s.example.com,10.0.2.15,api.internal"
 	if got != want {
 		t.Errorf("hosts\n got %s\nwant %s", got, want)
+	}
+}
+
+// TestReadKubeconfigCertFromKubeletBundle reads kubelet.conf as it is after
+// kubelet-finalize: pointing at the kubelet's rotated file, which holds the
+// certificate and its key in one PEM bundle.
+func TestReadKubeconfigCertFromKubeletBundle(t *testing.T) {
+	_, _, kubeDir := makeTree(t, "ECDSA-P256")
+	path := filepath.Join(kubeDir, layout.KubeletConf)
+	kc, err := clientcmd.LoadFromFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	user := kc.AuthInfos[kc.Contexts[kc.CurrentContext].AuthInfo]
+	bundle := filepath.Join(t.TempDir(), "kubelet-client-current.pem")
+	if err := os.WriteFile(bundle, append(append([]byte{}, user.ClientCertificateData...), user.ClientKeyData...), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	user.ClientCertificateData, user.ClientKeyData = nil, nil
+	user.ClientCertificate, user.ClientKey = bundle, bundle
+	if err := clientcmd.WriteToFile(*kc, path); err != nil {
+		t.Fatal(err)
+	}
+	cert, err := ReadKubeconfigCert(path)
+	if err != nil || !strings.HasPrefix(cert.Subject.CommonName, "system:node:") {
+		t.Fatalf("cert %v, err %v", cert, err)
 	}
 }

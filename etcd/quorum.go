@@ -31,7 +31,7 @@ func count(members []Member) tally {
 func quorum(n int) int { return n/2 + 1 }
 
 const deadMemberFix = "bring them back, or remove the dead member first " +
-	"(`kubestrap reset` on its node, or `kubestrap etcd members` to remove it from here)"
+	"(`kubestrap reset` on its node, or `etcdctl member remove ID` with an ID from `kubestrap etcd members`)"
 
 // CheckAddQuorum refuses a new member that, once promoted, would make a
 // cluster with unhealthy members depend on it: N voters become N+1, which

@@ -5,11 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
-	"net/url"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"sync"
 
@@ -50,7 +47,7 @@ type ResetData interface {
 	Client() (kubernetes.Interface, error)
 	// LocalEtcd is this node's etcd member as its static pod manifest
 	// describes it; nil when the node runs none.
-	LocalEtcd() (*LocalEtcd, error)
+	LocalEtcd() (*staticpods.LocalEtcd, error)
 	// EtcdClient connects to the etcd cluster of LocalEtcd through every
 	// member the manifest knows, with the node's etcd client certificate.
 	EtcdClient(ctx context.Context) (EtcdCluster, error)
@@ -78,18 +75,6 @@ type EtcdCluster interface {
 
 var _ EtcdCluster = (*clientv3.Client)(nil)
 
-// LocalEtcd is a node's etcd member, read back from its manifest.
-type LocalEtcd struct {
-	Name, PeerURL string
-	// Endpoints are the client URLs of this member and of every member
-	// in the manifest's initial cluster.
-	Endpoints []string
-	DataDir   string
-	// TLS is the client certificate reset uses: healthcheck-client, else
-	// apiserver-etcd-client.
-	TLS etcd.TLSFiles
-}
-
 // ResetOptions are reset's inputs.
 type ResetOptions struct {
 	DryRun, Force bool
@@ -114,7 +99,7 @@ type resetData struct {
 	nodeName string
 	record   *config.Init
 	recordOK bool
-	local    *LocalEtcd
+	local    *staticpods.LocalEtcd
 	localOK  bool
 	localErr error
 	etcd     EtcdCluster
@@ -201,46 +186,14 @@ func (d *resetData) Client() (kubernetes.Interface, error) {
 	return nil, fmt.Errorf("neither %s nor %s is on this node", layout.AdminConfPath, layout.KubeletConfPath)
 }
 
-func (d *resetData) LocalEtcd() (*LocalEtcd, error) {
+func (d *resetData) LocalEtcd() (*staticpods.LocalEtcd, error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if !d.localOK {
 		d.localOK = true
-		d.local, d.localErr = readLocalEtcd(d.kubePath(filepath.Join(layout.ManifestsSubdir, staticpods.Etcd+".yaml")), d.opts.Env)
+		d.local, d.localErr = staticpods.ReadLocalEtcd(staticpods.ManifestPath(d.kubePath(layout.ManifestsSubdir), staticpods.Etcd), d.opts.Env.Root)
 	}
 	return d.local, d.localErr
-}
-
-// readLocalEtcd reads a member from its manifest: the static pod knows its
-// name, URLs and data dir also when the API server is down.
-func readLocalEtcd(manifest string, e *preflight.Env) (*LocalEtcd, error) {
-	flags, err := staticpods.ReadFlags(manifest, staticpods.Etcd)
-	if errors.Is(err, os.ErrNotExist) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, fmt.Errorf("read this node's etcd member from its manifest: %w", err)
-	}
-	le := &LocalEtcd{Name: flags["name"], PeerURL: flags["initial-advertise-peer-urls"], DataDir: flags["data-dir"]}
-	le.Endpoints = strings.Split(flags["advertise-client-urls"], ",")
-	for _, m := range strings.Split(flags["initial-cluster"], ",") {
-		if _, peer, ok := strings.Cut(m, "="); ok && peer != le.PeerURL {
-			if u, err := url.Parse(peer); err == nil {
-				le.Endpoints = append(le.Endpoints, "https://"+net.JoinHostPort(u.Hostname(), strconv.Itoa(layout.EtcdClientPort)))
-			}
-		}
-	}
-	pki := filepath.Join(layout.PKIDir, "etcd")
-	if ca := flags["trusted-ca-file"]; ca != "" {
-		pki = filepath.Dir(ca)
-	}
-	le.TLS = etcd.TLSFiles{CA: filepath.Join(pki, "ca.crt"), Cert: filepath.Join(pki, "healthcheck-client.crt"),
-		Key: filepath.Join(pki, "healthcheck-client.key")}
-	if !e.Root.Exists(le.TLS.Cert) {
-		up := filepath.Dir(pki)
-		le.TLS.Cert, le.TLS.Key = filepath.Join(up, "apiserver-etcd-client.crt"), filepath.Join(up, "apiserver-etcd-client.key")
-	}
-	return le, nil
 }
 
 func (d *resetData) EtcdClient(_ context.Context) (EtcdCluster, error) {
@@ -253,7 +206,7 @@ func (d *resetData) EtcdClient(_ context.Context) (EtcdCluster, error) {
 	if d.etcd != nil {
 		return d.etcd, nil
 	}
-	files := etcd.TLSFiles{CA: d.HostPath(le.TLS.CA), Cert: d.HostPath(le.TLS.Cert), Key: d.HostPath(le.TLS.Key)}
+	files := le.HostTLS(d.opts.Env.Root)
 	if d.opts.EtcdClient != nil {
 		d.etcd, err = d.opts.EtcdClient(le.Endpoints, files)
 	} else {

@@ -11,10 +11,12 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	sddbus "github.com/coreos/go-systemd/v22/dbus"
 	"github.com/coreos/go-systemd/v22/unit"
+	"github.com/godbus/dbus/v5"
 
 	"github.com/kubestrap/kubestrap/hostfs"
 )
@@ -45,6 +47,12 @@ type Manager interface {
 	// TimerTimes are a timer's last and next elapse, each zero when
 	// systemd knows none.
 	TimerTimes(ctx context.Context, name string) (last, next time.Time, err error)
+	// EnableNow is `systemctl enable --now`: it enables unit files by
+	// path, reloads systemd and starts each unit.
+	EnableNow(ctx context.Context, unitPaths ...string) error
+	// DisableNow is `systemctl disable --now`: it stops units by name and
+	// disables them; a unit that is not loaded or not enabled is no error.
+	DisableNow(ctx context.Context, names ...string) error
 }
 
 // ErrNoSystemd says the host does not run systemd as its init.
@@ -210,6 +218,43 @@ func (d DBus) NeedReload(ctx context.Context, name string) (bool, error) {
 	}
 	need, _ := p.Value.Value().(bool)
 	return need, nil
+}
+
+// EnableNow implements Manager. The reload comes between enabling and
+// starting, as systemctl does it: a unit file written just before is
+// otherwise unknown to systemd when the start job is queued.
+func (d DBus) EnableNow(ctx context.Context, unitPaths ...string) error {
+	if err := d.Enable(ctx, unitPaths...); err != nil {
+		return fmt.Errorf("enable %s: %w", strings.Join(unitPaths, ", "), err)
+	}
+	if err := d.Reload(ctx); err != nil {
+		return err
+	}
+	for _, p := range unitPaths {
+		name := filepath.Base(p)
+		if err := d.job(ctx, name, func(c *sddbus.Conn, ch chan string) (int, error) {
+			return c.StartUnitContext(ctx, name, "replace", ch)
+		}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// DisableNow implements Manager. Stopping a unit systemd does not know
+// fails with NoSuchUnit, which means there is nothing to stop.
+func (d DBus) DisableNow(ctx context.Context, names ...string) error {
+	for _, n := range names {
+		if err := d.Stop(ctx, n); err != nil && !isNoSuchUnit(err) {
+			return err
+		}
+	}
+	return d.Disable(ctx, names...)
+}
+
+func isNoSuchUnit(err error) bool {
+	var de dbus.Error
+	return errors.As(err, &de) && de.Name == "org.freedesktop.systemd1.NoSuchUnit"
 }
 
 // Timeout bounds one systemd operation.

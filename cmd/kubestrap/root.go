@@ -36,6 +36,8 @@ func newRootCommand(out, errOut io.Writer) *cobra.Command {
 		newTokenCommand(out),
 		newJoinCommand(out),
 		newResetCommand(out),
+		newEtcdCommand(out),
+		newStatusCommand(out),
 		newVersionCommand(out),
 	)
 	return root

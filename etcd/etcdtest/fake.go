@@ -26,6 +26,8 @@ type Fake struct {
 	NotInSync int
 	// MaxLearners mirrors etcd's --max-learners; zero means etcd's default, 1.
 	MaxLearners int
+	// LeaderID is the leader Status reports; zero means none.
+	LeaderID uint64
 
 	mu      sync.Mutex
 	members []*pb.Member
@@ -35,7 +37,10 @@ type Fake struct {
 	fail    map[string][]error
 }
 
-var _ etcd.Cluster = (*Fake)(nil)
+var (
+	_ etcd.Cluster  = (*Fake)(nil)
+	_ etcd.Statuser = (*Fake)(nil)
+)
 
 // New returns a Fake holding members; zero IDs are assigned, and each
 // member's Healthy is what Health reports for its client URLs.
@@ -123,6 +128,22 @@ func (f *Fake) Health(_ context.Context, clientURL string) error {
 		}
 	}
 	return fmt.Errorf("%s: connection refused", clientURL)
+}
+
+// Status implements etcd.Statuser: a healthy member serving endpoint
+// answers with its id and LeaderID.
+func (f *Fake) Status(_ context.Context, endpoint string) (*clientv3.StatusResponse, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if err := f.record("Status", endpoint); err != nil {
+		return nil, err
+	}
+	for _, m := range f.members {
+		if slices.Contains(m.ClientURLs, endpoint) && f.healthy[m.ID] {
+			return &clientv3.StatusResponse{Header: &pb.ResponseHeader{MemberId: m.ID}, Leader: f.LeaderID}, nil
+		}
+	}
+	return nil, fmt.Errorf("%s: connection refused", endpoint)
 }
 
 // MemberList implements etcd.Cluster.

@@ -81,6 +81,24 @@ func (f *Fake) TimerTimes(context.Context, string) (time.Time, time.Time, error)
 	return f.LastTrigger, f.NextElapse, f.Err
 }
 
+// EnableNow implements systemd.Manager.
+func (f *Fake) EnableNow(_ context.Context, unitPaths ...string) error {
+	var err error
+	for _, p := range unitPaths {
+		err = f.record("enable-now " + p)
+	}
+	return err
+}
+
+// DisableNow implements systemd.Manager.
+func (f *Fake) DisableNow(_ context.Context, names ...string) error {
+	var err error
+	for _, n := range names {
+		err = f.record("disable-now " + n)
+	}
+	return err
+}
+
 // Called returns the recorded calls.
 func (f *Fake) Called() []string {
 	f.mu.Lock()

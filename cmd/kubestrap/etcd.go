@@ -1,0 +1,267 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/kubestrap/kubestrap/etcd/snapshot"
+	"github.com/kubestrap/kubestrap/hostfs"
+	"github.com/kubestrap/kubestrap/phases"
+	"github.com/kubestrap/kubestrap/preflight"
+	"github.com/kubestrap/kubestrap/staticpods"
+	"github.com/kubestrap/kubestrap/status"
+	"github.com/kubestrap/kubestrap/systemd"
+)
+
+func newEtcdCommand(out io.Writer) *cobra.Command {
+	cmd := &cobra.Command{Use: "etcd", Short: "This node's etcd cluster: members and snapshots"}
+	snap := &cobra.Command{Use: "snapshot", Short: "Save, list, check, restore and schedule etcd snapshots"}
+	snap.AddCommand(newSnapshotSaveCommand(out), newSnapshotListCommand(out), newSnapshotStatusCommand(out),
+		newSnapshotRestoreCommand(out), newSnapshotScheduleCommand(out))
+	cmd.AddCommand(newEtcdMembersCommand(out), snap)
+	return cmd
+}
+
+// checkOutput accepts the -o values every command here knows.
+func checkOutput(o string) error {
+	if o != "" && o != "table" && o != "json" {
+		return &usageError{fmt.Errorf("unknown output %q: use table or json", o)}
+	}
+	return nil
+}
+
+func newEtcdMembersCommand(out io.Writer) *cobra.Command {
+	var output string
+	cmd := &cobra.Command{Use: "members", Short: "List the etcd members with their health and the leader", Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := checkOutput(output); err != nil {
+				return err
+			}
+			ctx, cancel := context.WithTimeout(cmd.Context(), 15*time.Second)
+			defer cancel()
+			ms, leader, err := status.LocalEtcdMembers("/")(ctx)
+			if err != nil && len(ms) == 0 {
+				return err
+			}
+			if output == "json" {
+				return writeJSON(out, status.EtcdView(ms, leader))
+			}
+			return status.EtcdView(ms, leader).WriteText(out)
+		}}
+	cmd.Flags().StringVarP(&output, "output", "o", "", "output format: table or json")
+	return cmd
+}
+
+func newSnapshotSaveCommand(out io.Writer) *cobra.Command {
+	var dir, output string
+	var retain int
+	cmd := &cobra.Command{Use: "save [FILE]", Short: "Save a snapshot of this node's etcd member (and FILE.json beside it)",
+		Args: cobra.MaximumNArgs(1), RunE: func(cmd *cobra.Command, args []string) error {
+			if err := checkOutput(output); err != nil {
+				return err
+			}
+			file := ""
+			if len(args) == 1 {
+				file = args[0]
+			}
+			start := time.Now()
+			saved, err := snapshot.SaveLocal(cmd.Context(), "/", file, dir, retain, start)
+			if err != nil {
+				return err
+			}
+			if output == "json" {
+				return writeJSON(out, saved.Info)
+			}
+			i := saved.Info
+			fmt.Fprintf(out, "[snapshot] saved %s: %s, revision %d, sha256 %s (%s)\n", saved.Path, size(i.Size), i.Revision,
+				i.SHA256, phases.FormatDuration(time.Since(start)))
+			for _, r := range saved.Pruned {
+				fmt.Fprintf(out, "[snapshot] removed %s (--retain %d)\n", r, retain)
+			}
+			return nil
+		}}
+	cmd.Flags().StringVar(&dir, "dir", snapshot.DefaultDir, "where the snapshot goes when no FILE is given")
+	cmd.Flags().IntVar(&retain, "retain", 0, "then keep only the newest N snapshots named etcd-NODE-TIME.db in the file's dir (0: keep all)")
+	cmd.Flags().StringVarP(&output, "output", "o", "", "json: print the sidecar")
+	return cmd
+}
+
+func newSnapshotListCommand(out io.Writer) *cobra.Command {
+	var dir, output string
+	cmd := &cobra.Command{Use: "list", Short: "List the snapshots in the snapshot dir, newest first", Args: cobra.NoArgs,
+		RunE: func(*cobra.Command, []string) error {
+			if err := checkOutput(output); err != nil {
+				return err
+			}
+			entries, err := snapshot.List(dir)
+			if err != nil || output == "json" {
+				return jsonOrErr(out, append([]snapshot.Entry{}, entries...), err)
+			}
+			tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "FILE\tTAKEN\tSIZE\tREVISION\tMEMBER\tKUBERNETES\tSHA256")
+			for _, e := range entries {
+				i := e.Info
+				if i == nil {
+					i = &snapshot.Info{SHA256: "(no sidecar)"}
+				}
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%s\t%s\n", e.Path, e.Time().Format("2006-01-02 15:04:05 MST"), size(e.Size),
+					i.Revision, dash(i.Member), dash(i.KubernetesVersion), i.SHA256[:min(12, len(i.SHA256))])
+			}
+			return tw.Flush()
+		}}
+	cmd.Flags().StringVar(&dir, "dir", snapshot.DefaultDir, "the snapshot dir")
+	cmd.Flags().StringVarP(&output, "output", "o", "", "output format: table or json")
+	return cmd
+}
+
+func newSnapshotStatusCommand(out io.Writer) *cobra.Command {
+	var output string
+	cmd := &cobra.Command{Use: "status FILE", Short: "Check a snapshot's hash and show etcd's reading of it", Args: cobra.ExactArgs(1),
+		RunE: func(_ *cobra.Command, args []string) error {
+			if err := checkOutput(output); err != nil {
+				return err
+			}
+			st, err := snapshot.Inspect(args[0])
+			if err != nil || output == "json" {
+				return jsonOrErr(out, st, err)
+			}
+			return printSnapshotStatus(out, st)
+		}}
+	cmd.Flags().StringVarP(&output, "output", "o", "", "output format: table or json")
+	return cmd
+}
+
+func printSnapshotStatus(out io.Writer, st *snapshot.Status) error {
+	tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
+	sha := st.SHA256 + " (no sidecar to compare with)"
+	if st.ExpectedSHA256 != "" {
+		sha = st.SHA256 + " (matches the sidecar)"
+	}
+	rows := [][2]string{{"file", st.File}, {"sha256", sha}, {"etcd checksum", st.EtcdChecksum},
+		{"revision", fmt.Sprint(st.Revision)}, {"total keys", fmt.Sprint(st.TotalKeys)}, {"total size", size(st.TotalSize)},
+		{"storage version", dash(st.StorageVersion)}}
+	if i := st.Sidecar; i != nil {
+		rows = append(rows, [2]string{"taken", i.Time.Format(time.RFC3339) + " from member " + i.Member},
+			[2]string{"cluster id", i.ClusterID}, [2]string{"kubernetes", dash(i.KubernetesVersion)})
+	}
+	for _, r := range rows {
+		fmt.Fprintf(tw, "%s:\t%s\n", r[0], r[1])
+	}
+	return tw.Flush()
+}
+
+func newSnapshotRestoreCommand(out io.Writer) *cobra.Command {
+	var force bool
+	var criSocket string
+	cmd := &cobra.Command{Use: "restore FILE", Short: "Restore this node's etcd from a snapshot (single control-plane clusters)",
+		Long: "restore checks FILE's hash, stops etcd and the API server (their manifests move out of the manifest dir),\n" +
+			"restores the data dir from FILE (the old one stays as DATADIR.before-restore-TIME), starts them again and waits\n" +
+			"until they are healthy. It refuses a cluster with other members unless --force-new-cluster: then this node\n" +
+			"becomes a new single-member cluster, and every other control-plane node must `kubestrap reset` and join again.",
+		Args: cobra.ExactArgs(1), RunE: func(cmd *cobra.Command, args []string) error {
+			lock, err := hostfs.AcquireLock(hostfs.LockPath, "etcd snapshot restore")
+			if err != nil {
+				return err
+			}
+			defer lock.Release()
+			cri := phases.NewResetData(phases.ResetOptions{Env: preflight.Host(), CRISocket: criSocket}).CRIEndpoint()
+			opts, closer, err := snapshot.HostRestore("/", args[0], force, cri, out)
+			if err != nil {
+				return err
+			}
+			defer func() { _ = closer.Close() }()
+			start := time.Now()
+			res, err := snapshot.Restore(cmd.Context(), opts)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(out, "[restore] done (%s)\n", phases.FormatDuration(time.Since(start)))
+			if len(res.OtherMembers) > 0 {
+				fmt.Fprintf(out, "next: on each other control-plane node (%s) run `kubestrap reset`, then join it again "+
+					"with `kubestrap join ... --control-plane`\n", strings.Join(res.OtherMembers, ", "))
+			}
+			return nil
+		}}
+	cmd.Flags().BoolVar(&force, "force-new-cluster", false, "restore as a new single-member cluster although others are (or may be) members")
+	cmd.Flags().StringVar(&criSocket, "cri-socket", "", "the runtime's CRI endpoint (default: the kubelet's)")
+	return cmd
+}
+
+func newSnapshotScheduleCommand(out io.Writer) *cobra.Command {
+	s := snapshot.Schedule{}
+	var disable bool
+	cmd := &cobra.Command{Use: "schedule", Short: "Save snapshots periodically with a systemd timer (or --disable it)", Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if disable {
+				done, err := snapshot.Disable(cmd.Context(), systemd.DBus{}, snapshot.UnitDir)
+				switch {
+				case err != nil:
+					return err
+				case done:
+					fmt.Fprintf(out, "[schedule] disabled and removed %s; saved snapshots stay\n", snapshot.TimerName)
+				default:
+					fmt.Fprintln(out, "[schedule] no schedule to disable")
+				}
+				return nil
+			}
+			var err error
+			if s.Binary, err = selfPath(); err != nil {
+				return err
+			}
+			if err := s.Validate(); err != nil {
+				return &usageError{err}
+			}
+			if _, err := staticpods.LocalMember("/"); err != nil {
+				return err
+			}
+			if err := snapshot.Enable(cmd.Context(), systemd.DBus{}, snapshot.UnitDir, s); err != nil {
+				return err
+			}
+			_, err = fmt.Fprintf(out, "[schedule] %s saves a snapshot every %s into %s, keeping the newest %d "+
+				"(`systemctl list-timers %s` shows the next run)\n", snapshot.TimerName, snapshot.Span(s.Every), s.Dir, s.Retain,
+				snapshot.TimerName)
+			return err
+		}}
+	cmd.Flags().DurationVar(&s.Every, "every", 6*time.Hour, "how often to save")
+	cmd.Flags().IntVar(&s.Retain, "retain", 5, "how many scheduled snapshots to keep")
+	cmd.Flags().StringVar(&s.Dir, "dir", snapshot.DefaultDir, "where to save them")
+	cmd.Flags().BoolVar(&disable, "disable", false, "stop and remove the schedule")
+	return cmd
+}
+
+// selfPath is this binary's real path, for the service to run.
+func selfPath() (string, error) {
+	p, err := os.Executable()
+	if err != nil {
+		return "", err
+	}
+	return filepath.EvalSymlinks(p)
+}
+
+// jsonOrErr returns err, or prints v as JSON.
+func jsonOrErr(out io.Writer, v any, err error) error {
+	if err != nil {
+		return err
+	}
+	return writeJSON(out, v)
+}
+
+func size(n int64) string {
+	switch {
+	case n >= 1<<30:
+		return fmt.Sprintf("%.1f GiB", float64(n)/(1<<30))
+	case n >= 1<<20:
+		return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
+	case n >= 1<<10:
+		return fmt.Sprintf("%.1f KiB", float64(n)/(1<<10))
+	}
+	return fmt.Sprintf("%d B", n)
+}

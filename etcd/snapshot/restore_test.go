@@ -1,0 +1,202 @@
+package snapshot
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	etcdutl "go.etcd.io/etcd/etcdutl/v3/snapshot"
+	"google.golang.org/grpc"
+	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
+
+	"github.com/kubestrap/kubestrap/etcd"
+	"github.com/kubestrap/kubestrap/staticpods"
+)
+
+// node is a control-plane node's files for a restore: the manifests, the
+// data dir and a good snapshot.
+type node struct {
+	root, manifests, dataDir, file string
+	opts                           RestoreOptions
+	restored                       []etcdutl.RestoreConfig
+	waited                         bool
+	listed                         atomic.Int32
+}
+
+// runtime reports an etcd container running on the first list after
+// the stop, and exited from then on.
+type runtime struct{ n *node }
+
+func (r runtime) ListContainers(context.Context, *runtimeapi.ListContainersRequest, ...grpc.CallOption) (*runtimeapi.ListContainersResponse, error) {
+	state := runtimeapi.ContainerState_CONTAINER_EXITED
+	if r.n.listed.Add(1) == 1 {
+		state = runtimeapi.ContainerState_CONTAINER_RUNNING
+	}
+	return &runtimeapi.ListContainersResponse{Containers: []*runtimeapi.Container{
+		{Id: "abc", State: state, Labels: map[string]string{"io.kubernetes.container.name": "etcd"}},
+		{Id: "def", State: runtimeapi.ContainerState_CONTAINER_RUNNING, Labels: map[string]string{"io.kubernetes.container.name": "kube-scheduler"}},
+	}}, nil
+}
+
+func member(id uint64, name, ip string) etcd.Member {
+	return etcd.Member{ID: id, Name: name, PeerURLs: []string{"https://" + ip + ":2380"},
+		ClientURLs: []string{"https://" + ip + ":2379"}, Healthy: true}
+}
+
+func newNode(t *testing.T, members ...etcd.Member) *node {
+	t.Helper()
+	n := &node{root: t.TempDir()}
+	kube := filepath.Join(n.root, "etc/kubernetes")
+	n.manifests = filepath.Join(kube, "manifests")
+	n.dataDir = filepath.Join(n.root, "var/lib/etcd")
+	for _, d := range []string{n.manifests, filepath.Join(n.dataDir, "member")} {
+		if err := os.MkdirAll(d, 0o700); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, c := range []string{"etcd", "kube-apiserver", "kube-scheduler"} {
+		if err := os.WriteFile(staticpods.ManifestPath(n.manifests, c), []byte(c), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	n.file = saveAt(t, filepath.Join(n.root, "snaps"), "cp1", t0, 5)
+	if len(members) == 0 {
+		members = []etcd.Member{member(1, "cp1", "10.0.0.1")}
+	}
+	n.opts = RestoreOptions{File: n.file, Root: "/",
+		Local: &staticpods.LocalEtcd{Name: "cp1", PeerURL: "https://10.0.0.1:2380", DataDir: n.dataDir,
+			InitialCluster: "cp0=https://10.0.0.9:2380,cp1=https://10.0.0.1:2380"},
+		ManifestDir: n.manifests, ParkParent: kube,
+		Members:     func(context.Context) ([]etcd.Member, error) { return members, nil },
+		Runtime:     runtime{n},
+		WaitHealthy: func(context.Context) error { n.waited = true; return nil },
+		RestoreDataDir: func(c etcdutl.RestoreConfig) error {
+			n.restored = append(n.restored, c)
+			return os.MkdirAll(filepath.Join(c.OutputDataDir, "member", "snap"), 0o755)
+		},
+		Out: &bytes.Buffer{}, Now: func() time.Time { return t0 }, Interval: time.Millisecond, StopTimeout: 5 * time.Second}
+	return n
+}
+
+// manifestsInPlace fails the test unless every manifest is where the
+// kubelet reads it and no parked copy is left.
+func (n *node) manifestsInPlace(t *testing.T) {
+	t.Helper()
+	for _, c := range []string{"etcd", "kube-apiserver", "kube-scheduler"} {
+		if _, err := os.Stat(staticpods.ManifestPath(n.manifests, c)); err != nil {
+			t.Errorf("manifest %s: %v", c, err)
+		}
+	}
+	if parked, _ := filepath.Glob(filepath.Join(n.root, "etc/kubernetes/kubestrap-parked-*")); len(parked) != 0 {
+		t.Errorf("parking dirs left: %v", parked)
+	}
+}
+
+func TestRestoreRefusesCorruptedFileBeforeStoppingAnything(t *testing.T) {
+	n := newNode(t)
+	want, _ := ReadInfo(n.file)
+	corrupt(t, n.file)
+	n.opts.Members = func(context.Context) ([]etcd.Member, error) { t.Error("members asked"); return nil, nil }
+	_, err := Restore(context.Background(), n.opts)
+	var he *HashError
+	if !errors.As(err, &he) {
+		t.Fatalf("err = %v, want a HashError", err)
+	}
+	if !strings.Contains(err.Error(), want.SHA256) || !strings.Contains(err.Error(), he.Actual) {
+		t.Errorf("error does not name expected %s and actual: %v", want.SHA256, err)
+	}
+	n.manifestsInPlace(t)
+	if n.listed.Load() != 0 || len(n.restored) != 0 || n.waited {
+		t.Errorf("acted on a corrupted file: listed %d, restored %v, waited %v", n.listed.Load(), n.restored, n.waited)
+	}
+}
+
+func TestRestoreRefusesMultiMemberWithoutForce(t *testing.T) {
+	n := newNode(t, member(1, "cp1", "10.0.0.1"), member(2, "cp2", "10.0.0.2"), member(3, "cp3", "10.0.0.3"))
+	_, err := Restore(context.Background(), n.opts)
+	var re *RefusedError
+	if !errors.As(err, &re) || !strings.Contains(err.Error(), "3 members") || !strings.Contains(err.Error(), "--force-new-cluster") ||
+		!strings.Contains(err.Error(), "kubestrap reset") || !strings.Contains(err.Error(), "cp2") {
+		t.Fatalf("err = %v", err)
+	}
+	n.manifestsInPlace(t)
+	if n.listed.Load() != 0 || len(n.restored) != 0 {
+		t.Error("stopped or restored although refused")
+	}
+
+	n.opts.ForceNewCluster = true
+	res, err := Restore(context.Background(), n.opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.OtherMembers) != 2 || !strings.Contains(n.opts.Out.(*bytes.Buffer).String(), "kubestrap reset") {
+		t.Errorf("others = %v, output:\n%s", res.OtherMembers, n.opts.Out)
+	}
+}
+
+func TestRestoreRefusesWhenMembersCannotBeKnown(t *testing.T) {
+	n := newNode(t)
+	n.opts.Members = func(context.Context) ([]etcd.Member, error) { return nil, errors.New("connection refused") }
+	if _, err := Restore(context.Background(), n.opts); err == nil || !strings.Contains(err.Error(), "--force-new-cluster") {
+		t.Fatalf("err = %v", err)
+	}
+	n.manifestsInPlace(t)
+	n.opts.ForceNewCluster = true
+	if _, err := Restore(context.Background(), n.opts); err != nil {
+		t.Fatalf("with --force-new-cluster: %v", err)
+	}
+}
+
+func TestRestoreSwapsDataDirAndRestarts(t *testing.T) {
+	n := newNode(t)
+	res, err := Restore(context.Background(), n.opts)
+	if err != nil {
+		t.Fatalf("%v\n%s", err, n.opts.Out)
+	}
+	old := n.dataDir + ".before-restore-20260301T120000Z"
+	if res.OldDataDir != old || res.Revision != 4242 {
+		t.Errorf("result = %+v", res)
+	}
+	if _, err := os.Stat(filepath.Join(old, "member")); err != nil {
+		t.Errorf("old data: %v", err)
+	}
+	if st, err := os.Stat(filepath.Join(n.dataDir, "member", "snap")); err != nil || !st.IsDir() {
+		t.Errorf("restored data: %v", err)
+	}
+	if st, _ := os.Stat(n.dataDir); st.Mode().Perm() != 0o700 {
+		t.Errorf("data dir mode %v", st.Mode().Perm())
+	}
+	n.manifestsInPlace(t)
+	if !n.waited || n.listed.Load() < 2 {
+		t.Errorf("waited %v, listed %d times", n.waited, n.listed.Load())
+	}
+	c := n.restored[0]
+	if c.Name != "cp1" || c.InitialCluster != "cp1=https://10.0.0.1:2380" || c.PeerURLs[0] != "https://10.0.0.1:2380" ||
+		c.SnapshotPath != n.file || !c.MarkCompacted || c.RevisionBump == 0 {
+		t.Errorf("restore config = %+v", c)
+	}
+}
+
+func TestRestoreFailureKeepsOldDataAndRestarts(t *testing.T) {
+	n := newNode(t)
+	n.opts.RestoreDataDir = func(c etcdutl.RestoreConfig) error {
+		_ = os.MkdirAll(c.OutputDataDir, 0o700)
+		return errors.New("disk full")
+	}
+	if _, err := Restore(context.Background(), n.opts); err == nil || !strings.Contains(err.Error(), "disk full") {
+		t.Fatalf("err = %v", err)
+	}
+	n.manifestsInPlace(t)
+	if _, err := os.Stat(filepath.Join(n.dataDir, "member")); err != nil {
+		t.Errorf("old data moved: %v", err)
+	}
+	if left, _ := filepath.Glob(n.dataDir + ".*"); len(left) != 0 {
+		t.Errorf("left %v", left)
+	}
+}

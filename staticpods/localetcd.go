@@ -1,0 +1,89 @@
+package staticpods
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	"github.com/kubestrap/kubestrap/etcd"
+	"github.com/kubestrap/kubestrap/hostfs"
+	"github.com/kubestrap/kubestrap/layout"
+)
+
+// LocalEtcd is a node's etcd member, read back from its static pod
+// manifest. Its paths are node paths (not mapped into a host root).
+type LocalEtcd struct {
+	Name, PeerURL string
+	// InitialCluster is the manifest's --initial-cluster: the members the
+	// node knew when it wrote the manifest (only itself after init).
+	InitialCluster string
+	// Endpoints are the client URLs of this member and of every member
+	// in the manifest's initial cluster.
+	Endpoints []string
+	DataDir   string
+	// TLS is the client certificate kubestrap uses: healthcheck-client,
+	// else apiserver-etcd-client.
+	TLS etcd.TLSFiles
+}
+
+// ReadLocalEtcd reads a member from its manifest (a path under root): the
+// static pod knows its name, URLs and data dir also when the API server
+// and etcd are down. It returns nil, nil when the node runs no etcd.
+func ReadLocalEtcd(manifest string, root hostfs.Root) (*LocalEtcd, error) {
+	flags, err := ReadFlags(manifest, Etcd)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read this node's etcd member from its manifest: %w", err)
+	}
+	le := &LocalEtcd{Name: flags["name"], PeerURL: flags["initial-advertise-peer-urls"], DataDir: flags["data-dir"],
+		InitialCluster: flags["initial-cluster"]}
+	le.Endpoints = strings.Split(flags["advertise-client-urls"], ",")
+	for _, m := range strings.Split(le.InitialCluster, ",") {
+		if _, peer, ok := strings.Cut(m, "="); ok && peer != le.PeerURL {
+			if u, err := url.Parse(peer); err == nil {
+				le.Endpoints = append(le.Endpoints, "https://"+net.JoinHostPort(u.Hostname(), strconv.Itoa(layout.EtcdClientPort)))
+			}
+		}
+	}
+	pki := filepath.Join(layout.PKIDir, "etcd")
+	if ca := flags["trusted-ca-file"]; ca != "" {
+		pki = filepath.Dir(ca)
+	}
+	le.TLS = etcd.TLSFiles{CA: filepath.Join(pki, "ca.crt"), Cert: filepath.Join(pki, "healthcheck-client.crt"),
+		Key: filepath.Join(pki, "healthcheck-client.key")}
+	if !root.Exists(le.TLS.Cert) {
+		up := filepath.Dir(pki)
+		le.TLS.Cert, le.TLS.Key = filepath.Join(up, "apiserver-etcd-client.crt"), filepath.Join(up, "apiserver-etcd-client.key")
+	}
+	return le, nil
+}
+
+// ErrNoMember says the node runs no etcd member.
+var ErrNoMember = errors.New("this node runs no etcd member (no " + layout.ManifestDir + "/etcd.yaml): " +
+	"run this on a control-plane node")
+
+// LocalMember reads this node's member from its manifest in the host's
+// manifest dir (under root); ErrNoMember when there is none.
+func LocalMember(root hostfs.Root) (*LocalEtcd, error) {
+	le, err := ReadLocalEtcd(ManifestPath(root.Path(layout.ManifestDir), Etcd), root)
+	if err == nil && le == nil {
+		err = ErrNoMember
+	}
+	return le, err
+}
+
+// ManifestPath is where component's manifest is in the manifest dir dir.
+func ManifestPath(dir, component string) string { return filepath.Join(dir, component+".yaml") }
+
+// HostTLS is TLS with its paths mapped into root, for a client run from
+// the host (or a test's stand-in for it).
+func (le *LocalEtcd) HostTLS(root hostfs.Root) etcd.TLSFiles {
+	return etcd.TLSFiles{CA: root.Path(le.TLS.CA), Cert: root.Path(le.TLS.Cert), Key: root.Path(le.TLS.Key)}
+}

@@ -1,0 +1,164 @@
+package staticpods
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"google.golang.org/grpc"
+	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
+
+	"github.com/kubestrap/kubestrap/config"
+	"github.com/kubestrap/kubestrap/poll"
+)
+
+// Parked is a set of static pods whose manifests were moved out of the
+// kubelet's manifest dir, which makes the kubelet stop them; Unpark puts
+// them back and the kubelet starts them again.
+type Parked struct {
+	// ManifestDir is where the manifests belong; Dir is where they wait.
+	ManifestDir, Dir string
+	Components       []string
+}
+
+// Park moves the manifests of components from manifestDir into a new
+// directory under parent. parent must be outside manifestDir (the kubelet
+// reads every file there) and on the same file system, so each move is a
+// rename: a manifest is always in exactly one of the two places. On an
+// error the manifests already moved are put back.
+func Park(manifestDir, parent string, components ...string) (*Parked, error) {
+	dir, err := os.MkdirTemp(parent, "kubestrap-parked-manifests-")
+	if err != nil {
+		return nil, fmt.Errorf("make a directory for the parked manifests: %w", err)
+	}
+	p := &Parked{ManifestDir: manifestDir, Dir: dir}
+	for _, c := range components {
+		if err := os.Rename(ManifestPath(manifestDir, c), ManifestPath(dir, c)); err != nil {
+			return nil, errors.Join(fmt.Errorf("move the %s manifest out of %s: %w", c, manifestDir, err), p.Unpark())
+		}
+		p.Components = append(p.Components, c)
+	}
+	return p, nil
+}
+
+// Unpark moves the manifests back and removes the parking directory; it
+// is a no-op for manifests already back.
+func (p *Parked) Unpark() error {
+	var errs []error
+	for _, c := range p.Components {
+		err := os.Rename(ManifestPath(p.Dir, c), ManifestPath(p.ManifestDir, c))
+		if err != nil && !errors.Is(err, os.ErrNotExist) {
+			errs = append(errs, fmt.Errorf("put the %s manifest back: move %s to %s by hand: %w",
+				c, ManifestPath(p.Dir, c), p.ManifestDir, err))
+		}
+	}
+	if len(errs) == 0 {
+		_ = os.Remove(p.Dir)
+	}
+	return errors.Join(errs...)
+}
+
+// ContainerLister is the part of the CRI runtime service that tells which
+// containers run; runtimeapi.RuntimeServiceClient has it, tests fake it.
+type ContainerLister interface {
+	ListContainers(ctx context.Context, in *runtimeapi.ListContainersRequest, opts ...grpc.CallOption) (*runtimeapi.ListContainersResponse, error)
+}
+
+var _ ContainerLister = runtimeapi.RuntimeServiceClient(nil)
+
+// containerNameLabel is the label the kubelet puts on every container with
+// its name in the pod spec.
+const containerNameLabel = "io.kubernetes.container.name"
+
+// WaitStopped waits until no container of components is running (or
+// being created): only then has the kubelet really stopped them, and a
+// data dir they use may change. Exited containers may stay until the
+// kubelet's garbage collection; they hold nothing open.
+func WaitStopped(ctx context.Context, rt ContainerLister, s poll.Spec, components ...string) error {
+	s.What = strings.Join(components, " and ") + " containers to stop"
+	return poll.Until(ctx, s, func(ctx context.Context) (bool, error) {
+		running, err := runningContainers(ctx, rt, components)
+		if err != nil {
+			return false, fmt.Errorf("list containers through the CRI: %w", err)
+		}
+		if len(running) > 0 {
+			return false, fmt.Errorf("still running: %s", strings.Join(running, ", "))
+		}
+		return true, nil
+	})
+}
+
+// runningContainers filters on the client side: it is one call either way,
+// and it does not depend on how a runtime implements label filters.
+func runningContainers(ctx context.Context, rt ContainerLister, components []string) ([]string, error) {
+	list, err := rt.ListContainers(ctx, &runtimeapi.ListContainersRequest{})
+	if err != nil {
+		return nil, err
+	}
+	var running []string
+	for _, c := range list.Containers {
+		name := c.Labels[containerNameLabel]
+		if name == "" && c.Metadata != nil {
+			name = c.Metadata.Name
+		}
+		if slices.Contains(components, name) && c.State != runtimeapi.ContainerState_CONTAINER_EXITED {
+			running = append(running, name+" ("+shortID(c.Id)+")")
+		}
+	}
+	return running, nil
+}
+
+func shortID(id string) string { return id[:min(len(id), 13)] }
+
+// ProbeConfig is the part of a node's configuration ControlPlaneProbes
+// needs — the API server's address and port, the certificates dir — read
+// from the API server's manifest, so that it also works on a control-plane
+// node that joined (which has no recorded init configuration).
+func ProbeConfig(manifestDir string) (*config.Init, error) {
+	flags, err := ReadFlags(ManifestPath(manifestDir, KubeAPIServer), KubeAPIServer)
+	if err != nil {
+		return nil, fmt.Errorf("read the API server's address from its manifest: %w", err)
+	}
+	port, err := strconv.ParseInt(flags["secure-port"], 10, 32)
+	if err != nil {
+		return nil, fmt.Errorf("%s: --secure-port %q: %w", ManifestPath(manifestDir, KubeAPIServer), flags["secure-port"], err)
+	}
+	c := &config.Init{}
+	c.LocalAPIEndpoint.AdvertiseAddress = flags["advertise-address"]
+	c.LocalAPIEndpoint.BindPort = int32(port)
+	c.Cluster.CertificatesDir = filepath.Dir(flags["client-ca-file"])
+	return c, nil
+}
+
+// WaitHealthy waits until the named components of this node pass the
+// probes init waits with (addresses from the manifests in manifestDir); on
+// a timeout the error carries their last log lines from the CRI.
+func WaitHealthy(ctx context.Context, manifestDir, criEndpoint string, out io.Writer, prefix string, components ...string) error {
+	c, err := ProbeConfig(manifestDir)
+	if err != nil {
+		return err
+	}
+	probes, err := ControlPlaneProbes(c, c.Cluster.CertificatesDir)
+	if err != nil {
+		return err
+	}
+	probes = slices.DeleteFunc(probes, func(p Probe) bool { return !slices.Contains(components, p.Name) })
+	w := &Waiter{Probes: probes, Interval: 500 * time.Millisecond, Out: out, Prefix: prefix,
+		Logs: func(component string) string {
+			lctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			logs, err := CRILogs(lctx, criEndpoint, component, 15)
+			if err != nil {
+				return "(no logs: " + err.Error() + ")"
+			}
+			return logs
+		}}
+	return w.Wait(ctx)
+}
