@@ -117,11 +117,12 @@ lab: dist
 lab-down:
 	lab/lab.sh down
 
-## e2e: the end-to-end tests in the lab: init, join, HA control planes with reset
+## e2e: the end-to-end tests in the lab: init, join, HA control planes with reset, day-2 (renew, snapshots, status)
 e2e: dist
 	$(LAB_ENV) lab/e2e-init.sh
 	$(LAB_ENV) lab/e2e-join.sh
 	$(LAB_ENV) lab/e2e-ha.sh
+	$(LAB_ENV) lab/e2e-day2.sh
 
 ## lab-smoke: two nodes, a kubelet in each running static pods at once, then teardown
 lab-smoke: dist

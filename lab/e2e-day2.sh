@@ -4,7 +4,11 @@
 # kubeconfig and the static pods restart onto them (the API server's
 # serving certificate, read from its port, is new); the cluster keeps
 # working (kubectl, a new pod, a join after the renewal); a second renew
-# does nothing; the auto-renew timer is enabled, runs, and goes.
+# does nothing; the auto-renew timer is enabled, runs, and goes. Then an
+# etcd snapshot is saved and restored (a ConfigMap deleted after the save
+# is back), a corrupted snapshot is refused before anything stops, the
+# snapshot timer works, and `status` is healthy, then names a stopped
+# worker and a stopped etcd.
 set -euo pipefail
 # shellcheck source-path=SCRIPTDIR source=e2e-lib.sh
 . "$(dirname "$0")/e2e-lib.sh"
@@ -61,6 +65,49 @@ on "$cp" journalctl -u kubestrap-certs-renew.service --no-pager | grep -q 'renew
 on "$cp" kubestrap certs auto-renew disable >/dev/null || fail "auto-renew disable"
 on "$cp" test ! -e /etc/systemd/system/kubestrap-certs-renew.timer || fail "disable left the timer unit"
 ok "auto-renew: the timer is enabled, its service runs and logs to the journal, disable removes it"
+
+# Snapshots: save, delete what was saved, restore.
+kc "$cp" create configmap saved --from-literal=k=v >/dev/null
+s=$SECONDS
+snap=$(on "$cp" kubestrap etcd snapshot save -o json 2>/dev/null) || fail "snapshot save"
+saved=$((SECONDS - s))
+file=$(jq -r '.file // .path' <<<"$snap")
+[[ $(on "$cp" sha256sum "$file" | cut -d' ' -f1) == "$(on "$cp" jq -r .sha256 "$file.json" 2>/dev/null || jq -r .sha256 <<<"$snap")" ]] ||
+	fail "the snapshot's sha256 does not match its sidecar: $snap"
+[[ $(on "$cp" stat -c %a "$file") == 600 ]] || fail "snapshot file mode $(on "$cp" stat -c %a "$file")"
+size=$(on "$cp" stat -c %s "$file")
+kc "$cp" delete configmap saved >/dev/null
+on "$cp" sh -c "cp $file /root/bad.db && cp $file.json /root/bad.db.json && printf x | dd of=/root/bad.db bs=1 seek=4096 conv=notrunc status=none"
+set +e
+out=$(on "$cp" kubestrap etcd snapshot restore /root/bad.db 2>&1); rc=$?
+set -e
+[[ $rc == 1 && $out == *sha256* ]] || fail "a corrupted snapshot: rc=$rc $out"
+on "$cp" test -e /etc/kubernetes/manifests/etcd.yaml -a -e /etc/kubernetes/manifests/kube-apiserver.yaml ||
+	fail "a refused restore moved the manifests"
+ok "a corrupted snapshot is refused by its hash (exit 1) before anything stops"
+s=$SECONDS
+out=$(on "$cp" kubestrap etcd snapshot restore "$file" 2>&1) || fail "restore: $out"
+restored=$((SECONDS - s))
+eventually 60 kc "$cp" get configmap saved || fail "the ConfigMap is not back after the restore"
+kc "$cp" wait --for=condition=Ready "node/$cp" --timeout=90s >/dev/null || fail "$cp not Ready after the restore"
+ok "snapshot saved in ${saved}s ($size bytes), restored in ${restored}s: the ConfigMap deleted after the save is back"
+
+out=$(on "$cp" kubestrap etcd snapshot schedule --every 6h --retain 2 2>&1) || fail "snapshot schedule: $out"
+on "$cp" systemctl is-enabled --quiet kubestrap-etcd-snapshot.timer || fail "the snapshot timer is not enabled"
+on "$cp" kubestrap etcd snapshot schedule --disable >/dev/null || fail "schedule --disable"
+on "$cp" test ! -e /etc/systemd/system/kubestrap-etcd-snapshot.timer || fail "schedule --disable left the timer"
+ok "the snapshot timer is enabled by schedule and removed by schedule --disable"
+
+# status: healthy, then a stopped worker, then a stopped etcd.
+eventually 60 on "$cp" kubestrap status || fail "status on a healthy cluster: $(on "$cp" kubestrap status 2>&1)"
+docker stop "$w" >/dev/null
+eventually 90 sh -c "! docker exec $cp kubestrap status >/dev/null 2>&1" || fail "status did not notice $w stopped"
+out=$(on "$cp" kubestrap status 2>&1 || true)
+[[ $out == *"$w"* ]] || fail "status does not name $w: $out"
+on "$cp" mv /etc/kubernetes/manifests/etcd.yaml /root/etcd.yaml
+eventually 60 sh -c "docker exec $cp kubestrap status 2>&1 | grep -qi etcd" || fail "status does not name etcd"
+on "$cp" mv /root/etcd.yaml /etc/kubernetes/manifests/etcd.yaml
+ok "status is healthy (exit 0), then exits 1 naming the stopped worker $w and the stopped etcd"
 
 trap - EXIT
 lab down
