@@ -57,6 +57,18 @@ kc "$cp1" wait --for=condition=Ready node --all --timeout=120s >/dev/null || fai
 [[ $(kc "$cp1" get nodes --no-headers | grep -c ' Ready ') == 5 ]] || fail "want 5 Ready nodes: $(kc "$cp1" get nodes)"
 [[ $(voters) == 3 ]] || fail "want 3 voting etcd members: $(etcdctl --endpoints https://127.0.0.1:2379 member list)"
 ok "3 control planes and 2 workers Ready; etcd has 3 voting members"
+members=$(on "$cp2" kubestrap etcd members -o json) || fail "etcd members: $members"
+[[ $(jq '.members | length' <<<"$members") == 3 && $(jq -r .leader <<<"$members") =~ ^$LAB_PREFIX-[123]$ ]] ||
+	fail "etcd members: $members"
+ok "kubestrap etcd members on $cp2 lists 3 members led by $(jq -r .leader <<<"$members")"
+snap=$(on "$cp1" kubestrap etcd snapshot save -o json 2>/dev/null) || fail "snapshot save on a 3-member cluster"
+set +e
+out=$(on "$cp1" kubestrap etcd snapshot restore "$(jq -r .file <<<"$snap")" 2>&1); rc=$?
+set -e
+[[ $rc == 1 && $out == *"--force-new-cluster"* ]] || fail "restore on a 3-member cluster: rc=$rc $out"
+on "$cp1" test -e /etc/kubernetes/manifests/etcd.yaml -a -e /etc/kubernetes/manifests/kube-apiserver.yaml ||
+	fail "a refused restore moved the manifests"
+ok "a snapshot restore on a 3-member cluster is refused without --force-new-cluster; nothing stopped"
 
 eps=$(for n in "$cp1" "$cp2" "$cp3"; do printf 'https://%s:2379,' "$(lab ip "$n")"; done)
 eps=${eps%,}
