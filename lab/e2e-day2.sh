@@ -71,7 +71,8 @@ kc "$cp" create configmap saved --from-literal=k=v >/dev/null
 s=$SECONDS
 snap=$(on "$cp" kubestrap etcd snapshot save -o json 2>/dev/null) || fail "snapshot save"
 saved=$((SECONDS - s))
-file=$(jq -r '.file // .path' <<<"$snap")
+file=$(jq -r .file <<<"$snap")
+[[ $file == /* ]] || file="/var/lib/kubestrap/snapshots/$file" # the sidecar names the file beside it
 [[ $(on "$cp" sha256sum "$file" | cut -d' ' -f1) == "$(on "$cp" jq -r .sha256 "$file.json" 2>/dev/null || jq -r .sha256 <<<"$snap")" ]] ||
 	fail "the snapshot's sha256 does not match its sidecar: $snap"
 [[ $(on "$cp" stat -c %a "$file") == 600 ]] || fail "snapshot file mode $(on "$cp" stat -c %a "$file")"

@@ -63,7 +63,7 @@ members=$(on "$cp2" kubestrap etcd members -o json) || fail "etcd members: $memb
 ok "kubestrap etcd members on $cp2 lists 3 members led by $(jq -r .leader <<<"$members")"
 snap=$(on "$cp1" kubestrap etcd snapshot save -o json 2>/dev/null) || fail "snapshot save on a 3-member cluster"
 set +e
-out=$(on "$cp1" kubestrap etcd snapshot restore "$(jq -r .file <<<"$snap")" 2>&1); rc=$?
+out=$(on "$cp1" kubestrap etcd snapshot restore "/var/lib/kubestrap/snapshots/$(jq -r .file <<<"$snap")" 2>&1); rc=$?
 set -e
 [[ $rc == 1 && $out == *"--force-new-cluster"* ]] || fail "restore on a 3-member cluster: rc=$rc $out"
 on "$cp1" test -e /etc/kubernetes/manifests/etcd.yaml -a -e /etc/kubernetes/manifests/kube-apiserver.yaml ||
