@@ -17,6 +17,7 @@ import (
 
 	"github.com/kubestrap/kubestrap/cleanup"
 	"github.com/kubestrap/kubestrap/components/addons"
+	"github.com/kubestrap/kubestrap/etcd/snapshot"
 	"github.com/kubestrap/kubestrap/join"
 	"github.com/kubestrap/kubestrap/layout"
 	"github.com/kubestrap/kubestrap/preflight"
@@ -43,6 +44,8 @@ func ResetPhases() []Phase {
 			"the rest would lose quorum, unless -f)", Run: resetPhase(runRemoveEtcdMember)},
 		{Name: "delete-node", Short: "Delete this node's Node object when an API server answers", Run: resetPhase(runDeleteNode)},
 		{Name: "stop-kubelet", Short: "Stop and disable the kubelet, remove its unit and binary", Run: resetPhase(runStopKubelet)},
+		{Name: "timers", Short: "Disable and remove kubestrap's timers (certificate renewal, etcd snapshots)",
+			Run: resetPhase(runTimers)},
 		{Name: "remove-pods", Short: "Stop and remove every pod sandbox and container through the CRI", Run: resetPhase(runRemovePods)},
 		{Name: "unmount", Short: "Unmount everything below " + layout.KubeletDir + ", deepest first", Run: resetPhase(runUnmount)},
 		{Name: "remove-files", Short: "Remove kubestrap's files in " + layout.KubernetesDir + ", " + layout.KubeletDir +
@@ -473,4 +476,47 @@ func runPreflightFixes(_ context.Context, d ResetData) (string, error) {
 		return "no changes of `preflight --fix` on this node", nil
 	}
 	return fmt.Sprintf("left %d change(s) of `preflight --fix` (the summary says how to revert them)", len(left)), nil
+}
+
+// kubestrapTimers are the timer/service pairs day-2 commands install; a
+// reset node must not keep renewing certificates or saving snapshots of a
+// cluster it left.
+var kubestrapTimers = [][2]string{{layout.RenewTimerUnit, layout.RenewServiceUnit}, {snapshot.TimerName, snapshot.ServiceName}}
+
+func runTimers(ctx context.Context, d ResetData) (string, error) {
+	root := d.Env().Root
+	var timers, files []string
+	for _, t := range kubestrapTimers {
+		for _, u := range t {
+			if p := filepath.Join(layout.SystemdUnitDir, u); root.Exists(p) {
+				files = append(files, p)
+				if u == t[0] {
+					timers = append(timers, u)
+				}
+			}
+		}
+	}
+	if len(files) == 0 {
+		return "no kubestrap timers", nil
+	}
+	if d.DryRun() {
+		return "dry-run: would disable and remove " + strings.Join(files, ", "), nil
+	}
+	if len(timers) > 0 && systemd.Running(root) {
+		if err := d.Systemd().DisableNow(ctx, timers...); err != nil {
+			return "", fmt.Errorf("disable %s: %w", strings.Join(timers, ", "), err)
+		}
+	}
+	f := cleanup.Files{Root: root, Report: d.Report()}
+	for _, p := range files {
+		if err := f.Remove(p); err != nil {
+			return "", err
+		}
+	}
+	if systemd.Running(root) {
+		if err := d.Systemd().Reload(ctx); err != nil {
+			return "", fmt.Errorf("systemd daemon-reload: %w", err)
+		}
+	}
+	return "disabled and removed " + strings.Join(files, ", "), nil
 }

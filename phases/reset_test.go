@@ -108,6 +108,8 @@ func newUsedNodeWith(t *testing.T, mutate func(*config.Init)) *usedNode {
 		"/run/flannel/subnet.env", "/var/lib/cni/networks/kubestrap/10.244.0.2", "/var/lib/cni/results/kubestrap-abc-eth0",
 		"/etc/systemd/system/kubelet.service", "/etc/systemd/system/kubelet.service.d/10-kubestrap.conf",
 		"/usr/local/bin/kubelet",
+		"/etc/systemd/system/kubestrap-certs-renew.timer", "/etc/systemd/system/kubestrap-certs-renew.service",
+		"/etc/systemd/system/kubestrap-etcd-snapshot.timer", "/etc/systemd/system/kubestrap-etcd-snapshot.service",
 		// An admin's files.
 		"/etc/kubernetes/manifests/kube-vip.yaml", "/etc/kubernetes/notes.txt", "/etc/cni/net.d/99-other.conflist",
 		// preflight --fix's edits.
@@ -212,6 +214,18 @@ func TestEveryResetPhaseRunsAlone(t *testing.T) {
 				if !n.exists(want) || !strings.Contains(left, want) {
 					t.Errorf("%s not left or not reported (left: %s)", want, left)
 				}
+			}
+		},
+		"timers": func(t *testing.T, n *usedNode, _ ResetData, _ string) {
+			for _, u := range []string{"kubestrap-certs-renew.timer", "kubestrap-certs-renew.service",
+				"kubestrap-etcd-snapshot.timer", "kubestrap-etcd-snapshot.service"} {
+				if n.exists("/etc/systemd/system/" + u) {
+					t.Errorf("%s left", u)
+				}
+			}
+			if got := strings.Join(n.sd.Called(), ","); !strings.Contains(got,
+				"disable-now kubestrap-certs-renew.timer,disable-now kubestrap-etcd-snapshot.timer") {
+				t.Errorf("timers not disabled: %s", got)
 			}
 		},
 		"network/cni-config": func(t *testing.T, n *usedNode, _ ResetData, _ string) {
