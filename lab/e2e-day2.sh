@@ -73,8 +73,8 @@ snap=$(on "$cp" kubestrap etcd snapshot save -o json 2>/dev/null) || fail "snaps
 saved=$((SECONDS - s))
 file=$(jq -r .file <<<"$snap")
 [[ $file == /* ]] || file="/var/lib/kubestrap/snapshots/$file" # the sidecar names the file beside it
-[[ $(on "$cp" sha256sum "$file" | cut -d' ' -f1) == "$(on "$cp" jq -r .sha256 "$file.json" 2>/dev/null || jq -r .sha256 <<<"$snap")" ]] ||
-	fail "the snapshot's sha256 does not match its sidecar: $snap"
+sum=$(on "$cp" sha256sum "$file" | cut -d' ' -f1) || fail "no snapshot at $file: $(on "$cp" ls -la /var/lib/kubestrap/snapshots)"
+[[ $sum == "$(jq -r .sha256 <<<"$snap")" ]] || fail "$file has sha256 $sum, its sidecar says: $snap"
 [[ $(on "$cp" stat -c %a "$file") == 600 ]] || fail "snapshot file mode $(on "$cp" stat -c %a "$file")"
 size=$(on "$cp" stat -c %s "$file")
 kc "$cp" delete configmap saved >/dev/null
