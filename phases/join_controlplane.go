@@ -205,6 +205,18 @@ func runControlPlaneManifests(ctx context.Context, d JoinData) (string, error) {
 	return "wrote " + strings.Join(wrote, ", "), nil
 }
 
+// controlPlaneAdmin is this node's control-plane configuration and the
+// admin client its kubeconfig phase wrote: what the phases after TLS
+// bootstrap work with.
+func controlPlaneAdmin(ctx context.Context, d JoinData) (*config.Init, kubernetes.Interface, error) {
+	ic, err := d.ControlPlaneInit(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	admin, err := d.AdminClient()
+	return ic, admin, err
+}
+
 // etcdFiles are the client credentials a control-plane node talks to etcd
 // with (the API server's).
 func etcdFiles(certDir string) etcd.TLSFiles {
@@ -216,11 +228,7 @@ func runEtcdJoin(ctx context.Context, d JoinData) (string, error) {
 	if d.DryRun() {
 		return "dry-run: would add this node's etcd as a learner, write its manifest, wait for it and promote it", nil
 	}
-	ic, err := d.ControlPlaneInit(ctx)
-	if err != nil {
-		return "", err
-	}
-	admin, err := d.AdminClient()
+	ic, admin, err := controlPlaneAdmin(ctx, d)
 	if err != nil {
 		return "", err
 	}
@@ -338,11 +346,7 @@ func runJoinMarkControlPlane(ctx context.Context, d JoinData) (string, error) {
 	if d.DryRun() {
 		return "dry-run: would label and taint the node", nil
 	}
-	ic, err := d.ControlPlaneInit(ctx)
-	if err != nil {
-		return "", err
-	}
-	admin, err := d.AdminClient()
+	ic, admin, err := controlPlaneAdmin(ctx, d)
 	if err != nil {
 		return "", err
 	}
