@@ -63,9 +63,6 @@ func startEtcd(t *testing.T, name, dataDir string, peer url.URL) (stop func(), c
 // restore into a swapped data dir, and a member started on it that serves
 // the saved keys and a revision above any the old cluster handed out.
 func TestSaveInspectRestoreWithRealEtcd(t *testing.T) {
-	if testing.Short() {
-		t.Skip("starts etcd")
-	}
 	root := t.TempDir()
 	peer := freeURL(t)
 	stop, c := startEtcd(t, "cp1", filepath.Join(root, "etcd"), peer)
