@@ -265,14 +265,14 @@ func runEtcdJoin(ctx context.Context, d JoinData) (string, error) {
 	if err := writeEtcdMember(d, ic, etcd.InitialCluster(all, d.NodeName(), staticpods.EtcdPeerURL(ic)), dataDir); err != nil {
 		return "", err
 	}
-	// A learner serves no linearizable reads: promotion (retried until the
-	// leader says it has caught up) comes first, the health check after.
+	// A promoted learner has caught up with the leader: that is the wait.
+	// A member that is a voter already (a resumed join) must answer; the
+	// control plane's own wait checks etcd's health after this phase.
 	if self.IsLearner {
 		if err := etcd.Promote(ctx, cli, self.ID, waitSpec(d, "control-plane-join/etcd")); err != nil {
 			return "", err
 		}
-	}
-	if err := waitLocalEtcd(ctx, d, files, staticpods.EtcdClientURL(ic)); err != nil {
+	} else if err := waitLocalEtcd(ctx, d, files, staticpods.EtcdClientURL(ic)); err != nil {
 		return "", err
 	}
 	return fmt.Sprintf("etcd member %s (%x) is a voting member of %d", d.NodeName(), self.ID, len(all)), nil
