@@ -84,8 +84,14 @@ where=$(kc "$cp1" get pods -l app=demo -o jsonpath='{range .items[*]}{.spec.node
 [[ $where != *"$LAB_PREFIX-1"* && $where != *"$LAB_PREFIX-2"* && $where != *"$LAB_PREFIX-3"* ]] ||
 	fail "demo pods on control planes: $where"
 podip=$(kc "$cp1" get pods -l app=demo -o jsonpath='{.items[0].status.podIP}')
-dns=$(on "$w1" curl -s --max-time 5 "http://$podip:8080/resolve?name=kubernetes.default.svc.cluster.local")
-[[ $dns == 10.96.0.1 ]] || fail "a pod resolved kubernetes.default to '$dns'"
+# A node is Ready before its flannel and kube-proxy pods run: wait for
+# them, or the first packets across nodes have no route yet.
+for ns in kube-system kube-flannel; do
+	eventually 120 kc "$cp1" wait --for=condition=Ready pods --all -n "$ns" --timeout=5s || fail "$ns pods not Ready"
+done
+resolve() { on "$w1" curl -s --max-time 5 "http://$podip:8080/resolve?name=kubernetes.default.svc.cluster.local"; }
+isdns() { [[ $(resolve) == 10.96.0.1 ]]; }
+eventually 60 isdns || fail "a pod at $podip resolved kubernetes.default to '$(resolve || true)' (asked from $w1)"
 ok "pods run on the workers ($where) and resolve names through CoreDNS"
 
 # One control plane down: reads and writes go on through the balancer
