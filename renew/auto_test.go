@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"flag"
 	"io"
 	"os"
 	"path/filepath"
@@ -15,11 +14,10 @@ import (
 
 	"github.com/coreos/go-systemd/v22/unit"
 
+	"github.com/kubestrap/kubestrap/golden"
 	"github.com/kubestrap/kubestrap/layout"
 	"github.com/kubestrap/kubestrap/systemd/systemdtest"
 )
-
-var update = flag.Bool("update", false, "rewrite golden files")
 
 func TestUnitsGolden(t *testing.T) {
 	for name, opts := range map[string][]*unit.UnitOption{
@@ -30,19 +28,7 @@ func TestUnitsGolden(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		golden := filepath.Join("testdata", name)
-		if *update {
-			if err := os.WriteFile(golden, got, 0o644); err != nil {
-				t.Fatal(err)
-			}
-		}
-		want, err := os.ReadFile(golden)
-		if err != nil {
-			t.Fatalf("%v (run go test ./renew -update to create it)", err)
-		}
-		if !bytes.Equal(got, want) {
-			t.Errorf("%s differs from %s (run go test ./renew -update after checking the change):\n%s", name, golden, got)
-		}
+		golden.Check(t, filepath.Join("testdata", name), got)
 	}
 }
 

@@ -1,7 +1,6 @@
 package staticpods
 
 import (
-	"flag"
 	"os"
 	"path/filepath"
 	"strings"
@@ -11,9 +10,8 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/kubestrap/kubestrap/config"
+	"github.com/kubestrap/kubestrap/golden"
 )
-
-var update = flag.Bool("update", false, "rewrite golden files")
 
 func testConfig(t *testing.T, mutate func(*config.Init)) *config.Init {
 	t.Helper()
@@ -40,19 +38,7 @@ func TestGolden(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		golden := filepath.Join("testdata", p.Name+".yaml")
-		if *update {
-			if err := os.WriteFile(golden, got, 0o644); err != nil {
-				t.Fatal(err)
-			}
-		}
-		want, err := os.ReadFile(golden)
-		if err != nil {
-			t.Fatalf("%v (run go test ./staticpods -update to create it)", err)
-		}
-		if string(got) != string(want) {
-			t.Errorf("%s differs from %s (run go test ./staticpods -update after checking the change)", p.Name, golden)
-		}
+		golden.Check(t, filepath.Join("testdata", p.Name+".yaml"), got)
 		var back corev1.Pod
 		if err := yaml.UnmarshalStrict(got, &back); err != nil {
 			t.Errorf("%s does not decode strictly as a Pod: %v", p.Name, err)

@@ -1,7 +1,6 @@
 package snapshot
 
 import (
-	"bytes"
 	"context"
 	"io"
 	"os"
@@ -22,28 +21,6 @@ func render(t *testing.T, opts []*unit.UnitOption) []byte {
 		t.Fatal(err)
 	}
 	return b
-}
-
-// checkGolden compares got with testdata/<name>.golden, or rewrites it
-// when the test runs with -update.
-func checkGolden(t *testing.T, name string, got []byte) {
-	t.Helper()
-	golden := filepath.Join("testdata", name+".golden")
-	if *update {
-		if err := os.MkdirAll("testdata", 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(golden, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(golden)
-	if err != nil {
-		t.Fatalf("%v (run go test ./etcd/snapshot -update to create it)", err)
-	}
-	if !bytes.Equal(got, want) {
-		t.Errorf("%s differs from %s:\n%s\n(run go test ./etcd/snapshot -update after checking the change)", name, golden, got)
-	}
 }
 
 func TestSpanAndExecArg(t *testing.T) {

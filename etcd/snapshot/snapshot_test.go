@@ -7,7 +7,6 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
-	"flag"
 	"io"
 	"os"
 	"path/filepath"
@@ -18,9 +17,9 @@ import (
 
 	pb "go.etcd.io/etcd/api/v3/etcdserverpb"
 	clientv3 "go.etcd.io/etcd/client/v3"
-)
 
-var update = flag.Bool("update", false, "rewrite golden files")
+	"github.com/kubestrap/kubestrap/golden"
+)
 
 var t0 = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
 
@@ -179,6 +178,6 @@ func TestPruneKeepsNewestN(t *testing.T) {
 func TestScheduleUnitsGolden(t *testing.T) {
 	s := Schedule{Binary: "/opt/kubestrap/kubestrap", Dir: DefaultDir, Every: 6 * time.Hour, Retain: 5}
 	for name, opts := range map[string][]byte{ServiceName: render(t, ServiceUnit(s)), TimerName: render(t, TimerUnit(s))} {
-		checkGolden(t, name, opts)
+		golden.Check(t, filepath.Join("testdata", name+".golden"), opts)
 	}
 }
