@@ -139,16 +139,25 @@ func missingFiles(dir string, names []string) []string {
 	return out
 }
 
-func runControlPlaneCerts(ctx context.Context, d JoinData) (string, error) {
+// sharedPKI is this node's PKI over the shared CAs download-certs brought:
+// the certs and kubeconfig phases both start from it.
+func sharedPKI(ctx context.Context, d JoinData) (*config.Init, *certs.PKI, string, error) {
 	ic, err := d.ControlPlaneInit(ctx)
 	if err != nil {
-		return "", err
+		return nil, nil, "", err
 	}
 	certDir := d.HostPath(ic.Cluster.CertificatesDir)
 	if err := needSharedCAs(certDir); err != nil {
+		return nil, nil, "", err
+	}
+	return ic, certs.New(ic, certDir), certDir, nil
+}
+
+func runControlPlaneCerts(ctx context.Context, d JoinData) (string, error) {
+	ic, pki, certDir, err := sharedPKI(ctx, d)
+	if err != nil {
 		return "", err
 	}
-	pki := certs.New(ic, certDir)
 	res, err := pki.EnsureAll(certs.Tree(ic))
 	if err != nil {
 		return "", err
@@ -157,15 +166,10 @@ func runControlPlaneCerts(ctx context.Context, d JoinData) (string, error) {
 }
 
 func runControlPlaneKubeconfigs(ctx context.Context, d JoinData) (string, error) {
-	ic, err := d.ControlPlaneInit(ctx)
+	ic, pki, _, err := sharedPKI(ctx, d)
 	if err != nil {
 		return "", err
 	}
-	certDir := d.HostPath(ic.Cluster.CertificatesDir)
-	if err := needSharedCAs(certDir); err != nil {
-		return "", err
-	}
-	pki := certs.New(ic, certDir)
 	var res []certs.Result
 	for _, k := range certs.Kubeconfigs(ic) {
 		// The kubelet gets its kubeconfig through TLS bootstrap; super-admin
