@@ -52,11 +52,7 @@ fmt:
 fuzz:
 	go test ./config -run '^$$' -fuzz FuzzDecode -fuzztime 30s
 
-## bench: 3-node lab cluster timings (init, joins, all Ready), 3 runs; ## bench-ha: bare nodes -> 3 control planes behind haproxy + 2 workers Ready; each control-plane join; 3 runs
-bench-ha: dist
-	$(LAB_ENV) lab/bench-ha.sh 3
-
-bench-go: PKI and offline init
+## bench: 3-node lab cluster timings (init, joins, all Ready), 3 runs
 bench: dist
 	$(LAB_ENV) lab/bench.sh cluster 3
 
@@ -68,6 +64,7 @@ bench-init: dist
 bench-ha: dist
 	$(LAB_ENV) lab/bench-ha.sh 3
 
+## bench-go: PKI and offline init micro-benchmarks
 bench-go:
 	go test ./certs ./phases -run '^$$' -bench . -benchtime 5x -benchmem
 
