@@ -7,9 +7,14 @@
 #   lab.sh logs NAME   make a run's log directory under .lab/logs, print its path
 #   lab.sh lb NODE...  start PREFIX-lb: haproxy on :6443 in front of the nodes' API
 #                      servers (health-checked on /readyz), print its IP
+#   lab.sh ssh-key     print the lab's SSH private key (made once, .lab/ssh/id_ed25519)
 # Environment: LAB_PREFIX (default lab: nodes lab-1, lab-2, ...), DIST_DIR (the
 # unpacked release: kubestrap, kubelet, kubectl, cni/), IMAGES_TAR, KUBESTRAP_CACHE,
-# LAB_LOGS (the run's log directory; `nodes` makes one when it is unset).
+# LAB_LOGS (the run's log directory; `nodes` makes one when it is unset),
+# LAB_BARE=1 (nodes without the release and images: drivers install them over
+# SSH), LAB_VAGRANT=1 (VirtualBox's network layout, see vagrant_net).
+# Every node runs sshd with host keys of its own and takes the lab key for
+# root and for `kube`, a user with passwordless sudo.
 set -euo pipefail
 repo="$(cd "$(dirname "$0")/.." && pwd)"
 CACHE="${KUBESTRAP_CACHE:-$HOME/.cache/kubestrap}"
@@ -132,15 +137,56 @@ node_ip() {
 }
 
 start_node() {
-	local name="$1" image="$2"
+	local name="$1" image="$2" release=()
+	if [[ ${LAB_BARE:-} != 1 ]]; then
+		release=(-v "$DIST_DIR:/opt/kubestrap:ro" -v "$IMAGES_TAR:/opt/kubestrap-images.tar:ro")
+	fi
 	docker volume create --label "$LABEL" "$name-var" >/dev/null
 	docker run -d --name "$name" --hostname "$name" --network "$NET" --label "$LABEL" \
 		--cap-add ALL --cap-drop SYS_RESOURCE --device /dev/kmsg --device-cgroup-rule 'a *:* rwm' \
 		--security-opt systempaths=unconfined --security-opt seccomp=unconfined --security-opt apparmor=unconfined \
 		--tmpfs /run --tmpfs /run/lock --tmpfs /tmp --cgroupns=private \
-		-v /lib/modules:/lib/modules:ro -v "$name-var:/var" \
-		-v "$DIST_DIR:/opt/kubestrap:ro" -v "$IMAGES_TAR:/opt/kubestrap-images.tar:ro" \
+		-v /lib/modules:/lib/modules:ro -v "$name-var:/var" "${release[@]}" \
 		"$image" >/dev/null
+}
+
+# ssh_key prints the lab's SSH key, made on first use.
+ssh_key() {
+	local key="$LABDIR/ssh/id_ed25519"
+	if [[ ! -f $key ]]; then
+		mkdir -p "$LABDIR/ssh" && chmod 700 "$LABDIR/ssh"
+		ssh-keygen -q -t ed25519 -N '' -C kubestrap-lab -f "$key"
+	fi
+	echo "$key"
+}
+
+# ssh_access lets the lab key in as root and as kube (sudo, no password).
+ssh_access() {
+	local name="$1" pub
+	pub=$(cat "$(ssh_key).pub")
+	docker exec -i "$name" sh -ec '
+		pub=$(cat)
+		id kube >/dev/null 2>&1 || useradd -m -s /bin/bash kube
+		echo "kube ALL=(ALL) NOPASSWD: ALL" >/etc/sudoers.d/kube && chmod 440 /etc/sudoers.d/kube
+		for home in /root /home/kube; do
+			mkdir -p "$home/.ssh" && echo "$pub" >"$home/.ssh/authorized_keys"
+			chmod 700 "$home/.ssh" && chmod 600 "$home/.ssh/authorized_keys"
+		done
+		chown -R kube: /home/kube/.ssh
+		systemctl is-active --quiet ssh || systemctl start ssh' <<<"$pub"
+}
+
+# vagrant_net gives a node VirtualBox's layout, as a Vagrant VM with a
+# private network has it: a NAT interface holding 10.0.2.15 (the same on
+# every VM, reaching no other VM) with the default route, and the private
+# network (here the lab's docker network, eth0) with no default route.
+# nat0 is one end of a veth pair whose other end stays in the node, so the
+# "NAT" reaches nothing (the host's kernel may lack the dummy module).
+vagrant_net() {
+	docker exec "$1" sh -ec '
+		ip link add nat0 type veth peer name nat0-peer && ip link set nat0-peer up
+		ip addr add 10.0.2.15/24 dev nat0 && ip link set nat0 up
+		ip route replace default via 10.0.2.2 dev nat0'
 }
 
 # wait_node waits for systemd to finish booting, then loads the images.
@@ -159,14 +205,19 @@ wait_node() {
 	fi
 	[[ $state == degraded ]] && log "$name: systemd degraded: $(docker exec "$name" systemctl --failed --plain --no-legend | awk '{print $1}' | paste -sd' ')"
 	docker exec "$name" systemctl is-active --quiet containerd || die "$name: containerd is not active"
+	ssh_access "$name" || die "$name: setting up SSH access failed"
+	[[ ${LAB_VAGRANT:-} == 1 ]] && { vagrant_net "$name" || die "$name: the Vagrant network layout failed"; }
+	[[ ${LAB_BARE:-} == 1 ]] && return 0
 	docker exec "$name" kubestrap images load /opt/kubestrap-images.tar -o json >"$LAB_LOGS/$name.images.json" ||
 		die "$name: loading images failed (see $LAB_LOGS/$name.images.json)"
 }
 
 nodes() {
 	local n="$1"
-	[[ -n ${DIST_DIR:-} && -x $DIST_DIR/kubestrap && -x $DIST_DIR/kubelet ]] || die "DIST_DIR must hold kubestrap and kubelet (make dist)"
-	[[ -f ${IMAGES_TAR:-} ]] || die "IMAGES_TAR must name the images tarball (make images)"
+	if [[ ${LAB_BARE:-} != 1 ]]; then
+		[[ -n ${DIST_DIR:-} && -x $DIST_DIR/kubestrap && -x $DIST_DIR/kubelet ]] || die "DIST_DIR must hold kubestrap and kubelet (make dist)"
+		[[ -f ${IMAGES_TAR:-} ]] || die "IMAGES_TAR must name the images tarball (make images)"
+	fi
 	local image t0=$SECONDS
 	if [[ -z ${LAB_LOGS:-} ]]; then
 		LAB_LOGS=$(new_logs "$PREFIX-nodes")
@@ -174,6 +225,7 @@ nodes() {
 	fi
 	mkdir -p "$LAB_LOGS"
 	image=$(node_image)
+	ssh_key >/dev/null # once, before the nodes take it in parallel
 	raise_inotify
 	down # a stale lab of this prefix, e.g. after dockerd restarted
 	mkdir -p "$LABDIR"
@@ -190,7 +242,7 @@ nodes() {
 	for p in "${pids[@]}"; do wait "$p" || die "a node failed to come up"; done
 	printf '%s\n' "${names[@]}" >"$LABDIR/$PREFIX.nodes"
 	for name in "${names[@]}"; do
-		log "$name $(node_ip "$name") machine-id $(docker exec "$name" cat /etc/machine-id) images $(docker exec "$name" ctr -n k8s.io images ls -q | grep -vc '^sha256:')"
+		log "$name $(node_ip "$name") machine-id $(docker exec "$name" cat /etc/machine-id) images $(docker exec "$name" ctr -n k8s.io images ls -q | grep -vc '^sha256:' || true)"
 	done
 	log "$n node(s) up in $((SECONDS - t0))s"
 }
@@ -258,6 +310,7 @@ down) down ;;
 image) node_image ;;
 ip) node_ip "$2" ;;
 logs) new_logs "${2:?usage: lab.sh logs NAME}" ;;
+ssh-key) ssh_key ;;
 lb) shift; lb "$@" ;;
 docker) ensure_docker ;;
 *) die "usage: lab.sh nodes N | down | image | ip NODE | logs NAME | lb NODE... | docker" ;;

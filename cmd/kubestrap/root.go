@@ -39,6 +39,8 @@ func newRootCommand(out, errOut io.Writer) *cobra.Command {
 		newEtcdCommand(out),
 		newStatusCommand(out),
 		newVersionCommand(out),
+		newUpCommand(out),
+		newDownCommand(out),
 	)
 	return root
 }

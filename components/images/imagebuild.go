@@ -61,9 +61,11 @@ func BundleImages(s ImageSet) []Spec {
 }
 
 // baseExcludes are parts of the node root file system that no component
-// image needs: the container runtime, systemd and CNI plugins.
+// image needs: the container runtime, systemd, CNI plugins, and what the
+// lab's nodes have for SSH drivers (sshd, sudo, python3 for Ansible).
 var baseExcludes = []string{"usr/bin/containerd", "usr/bin/ctr", "usr/sbin/runc", "usr/lib/cni", "usr/lib/systemd",
-	"lib/systemd", "usr/bin/systemd", "var/cache", "var/log", "usr/share/doc", "usr/share/man", "usr/sbin/sshd"}
+	"lib/systemd", "usr/bin/systemd", "var/cache", "var/log", "usr/share/doc", "usr/share/man", "usr/sbin/sshd",
+	"usr/lib/python3", "usr/bin/python3", "usr/bin/sudo"}
 
 // BuildImages writes every spec as one docker-archive tarball (the format
 // `ctr images import` and `docker load` read). Binaries come from binDir;

@@ -1,0 +1,96 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"path/filepath"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/kubestrap/kubestrap/fleet"
+)
+
+type fleetFlags struct {
+	file, output, kubeconfig string
+	acceptNew, force         bool
+}
+
+func newUpCommand(out io.Writer) *cobra.Command {
+	f := &fleetFlags{}
+	cmd := &cobra.Command{
+		Use:   "up -f cluster.yaml",
+		Short: "Bring up a whole cluster over SSH from a Cluster file: install, init, joins (idempotent)",
+		Long: "up installs the release on every host of the Cluster file over SSH (host keys verified against\n" +
+			"known_hosts), makes the OS fixes, runs init on the first control plane, joins the other control planes\n" +
+			"one at a time and the workers at once, waits for every node to be Ready and writes the admin kubeconfig.\n" +
+			"A second up changes nothing; a host added to the file is the only one joined.",
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error { return runFleet(cmd, f, fleet.Up) },
+	}
+	f.register(cmd)
+	cmd.Flags().BoolVar(&f.acceptNew, "accept-new-host-keys", false,
+		"record the keys of hosts not yet in known_hosts (OpenSSH's accept-new); a changed key is always refused")
+	cmd.Flags().StringVar(&f.kubeconfig, "kubeconfig", "", "where to write the admin kubeconfig (default: NAME.admin.conf beside the Cluster file)")
+	return cmd
+}
+
+func newDownCommand(out io.Writer) *cobra.Command {
+	f := &fleetFlags{}
+	cmd := &cobra.Command{
+		Use:   "down -f cluster.yaml",
+		Short: "Reset every host of a Cluster file over SSH: workers first, the first control plane last",
+		Args:  cobra.NoArgs,
+		RunE:  func(cmd *cobra.Command, _ []string) error { return runFleet(cmd, f, fleet.Down) },
+	}
+	f.register(cmd)
+	cmd.Flags().BoolVar(&f.force, "force", false, "reset hosts even when their etcd member cannot be removed")
+	return cmd
+}
+
+func (f *fleetFlags) register(cmd *cobra.Command) {
+	cmd.Flags().StringVarP(&f.file, "file", "f", "", "the Cluster file (apiVersion kubestrap.io/v1alpha1, kind Cluster)")
+	cmd.Flags().StringVarP(&f.output, "output", "o", "", "json: print the report as one JSON object (progress lines go to stderr)")
+}
+
+type fleetFunc func(ctx context.Context, c *fleet.Cluster, o fleet.Options) (*fleet.Report, error)
+
+func runFleet(cmd *cobra.Command, f *fleetFlags, do fleetFunc) error {
+	if f.file == "" {
+		return &usageError{fmt.Errorf("-f is required: the Cluster file (see kubestrap up --help)")}
+	}
+	if f.output != "" && f.output != "json" {
+		return &usageError{fmt.Errorf("unknown output %q: use json", f.output)}
+	}
+	c, err := fleet.Load(f.file)
+	if err != nil {
+		return &usageError{err}
+	}
+	progress, out := cmd.OutOrStdout(), io.Writer(nil)
+	if f.output == "json" {
+		progress, out = cmd.ErrOrStderr(), cmd.OutOrStdout()
+	}
+	kubeconfig := f.kubeconfig
+	if kubeconfig == "" && cmd.Name() == "up" {
+		kubeconfig = filepath.Join(filepath.Dir(f.file), strings.ToLower(c.Metadata.Name+".admin.conf"))
+		if c.Metadata.Name == "" {
+			kubeconfig = filepath.Join(filepath.Dir(f.file), "admin.conf")
+		}
+	}
+	rep, err := do(cmd.Context(), c, fleet.Options{AcceptNewHostKeys: f.acceptNew, Force: f.force, Kubeconfig: kubeconfig, Out: progress})
+	if err != nil {
+		rep.Error = err.Error()
+	}
+	if out != nil {
+		if jerr := writeJSON(out, rep); jerr != nil && err == nil {
+			return jerr
+		}
+	} else {
+		fmt.Fprintln(progress, rep.String())
+		if err == nil && rep.Kubeconfig != "" {
+			fmt.Fprintf(progress, "export KUBECONFIG=%s\n", rep.Kubeconfig)
+		}
+	}
+	return err
+}

@@ -1,0 +1,89 @@
+package fleet
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+)
+
+// Down resets every host of the cluster: workers first (all at once), then
+// the control planes one at a time, the one that ran init last, so that
+// etcd keeps quorum while its members leave.
+func Down(ctx context.Context, c *Cluster, o Options) (*Report, error) {
+	r, err := start(ctx, c, o, "down")
+	if err != nil {
+		return r.finish(), err
+	}
+	defer r.closeAll()
+	if err := r.each(ctx, r.hosts, r.probeInstalled); err != nil {
+		return r.finish(), err
+	}
+	var cps, workers []*hostRun
+	for _, h := range r.hosts {
+		if h.controlPlane {
+			cps = append(cps, h)
+		} else {
+			workers = append(workers, h)
+		}
+	}
+	if err := r.each(ctx, workers, r.reset); err != nil {
+		return r.finish(), err
+	}
+	for i := len(cps) - 1; i >= 0; i-- {
+		if err := r.each(ctx, cps[i:i+1], r.reset); err != nil {
+			return r.finish(), err
+		}
+	}
+	return r.finish(), nil
+}
+
+// probeInstalled learns whether kubestrap is on the host and whether the
+// host is a control plane.
+func (r *run) probeInstalled(ctx context.Context, h *hostRun) error {
+	out, err := h.m.Run(ctx, "probe", "test -x "+kubestrapPath+" && echo installed; true", nil)
+	if err != nil {
+		return err
+	}
+	if !strings.Contains(string(out), "installed") {
+		return nil
+	}
+	h.installed = true // reset itself decides whether there is anything to undo
+	return r.probe(ctx, h)
+}
+
+func (r *run) reset(ctx context.Context, h *hostRun) error {
+	if !h.installed {
+		r.step(h, "reset", false, "kubestrap is not installed: nothing to reset", 0)
+		return nil
+	}
+	args := []string{"reset"}
+	if r.opts.Force {
+		args = append(args, "--force")
+	}
+	t0 := time.Now()
+	res, err := r.kubestrapJSONRaw(ctx, h, "reset", args...)
+	if err != nil {
+		return err
+	}
+	detail := "nothing to undo"
+	if res.Changed {
+		detail = "reset: kubestrap's files, pods, network and etcd member removed"
+	}
+	r.step(h, "reset", res.Changed, detail, time.Since(t0))
+	return nil
+}
+
+// String is a one-line summary of a report.
+func (rep *Report) String() string {
+	changed := 0
+	for _, h := range rep.Hosts {
+		if h.Changed {
+			changed++
+		}
+	}
+	if !rep.Changed {
+		return fmt.Sprintf("%s: no change on %d host(s) (%.1fs)", rep.Cluster, len(rep.Hosts), rep.Seconds)
+	}
+	return fmt.Sprintf("%s: %d of %d host(s) changed (%.1fs)", rep.Cluster, changed, len(rep.Hosts), rep.Seconds)
+}

@@ -1,0 +1,257 @@
+package fleet
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+
+	"archive/tar"
+	"compress/gzip"
+)
+
+// fakeCluster simulates the hosts up drives: files, what kubestrap
+// reports, and the cluster those hosts form. Every command a host ran is
+// logged so that tests can assert on order and on what did not run.
+type fakeCluster struct {
+	mu          sync.Mutex
+	hosts       map[string]*fakeMachine
+	initialized bool
+	tokenValid  bool
+	tokens      int
+	log         []string
+}
+
+type fakeMachine struct {
+	c         *fakeCluster
+	id        string
+	files     map[string][]byte
+	installed bool
+	fixed     bool
+}
+
+func newFakeCluster() *fakeCluster { return &fakeCluster{hosts: map[string]*fakeMachine{}} }
+
+func (fc *fakeCluster) dial(_ context.Context, h Host, _ bool) (Machine, error) {
+	fc.mu.Lock()
+	defer fc.mu.Unlock()
+	if m, ok := fc.hosts[h.ID()]; ok {
+		return m, nil
+	}
+	m := &fakeMachine{c: fc, id: h.ID(), files: map[string][]byte{}}
+	fc.hosts[h.ID()] = m
+	return m, nil
+}
+
+func (m *fakeMachine) Close() error { return nil }
+
+func (m *fakeMachine) Run(_ context.Context, name, script string, stdin io.Reader) ([]byte, error) {
+	m.c.mu.Lock()
+	defer m.c.mu.Unlock()
+	m.c.log = append(m.c.log, m.id+" "+name)
+	f := strings.Fields(script)
+	switch {
+	case f[0] == "sha256sum":
+		p := strings.Trim(f[1], "'")
+		if d, ok := m.files[p]; ok {
+			s := sha256.Sum256(d)
+			return []byte(hex.EncodeToString(s[:]) + "  " + p + "\n"), nil
+		}
+		return nil, nil
+	case f[0] == "umask":
+		data, _ := io.ReadAll(stdin)
+		m.files[strings.Trim(f[len(f)-1], "'")] = data
+		return nil, nil
+	case strings.HasPrefix(script, "test -e /etc/kubernetes/kubelet.conf"):
+		out := ""
+		if _, ok := m.files["/etc/kubernetes/kubelet.conf"]; ok {
+			out += "node\n"
+		}
+		if _, ok := m.files["/etc/kubernetes/manifests/kube-apiserver.yaml"]; ok {
+			out += "control-plane\n"
+		}
+		return []byte(out), nil
+	case name == "install":
+		changed := !m.installed
+		m.installed = true
+		return jsonOut(map[string]any{"changed": changed})
+	case f[0] == kubestrapPath:
+		return m.kubestrap(f[1:])
+	case f[0] == "rm":
+		delete(m.files, f[len(f)-1])
+		return nil, nil
+	case strings.Contains(script, "kubectl"):
+		return nil, nil
+	case f[0] == "cat":
+		return []byte("admin kubeconfig"), nil
+	}
+	return nil, fmt.Errorf("fake host: unexpected script %q", script)
+}
+
+func jsonOut(v map[string]any) ([]byte, error) { return json.Marshal(v) }
+
+func (m *fakeMachine) kubestrap(args []string) ([]byte, error) {
+	for i := range args {
+		args[i] = strings.Trim(args[i], "'")
+	}
+	info := map[string]any{"endpoint": "10.0.0.1:6443", "caCertHashes": []string{"sha256:abc"}}
+	switch strings.Join(args[:2], " ") {
+	case "preflight --fix":
+		changed := !m.fixed
+		m.fixed = true
+		return jsonOut(map[string]any{"changed": changed, "fixes": []any{}})
+	case "init --config":
+		changed := !m.c.initialized
+		if changed {
+			m.c.initialized, m.c.tokenValid = true, true
+			m.files["/etc/kubernetes/kubelet.conf"] = nil
+			m.files["/etc/kubernetes/manifests/kube-apiserver.yaml"] = nil
+		}
+		info["changed"] = changed
+		if m.c.tokenValid {
+			info["token"] = "abcdef.0123456789abcdef"
+		}
+		return jsonOut(info)
+	case "token create":
+		m.c.tokens++
+		info["changed"], info["token"] = true, "ghijkl.0123456789abcdef"
+		return jsonOut(info)
+	case "join --config":
+		if !strings.Contains(string(m.files[upDir+"/join.yaml"]), "token: ") {
+			return nil, &CommandError{Command: "kubestrap join", Status: 2, Stderr: "no token"}
+		}
+		m.files["/etc/kubernetes/kubelet.conf"] = nil
+		return jsonOut(map[string]any{"changed": true})
+	}
+	return nil, fmt.Errorf("fake kubestrap: unexpected %v", args)
+}
+
+func (fc *fakeCluster) ran(prefix string) []string {
+	fc.mu.Lock()
+	defer fc.mu.Unlock()
+	var out []string
+	for _, l := range fc.log {
+		if strings.Contains(l, prefix) {
+			out = append(out, l)
+		}
+	}
+	return out
+}
+
+func writeRelease(t *testing.T, dir string) string {
+	t.Helper()
+	p := filepath.Join(dir, "kubestrap-v1-linux-amd64.tar.gz")
+	f, err := os.Create(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	gz := gzip.NewWriter(f)
+	tw := tar.NewWriter(gz)
+	_ = tw.WriteHeader(&tar.Header{Name: "kubestrap-v1-linux-amd64/", Typeflag: tar.TypeDir, Mode: 0o755})
+	_ = tw.Close()
+	_ = gz.Close()
+	_ = f.Close()
+	return p
+}
+
+func testCluster(t *testing.T, workers int) *Cluster {
+	t.Helper()
+	c := &Cluster{}
+	c.Metadata.Name = "t"
+	c.Spec.Release = writeRelease(t, t.TempDir())
+	c.Spec.PreflightFix = true
+	c.Spec.Hosts = []Host{{Address: "10.0.0.1", Role: RoleControlPlane}}
+	for i := 0; i < workers; i++ {
+		c.Spec.Hosts = append(c.Spec.Hosts, Host{Address: fmt.Sprintf("10.0.0.%d", i+2), Role: RoleWorker})
+	}
+	c.setDefaults()
+	if err := c.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+func TestUpThenNoChangeThenOnlyTheNewHost(t *testing.T) {
+	fc := newFakeCluster()
+	kubeconfig := filepath.Join(t.TempDir(), "admin.conf")
+	opts := Options{Dial: fc.dial, Kubeconfig: kubeconfig}
+	ctx := context.Background()
+
+	c := testCluster(t, 2)
+	rep, err := Up(ctx, c, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !rep.Changed || rep.Endpoint != "10.0.0.1:6443" {
+		t.Fatalf("first up: %+v", rep)
+	}
+	if got := fc.ran("kubestrap join"); len(got) != 2 {
+		t.Errorf("joins %v, want one per worker", got)
+	}
+	if fc.tokens != 0 {
+		t.Errorf("a token was made although init's was valid")
+	}
+	if st, err := os.Stat(kubeconfig); err != nil || st.Mode().Perm() != 0o600 {
+		t.Errorf("kubeconfig: %v %v", st, err)
+	}
+	for _, m := range fc.hosts {
+		if _, left := m.files[upDir+"/join.yaml"]; left {
+			t.Errorf("%s: the join config (it holds the token) was left on the host", m.id)
+		}
+	}
+
+	fc.log = nil
+	rep, err = Up(ctx, c, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Changed {
+		t.Errorf("second up changed: %+v", rep)
+	}
+	if got := fc.ran("kubestrap join"); len(got) != 0 {
+		t.Errorf("second up joined: %v", got)
+	}
+	if got := fc.ran("write "); len(got) != 0 {
+		t.Errorf("second up wrote files: %v", got)
+	}
+
+	fc.log, fc.tokenValid = nil, false // a day later: init's token expired
+	c = testCluster(t, 3)
+	rep, err = Up(ctx, c, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := fc.ran("kubestrap join"); len(got) != 1 || !strings.HasPrefix(got[0], "10.0.0.4 ") {
+		t.Errorf("joins %v, want only the new host 10.0.0.4", got)
+	}
+	if fc.tokens != 1 {
+		t.Errorf("%d tokens made for the new host, want 1", fc.tokens)
+	}
+	for _, h := range rep.Hosts {
+		if h.Changed != (h.Address == "10.0.0.4" || h.Address == "10.0.0.1") {
+			t.Errorf("%s changed=%v (%+v)", h.Address, h.Changed, h.Steps)
+		}
+	}
+}
+
+func TestUpRefusesARoleChange(t *testing.T) {
+	fc := newFakeCluster()
+	ctx := context.Background()
+	c := testCluster(t, 1)
+	if _, err := Up(ctx, c, Options{Dial: fc.dial}); err != nil {
+		t.Fatal(err)
+	}
+	c.Spec.Hosts[1].Role = RoleControlPlane
+	c.Spec.Cluster = nil
+	_, err := Up(ctx, c, Options{Dial: fc.dial})
+	if err == nil || !strings.Contains(err.Error(), "is a worker in the cluster, but the file says role: control-plane") {
+		t.Fatalf("role change: %v", err)
+	}
+}
