@@ -8,6 +8,7 @@
 #   lab.sh lb NODE...  start PREFIX-lb: haproxy on :6443 in front of the nodes' API
 #                      servers (health-checked on /readyz), print its IP
 #   lab.sh ssh-key     print the lab's SSH private key (made once, .lab/ssh/id_ed25519)
+#   lab.sh ssh-port NODE  the 127.0.0.1 port forwarded to a LAB_VAGRANT node's sshd
 # Environment: LAB_PREFIX (default lab: nodes lab-1, lab-2, ...), DIST_DIR (the
 # unpacked release: kubestrap, kubelet, kubectl, cni/), IMAGES_TAR, KUBESTRAP_CACHE,
 # LAB_LOGS (the run's log directory; `nodes` makes one when it is unset),
@@ -136,11 +137,18 @@ node_ip() {
 	docker inspect -f "{{(index .NetworkSettings.Networks \"$NET\").IPAddress}}" "$1"
 }
 
+# ssh_port prints the host port forwarded to a LAB_VAGRANT node's sshd.
+ssh_port() {
+	docker port "$1" 22/tcp | head -1 | sed 's/.*://'
+}
+
 start_node() {
 	local name="$1" image="$2" release=()
 	if [[ ${LAB_BARE:-} != 1 ]]; then
 		release=(-v "$DIST_DIR:/opt/kubestrap:ro" -v "$IMAGES_TAR:/opt/kubestrap-images.tar:ro")
 	fi
+	# Vagrant forwards each VM's SSH port from 127.0.0.1 on the host.
+	[[ ${LAB_VAGRANT:-} == 1 ]] && release+=(-p 127.0.0.1::22)
 	docker volume create --label "$LABEL" "$name-var" >/dev/null
 	docker run -d --name "$name" --hostname "$name" --network "$NET" --label "$LABEL" \
 		--cap-add ALL --cap-drop SYS_RESOURCE --device /dev/kmsg --device-cgroup-rule 'a *:* rwm' \
@@ -311,6 +319,7 @@ image) node_image ;;
 ip) node_ip "$2" ;;
 logs) new_logs "${2:?usage: lab.sh logs NAME}" ;;
 ssh-key) ssh_key ;;
+ssh-port) ssh_port "$2" ;;
 lb) shift; lb "$@" ;;
 docker) ensure_docker ;;
 *) die "usage: lab.sh nodes N | down | image | ip NODE | logs NAME | lb NODE... | docker" ;;

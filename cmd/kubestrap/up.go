@@ -30,8 +30,6 @@ func newUpCommand(out io.Writer) *cobra.Command {
 		RunE: func(cmd *cobra.Command, _ []string) error { return runFleet(cmd, f, fleet.Up) },
 	}
 	f.register(cmd)
-	cmd.Flags().BoolVar(&f.acceptNew, "accept-new-host-keys", false,
-		"record the keys of hosts not yet in known_hosts (OpenSSH's accept-new); a changed key is always refused")
 	cmd.Flags().StringVar(&f.kubeconfig, "kubeconfig", "", "where to write the admin kubeconfig (default: NAME.admin.conf beside the Cluster file)")
 	return cmd
 }
@@ -52,6 +50,8 @@ func newDownCommand(out io.Writer) *cobra.Command {
 func (f *fleetFlags) register(cmd *cobra.Command) {
 	cmd.Flags().StringVarP(&f.file, "file", "f", "", "the Cluster file (apiVersion kubestrap.io/v1alpha1, kind Cluster)")
 	cmd.Flags().StringVarP(&f.output, "output", "o", "", "json: print the report as one JSON object (progress lines go to stderr)")
+	cmd.Flags().BoolVar(&f.acceptNew, "accept-new-host-keys", false,
+		"record the keys of hosts not yet in known_hosts (OpenSSH's accept-new); a changed key is always refused")
 }
 
 type fleetFunc func(ctx context.Context, c *fleet.Cluster, o fleet.Options) (*fleet.Report, error)

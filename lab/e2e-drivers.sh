@@ -1,0 +1,134 @@
+#!/usr/bin/env bash
+# e2e-drivers.sh: the users' own drivers, run from this machine against bare
+# lab nodes (no release, no images) laid out as Vagrant VMs are (LAB_VAGRANT:
+# 10.0.2.15 on a NAT interface with the default route on every node, the
+# private network without one, SSH forwarded from 127.0.0.1):
+#   1. kubestrap up over SSH: unknown host keys refused, then accepted; a Ready
+#      cluster on the private addresses with pods talking across nodes; a
+#      second up changes nothing; a 4th host added joins alone; a changed host
+#      key is refused with both fingerprints; kubestrap down resets them all;
+#   2. the Ansible role on the same nodes: a Ready cluster, then changed=0.
+set -euo pipefail
+# shellcheck source-path=SCRIPTDIR source=e2e-lib.sh
+. "$(dirname "$0")/e2e-lib.sh"
+export LAB_PREFIX=drv LAB_BARE=1 LAB_VAGRANT=1
+[[ -x ${DIST_DIR:-}/kubestrap && -f $DIST_DIR.tar.gz && -f ${IMAGES_TAR:-} ]] ||
+	fail "DIST_DIR, its tarball and IMAGES_TAR are needed (make dist)"
+ks="$DIST_DIR/kubestrap"
+lab nodes 4
+n=(drv-1 drv-2 drv-3 drv-4)
+ip=() port=()
+for x in "${n[@]}"; do ip+=("$(lab ip "$x")") port+=("$(lab ssh-port "$x")"); done
+key=$(lab ssh-key)
+work="$LAB_LOGS/up"
+mkdir -p "$work"
+kh="$work/known_hosts" file="$work/cluster.yaml" kubeconfig="$work/drv.admin.conf"
+kx() { "$DIST_DIR/kubectl" --kubeconfig "$kubeconfig" "$@"; }
+
+# cluster_file N: the first N nodes as Vagrant's ssh-config gives them:
+# 127.0.0.1 and a forwarded port; drv-2 logs in as a sudoer; drv-3 has no
+# nodeIP (join finds it: the source address of the route to the API).
+cluster_file() {
+	cat <<EOF
+apiVersion: kubestrap.io/v1alpha1
+kind: Cluster
+metadata: {name: drv}
+spec:
+  release: $DIST_DIR.tar.gz
+  images: $IMAGES_TAR
+  preflightFix: true
+  ssh: {user: root, keyPath: $key, knownHostsPath: $kh}
+  hosts:
+  - {address: 127.0.0.1, name: drv-1, role: control-plane, nodeIP: ${ip[0]}, ssh: {port: ${port[0]}}}
+  - {address: 127.0.0.1, name: drv-2, role: worker, nodeIP: ${ip[1]}, ssh: {port: ${port[1]}, user: kube}}
+  - {address: 127.0.0.1, name: drv-3, role: worker, ssh: {port: ${port[2]}}}
+EOF
+	(($1 < 4)) || echo "  - {address: 127.0.0.1, name: drv-4, role: worker, nodeIP: ${ip[3]}, ssh: {port: ${port[3]}}}"
+}
+up() { "$ks" up -f "$file" -o json "$@" 2>>"$work/up.log"; }
+
+cluster_file 3 >"$file"
+if out=$(up); then fail "up accepted unknown host keys"; fi
+[[ $(jq -r .error <<<"$out") == *"--accept-new-host-keys"* ]] || fail "unknown host keys: $out"
+for x in "${n[@]:0:3}"; do on "$x" test ! -e /var/lib/kubestrap/up || fail "$x was changed before its key was checked"; done
+ok "up refuses unknown host keys, names --accept-new-host-keys, and changes nothing"
+
+t0=$SECONDS
+out=$(up --accept-new-host-keys) || { cat "$work/up.log" >&2; fail "up: $out"; }
+cold=$((SECONDS - t0))
+[[ $(jq '[.changed, (.hosts | map(.changed) | all)] | all' <<<"$out") == true ]] || fail "first up reports no change: $out"
+[[ $(stat -c %a "$kubeconfig") == 600 ]] || fail "the kubeconfig is not 0600"
+eventually 60 kx get nodes || fail "the kubeconfig up wrote does not reach the API server"
+ready=$(kx get nodes -o jsonpath='{range .items[*]}{.status.conditions[?(@.type=="Ready")].status}{"\n"}{end}' | grep -c True)
+((ready == 3)) || fail "$ready of 3 nodes Ready after up"
+ok "up --accept-new-host-keys: 3 Ready nodes in ${cold}s (release and images uploaded), admin kubeconfig written 0600"
+
+# The Vagrant layout: every address the cluster uses is the private one.
+ep=$(kx get endpoints kubernetes -o jsonpath='{.subsets[0].addresses[0].ip}')
+[[ $ep == "${ip[0]}" ]] || fail "the API server advertises $ep, not ${ip[0]}"
+for i in 0 1 2; do
+	nip=$(kx get node "${n[i]}" -o jsonpath='{.status.addresses[?(@.type=="InternalIP")].address}')
+	fip=$(kx get node "${n[i]}" -o jsonpath='{.metadata.annotations.flannel\.alpha\.coreos\.com/public-ip}')
+	[[ $nip == "${ip[i]}" && $fip == "${ip[i]}" ]] || fail "${n[i]}: node IP $nip, flannel's $fip; want ${ip[i]} (not 10.0.2.15)"
+done
+ok "advertise address, node IPs and flannel's interface are the private network's, not 10.0.2.15"
+
+kx apply -f - >/dev/null <<'YAML'
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: demo}
+spec:
+  replicas: 2
+  selector: {matchLabels: {app: demo}}
+  template:
+    metadata: {labels: {app: demo}}
+    spec:
+      topologySpreadConstraints:
+      - {maxSkew: 1, topologyKey: kubernetes.io/hostname, whenUnsatisfiable: DoNotSchedule, nodeTaintsPolicy: Honor,
+         labelSelector: {matchLabels: {app: demo}}}
+      containers:
+      - {name: demo, image: kubestrap.io/demo:v1, imagePullPolicy: Never,
+         readinessProbe: {httpGet: {path: /healthz, port: 8080}, periodSeconds: 1}}
+YAML
+kx rollout status deploy/demo --timeout=120s >/dev/null || fail "demo rollout"
+from=$(kx get pods -l app=demo --field-selector spec.nodeName=drv-2 -o jsonpath='{.items[0].metadata.name}')
+to=$(kx get pods -l app=demo --field-selector spec.nodeName=drv-3 -o jsonpath='{.items[0].status.podIP}')
+[[ -n $from && -n $to ]] || fail "demo pods are not on drv-2 and drv-3: $(kx get pods -o wide)"
+eventually 30 kx exec "$from" -- /demo get "http://$to:8080/healthz" || fail "a pod on drv-2 cannot reach $to on drv-3"
+ok "pod to pod across nodes over flannel on the private network ($from -> $to)"
+
+t0=$SECONDS
+out=$(up) || fail "second up: $out"
+warm=$((SECONDS - t0))
+[[ $(jq .changed <<<"$out") == false ]] || fail "second up changed: $(jq -c '.hosts[] | {address: .name, steps: [.steps[] | select(.changed) | .name]}' <<<"$out")"
+ok "a second up changes nothing (${warm}s)"
+
+cluster_file 4 >"$file"
+t0=$SECONDS
+out=$(up --accept-new-host-keys) || fail "up with drv-4 added: $out"
+added=$((SECONDS - t0))
+changed=$(jq -r '[.hosts[] | select(.changed) | .name] | join(",")' <<<"$out")
+[[ $changed == drv-4 || $changed == drv-1,drv-4 ]] || fail "adding drv-4 changed $changed"
+[[ $(jq -r '[.hosts[] | select(.name != "drv-4") | .steps[] | select(.name == "join")] | length' <<<"$out") == 0 ]] ||
+	fail "hosts other than drv-4 ran join"
+eventually 60 kx wait --for=condition=Ready node/drv-4 --timeout=1s || fail "drv-4 is not Ready"
+ok "a 4th host added to the file joins alone (${added}s; changed: $changed)"
+
+on drv-4 sh -c 'rm -f /etc/ssh/ssh_host_* && ssh-keygen -A >/dev/null && systemctl restart ssh'
+if out=$(up); then fail "up accepted drv-4's changed host key"; fi
+msg=$(jq -r .error <<<"$out")
+newfp=$(on drv-4 ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub | awk '{print $2}')
+[[ $msg == *CHANGED* && $msg == *"$newfp"* && $(grep -o 'SHA256:[A-Za-z0-9+/]*' <<<"$msg" | sort -u | wc -l) -ge 2 ]] ||
+	fail "a changed host key: $msg"
+ssh-keygen -R "[127.0.0.1]:${port[3]}" -f "$kh" >/dev/null 2>&1
+ok "a changed host key is refused, naming both fingerprints"
+
+out=$("$ks" down -f "$file" -o json --accept-new-host-keys 2>>"$work/up.log") || fail "down: $out"
+[[ $(jq .changed <<<"$out") == true ]] || fail "down changed nothing: $out"
+for x in "${n[@]}"; do
+	on "$x" test ! -e /etc/kubernetes/kubelet.conf || fail "$x still has a kubelet.conf after down"
+done
+ok "down resets every host"
+
+printf '[e2e] timings: up cold (3 hosts, uploads) %ss, up warm (no change) %ss, adding a host %ss\n' "$cold" "$warm" "$added"
+echo "[e2e] e2e-drivers: $PASSED checks passed"
