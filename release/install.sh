@@ -223,6 +223,7 @@ if ((!uninstall)); then
 	elif [[ -d $root/usr/share/bash-completion/completions ]]; then
 		bash_dir=$p/share/bash-completion/completions
 	fi
+	[[ -n $bash_dir ]] || kept+=("bash completion: bash-completion is not installed (install it, then run install.sh again)")
 	zsh_dir=""
 	[[ -d $root/usr/share/zsh ]] && zsh_dir=$p/share/zsh/site-functions
 	for tool in kubestrap kubectl; do
@@ -334,7 +335,7 @@ else
 	fi
 fi
 
-for k in ${kept[@]+"${kept[@]}"}; do say "left alone: $k"; done
+for k in ${kept[@]+"${kept[@]}"}; do say "skipped: $k"; done
 n=$((${#installed[@]} + ${#removed[@]}))
 if ((uninstall)); then
 	if ((n)); then

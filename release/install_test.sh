@@ -159,8 +159,8 @@ run "$root2"
 ((rc == 0)) || fail "install next to an admin's kubectl: exit $rc: $err"
 [[ $(cat "$root2/usr/local/bin/kubectl") == "my kubectl" && $(cat "$root2/etc/bash_completion.d/kubectl") == "my completion" ]] ||
 	fail "the admin's kubectl or its completion was replaced"
-[[ $out == *"left alone: /usr/local/bin/kubectl (not kubestrap's; kubestrap's kubectl is $lib/kubectl)"* &&
-	$out == *"left alone: /etc/bash_completion.d/kubectl (not kubestrap's)"* ]] || fail "not said: $out"
+[[ $out == *"skipped: /usr/local/bin/kubectl (not kubestrap's; kubestrap's kubectl is $lib/kubectl)"* &&
+	$out == *"skipped: /etc/bash_completion.d/kubectl (not kubestrap's)"* ]] || fail "not said: $out"
 run "$root2" --uninstall
 [[ $(leftovers "$root2") == "$(printf './etc/bash_completion.d/kubectl\n./usr/local/bin/kubectl')" ]] ||
 	fail "uninstall next to an admin's kubectl left: $(leftovers "$root2")"
@@ -192,6 +192,12 @@ run "$root" -o json
 [[ -f $root/usr/local/share/bash-completion/completions/kubestrap && ! -e $root/usr/local/share/zsh ]] ||
 	fail "bash-completion 2 without zsh: $out"
 ok "without /etc/bash_completion.d, bash completion goes to PREFIX/share/bash-completion/completions; no zsh, no zsh files"
+root="$work/bare"
+mkdir -p "$root"
+run "$root"
+[[ $rc == 0 && -z $(find "$root" -name '*kube*' -path '*completion*') && $out == *"skipped: bash completion: bash-completion is not installed"* ]] ||
+	fail "no bash-completion: exit $rc: $out"
+ok "without bash-completion or zsh: no completion files, and the output says so"
 
 # Failures before any write: a file where a directory must go; a release
 # whose kubestrap does not run here.

@@ -7,7 +7,8 @@
 #     may not trust the https certificate; the packages are GPG-checked);
 #   - containerd.io from Docker's CentOS 7 repo (it ships with CRI disabled:
 #     `kubestrap preflight --fix`, which kubestrap up runs, enables it);
-#   - what the kubelet and kube-proxy call: conntrack, socat, ethtool, tc, iptables;
+#   - what the kubelet and kube-proxy call: conntrack, socat, ethtool, tc,
+#     iptables; bash-completion, for the completion install.sh writes;
 #   - SELinux permissive and firewalld off, as a lab (kubestrap's preflight
 #     warns about both on real machines, with the fix).
 set -euo pipefail
@@ -30,7 +31,7 @@ EOF
 
 log "packages: containerd.io and the node tools (yum, vault.centos.org and download.docker.com)"
 # CentOS 7's tc is in iproute itself; later releases split it into iproute-tc.
-pkgs=(containerd.io conntrack-tools socat ethtool iproute iptables tar)
+pkgs=(containerd.io conntrack-tools socat ethtool iproute iptables tar bash-completion)
 if yum -q list available iproute-tc >/dev/null 2>&1; then pkgs+=(iproute-tc); fi
 yum install -y -q "${pkgs[@]}"
 for p in "${pkgs[@]}"; do
