@@ -20,6 +20,8 @@ for f in /etc/yum.repos.d/CentOS-*.repo; do
 	sed -i -e 's/^mirrorlist=/#mirrorlist=/' \
 		-e 's|^#\{0,1\}baseurl=http://mirror.centos.org/centos/\$releasever|baseurl=http://vault.centos.org/7.9.2009|' "$f"
 done
+# A CA bundle newer than the box's first, for download.docker.com's https.
+yum update -y -q ca-certificates
 cat >/etc/yum.repos.d/docker-ce.repo <<'EOF'
 [docker-ce-stable]
 name=Docker CE Stable - $basearch
