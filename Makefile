@@ -11,7 +11,7 @@ STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 GO_TEST_FLAGS ?=
 
 PHONY_E2E := e2e
-.PHONY: $(PHONY_E2E) all build test test-unit test-bundle lint fmt fuzz bench bundle images dist lab lab-nodes lab-down lab-smoke bench bench-init bench-ha bench-go clean
+.PHONY: $(PHONY_E2E) all build test test-unit test-bundle test-scripts lint fmt fuzz bench bundle images dist lab lab-nodes lab-down lab-smoke bench bench-init bench-ha bench-go clean
 
 all: build
 
@@ -21,21 +21,25 @@ build: bin/kubestrap
 bin/kubestrap: $(GO_SOURCES)
 	CGO_ENABLED=0 go build -trimpath -ldflags '$(LDFLAGS)' -o bin/kubestrap ./cmd/kubestrap
 
-## test: everything CI runs — lint, unit tests, the bundle's own tests, the lab smoke test
-test: lint test-unit test-bundle lab-smoke e2e
+## test: everything CI runs — lint, unit tests, the bundle's own tests, the scripts' tests, the lab smoke test
+test: lint test-unit test-bundle test-scripts lab-smoke e2e
 
 ## test-bundle: the pause and demo programs
 test-bundle:
 	cd bundle/small && go vet ./... && go test -count=1 ./...
+
+## test-scripts: the release's install.sh against a fake release in temp dirs (seconds; no root needed)
+test-scripts:
+	release/install_test.sh
 
 ## test-unit: the fast inner loop (seconds)
 test-unit:
 	go test $(GO_TEST_FLAGS) -race -count=1 ./...
 
 ## lint: gofmt, go vet, staticcheck and shellcheck must be clean
-# The shell scripts: lab/, vagrant/ and bundle/ *.sh, the lab node's scripts
-# (files under lab/node with a sh/bash #! line), the CI entry point.
-SHELL_SCRIPTS = $(shell git ls-files ':(glob)lab/*.sh' ':(glob)vagrant/*.sh' ':(glob)bundle/*.sh' .ci/run; \
+# The shell scripts: lab/, vagrant/, release/ and bundle/ *.sh, the lab node's
+# scripts (files under lab/node with a sh/bash #! line), the CI entry point.
+SHELL_SCRIPTS = $(shell git ls-files ':(glob)lab/*.sh' ':(glob)vagrant/*.sh' ':(glob)release/*.sh' ':(glob)bundle/*.sh' .ci/run; \
   for f in $$(git ls-files lab/node); do head -n1 "$$f" | grep -qE 'bin/(env )?(ba)?sh$$' && echo "$$f"; done)
 lint:
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go' | grep -v '^bundle/')); \
@@ -83,13 +87,14 @@ $(IMAGES_TAR): $(addprefix $(BUNDLE_BIN)/,$(IMAGE_BINS)) | bin/kubestrap
 
 DIST_NAME := kubestrap-$(VERSION)-linux-amd64
 DIST_DIR := dist/$(DIST_NAME)
-## dist: dist/kubestrap-VERSION-linux-amd64.tar.gz (kubestrap, kubelet, kubectl, cni/) and the images tarball
+## dist: dist/kubestrap-VERSION-linux-amd64.tar.gz (kubestrap, kubelet, kubectl, cni/, install.sh) and the images tarball
 DIST_IMAGES := dist/kubestrap-images-$(KUBERNETES_VERSION).tar
 dist: dist/$(DIST_NAME).tar.gz $(DIST_IMAGES)
 	@ls -la dist/*.tar*
-dist/$(DIST_NAME).tar.gz: bin/kubestrap bundle/versions.env | bundle
+dist/$(DIST_NAME).tar.gz: bin/kubestrap bundle/versions.env release/install.sh | bundle
 	rm -rf dist/kubestrap-*-linux-amd64* && mkdir -p $(DIST_DIR)/cni
 	cp bin/kubestrap $(DIST_DIR)/
+	install -m 0755 release/install.sh $(DIST_DIR)/install.sh
 	for b in kubelet kubectl; do ln -f $(BUNDLE_BIN)/$$b $(DIST_DIR)/$$b 2>/dev/null || cp $(BUNDLE_BIN)/$$b $(DIST_DIR)/; done
 	for p in bridge host-local loopback portmap; do cp $(BUNDLE_BIN)/cni-$$p $(DIST_DIR)/cni/$$p; done
 	tar -C dist -czf $@ $(DIST_NAME)

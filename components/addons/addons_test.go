@@ -82,3 +82,62 @@ func TestConflist(t *testing.T) {
 		t.Error("bad CIDR accepted")
 	}
 }
+
+// TestFlannelInterfaceIsTheNodeIPs pins how flanneld picks its interface:
+// the one holding the node's IP (status.hostIP, the kubelet's --node-ip)
+// whatever the API server's address is. Without it flanneld takes the
+// default route's interface: 10.0.2.15, the same on every Vagrant VM.
+func TestFlannelInterfaceIsTheNodeIPs(t *testing.T) {
+	c := &config.ClusterConfiguration{}
+	config.SetClusterDefaults(c)
+	img, _ := images.Images(c)
+	for _, server := range []string{"https://192.168.56.10:6443", "https://[fd00::10]:6443", "https://k8s-api.example.com:6443"} {
+		t.Run(server, func(t *testing.T) {
+			m, err := FlannelManifest(c, img, server)
+			if err != nil {
+				t.Fatal(err)
+			}
+			objs, err := apply.DecodeObjects(m)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var ds *appsv1.DaemonSet
+			for _, o := range objs {
+				if d, ok := o.(*appsv1.DaemonSet); ok {
+					ds = d
+				}
+			}
+			if ds == nil {
+				t.Fatal("no DaemonSet in the flannel manifest")
+			}
+			ctr := ds.Spec.Template.Spec.Containers[0]
+			if n := countArg(ctr.Args, "--iface=$(NODE_IP)"); n != 1 {
+				t.Errorf("args %v: --iface=$(NODE_IP) %d times, want once", ctr.Args, n)
+			}
+			for _, a := range ctr.Args {
+				if strings.HasPrefix(a, "--iface-can-reach") || strings.HasPrefix(a, "--iface-regex") {
+					t.Errorf("args %v: %s competes with --iface", ctr.Args, a)
+				}
+			}
+			var from string
+			for _, e := range ctr.Env {
+				if e.Name == "NODE_IP" && e.ValueFrom != nil && e.ValueFrom.FieldRef != nil {
+					from = e.ValueFrom.FieldRef.FieldPath
+				}
+			}
+			if from != "status.hostIP" {
+				t.Errorf("env NODE_IP comes from %q, want status.hostIP", from)
+			}
+		})
+	}
+}
+
+func countArg(args []string, want string) int {
+	n := 0
+	for _, a := range args {
+		if a == want {
+			n++
+		}
+	}
+	return n
+}
