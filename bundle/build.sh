@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # build.sh builds the bundle's binaries at pinned versions into a cache outside
 # the repo, once: a binary that already exists is never rebuilt, so a warm run
-# takes seconds. Usage: build.sh [k8s|kubectl|etcd|coredns|flannel|cni|small|all]...
+# takes seconds. Usage: build.sh [k8s|kubectl|etcd|coredns|flannel|cni|small|kubeadm|all]...
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 # shellcheck source-path=SCRIPTDIR source=versions.env
@@ -43,6 +43,12 @@ build_k8s() {
 	for c in kubelet kube-apiserver kube-controller-manager kube-scheduler kube-proxy kubectl; do
 		CGO_ENABLED=0 build "$c" "$here/k8s" "k8s.io/kubernetes/cmd/$c" -ldflags "$(k8s_ldflags)"
 	done
+}
+
+# kubeadm is built for side-by-side comparisons only (make bench-vs-kubeadm,
+# the interop e2e): never part of `all`, never shipped in the release.
+build_kubeadm() {
+	CGO_ENABLED=0 build kubeadm "$here/k8s" k8s.io/kubernetes/cmd/kubeadm -ldflags "$(k8s_ldflags)"
 }
 
 build_kubectl() {

@@ -41,7 +41,7 @@ func Down(ctx context.Context, c *Cluster, o Options) (*Report, error) {
 // probeInstalled learns whether kubestrap is on the host and whether the
 // host is a control plane.
 func (r *run) probeInstalled(ctx context.Context, h *hostRun) error {
-	out, err := h.m.Run(ctx, "probe", "test -x "+kubestrapPath+" && echo installed; true", nil)
+	out, err := h.m.Run(ctx, "probe install", "test -x "+kubestrapPath+" && echo installed; true", nil)
 	if err != nil {
 		return err
 	}

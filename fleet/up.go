@@ -99,11 +99,14 @@ func (r *run) prepare(ctx context.Context, h *hostRun) error {
 	return nil
 }
 
-// probe reads the host's state from kubestrap's files: a kubelet.conf
-// means init or join finished, an API server manifest a control plane.
+// probe reads the host's state from kubestrap's records: a finished init
+// or join leaves one (an unfinished one does not, so up runs it again and
+// it resumes); an API server manifest means a control plane.
 func (r *run) probe(ctx context.Context, h *hostRun) error {
-	out, err := h.m.Run(ctx, "probe", fmt.Sprintf("test -e %s && echo node; test -e %s/manifests/kube-apiserver.yaml && echo control-plane; true",
-		layout.KubeletConfPath, layout.KubernetesDir), nil)
+	kd := layout.KubernetesDir
+	out, err := h.m.Run(ctx, "probe", fmt.Sprintf("if test -e %s/%s || test -e %s/%s; then echo node; fi; "+
+		"if test -e %s/%s || test -e %s/manifests/kube-apiserver.yaml; then echo control-plane; fi",
+		kd, layout.InitRecord, kd, layout.JoinRecord, kd, layout.InitRecord, kd), nil)
 	if err != nil {
 		return err
 	}

@@ -69,7 +69,7 @@ func (m *fakeMachine) Run(_ context.Context, name, script string, stdin io.Reade
 		data, _ := io.ReadAll(stdin)
 		m.files[strings.Trim(f[len(f)-1], "'")] = data
 		return nil, nil
-	case strings.HasPrefix(script, "test -e /etc/kubernetes/kubelet.conf"):
+	case name == "probe":
 		out := ""
 		if _, ok := m.files["/etc/kubernetes/kubelet.conf"]; ok {
 			out += "node\n"
@@ -78,6 +78,11 @@ func (m *fakeMachine) Run(_ context.Context, name, script string, stdin io.Reade
 			out += "control-plane\n"
 		}
 		return []byte(out), nil
+	case name == "probe install":
+		if m.installed {
+			return []byte("installed\n"), nil
+		}
+		return nil, nil
 	case name == "install":
 		changed := !m.installed
 		m.installed = true
@@ -119,6 +124,11 @@ func (m *fakeMachine) kubestrap(args []string) ([]byte, error) {
 			info["token"] = "abcdef.0123456789abcdef"
 		}
 		return jsonOut(info)
+	case "reset -o":
+		changed := m.files["/etc/kubernetes/kubelet.conf"] != nil || len(m.files) > 0
+		delete(m.files, "/etc/kubernetes/kubelet.conf")
+		delete(m.files, "/etc/kubernetes/manifests/kube-apiserver.yaml")
+		return jsonOut(map[string]any{"changed": changed})
 	case "token create":
 		m.c.tokens++
 		info["changed"], info["token"] = true, "ghijkl.0123456789abcdef"
@@ -253,5 +263,28 @@ func TestUpRefusesARoleChange(t *testing.T) {
 	_, err := Up(ctx, c, Options{Dial: fc.dial})
 	if err == nil || !strings.Contains(err.Error(), "is a worker in the cluster, but the file says role: control-plane") {
 		t.Fatalf("role change: %v", err)
+	}
+}
+
+func TestDownResetsWorkersFirstAndTheInitHostLast(t *testing.T) {
+	fc := newFakeCluster()
+	ctx := context.Background()
+	c := testCluster(t, 2)
+	c.Spec.Hosts = append(c.Spec.Hosts, Host{Address: "10.0.0.9", Role: RoleWorker, SSH: c.Spec.Hosts[0].SSH})
+	if _, err := Up(ctx, c, Options{Dial: fc.dial}); err != nil {
+		t.Fatal(err)
+	}
+	fc.hosts["10.0.0.9"].installed = false // a host that never got kubestrap
+	fc.log = nil
+	rep, err := Down(ctx, c, Options{Dial: fc.dial})
+	if err != nil {
+		t.Fatal(err)
+	}
+	resets := fc.ran("kubestrap reset")
+	if len(resets) != 3 || !strings.HasPrefix(resets[2], "10.0.0.1 ") {
+		t.Fatalf("resets %v: want both workers, then the control plane", resets)
+	}
+	if !rep.Changed || rep.Hosts[3].Changed {
+		t.Errorf("report: %+v", rep)
 	}
 }
