@@ -261,6 +261,7 @@ func runShowJoinCommand(ctx context.Context, d InitData) (string, error) {
 	}
 	endpoint := strings.TrimPrefix(certs.ClusterServer(cfg), "https://")
 	info := tokens.NewJoinInfo(endpoint, t.Token, ca, expires)
+	info.Changed = true // it ends an init that ran
 	if cfg.UploadCerts && cfg.CertificateKey != "" {
 		info = info.WithControlPlane(cfg.CertificateKey)
 	}
@@ -333,4 +334,34 @@ func writeInitRecord(d InitData) error {
 
 func initWaitSpec(d InitData, prefix string) poll.Spec {
 	return poll.Spec{Interval: pollInterval, Out: d.Out(), Prefix: prefix}
+}
+
+// InitializedJoinInfo is the join information of a node init finished on,
+// read without changing anything (a re-run of `init -o json`): init's
+// token while it is valid, else no token and a note saying how to make
+// one. The certificate key is left out: its certificates expire in 2 h.
+func InitializedJoinInfo(ctx context.Context, d InitData) (tokens.JoinInfo, error) {
+	cfg := d.Cfg()
+	ca, _, err := certs.New(cfg, d.CertDir()).LoadCA("ca")
+	if err != nil {
+		return tokens.JoinInfo{}, err
+	}
+	tok := ""
+	if len(cfg.BootstrapTokens) > 0 {
+		c, err := d.Client()
+		if err != nil {
+			return tokens.JoinInfo{}, err
+		}
+		ctx, cancel := context.WithTimeout(ctx, APITimeout)
+		defer cancel()
+		if tok, _, err = tokens.FindByDescription(ctx, c, cfg.BootstrapTokens[0].Description, time.Now()); err != nil {
+			return tokens.JoinInfo{}, err
+		}
+	}
+	info := tokens.NewJoinInfo(strings.TrimPrefix(certs.ClusterServer(cfg), "https://"), tok, ca, time.Time{})
+	if tok == "" {
+		info.JoinCommand = ""
+		info.Note = "init's token has expired or was deleted: `kubestrap token create --print-join-command` makes a new one"
+	}
+	return info, nil
 }

@@ -44,6 +44,8 @@ type Options struct {
 // Report is what a renewal did; its JSON form is `certs renew -o json`'s
 // stable output.
 type Report struct {
+	// Changed is true when a certificate was renewed (never in a dry run).
+	Changed      bool   `json:"changed"`
 	DryRun       bool   `json:"dryRun,omitempty"`
 	Validity     string `json:"validity"`
 	Certificates []Cert `json:"certificates"`
@@ -79,6 +81,7 @@ func Run(ctx context.Context, targets []Target, o Options) (*Report, error) {
 	for _, t := range targets {
 		c, err := renewOne(pki, t, o)
 		rep.Certificates = append(rep.Certificates, c)
+		rep.Changed = rep.Changed || c.Action == Renewed
 		o.printCert(c)
 		if err != nil {
 			errs = append(errs, fmt.Errorf("%s: %w", t.Name, err))

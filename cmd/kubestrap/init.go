@@ -79,6 +79,10 @@ func runInit(cmd *cobra.Command, f *initFlags, dryRun bool, skip []string, only 
 	}
 	opts := phases.InitOptions{DryRun: dryRun, Ignore: ignore, Out: out, Env: env, AgentBinary: f.agentBinary,
 		Systemd: systemd.DBus{}}
+	runner := &phases.Runner{Command: "init", Phases: phases.InitPhases(), Skip: append(skip, cfg.SkipPhases...)}
+	if err := runner.ValidateSkip(); err != nil {
+		return &usageError{err} // before anything is written
+	}
 	if f.output == "json" {
 		// Phase lines go to stderr so that stdout is only the JSON.
 		opts.Out, opts.JSON = cmd.ErrOrStderr(), out
@@ -105,12 +109,14 @@ func runInit(cmd *cobra.Command, f *initFlags, dryRun bool, skip []string, only 
 	}
 	if !dryRun && only == "" {
 		done, err := phases.PrepareInit(out, data.KubernetesDir(), cfg, ignore)
-		if done || err != nil {
+		if err != nil {
 			return err
 		}
+		if done {
+			return printInitialized(cmd, data, opts.JSON)
+		}
 	}
-	runner := &phases.Runner{Command: "init", Phases: phases.InitPhases(), Out: out,
-		Skip: append(skip, cfg.SkipPhases...)}
+	runner.Out = out
 	if only != "" {
 		err = runner.RunPhase(cmd.Context(), only, data)
 	} else {
@@ -120,6 +126,19 @@ func runInit(cmd *cobra.Command, f *initFlags, dryRun bool, skip []string, only 
 		fmt.Fprintf(out, "dry-run output: %s\n", opts.DryRunDir)
 	}
 	return err
+}
+
+// printInitialized answers a no-op init -o json with the join
+// information, "changed": false (the JSON contract: one object every run).
+func printInitialized(cmd *cobra.Command, data phases.InitData, jsonOut io.Writer) error {
+	if jsonOut == nil {
+		return nil
+	}
+	info, err := phases.InitializedJoinInfo(cmd.Context(), data)
+	if err != nil {
+		return err
+	}
+	return writeJSON(jsonOut, info)
 }
 
 // flagsOf returns the flag set that holds init's flags: the init command's

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"time"
@@ -21,7 +22,7 @@ type joinFlags struct {
 	configFile, token, tlsToken, discoveryFile, nodeName, nodeIP, criSocket, agentBinary string
 	hashes, ignore, skip                                                                 []string
 	unsafeSkipCA, dryRun, controlPlane                                                   bool
-	certificateKey, advertiseAddress                                                     string
+	certificateKey, advertiseAddress, output                                             string
 	bindPort                                                                             int32
 	timeout                                                                              time.Duration
 }
@@ -43,6 +44,7 @@ func (f *joinFlags) register(fs *pflag.FlagSet) {
 	fs.StringVar(&f.certificateKey, "certificate-key", "", "the key printed by `kubestrap init --upload-certs` (64 hex characters)")
 	fs.StringVar(&f.advertiseAddress, "apiserver-advertise-address", "", "this control-plane node's API server address (default: the node IP)")
 	fs.Int32Var(&f.bindPort, "apiserver-bind-port", config.DefaultAPIBindPort, "this control-plane node's API server port")
+	fs.StringVarP(&f.output, "output", "o", "", "json: print {changed, node, nodeIP, controlPlane, endpoint} on stdout (phase lines go to stderr)")
 	fs.BoolVar(&f.dryRun, "dry-run", false, "check and discover, write the node's files into a temp dir and print what "+
 		"the online phases would do; change nothing on the host")
 }
@@ -125,6 +127,13 @@ func newJoinCommand(out io.Writer) *cobra.Command {
 
 func runJoin(cmd *cobra.Command, f *joinFlags, args []string, only string) error {
 	out := cmd.OutOrStdout()
+	switch f.output {
+	case "":
+	case "json":
+		out = cmd.ErrOrStderr() // stdout is only the JSON object
+	default:
+		return &usageError{fmt.Errorf("unknown output %q: use json", f.output)}
+	}
 	endpoint := ""
 	if len(args) == 1 {
 		endpoint = args[0]
@@ -141,6 +150,10 @@ func runJoin(cmd *cobra.Command, f *joinFlags, args []string, only string) error
 	}
 	if err := config.ValidateNodeIP(f.nodeIP); err != nil {
 		return &usageError{fmt.Errorf("--node-ip: %w", err)}
+	}
+	r := &phases.Runner{Command: "join", Phases: phases.JoinPhases(), Out: out, Skip: append(f.skip, cfg.SkipPhases...)}
+	if err := r.ValidateSkip(); err != nil {
+		return &usageError{err} // before anything is written
 	}
 	ignore := preflight.NewIgnoreSet(cfg.NodeRegistration.IgnorePreflightErrors...)
 	opts := phases.JoinOptions{DryRun: f.dryRun, Ignore: ignore, Out: out, Env: preflight.Host(), Systemd: systemd.DBus{},
@@ -161,14 +174,41 @@ func runJoin(cmd *cobra.Command, f *joinFlags, args []string, only string) error
 	if err != nil {
 		return err
 	}
+	changed := !f.dryRun
 	if only == "" && !f.dryRun {
-		if done, err := phases.PrepareJoin(out, opts.KubeDir, data.NodeName(), cfg, ignore); done || err != nil {
+		done, err := phases.PrepareJoin(out, opts.KubeDir, data.NodeName(), cfg, ignore)
+		if err != nil {
+			return err
+		}
+		changed = !done
+	}
+	if changed || f.dryRun {
+		if only != "" {
+			err = r.RunPhase(cmd.Context(), only, data)
+		} else {
+			err = r.Run(cmd.Context(), data)
+		}
+		if err != nil {
 			return err
 		}
 	}
-	r := &phases.Runner{Command: "join", Phases: phases.JoinPhases(), Out: out, Skip: append(f.skip, cfg.SkipPhases...)}
-	if only != "" {
-		return r.RunPhase(cmd.Context(), only, data)
+	if f.output != "json" {
+		return nil
 	}
-	return r.Run(cmd.Context(), data)
+	return writeJSON(cmd.OutOrStdout(), joinResult(cmd.Context(), data, cfg, changed, f.dryRun))
+}
+
+// joinResult is join's JSON object (the JSON contract).
+func joinResult(ctx context.Context, data phases.JoinData, cfg *config.JoinConfiguration, changed, dryRun bool) map[string]any {
+	res := map[string]any{"changed": changed, "node": data.NodeName(), "controlPlane": cfg.ControlPlane != nil}
+	if dryRun {
+		res["dryRun"] = true
+	}
+	if ip, err := data.NodeIP(ctx); err == nil {
+		res["nodeIP"] = ip
+	}
+	if bt := cfg.Discovery.BootstrapToken; bt != nil && bt.APIServerEndpoint != "" {
+		res["endpoint"] = bt.APIServerEndpoint
+	}
+	return res
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"os"
 	"path/filepath"
@@ -19,9 +20,7 @@ func run(t *testing.T, args ...string) (string, string, int, string) {
 	tmp := t.TempDir()
 	t.Setenv("TMPDIR", tmp)
 	var out, errOut bytes.Buffer
-	cmd := newRootCommand(&out, &errOut)
-	cmd.SetArgs(args)
-	err := cmd.Execute()
+	err := execute(context.Background(), args, &out, &errOut)
 	if err != nil {
 		errOut.WriteString("error: " + err.Error())
 	}
@@ -149,8 +148,8 @@ func TestImagesVersionAndPreflightJSON(t *testing.T) {
 		t.Errorf("images list: %s", out)
 	}
 	out, _, _, _ = run(t, "version", "-o", "json")
-	var v map[string]string
-	if err := json.Unmarshal([]byte(out), &v); err != nil || v["defaultKubernetesVersion"] != "v1.35.4" {
+	var v map[string]any
+	if err := json.Unmarshal([]byte(out), &v); err != nil || v["defaultKubernetesVersion"] != "v1.35.4" || v["changed"] != false {
 		t.Errorf("version json %q %v", out, err)
 	}
 	out, _, code, _ = run(t, append([]string{"preflight", "-o", "json"}, nodeFlags...)...)
@@ -190,12 +189,17 @@ func TestCertsCommands(t *testing.T) {
 	dryOut, _, _, _ := run(t, append([]string{"init", "--dry-run", "--skip-phases", "preflight"}, nodeFlags...)...)
 	dir := strings.TrimPrefix(strings.TrimSpace(dryOut[strings.LastIndex(strings.TrimSpace(dryOut), "\n")+1:]), "dry-run output: ")
 	out, stderr, code, _ := run(t, "certs", "check-expiration", "--cert-dir", filepath.Join(dir, "pki"), "--kubeconfig-dir", dir, "-o", "json")
-	var rows []struct {
-		Name     string `json:"name"`
-		Residual string `json:"residual"`
-		Missing  bool   `json:"missing"`
+	var report struct {
+		Changed      *bool `json:"changed"`
+		Certificates []struct {
+			Name     string `json:"name"`
+			Residual string `json:"residual"`
+			Missing  bool   `json:"missing"`
+		} `json:"certificates"`
 	}
-	if err := json.Unmarshal([]byte(out), &rows); err != nil || code != 0 || len(rows) != 15 {
+	err := json.Unmarshal([]byte(out), &report)
+	rows := report.Certificates
+	if err != nil || code != 0 || len(rows) != 15 || report.Changed == nil || *report.Changed {
 		t.Fatalf("check-expiration: %v %d %s %s", err, len(rows), out, stderr)
 	}
 	for _, r := range rows {

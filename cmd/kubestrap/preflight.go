@@ -34,8 +34,13 @@ func newPreflightCommand(out io.Writer) *cobra.Command {
 				return err
 			}
 			env := preflight.Host()
+			var fixes []preflight.Fix
 			if fix {
-				if err := runFixes(out, env, cfg, dryRun); err != nil {
+				fixOut := out
+				if output == "json" {
+					fixOut = cmd.ErrOrStderr() // stdout is only the JSON object
+				}
+				if fixes, err = runFixes(fixOut, env, cfg, dryRun); err != nil {
 					return err
 				}
 			}
@@ -45,8 +50,12 @@ func newPreflightCommand(out io.Writer) *cobra.Command {
 			if output == "json" {
 				enc := json.NewEncoder(out)
 				enc.SetIndent("", "  ")
-				if err := enc.Encode(map[string]any{"advertiseAddress": cfg.LocalAPIEndpoint.AdvertiseAddress,
-					"advertiseAddressNote": note, "nodeName": cfg.NodeRegistration.Name, "checks": results}); err != nil {
+				report := map[string]any{"changed": len(fixes) > 0 && !dryRun, "advertiseAddress": cfg.LocalAPIEndpoint.AdvertiseAddress,
+					"advertiseAddressNote": note, "nodeName": cfg.NodeRegistration.Name, "checks": results}
+				if fix {
+					report["fixes"], report["dryRun"] = append([]preflight.Fix{}, fixes...), dryRun
+				}
+				if err := enc.Encode(report); err != nil {
 					return err
 				}
 			} else {
@@ -64,11 +73,12 @@ func newPreflightCommand(out io.Writer) *cobra.Command {
 }
 
 // runFixes plans the standard fixes, prints each with how to revert it,
-// and applies them unless dryRun.
-func runFixes(out io.Writer, env *preflight.Env, cfg *config.Init, dryRun bool) error {
+// and applies them unless dryRun. It returns the fixes it made (or, in a
+// dry run, would make).
+func runFixes(out io.Writer, env *preflight.Env, cfg *config.Init, dryRun bool) ([]preflight.Fix, error) {
 	images, err := images.Images(&cfg.Cluster)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	driver := "cgroupfs"
 	if init, _ := env.Root.ReadString("/proc/1/comm"); init == "systemd" {
@@ -78,7 +88,7 @@ func runFixes(out io.Writer, env *preflight.Env, cfg *config.Init, dryRun bool) 
 		Want:    preflight.ContainerdWant{SandboxImage: images.Pause, CgroupDriver: driver},
 		Systemd: systemd.DBus{}, CRIEndpoint: cfg.NodeRegistration.CRISocket, Now: time.Now})
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if len(fixes) == 0 {
 		fmt.Fprintln(out, "[fix] nothing to fix")
@@ -93,7 +103,7 @@ func runFixes(out io.Writer, env *preflight.Env, cfg *config.Init, dryRun bool) 
 		}
 		start := time.Now()
 		if err := f.Apply(); err != nil {
-			return fmt.Errorf("fix %s: %w", f.Name, err)
+			return nil, fmt.Errorf("fix %s: %w", f.Name, err)
 		}
 		fmt.Fprintf(out, "[fix] %s: done (%s)\n", f.Name, phases.FormatDuration(time.Since(start)))
 	}
@@ -101,7 +111,7 @@ func runFixes(out io.Writer, env *preflight.Env, cfg *config.Init, dryRun bool) 
 		fmt.Fprintln(out, "[fix] dry-run: nothing was changed")
 	}
 	fmt.Fprintln(out)
-	return nil
+	return fixes, nil
 }
 
 // completeForPreflight fills the node name and address like init does, but

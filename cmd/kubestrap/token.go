@@ -101,6 +101,7 @@ func newTokenCreateCommand(out io.Writer, kubeconfig *string) *cobra.Command {
 				line = info.ControlPlaneJoinCommand
 			}
 			if output == "json" {
+				info.Changed = true // a token was created
 				return writeJSON(out, info)
 			}
 			_, err = fmt.Fprintln(out, line)

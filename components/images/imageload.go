@@ -58,6 +58,8 @@ func InTarball(path string) ([]string, error) {
 
 // LoadSummary says what LoadImages did.
 type LoadSummary struct {
+	// Changed is true when an image was imported.
+	Changed bool     `json:"changed"`
 	Loaded  []string `json:"loaded"`
 	Present []string `json:"alreadyPresent"`
 	Seconds float64  `json:"seconds"`
@@ -76,6 +78,13 @@ func LoadImages(path string, ctr Ctr, out io.Writer) (LoadSummary, error) {
 	before, err := listImages(ctr)
 	if err != nil {
 		return sum, fmt.Errorf("is containerd running? %w", err)
+	}
+	if allIn(refs, before) {
+		// A re-run (Ansible, kubestrap up) is a quick no-op: importing
+		// again would only re-read the whole tarball.
+		sum.Present, sum.Seconds = append(sum.Present, refs...), time.Since(start).Seconds()
+		fmt.Fprintf(out, "[images] all %d images of %s are already in containerd\n", len(refs), path)
+		return sum, nil
 	}
 	fmt.Fprintf(out, "[images] importing %d images from %s into containerd namespace %s\n", len(refs), path, ContainerdNamespace)
 	pw := &prefixWriter{out: out, prefix: "[images]   "}
@@ -97,9 +106,18 @@ func LoadImages(path string, ctr Ctr, out io.Writer) (LoadSummary, error) {
 			sum.Loaded = append(sum.Loaded, r)
 		}
 	}
-	sum.Seconds = time.Since(start).Seconds()
+	sum.Seconds, sum.Changed = time.Since(start).Seconds(), len(sum.Loaded) > 0
 	fmt.Fprintf(out, "[images] %d loaded, %d already present (%.1fs)\n", len(sum.Loaded), len(sum.Present), sum.Seconds)
 	return sum, nil
+}
+
+func allIn(refs []string, have map[string]bool) bool {
+	for _, r := range refs {
+		if !have[r] {
+			return false
+		}
+	}
+	return true
 }
 
 func listImages(ctr Ctr) (map[string]bool, error) {

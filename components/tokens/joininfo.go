@@ -11,6 +11,9 @@ import (
 // JoinInfo is show-join-command's `-o json` output, a stable interface
 // for Ansible and scripts.
 type JoinInfo struct {
+	// Changed says whether the command that printed it changed anything
+	// (kubestrap's JSON contract).
+	Changed      bool     `json:"changed"`
 	Endpoint     string   `json:"endpoint"`
 	Token        string   `json:"token"`
 	CACertHashes []string `json:"caCertHashes"`
@@ -20,6 +23,8 @@ type JoinInfo struct {
 	// control-plane certificates were uploaded (they expire with them, 2 h).
 	CertificateKey          string `json:"certificateKey,omitempty"`
 	ControlPlaneJoinCommand string `json:"controlPlaneJoinCommand,omitempty"`
+	// Note explains missing fields, e.g. an expired token.
+	Note string `json:"note,omitempty"`
 }
 
 // WithControlPlane adds the control-plane join command for a certificate
