@@ -190,20 +190,27 @@ func (s *sumCache) sum(p string) (string, error) {
 	return s.sums[p], nil
 }
 
-// upload copies a local file to the host unless the host has a file of the
-// same sha256 there already.
+// upload copies a local file to the host unless the host has it already:
+// the same size and a recorded sha256 (written beside it after an upload,
+// so that a re-run need not hash hundreds of megabytes on every host).
 func (r *run) upload(ctx context.Context, h *hostRun, what, local, remote string, sums *sumCache) (bool, error) {
 	t0 := time.Now()
 	want, err := sums.sum(local)
 	if err != nil {
 		return false, err
 	}
-	out, err := h.m.Run(ctx, "sha256sum "+remote, fmt.Sprintf("sha256sum %s 2>/dev/null || true", shellQuote(remote)), nil)
+	st, err := os.Stat(local)
 	if err != nil {
 		return false, err
 	}
-	if f := strings.Fields(string(out)); len(f) > 0 && f[0] == want {
-		r.step(h, what, false, "already there (same sha256)", time.Since(t0))
+	q := shellQuote(remote)
+	out, err := h.m.Run(ctx, "sha256 of "+remote, fmt.Sprintf(
+		"test \"$(stat -c %%s %s 2>/dev/null)\" = %d && cat %s.sha256 2>/dev/null; true", q, st.Size(), q), nil)
+	if err != nil {
+		return false, err
+	}
+	if strings.TrimSpace(string(out)) == want {
+		r.step(h, what, false, "already there (same size and sha256)", time.Since(t0))
 		return false, nil
 	}
 	f, err := os.Open(local)
@@ -211,12 +218,13 @@ func (r *run) upload(ctx context.Context, h *hostRun, what, local, remote string
 		return false, err
 	}
 	defer func() { _ = f.Close() }()
-	st, err := f.Stat()
-	if err != nil {
-		return false, err
-	}
 	if err := put(ctx, h.m, remote, f, "0644"); err != nil {
 		return false, err
+	}
+	// The host checks what arrived before recording it.
+	check := fmt.Sprintf("test \"$(sha256sum %s | cut -d' ' -f1)\" = %s && echo %s >%s.sha256", q, want, want, q)
+	if _, err := h.m.Run(ctx, "check "+remote, check, nil); err != nil {
+		return false, fmt.Errorf("%s arrived damaged (sha256 differs): %w", remote, err)
 	}
 	r.step(h, what, true, fmt.Sprintf("uploaded %s (%.1f MB)", filepath.Base(local), float64(st.Size())/1e6), time.Since(t0))
 	return true, nil

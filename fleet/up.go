@@ -79,7 +79,7 @@ func (r *run) prepare(ctx context.Context, h *hostRun) error {
 		if _, err := r.upload(ctx, h, "images", r.cluster.Spec.Images, remoteImages(r.cluster.Spec.Images), r.sums); err != nil {
 			return err
 		}
-		if _, err := r.kubestrapJSON(ctx, h, "images", "images", "load", remoteImages(r.cluster.Spec.Images)); err != nil {
+		if _, err := r.kubestrapJSON(ctx, h, "images load", "images", "load", remoteImages(r.cluster.Spec.Images)); err != nil {
 			return err
 		}
 	}

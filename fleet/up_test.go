@@ -58,6 +58,17 @@ func (m *fakeMachine) Run(_ context.Context, name, script string, stdin io.Reade
 	m.c.log = append(m.c.log, m.id+" "+name)
 	f := strings.Fields(script)
 	switch {
+	case strings.HasPrefix(name, "sha256 of "):
+		p := strings.TrimPrefix(name, "sha256 of ")
+		if d, ok := m.files[p]; ok && strings.Contains(script, fmt.Sprintf(" = %d ", len(d))) {
+			return m.files[p+".sha256"], nil
+		}
+		return nil, nil
+	case strings.HasPrefix(name, "check "):
+		p := strings.TrimPrefix(name, "check ")
+		s := sha256.Sum256(m.files[p])
+		m.files[p+".sha256"] = []byte(hex.EncodeToString(s[:]) + "\n")
+		return nil, nil
 	case f[0] == "sha256sum":
 		p := strings.Trim(f[1], "'")
 		if d, ok := m.files[p]; ok {
