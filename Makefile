@@ -10,7 +10,7 @@ LDFLAGS := -s -w -X main.version=$(VERSION)
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 GO_TEST_FLAGS ?=
 
-PHONY_E2E := e2e
+PHONY_E2E := e2e e2e-drivers
 .PHONY: $(PHONY_E2E) all build test test-unit test-bundle test-scripts lint fmt fuzz bench bundle images dist lab lab-nodes lab-down lab-smoke bench bench-init bench-ha bench-go clean
 
 all: build
@@ -110,21 +110,28 @@ lab-nodes: dist
 CP ?= 1
 # make lab's N counts workers (default 2); lab-nodes' N counts bare nodes (default 3).
 LAB_WORKERS = $(if $(filter command line environment,$(origin N)),$(N),2)
-## lab: a cluster made by kubestrap: CP control planes (behind haproxy when CP > 1) and N workers; .lab/admin.conf
+## lab: a cluster made by kubestrap: CP control planes (behind haproxy when CP > 1) and N workers; .lab/admin.conf;
+## VAGRANT=1: each node laid out as a VirtualBox VM (10.0.2.15 NAT with the default route, a private network)
 lab: dist
 	@mkdir -p .lab/bin && ln -sf $(BUNDLE_BIN)/kubectl .lab/bin/kubectl
-	$(LAB_ENV) lab/cluster.sh $(CP) $(LAB_WORKERS)
+	$(LAB_ENV) $(if $(VAGRANT),LAB_VAGRANT=1) lab/cluster.sh $(CP) $(LAB_WORKERS)
 
 ## lab-down: remove every container, network and volume the lab made
 lab-down:
 	lab/lab.sh down
 
-## e2e: the end-to-end tests in the lab: init, join, HA control planes with reset, day-2 (renew, snapshots, status)
+## e2e: the end-to-end tests in the lab: init, join, HA control planes with reset, day-2 (renew, snapshots, status),
+## the drivers (kubestrap up over SSH and the Ansible role, on nodes laid out as Vagrant VMs)
 e2e: dist
 	$(LAB_ENV) lab/e2e-init.sh
 	$(LAB_ENV) lab/e2e-join.sh
 	$(LAB_ENV) lab/e2e-ha.sh
 	$(LAB_ENV) lab/e2e-day2.sh
+	$(LAB_ENV) lab/e2e-drivers.sh
+
+## e2e-drivers: only the drivers' end-to-end test
+e2e-drivers: dist
+	$(LAB_ENV) lab/e2e-drivers.sh
 
 ## lab-smoke: two nodes, a kubelet in each running static pods at once, then teardown
 lab-smoke: dist

@@ -64,8 +64,9 @@ ready=$(kx get nodes -o jsonpath='{range .items[*]}{.status.conditions[?(@.type=
 ok "up --accept-new-host-keys: 3 Ready nodes in ${cold}s (release and images uploaded), admin kubeconfig written 0600"
 
 # The Vagrant layout: every address the cluster uses is the private one.
-ep=$(kx get endpoints kubernetes -o jsonpath='{.subsets[0].addresses[0].ip}')
+ep=$(kx get endpointslice -l kubernetes.io/service-name=kubernetes -o jsonpath='{.items[0].endpoints[0].addresses[0]}')
 [[ $ep == "${ip[0]}" ]] || fail "the API server advertises $ep, not ${ip[0]}"
+kx -n kube-flannel rollout status ds/kube-flannel-ds --timeout=120s >/dev/null || fail "flannel did not roll out"
 for i in 0 1 2; do
 	nip=$(kx get node "${n[i]}" -o jsonpath='{.status.addresses[?(@.type=="InternalIP")].address}')
 	fip=$(kx get node "${n[i]}" -o jsonpath='{.metadata.annotations.flannel\.alpha\.coreos\.com/public-ip}')
