@@ -133,8 +133,11 @@ func knownAlgorithms(path, hostport string) []string {
 		return nil
 	}
 	var ke *knownhosts.KeyError
-	if !errors.As(cb(hostport, &net.TCPAddr{}, probeKey), &ke) {
-		return nil
+	if !errors.As(cb(hostport, &net.TCPAddr{}, probeKey), &ke) || len(ke.Want) == 0 {
+		// A new host: ask for the key types OpenSSH prefers, so that
+		// known_hosts gets the line `ssh` itself would check later.
+		return []string{ssh.KeyAlgoED25519, ssh.KeyAlgoECDSA256, ssh.KeyAlgoECDSA384, ssh.KeyAlgoECDSA521,
+			ssh.KeyAlgoRSASHA512, ssh.KeyAlgoRSASHA256}
 	}
 	var algos []string
 	for _, k := range ke.Want {

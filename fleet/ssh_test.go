@@ -3,6 +3,8 @@ package fleet
 import (
 	"bytes"
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
 	"crypto/ed25519"
 	"crypto/rand"
 	"encoding/binary"
@@ -45,7 +47,7 @@ func newSigner(t *testing.T) (ssh.Signer, []byte) {
 	return s, pem.EncodeToMemory(block)
 }
 
-func startServer(t *testing.T, hostKey ssh.Signer, client ssh.PublicKey) *testServer {
+func startServer(t *testing.T, hostKey ssh.Signer, client ssh.PublicKey, more ...ssh.Signer) *testServer {
 	t.Helper()
 	cfg := &ssh.ServerConfig{PublicKeyCallback: func(_ ssh.ConnMetadata, k ssh.PublicKey) (*ssh.Permissions, error) {
 		if bytes.Equal(k.Marshal(), client.Marshal()) {
@@ -54,6 +56,9 @@ func startServer(t *testing.T, hostKey ssh.Signer, client ssh.PublicKey) *testSe
 		return nil, errors.New("unknown key")
 	}}
 	cfg.AddHostKey(hostKey)
+	for _, k := range more {
+		cfg.AddHostKey(k)
+	}
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -247,3 +252,31 @@ func TestEncryptedKeyNamesTheAgent(t *testing.T) {
 		t.Fatalf("encrypted key: %v", err)
 	}
 }
+
+func TestNewHostsAreRecordedByTheirEd25519Key(t *testing.T) {
+	// OpenSSH asks for ed25519 first; Go's default would record ECDSA, and a
+	// later `ssh` to the host would then find no line of its key type.
+	ed, _ := newSigner(t)
+	ecKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ec, _ := ssh.NewSignerFromKey(ecKey)
+	f := newSSHFixture(t)
+	client, clientPEM := newSigner(t)
+	_ = os.WriteFile(f.host.SSH.KeyPath, clientPEM, 0o600)
+	srv := startServer(t, ec, client.PublicKey(), ed)
+	h, p, _ := net.SplitHostPort(srv.addr)
+	f.host.Address, f.host.SSH.Port = h, atoi(p)
+	m, err := Dial(context.Background(), f.host, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = m.Close()
+	data, _ := os.ReadFile(f.knownHosts)
+	if !strings.Contains(string(data), " ssh-ed25519 ") {
+		t.Errorf("known_hosts: %s", data)
+	}
+}
+
+func atoi(s string) int { n, _ := strconv.Atoi(s); return n }
