@@ -36,7 +36,7 @@ test-scripts:
 test-unit:
 	go test $(GO_TEST_FLAGS) -race -count=1 ./...
 
-## lint: gofmt, go vet, staticcheck and shellcheck must be clean
+## lint: gofmt, go vet, staticcheck and shellcheck must be clean; the Vagrantfile must parse
 # The shell scripts: lab/, vagrant/, release/, ansible/ and bundle/ *.sh, the lab
 # node's scripts (files under lab/node with a sh/bash #! line), the CI entry point.
 SHELL_SCRIPTS = $(shell git ls-files ':(glob)lab/*.sh' ':(glob)vagrant/*.sh' ':(glob)release/*.sh' ':(glob)ansible/*.sh' ':(glob)bundle/*.sh' .ci/run; \
@@ -48,6 +48,8 @@ lint:
 	go run $(STATICCHECK) ./...
 	@command -v shellcheck >/dev/null || { echo "shellcheck is missing: apt-get install shellcheck"; exit 1; }
 	shellcheck -x $(SHELL_SCRIPTS)
+	@command -v ruby >/dev/null || { echo "ruby is missing (it checks the Vagrantfile's syntax): apt-get install ruby"; exit 1; }
+	ruby -c vagrant/Vagrantfile >/dev/null
 
 fmt:
 	gofmt -w $$(git ls-files '*.go')
