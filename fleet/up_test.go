@@ -15,6 +15,8 @@ import (
 
 	"archive/tar"
 	"compress/gzip"
+
+	"github.com/kubestrap/kubestrap/config"
 )
 
 // fakeCluster simulates the hosts up drives: files, what kubestrap
@@ -26,6 +28,8 @@ type fakeCluster struct {
 	initialized bool
 	tokenValid  bool
 	tokens      int
+	uploadedKey string
+	cpJoins     int
 	log         []string
 }
 
@@ -144,9 +148,20 @@ func (m *fakeMachine) kubestrap(args []string) ([]byte, error) {
 		m.c.tokens++
 		info["changed"], info["token"] = true, "ghijkl.0123456789abcdef"
 		return jsonOut(info)
+	case "init phase":
+		m.c.uploadedKey = args[len(args)-3] // ... --certificate-key K -o json
+		return nil, nil
 	case "join --config":
-		if !strings.Contains(string(m.files[upDir+"/join.yaml"]), "token: ") {
+		cfg := string(m.files[upDir+"/join.yaml"])
+		if !strings.Contains(cfg, "token: ") {
 			return nil, &CommandError{Command: "kubestrap join", Status: 2, Stderr: "no token"}
+		}
+		if strings.Contains(cfg, "controlPlane:") {
+			if m.c.uploadedKey == "" || !strings.Contains(cfg, "certificateKey: "+m.c.uploadedKey) {
+				return nil, &CommandError{Command: "kubestrap join", Status: 1, Stderr: "certificates not uploaded under this key"}
+			}
+			m.c.cpJoins++
+			m.files["/etc/kubernetes/manifests/kube-apiserver.yaml"] = nil
 		}
 		m.files["/etc/kubernetes/kubelet.conf"] = nil
 		return jsonOut(map[string]any{"changed": true})
@@ -297,5 +312,36 @@ func TestDownResetsWorkersFirstAndTheInitHostLast(t *testing.T) {
 	}
 	if !rep.Changed || rep.Hosts[3].Changed {
 		t.Errorf("report: %+v", rep)
+	}
+}
+
+func TestUpJoinsControlPlanesWithCertificatesUploadedUnderAFreshKey(t *testing.T) {
+	fc := newFakeCluster()
+	ctx := context.Background()
+	c := testCluster(t, 1)
+	c.Spec.Hosts = append(c.Spec.Hosts, Host{Address: "10.0.0.7", Role: RoleControlPlane, SSH: c.Spec.Hosts[0].SSH, NodeIP: "10.0.0.7"})
+	c.Spec.Cluster = &config.ClusterConfiguration{ControlPlaneEndpoint: "10.0.0.100:6443"}
+	if err := c.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Up(ctx, c, Options{Dial: fc.dial}); err != nil {
+		t.Fatal(err)
+	}
+	if fc.cpJoins != 1 || len(fc.uploadedKey) != 64 {
+		t.Fatalf("control-plane joins %d, uploaded key %q", fc.cpJoins, fc.uploadedKey)
+	}
+	initCfg := string(fc.hosts["10.0.0.1"].files[upDir+"/init.yaml"])
+	if !strings.Contains(initCfg, "uploadCerts: true") || !strings.Contains(initCfg, "controlPlaneEndpoint: 10.0.0.100:6443") {
+		t.Errorf("init config of an HA cluster:\n%s", initCfg)
+	}
+	for _, l := range fc.log {
+		if strings.Contains(l, fc.uploadedKey) {
+			t.Errorf("the certificate key appears in a step name: %s", l)
+		}
+	}
+	fc.log = nil
+	rep, err := Up(ctx, c, Options{Dial: fc.dial})
+	if err != nil || rep.Changed || fc.cpJoins != 1 {
+		t.Errorf("second up: changed=%v joins=%d err=%v", rep.Changed, fc.cpJoins, err)
 	}
 }
