@@ -11,7 +11,7 @@ STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 GO_TEST_FLAGS ?=
 
 PHONY_E2E := e2e e2e-drivers
-.PHONY: $(PHONY_E2E) all build test test-unit test-bundle test-scripts lint fmt fuzz bench bundle images dist lab lab-nodes lab-down lab-smoke bench bench-init bench-ha bench-go clean
+.PHONY: $(PHONY_E2E) all build test test-unit test-bundle test-scripts lint fmt fuzz bench bundle images dist lab lab-nodes lab-down lab-smoke bench bench-init bench-ha bench-vs-kubeadm bench-go clean
 
 all: build
 
@@ -69,6 +69,11 @@ bench-init: dist
 ## bench-ha: bare nodes -> 3 control planes behind haproxy + 2 workers Ready; each control-plane join; 3 runs
 bench-ha: dist
 	$(LAB_ENV) lab/bench-ha.sh 3
+
+## bench-vs-kubeadm: kubeadm init/join vs kubestrap init/join on the same lab nodes, 3 rounds, alternating order
+## (kubeadm is built from the bundle's pinned module, cached, and never shipped)
+bench-vs-kubeadm: dist
+	$(LAB_ENV) KUBEADM="$$(bundle/build.sh kubeadm)/kubeadm" lab/bench-vs-kubeadm.sh 3
 
 ## bench-go: PKI and offline init micro-benchmarks
 bench-go:

@@ -23,6 +23,7 @@ secs() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.2f", b - a}'; }
 # until kubeadm writes its config, as on a packaged host).
 kubeadm_node() {
 	docker cp "$KUBEADM" "$1:/usr/bin/kubeadm"
+	# shellcheck disable=SC2016 # the unit's $VARIABLES are systemd's
 	on "$1" sh -ec '
 		cp /opt/kubestrap/kubelet /usr/bin/kubelet
 		mkdir -p /etc/systemd/system/kubelet.service.d /opt/cni/bin
