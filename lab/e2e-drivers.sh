@@ -74,23 +74,7 @@ for i in 0 1 2; do
 done
 ok "advertise address, node IPs and flannel's interface are the private network's, not 10.0.2.15"
 
-kx apply -f - >/dev/null <<'YAML'
-apiVersion: apps/v1
-kind: Deployment
-metadata: {name: demo}
-spec:
-  replicas: 2
-  selector: {matchLabels: {app: demo}}
-  template:
-    metadata: {labels: {app: demo}}
-    spec:
-      topologySpreadConstraints:
-      - {maxSkew: 1, topologyKey: kubernetes.io/hostname, whenUnsatisfiable: DoNotSchedule, nodeTaintsPolicy: Honor,
-         labelSelector: {matchLabels: {app: demo}}}
-      containers:
-      - {name: demo, image: kubestrap.io/demo:v1, imagePullPolicy: Never,
-         readinessProbe: {httpGet: {path: /healthz, port: 8080}, periodSeconds: 1}}
-YAML
+demo_yaml 2 | kx apply -f - >/dev/null
 kx rollout status deploy/demo --timeout=120s >/dev/null || fail "demo rollout"
 from=$(kx get pods -l app=demo --field-selector spec.nodeName=drv-2 -o jsonpath='{.items[0].metadata.name}')
 to=$(kx get pods -l app=demo --field-selector spec.nodeName=drv-3 -o jsonpath='{.items[0].status.podIP}')

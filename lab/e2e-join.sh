@@ -39,27 +39,9 @@ for ns in kube-system kube-flannel; do
 	eventually 120 kc "$n1" wait --for=condition=Ready pods --all -n "$ns" --timeout=5s || fail "$ns pods not Ready"
 done
 
-kci "$n1" apply -f - >/dev/null <<'YAML'
-apiVersion: apps/v1
-kind: Deployment
-metadata: {name: demo}
-spec:
-  replicas: 4
-  selector: {matchLabels: {app: demo}}
-  template:
-    metadata: {labels: {app: demo}}
-    spec:
-      topologySpreadConstraints:
-      - {maxSkew: 1, topologyKey: kubernetes.io/hostname, whenUnsatisfiable: DoNotSchedule, nodeTaintsPolicy: Honor,
-         labelSelector: {matchLabels: {app: demo}}}
-      containers:
-      - name: demo
-        image: kubestrap.io/demo:v1
-        imagePullPolicy: Never
-        env:
-        - {name: POD_NAME, valueFrom: {fieldRef: {fieldPath: metadata.name}}}
-        - {name: NODE_NAME, valueFrom: {fieldRef: {fieldPath: spec.nodeName}}}
-        readinessProbe: {httpGet: {path: /healthz, port: 8080}, periodSeconds: 1}
+{
+	demo_yaml 4
+	cat <<'YAML'
 ---
 apiVersion: v1
 kind: Service
@@ -68,6 +50,7 @@ spec:
   selector: {app: demo}
   ports: [{port: 80, targetPort: 8080}]
 YAML
+} | kci "$n1" apply -f - >/dev/null
 kc "$n1" rollout status deploy/demo --timeout=120s >/dev/null || fail "demo rollout"
 spread=$(kc "$n1" get pods -l app=demo -o jsonpath='{range .items[*]}{.spec.nodeName}{"\n"}{end}' | sort | uniq -c | paste -sd' ')
 [[ $spread == *"2 $n2"* && $spread == *"2 $n3"* ]] || fail "demo spread: $spread"

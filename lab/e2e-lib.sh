@@ -42,3 +42,29 @@ diagnose() {
 		echo "[e2e] kubelet log of $n: $log" >&2
 	done
 }
+# demo_yaml REPLICAS: the demo Deployment, its pods spread over the nodes
+# (one per node first) and Ready once they serve /healthz on 8080.
+demo_yaml() {
+	cat <<YAML
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: demo}
+spec:
+  replicas: $1
+  selector: {matchLabels: {app: demo}}
+  template:
+    metadata: {labels: {app: demo}}
+    spec:
+      topologySpreadConstraints:
+      - {maxSkew: 1, topologyKey: kubernetes.io/hostname, whenUnsatisfiable: DoNotSchedule, nodeTaintsPolicy: Honor,
+         labelSelector: {matchLabels: {app: demo}}}
+      containers:
+      - name: demo
+        image: kubestrap.io/demo:v1
+        imagePullPolicy: Never
+        env:
+        - {name: POD_NAME, valueFrom: {fieldRef: {fieldPath: metadata.name}}}
+        - {name: NODE_NAME, valueFrom: {fieldRef: {fieldPath: spec.nodeName}}}
+        readinessProbe: {httpGet: {path: /healthz, port: 8080}, periodSeconds: 1}
+YAML
+}
