@@ -43,6 +43,8 @@ func fakeHost(t *testing.T) *preflight.Env {
 		"/etc/machine-id":                              "0123456789abcdef0123456789abcdef\n",
 		"/sys/fs/cgroup/cgroup.controllers":            "cpu memory\n",
 		"/etc/resolv.conf":                             "nameserver 192.168.56.1\n",
+		// CNI plugins as a packaged node has them (containernetworking-plugins).
+		"/opt/cni/bin/bridge": "#!", "/opt/cni/bin/host-local": "#!", "/opt/cni/bin/loopback": "#!", "/opt/cni/bin/portmap": "#!",
 		"/etc/containerd/config.toml": "version = 2\n[plugins.\"io.containerd.grpc.v1.cri\"]\n" +
 			"  [plugins.\"io.containerd.grpc.v1.cri\".containerd.runtimes.runc.options]\n    SystemdCgroup = true\n",
 	}
@@ -120,17 +122,17 @@ func TestEveryInitPhaseRunsAlone(t *testing.T) {
 	shortTimeouts(t)
 	needCA := "run `kubestrap init phase certs/ca` first"
 	needEtcdCA := "run `kubestrap init phase certs/etcd-ca` first"
-	noPodCIDR := "waiting for node cp-1 to get a podCIDR"
 	want := map[string]string{
-		"wait-control-plane":            needCA,
-		"upload-config":                 "run `kubestrap init phase kubelet-start` first",
-		"kubelet-finalize":              "waiting for the kubelet to write /var/lib/kubelet/pki/kubelet-client-current.pem",
-		"show-join-command":             needCA,
-		"bootstrap-token":               needCA,
-		"kubeconfig":                    needCA,
-		"certs/front-proxy-client":      "run `kubestrap init phase certs/front-proxy-ca` first",
-		"addons":                        noPodCIDR,
-		"addons/pod-network":            noPodCIDR,
+		"wait-control-plane":       needCA,
+		"upload-config":            "run `kubestrap init phase kubelet-start` first",
+		"kubelet-finalize":         "waiting for the kubelet to write /var/lib/kubelet/pki/kubelet-client-current.pem",
+		"show-join-command":        needCA,
+		"bootstrap-token":          needCA,
+		"kubeconfig":               needCA,
+		"certs/front-proxy-client": "run `kubestrap init phase certs/front-proxy-ca` first",
+		// The first node claims the first /24 itself (addons.ClaimFirstPodCIDR).
+		"addons":                        "",
+		"addons/pod-network":            "",
 		"certs/etcd-server":             needEtcdCA,
 		"certs/etcd-peer":               needEtcdCA,
 		"certs/etcd-healthcheck-client": needEtcdCA,
@@ -154,6 +156,13 @@ func TestEveryInitPhaseRunsAlone(t *testing.T) {
 			}
 			_, err = runAlone(t, r, path, d)
 			checkOutcome(t, path, want[path], err)
+			if path == "addons/pod-network" {
+				n, _ := client.CoreV1().Nodes().Get(context.Background(), "cp-1", metav1.GetOptions{})
+				conf, rerr := os.ReadFile(filepath.Join(string(env.Root), "etc/cni/net.d/10-kubestrap.conflist"))
+				if n.Spec.PodCIDR != "10.244.0.0/24" || rerr != nil || !strings.Contains(string(conf), "10.244.0.0/24") {
+					t.Errorf("pod-network alone: podCIDR %q, conflist %v %s", n.Spec.PodCIDR, rerr, conf)
+				}
+			}
 		})
 	}
 }

@@ -156,15 +156,16 @@ func runBootstrapToken(ctx context.Context, d InitData, c kubernetes.Interface) 
 	if err := apply.Concurrently(fns...); err != nil {
 		return "", err
 	}
+	if err := tokens.SignClusterInfo(ctx, c, toks); err != nil {
+		return "", fmt.Errorf("sign cluster-info: %w", err)
+	}
 	// The identity registry exists now (BootstrapRBAC made it): this node
 	// goes in first, so that a clone of it cannot join.
 	if err := registerIdentity(ctx, c, d.Env(), d.Cfg().NodeRegistration.Name); err != nil {
 		return "", err
 	}
 	id, _, _ := strings.Cut(toks[0].Token, ".")
-	// The controller manager signs cluster-info for the token shortly;
-	// show-join-command waits for that, so the addons install meanwhile.
-	return fmt.Sprintf("token %s, its RBAC and cluster-info created", id), nil
+	return fmt.Sprintf("token %s, its RBAC and cluster-info (signed for it) created", id), nil
 }
 
 func runKubeletFinalize(ctx context.Context, d InitData) (string, error) {
@@ -231,6 +232,11 @@ func runPodNetwork(ctx context.Context, d InitData, c kubernetes.Interface) (str
 	m, err := addons.FlannelManifest(&cfg.Cluster, imageSet(d), certs.ClusterServer(cfg))
 	if err := applyAddon(ctx, c, m, err); err != nil {
 		return "", err
+	}
+	// The first node need not wait for kcm's node IPAM (it allocates the
+	// same range once it runs): claim it and write the CNI config now.
+	if _, err := addons.ClaimFirstPodCIDR(ctx, c, cfg.NodeRegistration.Name, cfg.Cluster.Networking.PodSubnet); err != nil {
+		return "", fmt.Errorf("set the first node's podCIDR: %w", err)
 	}
 	cidr, installed, err := addons.NodeNetwork(ctx, c, d.Env(), cfg.NodeRegistration.Name,
 		cfg.LocalAPIEndpoint.AdvertiseAddress, initWaitSpec(d, "addons/pod-network"))

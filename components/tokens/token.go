@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -16,7 +17,9 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/clientcmd"
+	"k8s.io/client-go/util/retry"
 	bootstrapapi "k8s.io/cluster-bootstrap/token/api"
+	"k8s.io/cluster-bootstrap/token/jws"
 	bootstraputil "k8s.io/cluster-bootstrap/token/util"
 
 	"github.com/kubestrap/kubestrap/certs"
@@ -258,6 +261,39 @@ func updateClusterInfo(ctx context.Context, c kubernetes.Interface, cm *corev1.C
 		return nil
 	}
 	return apply.CreateOrUpdate(ctx, api, cm)
+}
+
+// SignClusterInfo adds the JWS signature of each signing token to
+// cluster-info, the detached HS256 signature the controller manager's
+// bootstrapsigner computes over the same content: the signer then finds it
+// already correct, and init need not wait for the controller to run.
+func SignClusterInfo(ctx context.Context, c kubernetes.Interface, toks []config.BootstrapToken) error {
+	api := c.CoreV1().ConfigMaps(metav1.NamespacePublic)
+	return retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		cm, err := api.Get(ctx, bootstrapapi.ConfigMapClusterInfo, metav1.GetOptions{})
+		if err != nil {
+			return err
+		}
+		changed := false
+		for _, t := range toks {
+			if !slices.Contains(t.Usages, "signing") {
+				continue // the signer would remove a signature it does not make
+			}
+			id, secret, _ := strings.Cut(t.Token, ".")
+			sig, err := jws.ComputeDetachedSignature(cm.Data[bootstrapapi.KubeConfigKey], id, secret)
+			if err != nil {
+				return err
+			}
+			if key := bootstrapapi.JWSSignatureKeyPrefix + id; cm.Data[key] != sig {
+				cm.Data[key], changed = sig, true
+			}
+		}
+		if !changed {
+			return nil
+		}
+		_, err = api.Update(ctx, cm, metav1.UpdateOptions{})
+		return err
+	})
 }
 
 // WaitSigned waits until cluster-info carries the signature for tokenID.

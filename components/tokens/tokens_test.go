@@ -9,6 +9,8 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes/fake"
+	bootstrapapi "k8s.io/cluster-bootstrap/token/api"
+	"k8s.io/cluster-bootstrap/token/jws"
 
 	"github.com/kubestrap/kubestrap/certs"
 	"github.com/kubestrap/kubestrap/components/controlplane"
@@ -104,5 +106,38 @@ func TestClusterObjectsAreIdempotent(t *testing.T) {
 	}
 	if got := controlplane.Taints(config.NodeRegistrationOptions{Taints: []config.Taint{}}); len(got) != 0 {
 		t.Errorf("empty taint list gave %v", got)
+	}
+}
+
+func TestSignClusterInfoAsTheBootstrapSignerWould(t *testing.T) {
+	ctx := context.Background()
+	c := fake.NewSimpleClientset()
+	ca := []byte("-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n")
+	if err := ClusterInfo(ctx, c, "https://10.0.0.1:6443", ca); err != nil {
+		t.Fatal(err)
+	}
+	toks := []config.BootstrapToken{
+		{Token: "abcdef.0123456789abcdef", Usages: []string{"signing", "authentication"}},
+		{Token: "ghijkl.0123456789abcdef", Usages: []string{"authentication"}},
+	}
+	if err := SignClusterInfo(ctx, c, toks); err != nil {
+		t.Fatal(err)
+	}
+	cm, _ := c.CoreV1().ConfigMaps("kube-public").Get(ctx, bootstrapapi.ConfigMapClusterInfo, metav1.GetOptions{})
+	sig := cm.Data[bootstrapapi.JWSSignatureKeyPrefix+"abcdef"]
+	if !jws.DetachedTokenIsValid(sig, cm.Data[bootstrapapi.KubeConfigKey], "abcdef", "0123456789abcdef") {
+		t.Errorf("signature %q does not verify as a joining node checks it", sig)
+	}
+	if _, ok := cm.Data[bootstrapapi.JWSSignatureKeyPrefix+"ghijkl"]; ok {
+		t.Errorf("a token without the signing usage was signed for (the signer would remove it)")
+	}
+	c.ClearActions()
+	if err := SignClusterInfo(ctx, c, toks); err != nil {
+		t.Fatal(err)
+	}
+	for _, a := range c.Actions() {
+		if a.GetVerb() == "update" {
+			t.Errorf("a second signing rewrote cluster-info")
+		}
 	}
 }
