@@ -9,6 +9,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/util/retry"
@@ -59,16 +60,33 @@ func UploadConfig(ctx context.Context, c kubernetes.Interface, cluster, kubelet 
 	)
 }
 
+// KubeadmConfigMap is where kubeadm stores its ClusterConfiguration (key
+// ClusterConfiguration, apiVersion kubeadm.k8s.io/v1beta4), readable by
+// bootstrap tokens and nodes under kubeadm's RBAC.
+const KubeadmConfigMap = "kubeadm-config"
+
 // DownloadConfig reads the ClusterConfiguration UploadConfig stored, with
-// defaults for what it leaves out.
+// defaults for what it leaves out. A cluster kubeadm made has none: its
+// kubeadm-config is read instead (kubestrap's fields follow kubeadm's
+// v1beta4 names; the ones kubestrap lacks are ignored). Without kubeadm's
+// grants a token may not even learn that kubestrap-config is missing, so
+// Forbidden falls back too.
 func DownloadConfig(ctx context.Context, c kubernetes.Interface) (*config.ClusterConfiguration, error) {
-	cm, err := c.CoreV1().ConfigMaps(metav1.NamespaceSystem).Get(ctx, ClusterConfigMap, metav1.GetOptions{})
+	cms := c.CoreV1().ConfigMaps(metav1.NamespaceSystem)
+	name := ClusterConfigMap
+	cm, err := cms.Get(ctx, name, metav1.GetOptions{})
+	if apierrors.IsNotFound(err) || apierrors.IsForbidden(err) {
+		if kcm, kerr := cms.Get(ctx, KubeadmConfigMap, metav1.GetOptions{}); kerr == nil {
+			cm, err, name = kcm, nil, KubeadmConfigMap
+		}
+	}
 	if err != nil {
-		return nil, fmt.Errorf("read the cluster's configuration (kube-system/%s): %w", ClusterConfigMap, err)
+		return nil, fmt.Errorf("read the cluster's configuration (kube-system/%s, or kubeadm's %s): %w",
+			ClusterConfigMap, KubeadmConfigMap, err)
 	}
 	cluster := &config.ClusterConfiguration{}
 	if err := yaml.Unmarshal([]byte(cm.Data[ConfigMapKey]), cluster); err != nil {
-		return nil, fmt.Errorf("kube-system/%s: %w", ClusterConfigMap, err)
+		return nil, fmt.Errorf("kube-system/%s: %w", name, err)
 	}
 	config.SetClusterDefaults(cluster)
 	return cluster, nil

@@ -1,0 +1,77 @@
+package controlplane
+
+import (
+	"context"
+	"strings"
+	"testing"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes/fake"
+)
+
+// A ClusterConfiguration as kubeadm v1.35 stores it in kubeadm-config.
+const kubeadmClusterConfiguration = `apiServer: {}
+apiVersion: kubeadm.k8s.io/v1beta4
+caCertificateValidityPeriod: 87600h0m0s
+certificateValidityPeriod: 8760h0m0s
+certificatesDir: /etc/kubernetes/pki
+clusterName: kubernetes
+controlPlaneEndpoint: lb.example:6443
+controllerManager:
+  extraArgs:
+  - name: bind-address
+    value: 0.0.0.0
+dns: {}
+encryptionAlgorithm: RSA-2048
+etcd:
+  local:
+    dataDir: /var/lib/etcd
+imageRepository: registry.k8s.io
+kind: ClusterConfiguration
+kubernetesVersion: v1.35.4
+networking:
+  dnsDomain: cluster.example
+  podSubnet: 10.32.0.0/16
+  serviceSubnet: 10.96.0.0/12
+proxy: {}
+scheduler: {}
+`
+
+func configMap(name, data string) *corev1.ConfigMap {
+	return &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: "kube-system"},
+		Data: map[string]string{ConfigMapKey: data}}
+}
+
+func TestDownloadConfigReadsKubeadmsWhenKubestrapsIsMissing(t *testing.T) {
+	ctx := context.Background()
+	c := fake.NewSimpleClientset(configMap(KubeadmConfigMap, kubeadmClusterConfiguration))
+	got, err := DownloadConfig(ctx, c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.KubernetesVersion != "v1.35.4" || got.Networking.PodSubnet != "10.32.0.0/16" ||
+		got.Networking.DNSDomain != "cluster.example" || got.ControlPlaneEndpoint != "lb.example:6443" ||
+		len(got.ControllerManager.ExtraArgs) != 1 || got.ControllerManager.ExtraArgs[0].Value != "0.0.0.0" {
+		t.Errorf("kubeadm's ClusterConfiguration read as %+v", got)
+	}
+	if got.Networking.PodNetwork == "" {
+		t.Errorf("kubestrap's defaults were not set: %+v", got.Networking)
+	}
+}
+
+func TestDownloadConfigPrefersKubestraps(t *testing.T) {
+	c := fake.NewSimpleClientset(configMap(KubeadmConfigMap, kubeadmClusterConfiguration),
+		configMap(ClusterConfigMap, "apiVersion: kubestrap.io/v1alpha1\nkind: ClusterConfiguration\nkubernetesVersion: v1.35.1\n"))
+	got, err := DownloadConfig(context.Background(), c)
+	if err != nil || got.KubernetesVersion != "v1.35.1" {
+		t.Fatalf("got %+v, %v", got, err)
+	}
+}
+
+func TestDownloadConfigNamesBothWhenNeitherExists(t *testing.T) {
+	_, err := DownloadConfig(context.Background(), fake.NewSimpleClientset())
+	if err == nil || !strings.Contains(err.Error(), ClusterConfigMap) || !strings.Contains(err.Error(), KubeadmConfigMap) {
+		t.Fatalf("error %v", err)
+	}
+}
