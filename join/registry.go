@@ -77,10 +77,12 @@ func CheckRegistry(data map[string]string, name string, id Identity) error {
 }
 
 // ReadRegistry gets the registry; ok is false on a cluster that has none
-// (made by kubeadm, or by an older kubestrap).
+// (made by kubeadm, or by an older kubestrap). Under kubeadm's RBAC a token
+// or node may not read a ConfigMap kubeadm does not know: Forbidden is
+// "none" too, and the caller warns that clones go undetected.
 func ReadRegistry(ctx context.Context, c kubernetes.Interface) (map[string]string, bool, error) {
 	cm, err := c.CoreV1().ConfigMaps(metav1.NamespaceSystem).Get(ctx, IdentityRegistry, metav1.GetOptions{})
-	if apierrors.IsNotFound(err) {
+	if apierrors.IsNotFound(err) || apierrors.IsForbidden(err) {
 		return nil, false, nil
 	}
 	if err != nil {

@@ -2,6 +2,11 @@ package join
 
 import (
 	"context"
+	"errors"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	k8stesting "k8s.io/client-go/testing"
 	"strings"
 	"testing"
 
@@ -61,5 +66,17 @@ func TestIdentityRegistry(t *testing.T) {
 	cm, _ := c.CoreV1().ConfigMaps("kube-system").Get(ctx, IdentityRegistry, metav1.GetOptions{})
 	if cm.Data[saltKey] != reg.Data[saltKey] {
 		t.Error("register changed the salt")
+	}
+}
+
+func TestRegistryForbiddenUnderKubeadmRBACCountsAsNone(t *testing.T) {
+	c := fake.NewSimpleClientset()
+	c.PrependReactor("get", "configmaps", func(k8stesting.Action) (bool, runtime.Object, error) {
+		return true, nil, apierrors.NewForbidden(schema.GroupResource{Resource: "configmaps"}, IdentityRegistry,
+			errors.New("RBAC: access denied"))
+	})
+	data, ok, err := ReadRegistry(context.Background(), c)
+	if err != nil || ok || data != nil {
+		t.Fatalf("a registry the token may not read: %v %v %v; want none, no error", data, ok, err)
 	}
 }

@@ -11,64 +11,13 @@
 set -euo pipefail
 # shellcheck source-path=SCRIPTDIR source=e2e-lib.sh
 . "$(dirname "$0")/e2e-lib.sh"
+# shellcheck source-path=SCRIPTDIR source=kubeadm-lib.sh
+. "$(dirname "$0")/kubeadm-lib.sh"
 rounds="${1:-3}"
 export LAB_PREFIX=kvk
-KUBEADM="${KUBEADM:?KUBEADM must name the kubeadm binary (bundle/build.sh kubeadm)}"
 trap 'lab down' EXIT
 now() { date +%s.%N; }
 secs() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.2f", b - a}'; }
-
-# kubeadm_node NODE: the kubelet and kubeadm where the packages put them,
-# the packages' unit and drop-in, and the kubelet enabled (it crash-loops
-# until kubeadm writes its config, as on a packaged host).
-kubeadm_node() {
-	docker cp "$KUBEADM" "$1:/usr/bin/kubeadm"
-	# shellcheck disable=SC2016 # the unit's $VARIABLES are systemd's
-	on "$1" sh -ec '
-		cp /opt/kubestrap/kubelet /usr/bin/kubelet
-		mkdir -p /etc/systemd/system/kubelet.service.d /opt/cni/bin
-		cp /opt/kubestrap/cni/* /opt/cni/bin/
-		cat >/etc/systemd/system/kubelet.service <<EOF
-[Unit]
-Description=kubelet: The Kubernetes Node Agent
-Wants=network-online.target
-After=network-online.target
-[Service]
-ExecStart=/usr/bin/kubelet
-Restart=always
-StartLimitInterval=0
-RestartSec=10
-[Install]
-WantedBy=multi-user.target
-EOF
-		cat >/etc/systemd/system/kubelet.service.d/10-kubeadm.conf <<"EOF"
-[Service]
-Environment="KUBELET_KUBECONFIG_ARGS=--bootstrap-kubeconfig=/etc/kubernetes/bootstrap-kubelet.conf --kubeconfig=/etc/kubernetes/kubelet.conf"
-Environment="KUBELET_CONFIG_ARGS=--config=/var/lib/kubelet/config.yaml"
-EnvironmentFile=-/var/lib/kubelet/kubeadm-flags.env
-EnvironmentFile=-/etc/default/kubelet
-ExecStart=
-ExecStart=/usr/bin/kubelet $KUBELET_KUBECONFIG_ARGS $KUBELET_CONFIG_ARGS $KUBELET_KUBEADM_ARGS $KUBELET_EXTRA_ARGS
-EOF
-		systemctl daemon-reload && systemctl enable kubelet >/dev/null 2>&1'
-	# The same cluster as kubestrap's defaults; cgroup v1 hosts need
-	# failCgroupV1: false from v1.35 on, which kubestrap decides by itself.
-	on "$1" sh -c 'cat >/root/kubeadm.yaml' <<EOF
-apiVersion: kubeadm.k8s.io/v1beta4
-kind: InitConfiguration
-nodeRegistration: {ignorePreflightErrors: [all]}
----
-apiVersion: kubeadm.k8s.io/v1beta4
-kind: ClusterConfiguration
-kubernetesVersion: v1.35.4
-networking: {podSubnet: 10.244.0.0/16}
----
-apiVersion: kubelet.config.k8s.io/v1beta1
-kind: KubeletConfiguration
-cgroupDriver: systemd
-failCgroupV1: false
-EOF
-}
 
 declare -a KI KJ SI SJ
 run_kubeadm() { # run_kubeadm ROUND CP WORKER
