@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"k8s.io/client-go/kubernetes"
-	"sigs.k8s.io/yaml"
 
 	"github.com/kubestrap/kubestrap/certs"
 	"github.com/kubestrap/kubestrap/components/addons"
@@ -82,18 +81,15 @@ func waitControlPlane(ctx context.Context, out io.Writer, c *config.Init, certDi
 }
 
 func runUploadConfig(ctx context.Context, d InitData, c kubernetes.Interface) (string, error) {
-	cluster, err := yaml.Marshal(d.Cfg().Cluster)
-	if err != nil {
-		return "", err
-	}
 	kubelet, err := readNeeded(filepath.Join(d.KubeletDir(), layout.KubeletConfigFile), "init", "kubelet-start")
 	if err != nil {
 		return "", err
 	}
-	if err := controlplane.UploadConfig(ctx, c, cluster, kubelet); err != nil {
+	if err := controlplane.UploadConfig(ctx, c, &d.Cfg().Cluster, kubelet); err != nil {
 		return "", err
 	}
-	return "stored ConfigMaps kube-system/" + controlplane.ClusterConfigMap + " and " + controlplane.KubeletConfigMap, nil
+	return "stored ConfigMaps kube-system/" + controlplane.ClusterConfigMap + ", " + controlplane.KubeadmConfigMap +
+		" (kubeadm's) and " + controlplane.KubeletConfigMap, nil
 }
 
 // uploadCertsPhase stores the shared CAs and service-account key,

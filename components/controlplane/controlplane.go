@@ -35,29 +35,59 @@ const (
 const Label = "node-role.kubernetes.io/control-plane"
 
 // UploadConfig stores the ClusterConfiguration and the kubelet config in
-// kube-system, readable by joining nodes (bootstrap tokens) and nodes.
-func UploadConfig(ctx context.Context, c kubernetes.Interface, cluster, kubelet []byte) error {
+// kube-system, readable by joining nodes (bootstrap tokens) and nodes. The
+// cluster's configuration is stored twice: as kubestrap's, and as kubeadm's
+// own kubeadm-config, so that an unmodified `kubeadm join` can join (it also
+// reads kubelet-config and the kube-proxy ConfigMap, which the same role
+// lets tokens read, as kubeadm's RBAC does).
+func UploadConfig(ctx context.Context, c kubernetes.Interface, cluster *config.ClusterConfiguration, kubelet []byte) error {
+	own, err := yaml.Marshal(cluster)
+	if err != nil {
+		return err
+	}
+	kubeadm, err := KubeadmClusterConfiguration(cluster)
+	if err != nil {
+		return err
+	}
 	cms := c.CoreV1().ConfigMaps(metav1.NamespaceSystem)
 	role := &rbacv1.Role{ObjectMeta: metav1.ObjectMeta{Name: configReaders, Namespace: metav1.NamespaceSystem},
 		Rules: []rbacv1.PolicyRule{{APIGroups: []string{""}, Resources: []string{"configmaps"}, Verbs: []string{"get"},
-			ResourceNames: []string{ClusterConfigMap, KubeletConfigMap}}}}
+			ResourceNames: []string{ClusterConfigMap, KubeletConfigMap, KubeadmConfigMap, KubeProxyConfigMap}}}}
 	binding := &rbacv1.RoleBinding{ObjectMeta: metav1.ObjectMeta{Name: configReaders, Namespace: metav1.NamespaceSystem},
 		RoleRef:  rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "Role", Name: configReaders},
 		Subjects: []rbacv1.Subject{apply.Group(config.DefaultNodeTokenGroup), apply.Group("system:nodes")}}
+	configMap := func(name, key string, data []byte) func() error {
+		return func() error {
+			return apply.CreateOrUpdate(ctx, cms, &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: name,
+				Namespace: metav1.NamespaceSystem}, Data: map[string]string{key: string(data)}})
+		}
+	}
 	return apply.Concurrently(
-		func() error {
-			return apply.CreateOrUpdate(ctx, cms, &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: ClusterConfigMap,
-				Namespace: metav1.NamespaceSystem}, Data: map[string]string{ConfigMapKey: string(cluster)}})
-		},
-		func() error {
-			return apply.CreateOrUpdate(ctx, cms, &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: KubeletConfigMap,
-				Namespace: metav1.NamespaceSystem}, Data: map[string]string{KubeletKey: string(kubelet)}})
-		},
+		configMap(ClusterConfigMap, ConfigMapKey, own),
+		configMap(KubeadmConfigMap, ConfigMapKey, kubeadm),
+		configMap(KubeletConfigMap, KubeletKey, kubelet),
 		func() error { return apply.CreateOrUpdate(ctx, c.RbacV1().Roles(metav1.NamespaceSystem), role) },
 		func() error {
 			return apply.CreateOrUpdate(ctx, c.RbacV1().RoleBindings(metav1.NamespaceSystem), binding)
 		},
 	)
+}
+
+// KubeadmAPIVersion is the config API kubeadm v1.33 to v1.36 reads.
+const KubeadmAPIVersion = "kubeadm.k8s.io/v1beta4"
+
+// KubeProxyConfigMap is the kube-proxy addon's ConfigMap, named as kubeadm
+// names it (kubeadm join reads its config.conf).
+const KubeProxyConfigMap = "kube-proxy"
+
+// KubeadmClusterConfiguration renders the cluster's configuration as
+// kubeadm's ClusterConfiguration: kubestrap's fields carry kubeadm's v1beta4
+// names, so only the apiVersion and kubestrap's own extension differ.
+func KubeadmClusterConfiguration(c *config.ClusterConfiguration) ([]byte, error) {
+	cp := *c
+	cp.TypeMeta = metav1.TypeMeta{APIVersion: KubeadmAPIVersion, Kind: config.KindCluster}
+	cp.Networking.PodNetwork = "" // kubestrap's: kubeadm installs no pod network
+	return yaml.Marshal(&cp)
 }
 
 // KubeadmConfigMap is where kubeadm stores its ClusterConfiguration (key

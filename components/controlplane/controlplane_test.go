@@ -2,12 +2,15 @@ package controlplane
 
 import (
 	"context"
+	"slices"
 	"strings"
 	"testing"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes/fake"
+
+	"github.com/kubestrap/kubestrap/config"
 )
 
 // A ClusterConfiguration as kubeadm v1.35 stores it in kubeadm-config.
@@ -73,5 +76,45 @@ func TestDownloadConfigNamesBothWhenNeitherExists(t *testing.T) {
 	_, err := DownloadConfig(context.Background(), fake.NewSimpleClientset())
 	if err == nil || !strings.Contains(err.Error(), ClusterConfigMap) || !strings.Contains(err.Error(), KubeadmConfigMap) {
 		t.Fatalf("error %v", err)
+	}
+}
+
+func TestUploadConfigStoresKubeadmsConfigToo(t *testing.T) {
+	ctx := context.Background()
+	c := fake.NewSimpleClientset()
+	cluster := &config.ClusterConfiguration{KubernetesVersion: "v1.35.4", ControlPlaneEndpoint: "lb:6443",
+		Networking: config.Networking{PodSubnet: "10.244.0.0/16", PodNetwork: "flannel"}}
+	if err := UploadConfig(ctx, c, cluster, []byte("kind: KubeletConfiguration\n")); err != nil {
+		t.Fatal(err)
+	}
+	cm, err := c.CoreV1().ConfigMaps("kube-system").Get(ctx, KubeadmConfigMap, metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc := cm.Data[ConfigMapKey]
+	for _, want := range []string{"apiVersion: kubeadm.k8s.io/v1beta4", "kind: ClusterConfiguration",
+		"kubernetesVersion: v1.35.4", "controlPlaneEndpoint: lb:6443", "podSubnet: 10.244.0.0/16"} {
+		if !strings.Contains(doc, want) {
+			t.Errorf("kubeadm-config lacks %q:\n%s", want, doc)
+		}
+	}
+	if strings.Contains(doc, "podNetwork") {
+		t.Errorf("kubestrap's own field leaked into kubeadm's document:\n%s", doc)
+	}
+	// What kubeadm join reads with a bootstrap token, kubeadm's RBAC allows.
+	role, err := c.RbacV1().Roles("kube-system").Get(ctx, configReaders, metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{KubeadmConfigMap, KubeletConfigMap, KubeProxyConfigMap} {
+		if !slices.Contains(role.Rules[0].ResourceNames, name) {
+			t.Errorf("bootstrap tokens may not get %s: %v", name, role.Rules[0].ResourceNames)
+		}
+	}
+	// The round trip: a kubestrap join reading kubeadm's copy gets the same cluster.
+	_ = c.CoreV1().ConfigMaps("kube-system").Delete(ctx, ClusterConfigMap, metav1.DeleteOptions{})
+	back, err := DownloadConfig(ctx, c)
+	if err != nil || back.ControlPlaneEndpoint != "lb:6443" || back.Networking.PodSubnet != "10.244.0.0/16" {
+		t.Errorf("read back %+v, %v", back, err)
 	}
 }

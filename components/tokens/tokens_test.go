@@ -75,7 +75,7 @@ func TestClusterObjectsAreIdempotent(t *testing.T) {
 		if err := BootstrapRBAC(ctx, c); err != nil {
 			t.Fatal(err)
 		}
-		if err := controlplane.UploadConfig(ctx, c, []byte("kubernetesVersion: v1.35.4\n"), []byte("kind: KubeletConfiguration\n")); err != nil {
+		if err := controlplane.UploadConfig(ctx, c, &config.ClusterConfiguration{KubernetesVersion: "v1.35.4"}, []byte("kind: KubeletConfiguration\n")); err != nil {
 			t.Fatal(err)
 		}
 		if err := controlplane.Mark(ctx, c, "cp-1", controlplane.Taints(config.NodeRegistrationOptions{}), poll.Spec{Interval: 10 * time.Millisecond}); err != nil {
