@@ -39,7 +39,7 @@ test-unit:
 ## lint: gofmt, go vet, staticcheck and shellcheck must be clean; the Vagrantfile must parse
 # The shell scripts: lab/, vagrant/, release/, ansible/ and bundle/ *.sh, the lab
 # node's scripts (files under lab/node with a sh/bash #! line), the CI entry point.
-SHELL_SCRIPTS = $(shell git ls-files ':(glob)lab/*.sh' ':(glob)vagrant/*.sh' ':(glob)release/*.sh' ':(glob)ansible/*.sh' ':(glob)bundle/*.sh' .ci/run; \
+SHELL_SCRIPTS = $(shell git ls-files ':(glob)lab/*.sh' ':(glob)vagrant/*.sh' ':(glob)release/*.sh' ':(glob)ansible/*.sh' ':(glob)bundle/*.sh' ':(glob)components/addons/*.sh' .ci/run; \
   for f in $$(git ls-files lab/node); do head -n1 "$$f" | grep -qE 'bin/(env )?(ba)?sh$$' && echo "$$f"; done)
 lint:
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go' | grep -v '^bundle/')); \

@@ -28,6 +28,11 @@ import (
 //go:embed *.yaml
 var addonFS embed.FS
 
+// cniConfigScript is the flannel DaemonSet's cni-config container.
+//
+//go:embed cni-config.sh
+var cniConfigScript string
+
 // Render fills an addon's manifest template.
 func Render(name string, data any) ([]byte, error) {
 	src, err := fs.ReadFile(addonFS, name+".yaml")
@@ -114,7 +119,7 @@ func FlannelManifest(c *config.ClusterConfiguration, img images.ImageSet, server
 		return nil, err
 	}
 	return Render("flannel", map[string]string{"PodSubnet": c.Networking.PodSubnet, "Image": img.Flannel,
-		"APIHost": host, "APIPort": port})
+		"APIHost": host, "APIPort": port, "CNIConfigScript": cniConfigScript})
 }
 
 // apiHostPort splits "https://host:port".
