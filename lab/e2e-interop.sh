@@ -1,22 +1,26 @@
 #!/usr/bin/env bash
 # e2e-interop.sh: kubestrap and upstream kubeadm (built from the same pinned
-# module) on the wire. A cluster made by `kubeadm init` (packaged-node
-# layout: kubelet unit plus 10-kubeadm.conf) gets flannel from kubestrap's
-# manifest (`kubestrap init phase addons/pod-network` on its control
-# plane), then `kubestrap join` adds a worker with kubeadm's own join
-# command: only what kubeadm's RBAC grants a bootstrap token, and kubeadm's
-# kubeadm-config for the cluster's configuration.
+# module) on the wire, both ways:
+#   - a cluster made by `kubeadm init` (packaged-node layout: kubelet unit
+#     plus 10-kubeadm.conf) gets flannel from kubestrap's manifest (`kubestrap
+#     init phase addons/pod-network` on its control plane), then `kubestrap
+#     join` adds a worker with kubeadm's own join command: only what kubeadm's
+#     RBAC grants a bootstrap token, and kubeadm's kubeadm-config;
+#   - an unmodified `kubeadm join` adds a worker to a cluster kubestrap made
+#     (kubeadm-config, kubelet-config and kube-proxy readable as kubeadm's RBAC
+#     allows; flannel's cni-config container writes the node's CNI config).
 set -euo pipefail
 # shellcheck source-path=SCRIPTDIR source=e2e-lib.sh
 . "$(dirname "$0")/e2e-lib.sh"
 # shellcheck source-path=SCRIPTDIR source=kubeadm-lib.sh
 . "$(dirname "$0")/kubeadm-lib.sh"
 export LAB_PREFIX=iop
-lab nodes 2
-cp=iop-1 w=iop-2
-for x in "$cp" "$w"; do on "$x" kubestrap preflight --fix >/dev/null 2>&1 & done
+lab nodes 4
+cp=iop-1 w=iop-2 kcp=iop-3 kw=iop-4
+for x in "$cp" "$w" "$kcp" "$kw"; do on "$x" kubestrap preflight --fix >/dev/null 2>&1 & done
 wait
 kubeadm_node "$cp"
+kubeadm_node "$kw"
 on "$cp" kubeadm init --config /root/kubeadm.yaml >"$LAB_LOGS/$cp.kubeadm-init.log" 2>&1 ||
 	fail "kubeadm init (log: $LAB_LOGS/$cp.kubeadm-init.log)"
 ip=$(lab ip "$cp")
@@ -38,4 +42,19 @@ out=$(kc "$cp" run interop --image=kubestrap.io/demo:v1 --image-pull-policy=Neve
 	--overrides="{\"spec\":{\"nodeName\":\"$w\"}}" 2>&1) || fail "a pod on $w: $out"
 kc "$cp" wait --for=condition=Ready pod/interop --timeout=90s >/dev/null || fail "the pod on $w did not start: $(kc "$cp" get pod interop -o wide)"
 ok "a pod runs on the kubestrap-joined worker"
+
+info=$(on "$kcp" kubestrap init -o json 2>"$LAB_LOGS/$kcp.init.log") || fail "kubestrap init (log: $LAB_LOGS/$kcp.init.log)"
+kc "$kcp" get configmap kubeadm-config -n kube-system -o jsonpath='{.data.ClusterConfiguration}' | grep -q 'apiVersion: kubeadm.k8s.io/v1beta4' ||
+	fail "kubestrap's cluster has no kubeadm-config in kubeadm's apiVersion"
+read -r -a join <<<"$(jq -r .joinCommand <<<"$info")"
+join[0]=kubeadm
+on "$kw" "${join[@]}" --ignore-preflight-errors=all >"$LAB_LOGS/$kw.kubeadm-join.log" 2>&1 ||
+	fail "kubeadm join into kubestrap's cluster: $(tail -20 "$LAB_LOGS/$kw.kubeadm-join.log")"
+kc "$kcp" wait --for=condition=Ready "node/$kw" --timeout=120s >/dev/null || fail "$kw is not Ready: $(kc "$kcp" get nodes)"
+on "$kw" test -s /etc/cni/net.d/10-kubestrap.conflist || fail "flannel's cni-config wrote no CNI config on $kw"
+ok "kubeadm join with kubestrap's join command: $kw Ready in kubestrap's cluster (its CNI config from flannel's cni-config)"
+out=$(kc "$kcp" run interop --image=kubestrap.io/demo:v1 --image-pull-policy=Never \
+	--overrides="{\"spec\":{\"nodeName\":\"$kw\"}}" 2>&1) || fail "a pod on $kw: $out"
+kc "$kcp" wait --for=condition=Ready pod/interop --timeout=90s >/dev/null || fail "the pod on $kw did not start: $(kc "$kcp" get pod interop -o wide)"
+ok "a pod runs on the kubeadm-joined worker"
 echo "[e2e] e2e-interop: $PASSED checks passed"
