@@ -50,6 +50,8 @@ read -r -a join <<<"$(jq -r .joinCommand <<<"$info")"
 join[0]=kubeadm
 on "$kw" "${join[@]}" --ignore-preflight-errors=all >"$LAB_LOGS/$kw.kubeadm-join.log" 2>&1 ||
 	fail "kubeadm join into kubestrap's cluster: $(tail -20 "$LAB_LOGS/$kw.kubeadm-join.log")"
+# kubeadm returns once the kubelet has its certificate; it registers a moment later.
+eventually 60 kc "$kcp" get "node/$kw" || fail "$kw did not register: $(kc "$kcp" get nodes)"
 kc "$kcp" wait --for=condition=Ready "node/$kw" --timeout=120s >/dev/null || fail "$kw is not Ready: $(kc "$kcp" get nodes)"
 on "$kw" test -s /etc/cni/net.d/10-kubestrap.conflist || fail "flannel's cni-config wrote no CNI config on $kw"
 ok "kubeadm join with kubestrap's join command: $kw Ready in kubestrap's cluster (its CNI config from flannel's cni-config)"

@@ -40,7 +40,7 @@ EOF
 		systemctl daemon-reload && systemctl enable kubelet >/dev/null 2>&1'
 	# The same cluster as kubestrap's defaults; cgroup v1 hosts need
 	# failCgroupV1: false from v1.35 on, which kubestrap decides by itself.
-	on "$1" sh -c 'cat >/root/kubeadm.yaml' <<EOF
+	docker exec -i "$1" sh -c 'cat >/root/kubeadm.yaml' <<EOF
 apiVersion: kubeadm.k8s.io/v1beta4
 kind: InitConfiguration
 nodeRegistration: {ignorePreflightErrors: [all]}
