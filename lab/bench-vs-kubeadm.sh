@@ -60,6 +60,7 @@ done
 row() {
 	local name="$1"; shift
 	printf '%s\n' "$@" | awk -v n="$name" '
+		BEGIN {side = 0}
 		$1 == "--" {side = 1; next}
 		{v[side, ++c[side]] = $1}
 		function med(s,   i, j, t, a, k) {
