@@ -16,7 +16,7 @@ func TestClaimFirstPodCIDR(t *testing.T) {
 	}
 	for _, tc := range []struct {
 		name, subnet, have, want string
-		registered             bool
+		registered               bool
 	}{
 		{"free: the first /24", "10.244.0.0/16", "", "10.244.0.0/24", true},
 		{"an unaligned subnet is masked", "10.32.7.0/12", "", "10.32.0.0/24", true},
