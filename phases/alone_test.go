@@ -385,6 +385,16 @@ func TestRoles(t *testing.T) {
 	if _, err := PrepareInit(&bytes.Buffer{}, worker, initCfg(t, nil), preflight.NewIgnoreSet()); !errors.As(err, &re) {
 		t.Errorf("init on a joined worker: %v", err)
 	}
+	// A control plane that joined looks like an unfinished init (manifests,
+	// admin.conf) but must not be "resumed" into a cluster of its own.
+	cp := t.TempDir()
+	writeFile(t, filepath.Join(cp, layout.JoinRecord), "node: cp-2\n")
+	writeFile(t, filepath.Join(cp, layout.AdminConf), "x")
+	writeFile(t, filepath.Join(cp, layout.ManifestsSubdir, "kube-apiserver.yaml"), "x")
+	if _, err := PrepareInit(&bytes.Buffer{}, cp, initCfg(t, nil), preflight.NewIgnoreSet()); !errors.As(err, &re) ||
+		!strings.Contains(err.Error(), "joined a cluster as a control plane") {
+		t.Errorf("init on a joined control plane: %v", err)
+	}
 }
 
 // Every control-plane join phase run alone on a fresh node does its work or

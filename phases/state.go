@@ -56,6 +56,14 @@ func PrepareJoin(out io.Writer, kubeDir, nodeName string, cfg *config.JoinConfig
 // configuration is a no-op (done), with another one an error naming the
 // differences; an unfinished one resumes. A joined worker is refused.
 func PrepareInit(out io.Writer, kubeDir string, cfg *config.Init, ignore preflight.IgnoreSet) (bool, error) {
+	// A node that joined as a control plane has manifests and admin.conf
+	// like an unfinished init; its join record tells them apart.
+	if exists(filepath.Join(kubeDir, layout.JoinRecord)) && !exists(filepath.Join(kubeDir, layout.InitRecord)) &&
+		isControlPlane(kubeDir) {
+		return true, &RoleError{Msg: "this node joined a cluster as a control plane (" + filepath.Join(kubeDir, layout.JoinRecord) +
+			"): init would make a second cluster on it; to add nodes run the join command on them, to reuse this one " +
+			"reset it first with `kubestrap reset`"}
+	}
 	state, err := DetectInitState(kubeDir, cfg)
 	if state == Fresh && err == nil && isWorker(kubeDir) {
 		return true, &RoleError{Msg: "this node joined a cluster as a worker (" + filepath.Join(kubeDir, layout.JoinRecord) +
