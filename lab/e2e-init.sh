@@ -38,6 +38,7 @@ ok "/readyz is ok"
 
 # A demo pod (tolerating the control-plane taint) resolves the API
 # Service's name through CoreDNS and reaches the Service IP.
+default_sa "$n1"
 kc "$n1" run demo --image=kubestrap.io/demo:v1 --image-pull-policy=Never \
 	--overrides='{"spec":{"tolerations":[{"operator":"Exists"}]}}' >/dev/null
 kc "$n1" wait --for=condition=Ready pod/demo --timeout=60s >/dev/null || fail "demo pod not Ready"

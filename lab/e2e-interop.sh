@@ -38,7 +38,7 @@ grep -q 'kubestrap-node-identities' "$LAB_LOGS/$w.join.log" || fail "no warning 
 kc "$cp" wait --for=condition=Ready "node/$w" --timeout=120s >/dev/null || fail "$w is not Ready: $(kc "$cp" get nodes)"
 ok "kubestrap join with kubeadm's join command: $w Ready in kubeadm's cluster (kubeadm-config read, bootstrap token grants only)"
 
-eventually 60 kc "$cp" get serviceaccount default || fail "kubeadm's cluster has no default ServiceAccount"
+default_sa "$cp"
 out=$(kc "$cp" run interop --image=kubestrap.io/demo:v1 --image-pull-policy=Never \
 	--overrides="{\"spec\":{\"nodeName\":\"$w\"}}" 2>&1) || fail "a pod on $w: $out"
 kc "$cp" wait --for=condition=Ready pod/interop --timeout=90s >/dev/null || fail "the pod on $w did not start: $(kc "$cp" get pod interop -o wide)"
@@ -56,7 +56,7 @@ eventually 60 kc "$kcp" get "node/$kw" || fail "$kw did not register: $(kc "$kcp
 kc "$kcp" wait --for=condition=Ready "node/$kw" --timeout=120s >/dev/null || fail "$kw is not Ready: $(kc "$kcp" get nodes)"
 on "$kw" test -s /etc/cni/net.d/10-kubestrap.conflist || fail "flannel's cni-config wrote no CNI config on $kw"
 ok "kubeadm join with kubestrap's join command: $kw Ready in kubestrap's cluster (its CNI config from flannel's cni-config)"
-eventually 60 kc "$kcp" get serviceaccount default || fail "kubestrap's cluster has no default ServiceAccount"
+default_sa "$kcp"
 out=$(kc "$kcp" run interop --image=kubestrap.io/demo:v1 --image-pull-policy=Never \
 	--overrides="{\"spec\":{\"nodeName\":\"$kw\"}}" 2>&1) || fail "a pod on $kw: $out"
 kc "$kcp" wait --for=condition=Ready pod/interop --timeout=90s >/dev/null || fail "the pod on $kw did not start: $(kc "$kcp" get pod interop -o wide)"

@@ -68,3 +68,7 @@ spec:
         readinessProbe: {httpGet: {path: /healthz, port: 8080}, periodSeconds: 1}
 YAML
 }
+# default_sa NODE: wait until kube-controller-manager has made the default
+# ServiceAccount a bare pod needs. Like kubeadm's, init returns before kcm
+# holds its lease and runs its controllers.
+default_sa() { eventually 60 kc "$1" get serviceaccount default || fail "no default ServiceAccount on $1 after 60 s"; }
