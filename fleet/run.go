@@ -193,9 +193,9 @@ func (s *sumCache) sum(p string) (string, error) {
 // upload copies a local file to the host unless the host has it already:
 // the same size and a recorded sha256 (written beside it after an upload,
 // so that a re-run need not hash hundreds of megabytes on every host).
-func (r *run) upload(ctx context.Context, h *hostRun, what, local, remote string, sums *sumCache) (bool, error) {
+func (r *run) upload(ctx context.Context, h *hostRun, what, local, remote string) (bool, error) {
 	t0 := time.Now()
-	want, err := sums.sum(local)
+	want, err := r.sums.sum(local)
 	if err != nil {
 		return false, err
 	}

@@ -68,7 +68,7 @@ func Up(ctx context.Context, c *Cluster, o Options) (*Report, error) {
 // prepare installs the release (and images) on a host and learns whether
 // it is already a node.
 func (r *run) prepare(ctx context.Context, h *hostRun) error {
-	uploaded, err := r.upload(ctx, h, "release", r.cluster.Spec.Release, remoteRelease(r.cluster.Spec.Release), r.sums)
+	uploaded, err := r.upload(ctx, h, "release", r.cluster.Spec.Release, remoteRelease(r.cluster.Spec.Release))
 	if err != nil {
 		return err
 	}
@@ -76,7 +76,7 @@ func (r *run) prepare(ctx context.Context, h *hostRun) error {
 		return err
 	}
 	if r.cluster.Spec.Images != "" {
-		if _, err := r.upload(ctx, h, "images", r.cluster.Spec.Images, remoteImages(r.cluster.Spec.Images), r.sums); err != nil {
+		if _, err := r.upload(ctx, h, "images", r.cluster.Spec.Images, remoteImages(r.cluster.Spec.Images)); err != nil {
 			return err
 		}
 		if _, err := r.kubestrapJSON(ctx, h, "images load", "images", "load", remoteImages(r.cluster.Spec.Images)); err != nil {

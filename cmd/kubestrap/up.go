@@ -73,10 +73,11 @@ func runFleet(cmd *cobra.Command, f *fleetFlags, do fleetFunc) error {
 	}
 	kubeconfig := f.kubeconfig
 	if kubeconfig == "" && cmd.Name() == "up" {
-		kubeconfig = filepath.Join(filepath.Dir(f.file), strings.ToLower(c.Metadata.Name+".admin.conf"))
-		if c.Metadata.Name == "" {
-			kubeconfig = filepath.Join(filepath.Dir(f.file), "admin.conf")
+		name := "admin.conf"
+		if c.Metadata.Name != "" {
+			name = strings.ToLower(c.Metadata.Name) + ".admin.conf"
 		}
+		kubeconfig = filepath.Join(filepath.Dir(f.file), name)
 	}
 	rep, err := do(cmd.Context(), c, fleet.Options{AcceptNewHostKeys: f.acceptNew, Force: f.force, Kubeconfig: kubeconfig, Out: progress})
 	if err != nil {
