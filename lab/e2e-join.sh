@@ -28,7 +28,7 @@ on "$n2" "${joincmd[@]}" >"$log2" 2>&1 & p2=$!
 on "$n3" "${joincmd[@]}" >"$log3" 2>&1 & p3=$!
 wait "$p2" || { cat "$log2" >&2; fail "join of $n2 (log: $log2)"; }
 wait "$p3" || { cat "$log3" >&2; fail "join of $n3 (log: $log3)"; }
-grep -h -E '^\[(wait-tls-bootstrap|wait-ready)\]' "$log2" "$log3"
+grep -h -E '^\[(wait-registered|wait-ready)\]' "$log2" "$log3"
 ok "$n2 and $n3 joined at the same time"
 kc "$n1" wait --for=condition=Ready node --all --timeout=120s >/dev/null || fail "nodes not Ready"
 [[ $(kc "$n1" get nodes --no-headers | grep -c ' Ready ') == 3 ]] || fail "want 3 Ready nodes: $(kc "$n1" get nodes)"

@@ -213,11 +213,12 @@ func joinCfg(t *testing.T) *config.JoinConfiguration {
 // in memory.
 func TestEveryJoinPhaseRunsAlone(t *testing.T) {
 	shortTimeouts(t)
-	needKubelet := "run `kubestrap join phase kubelet-start` and wait for TLS bootstrap first"
+	needKubelet := "run `kubestrap join phase tls-bootstrap` first"
 	want := map[string]string{
-		"wait-tls-bootstrap": "timed out after",
-		"node-network":       needKubelet,
-		"wait-ready":         needKubelet,
+		"tls-bootstrap":   "was not signed",
+		"wait-registered": needKubelet,
+		"node-network":    needKubelet,
+		"wait-ready":      needKubelet,
 	}
 	r := &Runner{Command: "join", Phases: JoinPhases()}
 	for _, path := range r.Paths() {
@@ -403,9 +404,10 @@ func TestEveryControlPlaneJoinPhaseRunsAlone(t *testing.T) {
 	shortTimeouts(t)
 	needCerts := "control-plane-prepare/download-certs"
 	want := map[string]string{
-		"wait-tls-bootstrap":                    "timed out after",
-		"node-network":                          "run `kubestrap join phase kubelet-start`",
-		"wait-ready":                            "run `kubestrap join phase kubelet-start`",
+		"tls-bootstrap":                         "was not signed",
+		"wait-registered":                       "run `kubestrap join phase tls-bootstrap`",
+		"node-network":                          "run `kubestrap join phase tls-bootstrap`",
+		"wait-ready":                            "run `kubestrap join phase tls-bootstrap`",
 		"control-plane-prepare":                 "kubeadm-certs",
 		"control-plane-prepare/download-certs":  "kubeadm-certs",
 		"control-plane-prepare/certs":           needCerts,

@@ -14,7 +14,6 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
-	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/kubestrap/kubestrap/certs"
 	"github.com/kubestrap/kubestrap/components/addons"
@@ -36,8 +35,10 @@ func JoinPhases() []Phase {
 		{Name: "identity-check", Short: "Refuse a host whose node name another machine has, or a clone (a node has its " +
 			"machine-id, product_uuid or MAC)", Run: joinIdentity},
 		controlPlanePrepare(),
-		{Name: "kubelet-start", Short: "Write the bootstrap kubeconfig and kubelet config, start the kubelet", Run: joinKubeletStart},
-		{Name: "wait-tls-bootstrap", Short: "Wait for the kubelet's certificate and the Node object", Run: joinWaitBootstrap},
+		{Name: "tls-bootstrap", Short: "Get the kubelet's client certificate with the bootstrap token (a CSR the controller " +
+			"manager approves) and write kubelet.conf", Run: joinTLSBootstrap},
+		{Name: "kubelet-start", Short: "Write the kubelet config, start the kubelet", Run: joinKubeletStart},
+		{Name: "wait-registered", Short: "Wait for the kubelet to register the Node object", Run: joinWaitRegistered},
 		controlPlaneJoin(),
 		{Name: "node-network", Short: "Write this node's CNI config once it has a podCIDR", Run: joinNodeNetwork},
 		{Name: "wait-ready", Short: "Wait for the node to be Ready, then tidy up", Run: joinWaitReady},
@@ -64,13 +65,14 @@ func joinPhase(fn func(ctx context.Context, d JoinData) (string, error)) func(co
 }
 
 var (
-	joinPreflight     = joinPhase(runJoinPreflight)
-	joinDiscovery     = joinPhase(runJoinDiscovery)
-	joinIdentity      = joinPhase(runJoinIdentity)
-	joinKubeletStart  = joinPhase(runJoinKubeletStart)
-	joinWaitBootstrap = joinPhase(runJoinWaitBootstrap)
-	joinNodeNetwork   = joinPhase(runJoinNodeNetwork)
-	joinWaitReady     = joinPhase(runJoinWaitReady)
+	joinPreflight      = joinPhase(runJoinPreflight)
+	joinDiscovery      = joinPhase(runJoinDiscovery)
+	joinIdentity       = joinPhase(runJoinIdentity)
+	joinTLSBootstrap   = joinPhase(runJoinTLSBootstrap)
+	joinKubeletStart   = joinPhase(runJoinKubeletStart)
+	joinWaitRegistered = joinPhase(runJoinWaitRegistered)
+	joinNodeNetwork    = joinPhase(runJoinNodeNetwork)
+	joinWaitReady      = joinPhase(runJoinWaitReady)
 )
 
 func runJoinPreflight(_ context.Context, d JoinData) (string, error) {
@@ -217,7 +219,7 @@ func runJoinKubeletStart(ctx context.Context, d JoinData) (string, error) {
 	if err := writeJoinNodeFiles(d, info, cluster, nodeIP); err != nil {
 		return "", err
 	}
-	msg := "wrote " + filepath.Join(d.KubeletDir(), layout.KubeletConfigFile) + " and the bootstrap kubeconfig"
+	msg := "wrote " + filepath.Join(d.KubeletDir(), layout.KubeletConfigFile)
 	if d.DryRun() {
 		return msg + "; dry-run: would install the bundled kubelet and start kubelet.service", nil
 	}
@@ -240,8 +242,9 @@ func startKubelet(ctx context.Context, e *preflight.Env, sd systemd.Manager, age
 	return kubelet.Start(ctx, e.Root, sd, agent)
 }
 
-// writeJoinNodeFiles writes the CA, the bootstrap kubeconfig (0600: it
-// holds the token) and the kubelet's configuration for this node.
+// writeJoinNodeFiles writes the CA and the kubelet's configuration for
+// this node. No bootstrap kubeconfig: tls-bootstrap already got the
+// kubelet its certificate, so the token never lands on disk.
 func writeJoinNodeFiles(d JoinData, info *join.ClusterInfo, cluster *config.ClusterConfiguration, nodeIP string) error {
 	cfg := d.Cfg()
 	caPath := d.HostPath(cfg.CACertPath)
@@ -249,15 +252,6 @@ func writeJoinNodeFiles(d JoinData, info *join.ClusterInfo, cluster *config.Clus
 		return err
 	}
 	if err := hostfs.WriteFileAtomic(caPath, info.CAPEM, certs.CertMode); err != nil {
-		return err
-	}
-	kc := certs.NewKubeconfig(cluster.ClusterName, info.Server, "kubelet-bootstrap", info.CAPEM, nil, nil)
-	kc.AuthInfos["kubelet-bootstrap"].Token = cfg.Discovery.TLSBootstrapToken
-	b, err := clientcmd.Write(*kc)
-	if err != nil {
-		return err
-	}
-	if err := hostfs.WriteFileAtomic(filepath.Join(d.KubernetesDir(), layout.BootstrapKubeletConf), b, certs.KeyMode); err != nil {
 		return err
 	}
 	params, err := nodeKubeletParams(d.Env(), cluster, cfg.CACertPath, cfg.NodeRegistration.CRISocket)
@@ -279,28 +273,18 @@ func waitSpecOf(out io.Writer, prefix string) poll.Spec {
 	return poll.Spec{Interval: pollInterval, Out: out, Prefix: prefix}
 }
 
-func runJoinWaitBootstrap(ctx context.Context, d JoinData) (string, error) {
+func runJoinWaitRegistered(ctx context.Context, d JoinData) (string, error) {
 	if d.DryRun() {
-		return "dry-run: would wait for the kubelet's TLS bootstrap and the Node object", nil
+		return "dry-run: would wait for the kubelet to register the Node object", nil
+	}
+	c, err := d.KubeletClient()
+	if err != nil {
+		return "", err
 	}
 	ctx, cancel := context.WithTimeout(ctx, APITimeout)
 	defer cancel()
-	kubeconf := filepath.Join(d.KubernetesDir(), layout.KubeletConf)
-	// The kubelet writes kubelet.conf, then the certificate it names: wait
-	// until the kubeconfig loads.
-	s := waitSpec(d, "wait-tls-bootstrap")
-	s.What = "the kubelet's TLS bootstrap (" + kubeconf + "; is the CSR approved? `kubectl get csr`)"
-	var c kubernetes.Interface
-	err := poll.Until(ctx, s, func(context.Context) (bool, error) {
-		var err error
-		c, err = d.KubeletClient()
-		return err == nil, err
-	})
-	if err != nil {
+	if _, err := kubelet.WaitNode(ctx, c, d.NodeName(), waitSpec(d, "wait-registered")); err != nil {
 		return "", fmt.Errorf("%w; `journalctl -u kubelet` says why", err)
-	}
-	if _, err := kubelet.WaitNode(ctx, c, d.NodeName(), waitSpec(d, "wait-tls-bootstrap")); err != nil {
-		return "", err
 	}
 	return fmt.Sprintf("node %s registered (%s after join started)",
 		d.NodeName(), FormatDuration(now().Sub(d.Start()))), nil

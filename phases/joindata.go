@@ -270,7 +270,7 @@ func (d *joinData) KubeletClient() (kubernetes.Interface, error) {
 	path := filepath.Join(d.KubernetesDir(), layout.KubeletConf)
 	c, err := clientFromFile(path)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %v (run `kubestrap join phase kubelet-start` and wait for TLS bootstrap first)",
+		return nil, fmt.Errorf("%w: %v (run `kubestrap join phase tls-bootstrap` first)",
 			ErrNeedsEarlierPhase, err)
 	}
 	return c, nil
