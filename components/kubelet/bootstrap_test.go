@@ -138,4 +138,3 @@ func TestBootstrapClientCertDeniedNamesTheCSR(t *testing.T) {
 		t.Errorf("a denied CSR left files: %v", entries)
 	}
 }
-
