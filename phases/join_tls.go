@@ -40,7 +40,8 @@ func runJoinTLSBootstrap(ctx context.Context, d JoinData) (string, error) {
 	}
 	ctx, cancel := context.WithTimeout(ctx, APITimeout)
 	defer cancel()
-	name, err := kubelet.BootstrapClientCert(ctx, c, d.NodeName(), d.HostPath(layout.KubeletPKIDir))
+	name, err := kubelet.BootstrapClientCert(ctx, c, d.NodeName(), d.HostPath(layout.KubeletPKIDir),
+		waitSpec(d, "tls-bootstrap"))
 	if err != nil {
 		return "", err
 	}

@@ -16,6 +16,8 @@ import (
 	"k8s.io/client-go/util/certificate"
 	"k8s.io/client-go/util/certificate/csr"
 	"k8s.io/client-go/util/keyutil"
+
+	"github.com/kubestrap/kubestrap/poll"
 )
 
 // ClientPairPrefix names the kubelet's client certificate files in its
@@ -38,7 +40,10 @@ func NodeUser(node string) string { return "system:node:" + node }
 // kubelet bootstraps in the background and meanwhile tries to register
 // anonymously, backing off up to 7 s; started with a valid certificate it
 // registers at once.
-func BootstrapClientCert(ctx context.Context, c kubernetes.Interface, node, pkiDir string) (string, error) {
+//
+// s reports progress while the CSR waits: right after init the controller
+// manager takes a few seconds more to start the controllers that sign it.
+func BootstrapClientCert(ctx context.Context, c kubernetes.Interface, node, pkiDir string, s poll.Spec) (string, error) {
 	keyPEM, err := keyutil.MakeEllipticPrivateKeyPEM()
 	if err != nil {
 		return "", err
@@ -57,7 +62,10 @@ func BootstrapClientCert(ctx context.Context, c kubernetes.Interface, node, pkiD
 	if err != nil {
 		return "", fmt.Errorf("create the kubelet's certificate signing request with the bootstrap token: %w", err)
 	}
+	s.What = "the controller manager to approve and sign certificate signing request " + name
+	stop := progress(ctx, s)
 	certPEM, err := csr.WaitForCertificate(ctx, c, name, uid)
+	stop()
 	if err != nil {
 		return name, fmt.Errorf("certificate signing request %s was not signed: %v; kube-controller-manager approves and "+
 			"signs it for bootstrap tokens: check that it runs (`kubectl -n kube-system get pods`) and `kubectl get csr %s`",
@@ -72,6 +80,18 @@ func BootstrapClientCert(ctx context.Context, c kubernetes.Interface, node, pkiD
 	}
 	_, err = store.Update(certPEM, keyPEM)
 	return name, err
+}
+
+// progress prints poll's "still waiting" lines until the returned stop is
+// called; stop returns once the last line is out.
+func progress(ctx context.Context, s poll.Spec) (stop func()) {
+	ctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_ = poll.Until(ctx, s, func(ctx context.Context) (bool, error) { return ctx.Err() != nil, nil })
+	}()
+	return func() { cancel(); <-done }
 }
 
 // ValidClientCert says whether the pair at path is a client certificate

@@ -1,6 +1,7 @@
 package kubelet
 
 import (
+	"bytes"
 	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
@@ -17,10 +18,13 @@ import (
 
 	certificatesv1 "k8s.io/api/certificates/v1"
 	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/kubernetes/fake"
 	k8stesting "k8s.io/client-go/testing"
+
+	"github.com/kubestrap/kubestrap/poll"
 )
 
 type testCA struct {
@@ -91,7 +95,7 @@ func TestBootstrapClientCertWritesTheKubeletsPair(t *testing.T) {
 	dir := t.TempDir()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	name, err := BootstrapClientCert(ctx, approvingClient(t, ca, time.Hour, false), "w1", dir)
+	name, err := BootstrapClientCert(ctx, approvingClient(t, ca, time.Hour, false), "w1", dir, poll.Spec{Interval: 10 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -130,11 +134,49 @@ func TestBootstrapClientCertDeniedNamesTheCSR(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	dir := t.TempDir()
-	_, err := BootstrapClientCert(ctx, approvingClient(t, newTestCA(t), time.Hour, true), "w1", dir)
+	_, err := BootstrapClientCert(ctx, approvingClient(t, newTestCA(t), time.Hour, true), "w1", dir, poll.Spec{Interval: 10 * time.Millisecond})
 	if err == nil || !strings.Contains(err.Error(), "csr-test") || !strings.Contains(err.Error(), "denied") {
 		t.Fatalf("a denied CSR: %v", err)
 	}
 	if entries, _ := os.ReadDir(dir); len(entries) != 0 {
 		t.Errorf("a denied CSR left files: %v", entries)
+	}
+}
+
+// Right after init the controller manager signs late: the wait says what
+// it waits for instead of staying silent.
+func TestBootstrapClientCertReportsASlowSigner(t *testing.T) {
+	ca := newTestCA(t)
+	c := fake.NewSimpleClientset()
+	c.PrependReactor("create", "certificatesigningrequests", func(a k8stesting.Action) (bool, runtime.Object, error) {
+		csr := a.(k8stesting.CreateAction).GetObject().(*certificatesv1.CertificateSigningRequest)
+		csr.Name, csr.UID = "csr-late", types.UID("uid-2")
+		return false, nil, nil
+	})
+	go func() {
+		time.Sleep(300 * time.Millisecond)
+		csrs := c.CertificatesV1().CertificateSigningRequests()
+		csr, err := csrs.Get(context.Background(), "csr-late", metav1.GetOptions{})
+		if err != nil {
+			t.Error(err)
+			return
+		}
+		csr.Status.Certificate = ca.sign(t, csr.Spec.Request, time.Hour)
+		csr.Status.Conditions = []certificatesv1.CertificateSigningRequestCondition{
+			{Type: certificatesv1.CertificateApproved, Status: corev1.ConditionTrue}}
+		if _, err := csrs.UpdateStatus(context.Background(), csr, metav1.UpdateOptions{}); err != nil {
+			t.Error(err)
+		}
+	}()
+	var out bytes.Buffer
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	s := poll.Spec{Interval: 10 * time.Millisecond, Progress: 100 * time.Millisecond, Out: &out, Prefix: "tls-bootstrap"}
+	if _, err := BootstrapClientCert(ctx, c, "w1", t.TempDir(), s); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out.String(), "[tls-bootstrap] still waiting for the controller manager to approve and sign "+
+		"certificate signing request csr-late") {
+		t.Errorf("no progress line while the CSR waited:\n%s", out.String())
 	}
 }
