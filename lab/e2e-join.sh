@@ -30,6 +30,19 @@ wait "$p2" || { cat "$log2" >&2; fail "join of $n2 (log: $log2)"; }
 wait "$p3" || { cat "$log3" >&2; fail "join of $n3 (log: $log3)"; }
 grep -h -E '^\[(wait-registered|wait-ready)\]' "$log2" "$log3"
 ok "$n2 and $n3 joined at the same time"
+# tls-bootstrap got each kubelet its certificate before it started: the
+# pair is where the kubelet rotates it, kubelet.conf names it, and the
+# token never landed on disk.
+for n in "$n2" "$n3"; do
+	on "$n" grep -q "client-certificate: /var/lib/kubelet/pki/kubelet-client-current.pem" /etc/kubernetes/kubelet.conf ||
+		fail "$n: kubelet.conf does not name the rotated pair"
+	on "$n" openssl x509 -noout -subject -in /var/lib/kubelet/pki/kubelet-client-current.pem | grep -q "CN = system:node:$n" ||
+		fail "$n: kubelet-client-current.pem is not system:node:$n"
+	! on "$n" test -e /etc/kubernetes/bootstrap-kubelet.conf || fail "$n: the bootstrap token is on disk"
+	! on "$n" grep -rqs "${token#*.}" /etc/kubernetes /var/lib/kubelet || fail "$n: the token's secret is in a file"
+done
+grep -q "^\[tls-bootstrap\] system:node:$n2 signed (CSR csr-" "$log2" || fail "$n2's join log: no tls-bootstrap line"
+ok "each kubelet started with its own certificate from a CSR; no token on disk"
 kc "$n1" wait --for=condition=Ready node --all --timeout=120s >/dev/null || fail "nodes not Ready"
 [[ $(kc "$n1" get nodes --no-headers | grep -c ' Ready ') == 3 ]] || fail "want 3 Ready nodes: $(kc "$n1" get nodes)"
 ok "3 nodes Ready"
@@ -107,10 +120,11 @@ refused "a control-plane join of a cluster made without --control-plane-endpoint
 
 # Every phase stands alone: one that needs an earlier phase names it and
 # writes nothing; --dry-run runs every phase into a temp dir.
-refused "join phase node-network before kubelet-start" 1 "run \`kubestrap join phase kubelet-start\`" \
+refused "join phase node-network before tls-bootstrap" 1 "run \`kubestrap join phase tls-bootstrap\`" \
 	phase node-network "${joincmd[@]:2}"
 out=$(on "$n4" "${joincmd[@]}" --dry-run 2>&1) || fail "join --dry-run: $out"
-[[ $out == *"[kubelet-start] wrote"* && $out == *"dry-run output: /tmp/kubestrap-dry-run-"* &&
+[[ $out == *"[tls-bootstrap] dry-run: would request a client certificate for system:node:$n4"* &&
+	$out == *"[kubelet-start] wrote"* && $out == *"dry-run output: /tmp/kubestrap-dry-run-"* &&
 	$out == *"[wait-ready] dry-run: would wait"* ]] || fail "join --dry-run said: $out"
 untouched "join --dry-run"
 ok "join --dry-run runs every phase into a temp dir and changes nothing"
