@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"io"
 
 	"github.com/spf13/cobra"
@@ -38,24 +39,46 @@ func newConfigCommand(out io.Writer) *cobra.Command {
 			return err
 		},
 	})
+	var file string
 	validate := &cobra.Command{
-		Use: "validate FILE", Short: "Check a config file and list every problem", Args: cobra.ExactArgs(1),
+		Use:   "validate --config FILE",
+		Short: "Check a config file and list every problem (kubeadm's form; `validate FILE` works too)",
+		Args:  cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			docs, err := config.ReadFile(args[0])
+			path, err := validatePath(file, args)
+			if err != nil {
+				return err
+			}
+			docs, err := config.ReadFile(path)
 			if err != nil {
 				return err
 			}
 			if docs.Join != nil {
-				_, err = config.LoadJoin(args[0], nil)
+				_, err = config.LoadJoin(path, nil)
 			} else {
-				_, err = config.LoadInit(args[0], nil)
+				_, err = config.LoadInit(path, nil)
 			}
 			if err == nil {
-				cmd.Println(args[0] + ": valid")
+				cmd.Println(path + ": valid")
 			}
 			return err
 		},
 	}
+	validate.Flags().StringVar(&file, "config", "", "the config file to check")
 	cmd.AddCommand(print, validate)
 	return cmd
+}
+
+// validatePath takes the file from --config (kubeadm's form) or the one
+// argument; both, or neither, is a usage error.
+func validatePath(flag string, args []string) (string, error) {
+	switch {
+	case flag != "" && len(args) == 1 && args[0] != flag:
+		return "", &usageError{errors.New("config validate: give the file once, with --config FILE or as the argument")}
+	case flag != "":
+		return flag, nil
+	case len(args) == 1:
+		return args[0], nil
+	}
+	return "", &usageError{errors.New("config validate: which file? pass --config FILE")}
 }

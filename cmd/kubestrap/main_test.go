@@ -264,3 +264,32 @@ func TestResetInputAndExitCodes(t *testing.T) {
 		t.Errorf("quorum refusal: exit %d: %v", code, err)
 	}
 }
+
+// `config validate --config FILE` is kubeadm's form; the argument form
+// stays; both different files, or none, is a usage error (exit 2).
+func TestConfigValidateTakesKubeadmsFlag(t *testing.T) {
+	valid := filepath.Join(t.TempDir(), "init.yaml")
+	doc := "apiVersion: " + config.APIVersion + "\nkind: ClusterConfiguration\nnetworking:\n  podSubnet: 10.244.0.0/16\n"
+	if err := os.WriteFile(valid, []byte(doc), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, args := range [][]string{{"--config", valid}, {valid}, {"--config", valid, valid}} {
+		out, stderr, code, _ := run(t, append([]string{"config", "validate"}, args...)...)
+		if code != 0 || !strings.Contains(out+stderr, valid+": valid") {
+			t.Errorf("config validate %v: exit %d, %q %q", args, code, out, stderr)
+		}
+	}
+	for _, args := range [][]string{{}, {"--config", valid, "other.yaml"}} {
+		_, stderr, code, _ := run(t, append([]string{"config", "validate"}, args...)...)
+		if code != exitInvalid || !strings.Contains(stderr, "config validate:") {
+			t.Errorf("config validate %v: exit %d, %q", args, code, stderr)
+		}
+	}
+	bad := filepath.Join(t.TempDir(), "bad.yaml")
+	if err := os.WriteFile(bad, []byte(doc+"typo: 1\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, stderr, code, _ := run(t, "config", "validate", "--config", bad); code != exitInvalid || !strings.Contains(stderr, "typo") {
+		t.Errorf("an unknown field: exit %d, %q", code, stderr)
+	}
+}
