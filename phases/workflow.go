@@ -80,19 +80,9 @@ func (r *Runner) Paths() []string {
 // ValidateSkip rejects unknown --skip-phases names: a typo would otherwise
 // silently skip nothing.
 func (r *Runner) ValidateSkip() error {
-	known := map[string]bool{}
-	for _, p := range r.Paths() {
-		known[p] = true
-	}
-	var bad []string
-	for _, s := range r.Skip {
-		if !known[s] {
-			bad = append(bad, s)
-		}
-	}
-	if len(bad) > 0 {
-		return fmt.Errorf("unknown phase(s) in --skip-phases: %s; known phases: %s",
-			strings.Join(bad, ", "), strings.Join(r.Paths(), ", "))
+	if bad := r.unalias(); len(bad) > 0 {
+		return fmt.Errorf("unknown phase(s) in --skip-phases: %s; known phases: %s (and kubeadm's names: %s)",
+			strings.Join(bad, ", "), strings.Join(r.Paths(), ", "), strings.Join(AliasNames(r.Command), ", "))
 	}
 	return nil
 }
@@ -114,7 +104,16 @@ func (r *Runner) Run(ctx context.Context, d Data) error {
 func (r *Runner) RunPhase(ctx context.Context, path string, d Data) error {
 	p, ok := r.find(path)
 	if !ok {
-		return fmt.Errorf("unknown phase %q; known phases: %s", path, strings.Join(r.Paths(), ", "))
+		targets, err := r.aliasTargets(path)
+		if err != nil {
+			return err
+		}
+		for _, t := range targets {
+			if err := r.RunPhase(ctx, t, d); err != nil {
+				return err
+			}
+		}
+		return nil
 	}
 	prefix := ""
 	if i := strings.LastIndex(path, "/"); i >= 0 {

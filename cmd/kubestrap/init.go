@@ -62,6 +62,9 @@ func newPhaseCommand(f *initFlags, dryRun *bool) *cobra.Command {
 		}
 	}
 	add(phaseCmd, "", phases.InitPhases())
+	addPhaseAliases(phaseCmd, "init", cobra.NoArgs, func(cmd *cobra.Command, _ []string, path string) error {
+		return runInit(cmd, f, *dryRun, nil, path)
+	})
 	return phaseCmd
 }
 

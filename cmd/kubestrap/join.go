@@ -121,6 +121,9 @@ func newJoinCommand(out io.Writer) *cobra.Command {
 		phaseCmd.AddCommand(&cobra.Command{Use: p.Name + " [API_ENDPOINT]", Short: p.Short, Args: cobra.MaximumNArgs(1),
 			RunE: func(cmd *cobra.Command, args []string) error { return runJoin(cmd, f, args, p.Name) }})
 	}
+	addPhaseAliases(phaseCmd, "join", cobra.MaximumNArgs(1), func(cmd *cobra.Command, args []string, path string) error {
+		return runJoin(cmd, f, args, path)
+	})
 	cmd.AddCommand(phaseCmd)
 	return cmd
 }

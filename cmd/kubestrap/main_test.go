@@ -98,14 +98,23 @@ func TestPhaseSubcommandsAndSkip(t *testing.T) {
 	if code != exitOK || !strings.Contains(out, "kube-scheduler.yaml") || strings.Contains(out, "kube-apiserver.yaml") {
 		t.Errorf("phase control-plane/scheduler: exit %d\n%s", code, out)
 	}
-	_, stderr, code, _ = run(t, append([]string{"init", "--dry-run", "--skip-phases", "addon"}, nodeFlags...)...)
-	if code == exitOK || !strings.Contains(stderr, "unknown phase(s) in --skip-phases: addon") {
+	_, stderr, code, _ = run(t, append([]string{"init", "--dry-run", "--skip-phases", "addonz"}, nodeFlags...)...)
+	if code == exitOK || !strings.Contains(stderr, "unknown phase(s) in --skip-phases: addonz") {
 		t.Errorf("bad skip: exit %d %s", code, stderr)
 	}
 	out, _, code, _ = run(t, append([]string{"init", "--dry-run", "--skip-phases", "addons/kube-proxy,preflight"}, nodeFlags...)...)
 	if code != exitOK || !strings.Contains(out, "[addons/kube-proxy] skipped") || strings.Contains(out, "[preflight] ") &&
 		!strings.Contains(out, "[preflight] skipped") {
 		t.Errorf("skip: exit %d\n%s", code, out)
+	}
+	// kubeadm's names, as its playbooks spell them.
+	out, _, code, _ = run(t, append([]string{"init", "--dry-run", "--skip-phases", "addon/kube-proxy"}, nodeFlags...)...)
+	if code != exitOK || !strings.Contains(out, "[addons/kube-proxy] skipped") {
+		t.Errorf("kubeadm's addon/kube-proxy skip: exit %d\n%s", code, out)
+	}
+	out, stderr, code, _ = run(t, append([]string{"init", "phase", "certs", "all", "--dry-run"}, nodeFlags...)...)
+	if code != exitOK || !strings.Contains(out, "[certs] 11 generated") {
+		t.Errorf("kubeadm's certs all: exit %d\n%s%s", code, out, stderr)
 	}
 }
 

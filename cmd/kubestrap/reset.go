@@ -53,6 +53,9 @@ func newResetCommand(out io.Writer) *cobra.Command {
 		}
 	}
 	add(phaseCmd, "", phases.ResetPhases())
+	addPhaseAliases(phaseCmd, "reset", cobra.NoArgs, func(cmd *cobra.Command, _ []string, path string) error {
+		return runReset(cmd, f, path)
+	})
 	cmd.AddCommand(phaseCmd)
 	return cmd
 }
