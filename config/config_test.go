@@ -16,8 +16,8 @@ func TestLoadInitInvalidFiles(t *testing.T) {
 	}{
 		{"01-unknown-field.yaml", []string{"line 5", `unknown field "networking.podSubnett"`, "valid fields here"}},
 		{"02-case-typo.yaml", []string{"line 4", `did you mean "advertiseAddress"`}},
-		{"03-kubeadm-apiversion.yaml", []string{"line 1", "kubeadm's", "kubestrap.io/v1alpha1"}},
-		{"04-unknown-kind.yaml", []string{"unknown kind KubeletConfiguration", "InitConfiguration"}},
+		{"03-kubeadm-apiversion.yaml", []string{"line 1", "kubeadm.k8s.io/v1beta3 is an older kubeadm config", "kubeadm config migrate"}},
+		{"04-unknown-kind.yaml", []string{"unknown kind KubeletConfig", "InitConfiguration"}},
 		{"05-bad-ip.yaml", []string{"localAPIEndpoint.advertiseAddress", "192.168.56.300", "not a usable IP"}},
 		{"06-bad-cidr.yaml", []string{"networking.podSubnet", "not a CIDR"}},
 		{"07-overlap.yaml", []string{"networking.podSubnet", "overlaps the service subnet 10.96.0.0/12"}},

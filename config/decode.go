@@ -12,6 +12,8 @@ import (
 	"strings"
 
 	yamlv3 "go.yaml.in/yaml/v3"
+	kubeproxyv1alpha1 "k8s.io/kube-proxy/config/v1alpha1"
+	kubeletv1beta1 "k8s.io/kubelet/config/v1beta1"
 	"sigs.k8s.io/yaml"
 )
 
@@ -39,6 +41,13 @@ type Documents struct {
 	Init    *InitConfiguration
 	Cluster *ClusterConfiguration
 	Join    *JoinConfiguration
+	// The components' own documents, as kubeadm's --config takes them.
+	Kubelet   *kubeletv1beta1.KubeletConfiguration
+	KubeProxy *kubeproxyv1alpha1.KubeProxyConfiguration
+	// Warnings name what was read but ignored (kubeadm's fields kubestrap
+	// lacks); SkipPhases are phases kubeadm's settings turned off.
+	Warnings   []string
+	SkipPhases []string
 }
 
 // Decode parses a multi-document YAML config strictly: every document must
@@ -61,7 +70,7 @@ func Decode(data []byte) (*Documents, error) {
 			return nil, err
 		}
 	}
-	if docs.Init == nil && docs.Cluster == nil && docs.Join == nil {
+	if docs.Init == nil && docs.Cluster == nil && docs.Join == nil && docs.Kubelet == nil && docs.KubeProxy == nil {
 		return nil, &DecodeError{Msg: "no configuration documents found",
 			Hint: "the file needs at least one document with apiVersion " + APIVersion + " and a kind"}
 	}
@@ -82,9 +91,14 @@ func decodeDocument(node *yamlv3.Node, docs *Documents) error {
 	if err := checkTypeMeta(node.Line, apiVersion, kind); err != nil {
 		return err
 	}
-	target, err := docs.slot(kind, node.Line)
+	target, err := docs.target(apiVersion, kind, node.Line)
 	if err != nil {
 		return err
+	}
+	if apiVersion == KubeadmAPIVersion {
+		if err := kubeadmDoc(node, kind, docs); err != nil {
+			return err
+		}
 	}
 	if err := checkFields(node, reflect.TypeOf(target).Elem(), ""); err != nil {
 		return err
@@ -96,18 +110,51 @@ func decodeDocument(node *yamlv3.Node, docs *Documents) error {
 	if err := yaml.UnmarshalStrict(raw, target); err != nil {
 		return &DecodeError{Line: node.Line, Msg: fmt.Sprintf("%s: %v", kind, cleanJSONError(err))}
 	}
+	if apiVersion == KubeadmAPIVersion {
+		setAPIVersion(target) // from here on it is kubestrap's document
+	}
 	return nil
+}
+
+// target is where a document decodes: kubestrap's (or kubeadm's, into
+// kubestrap's types) or a component's.
+func (d *Documents) target(apiVersion, kind string, line int) (any, error) {
+	want := map[string]string{KindKubelet: KubeletAPIVersion, KindKubeProxy: KubeProxyAPIVersion}[kind]
+	switch {
+	case want != "" && apiVersion != want:
+		return nil, &DecodeError{Line: line, Msg: kind + " with apiVersion " + apiVersion, Hint: "use `apiVersion: " + want + "`"}
+	case want != "":
+		return d.componentSlot(kind, line)
+	case apiVersion == KubeletAPIVersion || apiVersion == KubeProxyAPIVersion:
+		return nil, &DecodeError{Line: line, Msg: "kind " + kind + " under apiVersion " + apiVersion,
+			Hint: "use kind " + KindKubelet + " or " + KindKubeProxy}
+	}
+	return d.slot(kind, line)
+}
+
+func setAPIVersion(target any) {
+	switch t := target.(type) {
+	case *InitConfiguration:
+		t.APIVersion = APIVersion
+	case *ClusterConfiguration:
+		t.APIVersion = APIVersion
+	case *JoinConfiguration:
+		t.APIVersion = APIVersion
+	}
 }
 
 func checkTypeMeta(line int, apiVersion, kind string) error {
 	switch {
 	case apiVersion == "":
 		return &DecodeError{Line: line, Msg: "document has no apiVersion", Hint: "add `apiVersion: " + APIVersion + "`"}
-	case strings.HasPrefix(apiVersion, "kubeadm.k8s.io/"):
-		return &DecodeError{Line: line, Msg: "apiVersion " + apiVersion + " is kubeadm's",
-			Hint: "kubestrap reads the same field names under `apiVersion: " + APIVersion + "`: change the apiVersion"}
-	case apiVersion != APIVersion:
-		return &DecodeError{Line: line, Msg: "unsupported apiVersion " + apiVersion, Hint: "use `apiVersion: " + APIVersion + "`"}
+	case strings.HasPrefix(apiVersion, "kubeadm.k8s.io/") && apiVersion != KubeadmAPIVersion:
+		return &DecodeError{Line: line, Msg: "apiVersion " + apiVersion + " is an older kubeadm config",
+			Hint: "kubestrap reads " + KubeadmAPIVersion + ": convert it with `kubeadm config migrate --old-config FILE " +
+				"--new-config NEW`, or write `apiVersion: " + APIVersion + "`"}
+	case apiVersion != APIVersion && apiVersion != KubeadmAPIVersion && apiVersion != KubeletAPIVersion &&
+		apiVersion != KubeProxyAPIVersion:
+		return &DecodeError{Line: line, Msg: "unsupported apiVersion " + apiVersion, Hint: "use `apiVersion: " + APIVersion +
+			"` (or kubeadm's " + KubeadmAPIVersion + ", " + KubeletAPIVersion + ", " + KubeProxyAPIVersion + ")"}
 	case kind == "":
 		return &DecodeError{Line: line, Msg: "document has no kind",
 			Hint: "add `kind:` with one of " + KindInit + ", " + KindCluster + ", " + KindJoin}

@@ -39,6 +39,22 @@ func InitFrom(docs *Documents) (*Init, error) {
 	if docs.Cluster != nil {
 		c.Cluster = *docs.Cluster
 	}
+	c.SkipPhases = append(c.SkipPhases, docs.SkipPhases...)
+	c.Warnings = docs.Warnings
+	if docs.Kubelet != nil {
+		if c.Cluster.KubeletConfiguration != nil {
+			return nil, &DecodeError{Msg: "a KubeletConfiguration document and ClusterConfiguration.kubeletConfiguration",
+				Hint: "keep one of the two"}
+		}
+		c.Cluster.KubeletConfiguration = docs.Kubelet
+	}
+	if docs.KubeProxy != nil {
+		if c.Cluster.KubeProxyConfiguration != nil {
+			return nil, &DecodeError{Msg: "a KubeProxyConfiguration document and ClusterConfiguration.kubeProxyConfiguration",
+				Hint: "keep one of the two"}
+		}
+		c.Cluster.KubeProxyConfiguration = docs.KubeProxy
+	}
 	return c, nil
 }
 
@@ -54,6 +70,12 @@ func JoinFrom(docs *Documents) (*JoinConfiguration, error) {
 	}
 	if docs.Join != nil {
 		c = docs.Join
+	}
+	c.Warnings = docs.Warnings
+	for _, kind := range []string{KindKubelet, KindKubeProxy} {
+		if (kind == KindKubelet && docs.Kubelet != nil) || (kind == KindKubeProxy && docs.KubeProxy != nil) {
+			c.Warnings = append(c.Warnings, kind+" is read by init, which sets it for the cluster; join ignores it")
+		}
 	}
 	return c, nil
 }

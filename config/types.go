@@ -7,6 +7,8 @@ package config
 
 import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	kubeproxyv1alpha1 "k8s.io/kube-proxy/config/v1alpha1"
+	kubeletv1beta1 "k8s.io/kubelet/config/v1beta1"
 )
 
 // APIVersion is the only apiVersion kubestrap accepts.
@@ -63,6 +65,14 @@ type ClusterConfiguration struct {
 	CertificateValidityPeriod *metav1.Duration `json:"certificateValidityPeriod,omitempty"`
 	// CACertificateValidityPeriod is the lifetime of CA certificates (10 years).
 	CACertificateValidityPeriod *metav1.Duration `json:"caCertificateValidityPeriod,omitempty"`
+	// KubeletConfiguration is the base of every node's kubelet config:
+	// kubestrap's settings are laid over it, the rest is kept. It comes from
+	// a KubeletConfiguration document in init's file (kubeadm's way) and is
+	// stored with the cluster, so that joins use it too. A kubestrap
+	// extension.
+	KubeletConfiguration *kubeletv1beta1.KubeletConfiguration `json:"kubeletConfiguration,omitempty"`
+	// KubeProxyConfiguration is the base of kube-proxy's config, likewise.
+	KubeProxyConfiguration *kubeproxyv1alpha1.KubeProxyConfiguration `json:"kubeProxyConfiguration,omitempty"`
 }
 
 // JoinConfiguration is what `kubestrap join` needs.
@@ -75,6 +85,8 @@ type JoinConfiguration struct {
 	Discovery    Discovery         `json:"discovery,omitempty"`
 	ControlPlane *JoinControlPlane `json:"controlPlane,omitempty"`
 	SkipPhases   []string          `json:"skipPhases,omitempty"`
+	// Warnings name what the file set that kubestrap ignores.
+	Warnings []string `json:"-"`
 }
 
 // BootstrapToken is a token for nodes joining the cluster.
@@ -187,4 +199,6 @@ type JoinControlPlane struct {
 type Init struct {
 	InitConfiguration
 	Cluster ClusterConfiguration
+	// Warnings name what the file set that kubestrap ignores.
+	Warnings []string
 }

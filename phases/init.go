@@ -3,9 +3,12 @@ package phases
 import (
 	"context"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
+
+	kubeletv1beta1 "k8s.io/kubelet/config/v1beta1"
 
 	"github.com/kubestrap/kubestrap/certs"
 	"github.com/kubestrap/kubestrap/components/apply"
@@ -198,7 +201,11 @@ func runKubeletStart(ctx context.Context, id InitData) (string, error) {
 		return "", err
 	}
 	flags := kubelet.Flags(c.LocalAPIEndpoint.AdvertiseAddress, c.NodeRegistration.Name, c.NodeRegistration.KubeletExtraArgs)
-	if err := kubelet.WriteConfig(id.KubeletDir(), kubelet.Config(params), flags); err != nil {
+	kc, err := userKubelet(id.Out(), "kubelet-start", c.Cluster.KubeletConfiguration, params)
+	if err != nil {
+		return "", err
+	}
+	if err := kubelet.WriteConfig(id.KubeletDir(), kc, flags); err != nil {
 		return "", err
 	}
 	msg := fmt.Sprintf("wrote %s (cgroupDriver %s)", filepath.Join(id.KubeletDir(), layout.KubeletConfigFile),
@@ -274,4 +281,16 @@ func agentPath(explicit string) string {
 		return ""
 	}
 	return p
+}
+
+// userKubelet is this node's kubelet config over the user's
+// KubeletConfiguration; each setting of the user's kubestrap replaced is
+// named, once per node.
+func userKubelet(out io.Writer, prefix string, base *kubeletv1beta1.KubeletConfiguration,
+	p kubelet.Params) (*kubeletv1beta1.KubeletConfiguration, error) {
+	kc, replaced, err := kubelet.ConfigOver(base, p)
+	for _, r := range replaced {
+		fmt.Fprintf(out, "[%s] WARNING KubeletConfiguration.%s: kubestrap sets this one\n", prefix, r)
+	}
+	return kc, err
 }

@@ -262,7 +262,11 @@ func writeJoinNodeFiles(d JoinData, info *join.ClusterInfo, cluster *config.Clus
 	if err := os.MkdirAll(filepath.Join(d.KubernetesDir(), layout.ManifestsSubdir), 0o755); err != nil {
 		return err
 	}
-	return kubelet.WriteConfig(d.KubeletDir(), kubelet.Config(params), flags)
+	kc, err := userKubelet(d.Out(), "kubelet-start", cluster.KubeletConfiguration, params)
+	if err != nil {
+		return err
+	}
+	return kubelet.WriteConfig(d.KubeletDir(), kc, flags)
 }
 
 func waitSpec(d interface{ Out() io.Writer }, prefix string) poll.Spec {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"errors"
+	"fmt"
 	"io"
 
 	"github.com/spf13/cobra"
@@ -53,11 +54,19 @@ func newConfigCommand(out io.Writer) *cobra.Command {
 			if err != nil {
 				return err
 			}
+			var warnings []string
 			if docs.Join != nil {
-				_, err = config.LoadJoin(path, nil)
+				var c *config.JoinConfiguration
+				if c, err = config.LoadJoin(path, nil); err == nil {
+					warnings = c.Warnings
+				}
 			} else {
-				_, err = config.LoadInit(path, nil)
+				var c *config.Init
+				if c, err = config.LoadInit(path, nil); err == nil {
+					warnings = c.Warnings
+				}
 			}
+			warnConfig(cmd, warnings)
 			if err == nil {
 				cmd.Println(path + ": valid")
 			}
@@ -81,4 +90,12 @@ func validatePath(flag string, args []string) (string, error) {
 		return args[0], nil
 	}
 	return "", &usageError{errors.New("config validate: which file? pass --config FILE")}
+}
+
+// warnConfig names, on stderr, what the config file set that kubestrap
+// ignores (kubeadm's fields it lacks).
+func warnConfig(cmd *cobra.Command, warnings []string) {
+	for _, w := range warnings {
+		fmt.Fprintln(cmd.ErrOrStderr(), "warning: config: "+w)
+	}
 }

@@ -74,6 +74,7 @@ func runInit(cmd *cobra.Command, f *initFlags, dryRun bool, skip []string, only 
 	if err != nil {
 		return err
 	}
+	warnConfig(cmd, cfg.Warnings)
 	env := preflight.Host()
 	ignore := preflight.NewIgnoreSet(cfg.NodeRegistration.IgnorePreflightErrors...)
 	if unknown := ignore.Unknown(append(preflight.InitChecks(env, cfg), preflight.KubeletVersion(env, "", ""))); len(unknown) > 0 {

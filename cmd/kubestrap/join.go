@@ -151,6 +151,7 @@ func runJoin(cmd *cobra.Command, f *joinFlags, args []string, only string) error
 	if err != nil {
 		return err
 	}
+	warnConfig(cmd, cfg.Warnings)
 	if err := config.ValidateNodeIP(f.nodeIP); err != nil {
 		return &usageError{fmt.Errorf("--node-ip: %w", err)}
 	}

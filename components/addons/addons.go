@@ -90,10 +90,17 @@ func ConntrackWritable(root hostfs.Root) bool {
 // KubeProxyConfig is kube-proxy's configuration in iptables mode. With
 // conntrackWritable false, maxPerCore 0 tells it to leave the limit alone.
 func KubeProxyConfig(c *config.ClusterConfiguration, conntrackWritable bool) ([]byte, error) {
-	cfg := kubeproxyv1alpha1.KubeProxyConfiguration{
-		TypeMeta:    metav1.TypeMeta{APIVersion: "kubeproxy.config.k8s.io/v1alpha1", Kind: "KubeProxyConfiguration"},
-		ClusterCIDR: c.Networking.PodSubnet,
-		Mode:        "iptables",
+	// The user's KubeProxyConfiguration is the base; kubestrap owns only
+	// the pod network and the kubeconfig path its DaemonSet mounts, and
+	// picks iptables when the user picked no mode.
+	cfg := kubeproxyv1alpha1.KubeProxyConfiguration{}
+	if c.KubeProxyConfiguration != nil {
+		cfg = *c.KubeProxyConfiguration.DeepCopy()
+	}
+	cfg.TypeMeta = metav1.TypeMeta{APIVersion: "kubeproxy.config.k8s.io/v1alpha1", Kind: "KubeProxyConfiguration"}
+	cfg.ClusterCIDR = c.Networking.PodSubnet
+	if cfg.Mode == "" {
+		cfg.Mode = "iptables"
 	}
 	cfg.ClientConnection.Kubeconfig = "/var/lib/kube-proxy/kubeconfig.conf"
 	if !conntrackWritable {

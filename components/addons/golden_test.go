@@ -2,12 +2,14 @@ package addons
 
 import (
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/kubestrap/kubestrap/certs"
 	"github.com/kubestrap/kubestrap/components/images"
 	"github.com/kubestrap/kubestrap/config"
 	"github.com/kubestrap/kubestrap/golden"
+	kubeproxyv1alpha1 "k8s.io/kube-proxy/config/v1alpha1"
 )
 
 // goldenConfig is a defaulted init config with the host-dependent fields
@@ -77,4 +79,24 @@ func TestGoldenConflist(t *testing.T) {
 		t.Fatal(err)
 	}
 	golden.Check(t, filepath.Join("testdata", "conflist.golden"), b)
+}
+
+// The user's KubeProxyConfiguration (kubeadm's way) is kept but for what
+// kubestrap's DaemonSet needs: the pod network and the kubeconfig path.
+func TestKubeProxyOverTheUsersConfiguration(t *testing.T) {
+	c := goldenConfig(t)
+	c.Cluster.KubeProxyConfiguration = &kubeproxyv1alpha1.KubeProxyConfiguration{Mode: "ipvs", ClusterCIDR: "10.1.0.0/16"}
+	c.Cluster.KubeProxyConfiguration.ClientConnection.Kubeconfig = "/etc/kubernetes/kube-proxy.conf"
+	c.Cluster.KubeProxyConfiguration.IPVS.Scheduler = "rr"
+	b, err := KubeProxyConfig(&c.Cluster, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := string(b)
+	for _, want := range []string{"mode: ipvs", "scheduler: rr", "kubeconfig: /var/lib/kube-proxy/kubeconfig.conf",
+		"clusterCIDR: " + c.Cluster.Networking.PodSubnet} {
+		if !strings.Contains(s, want) {
+			t.Errorf("kube-proxy config lacks %q:\n%s", want, s)
+		}
+	}
 }

@@ -87,6 +87,8 @@ func KubeadmClusterConfiguration(c *config.ClusterConfiguration) ([]byte, error)
 	cp := *c
 	cp.TypeMeta = metav1.TypeMeta{APIVersion: KubeadmAPIVersion, Kind: config.KindCluster}
 	cp.Networking.PodNetwork = "" // kubestrap's: kubeadm installs no pod network
+	// kubestrap's too: kubeadm keeps them in kubelet-config and kube-proxy.
+	cp.KubeletConfiguration, cp.KubeProxyConfiguration = nil, nil
 	return yaml.Marshal(&cp)
 }
 

@@ -78,6 +78,19 @@ func Config(p Params) *kubeletv1beta1.KubeletConfiguration {
 	return c
 }
 
+// ConfigOver lays Config(p) over base, the cluster's
+// KubeletConfiguration from the user (nil for none): the user's other
+// settings stay. It names each of the user's settings kubestrap replaced.
+func ConfigOver(base *kubeletv1beta1.KubeletConfiguration, p Params) (*kubeletv1beta1.KubeletConfiguration, []string, error) {
+	own := Config(p)
+	if base == nil {
+		return own, nil, nil
+	}
+	out := &kubeletv1beta1.KubeletConfiguration{}
+	replaced, err := config.Overlay(base, own, out)
+	return out, replaced, err
+}
+
 // Flags are the per-node flags that do not belong in the shared
 // config: the node IP and name, and the admin's kubeletExtraArgs.
 func Flags(nodeIP, nodeName string, extra []config.Arg) string {

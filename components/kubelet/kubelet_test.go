@@ -99,3 +99,29 @@ func TestKubeletUnitAndDropIn(t *testing.T) {
 		t.Errorf("drop-in:\n%s", d)
 	}
 }
+
+// A user's KubeletConfiguration (kubeadm's way) is the base: its settings
+// stay unless kubestrap owns them, and each replaced one is named.
+func TestConfigOverTheUsersKubeletConfiguration(t *testing.T) {
+	p := Params{ClusterDNS: netip.MustParseAddr("10.96.0.10"), ClusterDomain: "cluster.local",
+		ClientCAFile: "/etc/kubernetes/pki/ca.crt", CgroupDriver: "systemd", ResolvConf: "/etc/resolv.conf"}
+	f := false
+	base := &kubeletv1beta1.KubeletConfiguration{MaxPods: 200, FailSwapOn: &f, ClusterDNS: []string{"169.254.25.10"},
+		CgroupDriver: "systemd"}
+	c, replaced, err := ConfigOver(base, p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.MaxPods != 200 || c.FailSwapOn == nil || *c.FailSwapOn || c.StaticPodPath != layout.ManifestDir {
+		t.Errorf("merged config lost a setting: %+v", c)
+	}
+	if len(c.ClusterDNS) != 1 || c.ClusterDNS[0] != "10.96.0.10" {
+		t.Errorf("clusterDNS %v: kubestrap's must win", c.ClusterDNS)
+	}
+	if len(replaced) != 1 || !strings.HasPrefix(replaced[0], "clusterDNS: yours") {
+		t.Errorf("replaced %v; an equal cgroupDriver is not a replacement", replaced)
+	}
+	if c2, r2, _ := ConfigOver(nil, p); len(r2) != 0 || c2.MaxPods != 0 {
+		t.Errorf("no base: %v %+v", r2, c2)
+	}
+}
