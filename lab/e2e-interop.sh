@@ -6,18 +6,22 @@
 #     init phase addons/pod-network` on its control plane), then `kubestrap
 #     join` adds a worker with kubeadm's own join command: only what kubeadm's
 #     RBAC grants a bootstrap token, and kubeadm's kubeadm-config;
-#   - an unmodified `kubeadm join` adds a worker to a cluster kubestrap made
-#     (kubeadm-config, kubelet-config and kube-proxy readable as kubeadm's RBAC
-#     allows; flannel's cni-config container writes the node's CNI config).
+#   - kubestrap init reads the very --config file kubeadm init was given
+#     (kubeadm.k8s.io/v1beta4 plus a KubeletConfiguration), and an unmodified
+#     `kubeadm join` adds a worker to that cluster (kubeadm-config,
+#     kubelet-config and kube-proxy readable as kubeadm's RBAC allows;
+#     flannel's cni-config container writes the node's CNI config); a
+#     kubestrap worker joins it too, and every node has the file's kubelet
+#     settings.
 set -euo pipefail
 # shellcheck source-path=SCRIPTDIR source=e2e-lib.sh
 . "$(dirname "$0")/e2e-lib.sh"
 # shellcheck source-path=SCRIPTDIR source=kubeadm-lib.sh
 . "$(dirname "$0")/kubeadm-lib.sh"
 export LAB_PREFIX=iop
-lab nodes 4
-cp=iop-1 w=iop-2 kcp=iop-3 kw=iop-4
-for x in "$cp" "$w" "$kcp" "$kw"; do on "$x" kubestrap preflight --fix >/dev/null 2>&1 & done
+lab nodes 5
+cp=iop-1 w=iop-2 kcp=iop-3 kw=iop-4 sw=iop-5
+for x in "$cp" "$w" "$kcp" "$kw" "$sw"; do on "$x" kubestrap preflight --fix >/dev/null 2>&1 & done
 wait
 kubeadm_node "$cp"
 kubeadm_node "$kw"
@@ -44,7 +48,11 @@ out=$(kc "$cp" run interop --image=kubestrap.io/demo:v1 --image-pull-policy=Neve
 kc "$cp" wait --for=condition=Ready pod/interop --timeout=90s >/dev/null || fail "the pod on $w did not start: $(kc "$cp" get pod interop -o wide)"
 ok "a pod runs on the kubestrap-joined worker"
 
-info=$(on "$kcp" kubestrap init -o json 2>"$LAB_LOGS/$kcp.init.log") || fail "kubestrap init (log: $LAB_LOGS/$kcp.init.log)"
+on "$cp" cat /root/kubeadm.yaml | docker exec -i "$kcp" sh -c 'cat >/root/kubeadm.yaml'
+out=$(on "$kcp" kubestrap config validate --config /root/kubeadm.yaml 2>&1) || fail "config validate of kubeadm's file: $out"
+info=$(on "$kcp" kubestrap init --config /root/kubeadm.yaml -o json 2>"$LAB_LOGS/$kcp.init.log") ||
+	fail "kubestrap init with kubeadm's config file (log: $LAB_LOGS/$kcp.init.log)"
+! grep -q "warning: config" "$LAB_LOGS/$kcp.init.log" || fail "kubeadm's file drew warnings: $(grep warning "$LAB_LOGS/$kcp.init.log")"
 kc "$kcp" get configmap kubeadm-config -n kube-system -o jsonpath='{.data.ClusterConfiguration}' | grep -q 'apiVersion: kubeadm.k8s.io/v1beta4' ||
 	fail "kubestrap's cluster has no kubeadm-config in kubeadm's apiVersion"
 read -r -a join <<<"$(jq -r .joinCommand <<<"$info")"
@@ -61,4 +69,11 @@ out=$(kc "$kcp" run interop --image=kubestrap.io/demo:v1 --image-pull-policy=Nev
 	--overrides="{\"spec\":{\"nodeName\":\"$kw\"}}" 2>&1) || fail "a pod on $kw: $out"
 kc "$kcp" wait --for=condition=Ready pod/interop --timeout=90s >/dev/null || fail "the pod on $kw did not start: $(kc "$kcp" get pod interop -o wide)"
 ok "a pod runs on the kubeadm-joined worker"
+read -r -a join <<<"$(jq -r .joinCommand <<<"$info")"
+on "$sw" "${join[@]}" >"$LAB_LOGS/$sw.join.log" 2>&1 || fail "kubestrap join (log: $LAB_LOGS/$sw.join.log)"
+for n in "$kcp" "$kw" "$sw"; do
+	pods=$(kc "$kcp" get node "$n" -o jsonpath='{.status.capacity.pods}')
+	[[ $pods == 90 ]] || fail "$n has room for $pods pods, not the file's maxPods 90"
+done
+ok "kubestrap init read kubeadm's own --config file; its KubeletConfiguration reached every node (kubeadm- and kubestrap-joined)"
 echo "[e2e] e2e-interop: $PASSED checks passed"

@@ -40,6 +40,8 @@ EOF
 		systemctl daemon-reload && systemctl enable kubelet >/dev/null 2>&1'
 	# The same cluster as kubestrap's defaults; cgroup v1 hosts need
 	# failCgroupV1: false from v1.35 on, which kubestrap decides by itself.
+	# maxPods is there for e2e-interop to see the file applied (kubestrap
+	# reads this same file).
 	docker exec -i "$1" sh -c 'cat >/root/kubeadm.yaml' <<EOF
 apiVersion: kubeadm.k8s.io/v1beta4
 kind: InitConfiguration
@@ -54,6 +56,7 @@ apiVersion: kubelet.config.k8s.io/v1beta1
 kind: KubeletConfiguration
 cgroupDriver: systemd
 failCgroupV1: false
+maxPods: 90
 EOF
 }
 
