@@ -52,7 +52,7 @@ build_k8s() {
 	local t0=$SECONDS tmp="$BIN/.k8s.tmp"
 	rm -rf "$tmp" && mkdir -p "$tmp"
 	download_modules "$here/k8s"
-	log "building ${missing[*]} (one go build; about 8 minutes on 2 cores when nothing is cached)"
+	log "building ${missing[*]} (one go build: about 5-6 minutes on 2 cores when nothing is cached)"
 	(cd "$here/k8s" && CGO_ENABLED=0 go build -o "$tmp/" -ldflags "$(k8s_ldflags)" "${pkgs[@]}")
 	for c in "${missing[@]}"; do mv "$tmp/$c" "$BIN/$c"; done
 	rmdir "$tmp"
