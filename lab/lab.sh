@@ -235,6 +235,7 @@ nodes() {
 	image=$(node_image)
 	ssh_key >/dev/null # once, before the nodes take it in parallel
 	raise_inotify
+	check_disk
 	down # a stale lab of this prefix, e.g. after dockerd restarted
 	mkdir -p "$LABDIR"
 	docker network create --label "$LABEL" "$NET" >/dev/null
@@ -271,6 +272,20 @@ rootfs() {
 		log "root file system built in $((SECONDS - t0))s"
 	fi
 	echo "$dir"
+}
+
+# check_disk warns when Docker's disk is nearly as full as the kubelets'
+# eviction thresholds (imagefs.available<15%): the nodes share it, and their
+# kubelets then evict pods ("ephemeral-storage") in the middle of a test.
+check_disk() {
+	local root pct
+	root=$(docker info -f '{{.DockerRootDir}}' 2>/dev/null || echo /var/lib/docker)
+	pct=$(df --output=avail,size "$root" | awk 'NR == 2 {printf "%d", 100 * $1 / $2}')
+	if ((pct < 20)); then
+		log "WARNING: only $pct% of $root's disk is free; node kubelets evict pods below 15%:" \
+			"free space (docker volume prune, old caches) before trusting a lab test"
+	fi
+	return 0
 }
 
 # raise_inotify: every node's kubelet, containerd and systemd share this
