@@ -15,6 +15,10 @@ export LAB_PREFIX=drv LAB_BARE=1 LAB_VAGRANT=1
 [[ -x ${DIST_DIR:-}/kubestrap && -f $DIST_DIR.tar.gz && -f ${IMAGES_TAR:-} ]] ||
 	fail "DIST_DIR, its tarball and IMAGES_TAR are needed (make dist)"
 ks="$DIST_DIR/kubestrap"
+# Like the other lab tests: the nodes go when the test ends (a failing run
+# first shows the first node's state), so that no cluster keeps the 2 cores
+# busy under the next test or bench.
+trap 'rc=$?; ((rc)) && diagnose "drv-1"; lab down' EXIT
 lab nodes 4
 n=(drv-1 drv-2 drv-3 drv-4)
 ip=() port=()
