@@ -89,10 +89,9 @@ func kubeadmDoc(node *yamlv3.Node, kind string, docs *Documents) error {
 		}
 	}
 	// kubeadm's sections kubestrap has no counterpart of go once emptied.
-	for _, parent := range []string{"dns", "proxy"} {
-		if kind == KindCluster {
-			dropEmpty(node, parent)
-		}
+	if kind == KindCluster {
+		dropEmpty(node, "dns")
+		dropEmpty(node, "proxy")
 	}
 	return nil
 }

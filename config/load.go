@@ -72,10 +72,12 @@ func JoinFrom(docs *Documents) (*JoinConfiguration, error) {
 		c = docs.Join
 	}
 	c.Warnings = docs.Warnings
-	for _, kind := range []string{KindKubelet, KindKubeProxy} {
-		if (kind == KindKubelet && docs.Kubelet != nil) || (kind == KindKubeProxy && docs.KubeProxy != nil) {
-			c.Warnings = append(c.Warnings, kind+" is read by init, which sets it for the cluster; join ignores it")
-		}
+	const ignored = " is read by init, which sets it for the cluster; join ignores it"
+	if docs.Kubelet != nil {
+		c.Warnings = append(c.Warnings, KindKubelet+ignored)
+	}
+	if docs.KubeProxy != nil {
+		c.Warnings = append(c.Warnings, KindKubeProxy+ignored)
 	}
 	return c, nil
 }
