@@ -108,3 +108,15 @@ func TestOverlayKeepsTheUsersOtherSettings(t *testing.T) {
 		t.Errorf("replaced: %v", replaced)
 	}
 }
+
+func TestJoinNamesTheComponentDocumentsItIgnores(t *testing.T) {
+	docs, err := Decode([]byte("apiVersion: kubeadm.k8s.io/v1beta4\nkind: JoinConfiguration\n---\n" +
+		"apiVersion: kubelet.config.k8s.io/v1beta1\nkind: KubeletConfiguration\nmaxPods: 90\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := JoinFrom(docs)
+	if err != nil || len(c.Warnings) != 1 || !strings.HasPrefix(c.Warnings[0], "KubeletConfiguration is read by init") {
+		t.Errorf("join with a KubeletConfiguration: %v %v", c.Warnings, err)
+	}
+}
