@@ -24,14 +24,16 @@ ok "init printed the join information as JSON ($(grep -c '^\[' "$initlog") phase
 
 kc "$n1" wait --for=condition=Ready "node/$n1" --timeout=120s >/dev/null || fail "node not Ready"
 ok "node $n1 is Ready"
+# The kubelet creates mirror pods once the API server's PriorityClasses
+# exist; one it tried before that appears on its next sync (<= 1 minute).
+# So first wait for all four control-plane pods to exist, then for every
+# kube-system pod to be Ready: waiting on "the pods there now" raced a
+# mirror pod that appeared a moment later, still Pending.
+mirrors() { [[ $(kc "$n1" get pods -n kube-system --no-headers | grep -c -E '^(etcd|kube-apiserver|kube-controller-manager|kube-scheduler)-') == 4 ]]; }
+eventually 90 mirrors || fail "control-plane mirror pods missing: $(kc "$n1" get pods -n kube-system --no-headers)"
 eventually 120 kc "$n1" wait --for=condition=Ready pods --all -n kube-system --timeout=5s || fail "kube-system pods not Ready"
 notrunning=$(kc "$n1" get pods -A --no-headers | awk '$4 != "Running"')
 [[ -z $notrunning ]] || fail "pods not Running: $notrunning"
-# The kubelet creates mirror pods once the API server's PriorityClasses
-# exist; one it tried before that appears on its next sync (<= 1 minute).
-mirrors() { [[ $(kc "$n1" get pods -n kube-system --no-headers | grep -c -E '^(etcd|kube-apiserver|kube-controller-manager|kube-scheduler)-') == 4 ]]; }
-eventually 90 mirrors || fail "control-plane mirror pods missing: $(kc "$n1" get pods -n kube-system --no-headers)"
-eventually 60 kc "$n1" wait --for=condition=Ready pods --all -n kube-system --timeout=5s || fail "kube-system pods not Ready"
 ok "every pod is Running: $(kc "$n1" get pods -A --no-headers | awk '{print $2}' | sed 's/-[a-z0-9]*$//' | sort -u | paste -sd' ')"
 [[ $(kc "$n1" get --raw /readyz) == ok ]] || fail "/readyz"
 ok "/readyz is ok"
