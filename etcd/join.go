@@ -13,10 +13,24 @@ import (
 	"github.com/kubestrap/kubestrap/poll"
 )
 
+// Joined is what AddLearner did: the member this node is now, the
+// membership after the change (for InitialCluster), the stale members it
+// removed, and a note for the user.
+type Joined struct {
+	Self    Member
+	All     []Member
+	Removed []Member
+	Note    string
+}
+
+// DataIsStale says whether local etcd data belongs to a member that was
+// removed, and so must be moved aside before etcd starts. Only a removal
+// makes it stale: a member that was reused (a resumed join, a re-run of
+// up) owns the data, and moving it would wipe a live voter.
+func (j Joined) DataIsStale() bool { return len(j.Removed) > 0 }
+
 // AddLearner makes this node (name, peerURL) a learner of the cluster
-// whose current members (with health) are members, and returns its member,
-// the membership after the change for InitialCluster, and a note for the
-// user when it reused or replaced a member.
+// whose current members (with health) are members.
 //
 // It is idempotent, so a join killed half-way converges on re-run: a member
 // already holding peerURL is returned, not added again. A stale member, i.e.
@@ -27,35 +41,39 @@ import (
 // removal would lose quorum. s gives interval, timeout and output for the
 // retries; What is set per step.
 func AddLearner(ctx context.Context, c Cluster, members []Member, name, peerURL string, hasData bool,
-	s poll.Spec) (self Member, all []Member, note string, err error) {
+	s poll.Spec) (Joined, error) {
 	if _, err := types.NewURLs([]string{peerURL}); err != nil {
-		return Member{}, nil, "", fmt.Errorf("etcd peer URL %q: %w", peerURL, err)
+		return Joined{}, fmt.Errorf("etcd peer URL %q: %w", peerURL, err)
 	}
 	stale := staleMembers(members, name, peerURL, hasData)
 	remaining, err := planRemovals(members, stale)
 	if err != nil {
-		return Member{}, nil, "", err
+		return Joined{}, err
 	}
 	existing, found := findByPeerURL(remaining, peerURL)
 	if !found {
 		if err := CheckAddQuorum(remaining); err != nil {
-			return Member{}, nil, "", err
+			return Joined{}, err
 		}
 	}
+	j := Joined{}
 	for _, m := range stale {
 		if err := removeMember(ctx, c, m, s); err != nil {
-			return Member{}, nil, "", fmt.Errorf("removing stale etcd member %s: %w", m, err)
+			return j, fmt.Errorf("removing stale etcd member %s: %w", m, err)
 		}
+		j.Removed = append(j.Removed, m)
 	}
-	note = staleNote(stale)
+	j.Note = staleNote(stale)
 	if found {
-		return existing, remaining, joinNotes(note, reuseNote(existing)), nil
+		j.Self, j.All, j.Note = existing, remaining, joinNotes(j.Note, reuseNote(existing))
+		return j, nil
 	}
-	self, all, err = addLearner(ctx, c, peerURL, s)
+	self, all, err := addLearner(ctx, c, peerURL, s)
 	if err != nil {
-		return Member{}, nil, note, err
+		return j, err
 	}
-	return self, keepHealth(all, remaining), note, nil
+	j.Self, j.All = self, keepHealth(all, remaining)
+	return j, nil
 }
 
 // staleMembers finds the members that carry this node's identity from a

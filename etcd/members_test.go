@@ -47,17 +47,17 @@ func TestAddLearnerToHealthyCluster(t *testing.T) {
 	for _, n := range []int{1, 2} {
 		existing := []etcd.Member{member(1, "a", true), member(2, "b", true)}[:n]
 		f := etcdtest.New(existing...)
-		self, all, note, err := etcd.AddLearner(context.Background(), f, listed(t, f), "c", peerURL("c"), false, fast)
+		j, err := etcd.AddLearner(context.Background(), f, listed(t, f), "c", peerURL("c"), false, fast)
 		if err != nil {
 			t.Fatalf("%d members: %v", n, err)
 		}
-		if !self.IsLearner || self.Started() || len(all) != n+1 || note != "" {
-			t.Errorf("%d members: self %+v, all %+v, note %q", n, self, all, note)
+		if !j.Self.IsLearner || j.Self.Started() || len(j.All) != n+1 || j.Note != "" || j.DataIsStale() {
+			t.Errorf("%d members: %+v", n, j)
 		}
-		if !all[0].Healthy {
-			t.Errorf("%d members: probed health lost: %+v", n, all)
+		if !j.All[0].Healthy {
+			t.Errorf("%d members: probed health lost: %+v", n, j.All)
 		}
-		if got := f.Members(); len(got) != n+1 || got[n].ID != self.ID {
+		if got := f.Members(); len(got) != n+1 || got[n].ID != j.Self.ID {
 			t.Errorf("%d members: cluster %+v", n, got)
 		}
 	}
@@ -68,21 +68,41 @@ func TestAddLearnerIsIdempotent(t *testing.T) {
 	// listed without a name, and this host has no etcd data.
 	f := etcdtest.New(member(1, "a", true), member(2, "b", true),
 		etcd.Member{ID: 7, PeerURLs: []string{peerURL("c")}, IsLearner: true})
-	self, all, note, err := etcd.AddLearner(context.Background(), f, listed(t, f), "c", peerURL("c"), false, fast)
+	j, err := etcd.AddLearner(context.Background(), f, listed(t, f), "c", peerURL("c"), false, fast)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if self.ID != 7 || len(all) != 3 || !strings.Contains(note, "reusing") {
-		t.Errorf("self %+v, all %+v, note %q", self, all, note)
+	if j.Self.ID != 7 || len(j.All) != 3 || !strings.Contains(j.Note, "reusing") || j.DataIsStale() {
+		t.Errorf("%+v", j)
 	}
 	if n := f.Count("MemberAddAsLearner") + f.Count("MemberRemove"); n != 0 {
 		t.Errorf("changed membership on a re-run: %v", f.Calls())
 	}
 	// Started since, with data: still the same member.
 	f.Start(7, "c", clientURL("c"))
-	if again, _, _, err := etcd.AddLearner(context.Background(), f, listed(t, f), "c", peerURL("c"), true, fast); err != nil ||
-		again.ID != 7 {
+	if again, err := etcd.AddLearner(context.Background(), f, listed(t, f), "c", peerURL("c"), true, fast); err != nil ||
+		again.Self.ID != 7 || again.DataIsStale() {
 		t.Errorf("second re-run: %+v, %v", again, err)
+	}
+}
+
+// A control-plane join killed after its member became a voter, re-run:
+// the member is registered, started and this host holds its data. It is
+// this node, live: nothing is removed and the data is not stale.
+func TestAddLearnerKeepsLiveVoter(t *testing.T) {
+	f := etcdtest.New(member(1, "a", true), member(2, "b", true), member(3, "c", true))
+	j, err := etcd.AddLearner(context.Background(), f, listed(t, f), "c", peerURL("c"), true, fast)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if j.Self.ID != 3 || j.Self.IsLearner || j.DataIsStale() || len(j.Removed) != 0 {
+		t.Errorf("a live voter was treated as stale: %+v", j)
+	}
+	if !strings.Contains(j.Note, "already etcd member") {
+		t.Errorf("note %q", j.Note)
+	}
+	if n := f.Count("MemberAddAsLearner") + f.Count("MemberRemove"); n != 0 {
+		t.Errorf("changed membership on a re-run: %v", f.Calls())
 	}
 }
 
@@ -99,15 +119,18 @@ func TestAddLearnerReplacesStaleMember(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			f := etcdtest.New(member(1, "a", true), member(2, "b", true), tc.stale)
-			self, all, note, err := etcd.AddLearner(context.Background(), f, listed(t, f), "c", tc.peer, tc.hasData, fast)
+			j, err := etcd.AddLearner(context.Background(), f, listed(t, f), "c", tc.peer, tc.hasData, fast)
 			if err != nil {
 				t.Fatal(err)
 			}
-			if self.ID == 3 || len(all) != 3 || f.Count("MemberRemove") != 1 {
-				t.Errorf("self %+v, all %+v, calls %v", self, all, f.Calls())
+			if j.Self.ID == 3 || len(j.All) != 3 || f.Count("MemberRemove") != 1 {
+				t.Errorf("%+v, calls %v", j, f.Calls())
 			}
-			if !strings.Contains(note, "stale") || !strings.Contains(note, oldSelf.String()) {
-				t.Errorf("note %q", note)
+			if !strings.Contains(j.Note, "stale") || !strings.Contains(j.Note, oldSelf.String()) {
+				t.Errorf("note %q", j.Note)
+			}
+			if !j.DataIsStale() || len(j.Removed) != 1 || j.Removed[0].ID != 3 {
+				t.Errorf("removed %+v: the local data belongs to the removed member", j.Removed)
 			}
 		})
 	}
@@ -126,7 +149,7 @@ func TestAddLearnerRefusesWithoutChanges(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			f := etcdtest.New(tc.members...)
-			_, _, _, err := etcd.AddLearner(context.Background(), f, listed(t, f), "c", "https://10.9.9.9:2380", false, fast)
+			_, err := etcd.AddLearner(context.Background(), f, listed(t, f), "c", "https://10.9.9.9:2380", false, fast)
 			checkRefusal(t, err, etcd.ErrWouldLoseQuorum, tc.want)
 			if n := f.Count("MemberAddAsLearner") + f.Count("MemberRemove"); n != 0 {
 				t.Errorf("changed membership: %v", f.Calls())
@@ -138,11 +161,11 @@ func TestAddLearnerRefusesWithoutChanges(t *testing.T) {
 func TestAddLearnerRetriesTransientRefusals(t *testing.T) {
 	f := etcdtest.New(member(1, "a", true))
 	f.FailNext("MemberAddAsLearner", rpctypes.ErrUnhealthy, rpctypes.ErrTooManyLearners)
-	self, _, _, err := etcd.AddLearner(context.Background(), f, listed(t, f), "c", peerURL("c"), false, fast)
-	if err != nil || self.ID == 0 || f.Count("MemberAddAsLearner") != 3 {
-		t.Errorf("self %+v, %v, calls %v", self, err, f.Calls())
+	j, err := etcd.AddLearner(context.Background(), f, listed(t, f), "c", peerURL("c"), false, fast)
+	if err != nil || j.Self.ID == 0 || f.Count("MemberAddAsLearner") != 3 {
+		t.Errorf("self %+v, %v, calls %v", j.Self, err, f.Calls())
 	}
-	if _, _, _, err := etcd.AddLearner(context.Background(), f, nil, "d", "not a url", false, fast); err == nil {
+	if _, err := etcd.AddLearner(context.Background(), f, nil, "d", "not a url", false, fast); err == nil {
 		t.Error("accepted a bad peer URL")
 	}
 }

@@ -253,33 +253,31 @@ func runEtcdJoin(ctx context.Context, d JoinData) (string, error) {
 		return "", fmt.Errorf("list etcd members at %s: %w", strings.Join(endpoints, ","), err)
 	}
 	dataDir := d.HostPath(ic.Cluster.Etcd.Local.DataDir)
-	self, all, note, err := etcd.AddLearner(ctx, cli, members, d.NodeName(), staticpods.EtcdPeerURL(ic),
+	j, err := etcd.AddLearner(ctx, cli, members, d.NodeName(), staticpods.EtcdPeerURL(ic),
 		exists(filepath.Join(dataDir, "member")), waitSpec(d, "control-plane-join/etcd"))
 	if err != nil {
 		return "", err
 	}
-	if note != "" {
-		fmt.Fprintln(d.Out(), "[control-plane-join/etcd] "+note)
-		// A stale member of this node's name was replaced: any data here
-		// is that old member's and would make etcd start as it.
-		if err := moveAside(filepath.Join(dataDir, "member")); err != nil {
-			return "", err
-		}
+	if j.Note != "" {
+		fmt.Fprintln(d.Out(), "[control-plane-join/etcd] "+j.Note)
 	}
-	if err := writeEtcdMember(d, ic, etcd.InitialCluster(all, d.NodeName(), staticpods.EtcdPeerURL(ic)), dataDir); err != nil {
+	if err := setAsideStaleData(j, dataDir); err != nil {
+		return "", err
+	}
+	if err := writeEtcdMember(d, ic, etcd.InitialCluster(j.All, d.NodeName(), staticpods.EtcdPeerURL(ic)), dataDir); err != nil {
 		return "", err
 	}
 	// A promoted learner has caught up with the leader: that is the wait.
 	// A member that is a voter already (a resumed join) must answer; the
 	// control plane's own wait checks etcd's health after this phase.
-	if self.IsLearner {
-		if err := etcd.Promote(ctx, cli, self.ID, waitSpec(d, "control-plane-join/etcd")); err != nil {
+	if j.Self.IsLearner {
+		if err := etcd.Promote(ctx, cli, j.Self.ID, waitSpec(d, "control-plane-join/etcd")); err != nil {
 			return "", err
 		}
 	} else if err := waitLocalEtcd(ctx, d, files, staticpods.EtcdClientURL(ic)); err != nil {
 		return "", err
 	}
-	return fmt.Sprintf("etcd member %s (%x) is a voting member of %d", d.NodeName(), self.ID, len(all)), nil
+	return fmt.Sprintf("etcd member %s (%x) is a voting member of %d", d.NodeName(), j.Self.ID, len(j.All)), nil
 }
 
 func writeEtcdMember(d JoinData, ic *config.Init, initialCluster, dataDir string) error {
@@ -361,6 +359,17 @@ func runJoinMarkControlPlane(ctx context.Context, d JoinData) (string, error) {
 		return "", err
 	}
 	return "labelled and tainted " + d.NodeName(), nil
+}
+
+// setAsideStaleData moves this node's etcd data out of the way only when
+// AddLearner removed the member it belonged to (a re-imaged or re-addressed
+// host): started as that member, etcd would be refused or, worse, rejoin
+// under the removed ID. Data of a member that was reused is live and stays.
+func setAsideStaleData(j etcd.Joined, dataDir string) error {
+	if !j.DataIsStale() {
+		return nil
+	}
+	return moveAside(filepath.Join(dataDir, "member"))
 }
 
 // moveAside keeps old etcd data out of the way instead of deleting it: it
