@@ -1,7 +1,6 @@
 package phases
 
 import (
-	"github.com/kubestrap/kubestrap/etcd"
 	"os"
 	"path/filepath"
 	"slices"
@@ -9,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/kubestrap/kubestrap/config"
+	"github.com/kubestrap/kubestrap/etcd"
 	"github.com/kubestrap/kubestrap/preflight"
 )
 
