@@ -149,10 +149,36 @@ func writeSynced(path string, r io.Reader) (sum string, size int64, err error) {
 	if err = f.Close(); err != nil {
 		return "", 0, err
 	}
+	// etcd appends its own sha256 to the stream: a snapshot cut short or
+	// garbled on the way must not take the final name, where it would be
+	// restored or count towards retention (which prunes a good one).
+	if err = checkEtcdChecksum(f.Name(), path); err != nil {
+		return "", 0, err
+	}
 	if err = os.Rename(f.Name(), path); err != nil {
 		return "", 0, err
 	}
 	return hex.EncodeToString(h.Sum(nil)), size, nil
+}
+
+func checkEtcdChecksum(tmp, path string) error {
+	c, err := Verify(tmp)
+	if err != nil {
+		return fmt.Errorf("the etcd snapshot received for %s fails its own checksum, so it was not kept: %w", path, err)
+	}
+	if c.EtcdChecksum != "ok" {
+		return fmt.Errorf("the etcd snapshot received for %s has no etcd checksum at its end (%d bytes), so it was not "+
+			"kept: was it cut short?", path, fileSize(tmp))
+	}
+	return nil
+}
+
+func fileSize(p string) int64 {
+	fi, err := os.Stat(p)
+	if err != nil {
+		return 0
+	}
+	return fi.Size()
 }
 
 // syncDir makes the renames in dir durable: without it a power cut right

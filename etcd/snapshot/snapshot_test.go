@@ -181,3 +181,32 @@ func TestScheduleUnitsGolden(t *testing.T) {
 		golden.Check(t, filepath.Join("testdata", name+".golden"), opts)
 	}
 }
+
+// A stream whose data does not match etcd's checksum at its end (garbled
+// on the way, or cut at a sector boundary plus 32 bytes) is refused before
+// the rename: nothing takes the final name, so retention cannot count it
+// and prune a good snapshot for it.
+func TestSaveRefusesSnapshotFailingItsOwnChecksum(t *testing.T) {
+	dir := t.TempDir()
+	good := saveAt(t, dir, "cp1", t0, 3)
+	bad := dbBytes(5)
+	bad[100] ^= 0xff
+	path := filepath.Join(dir, DefaultName("cp1", t0.Add(time.Hour)))
+	_, err := Save(context.Background(), fakeSource{data: bad}, SaveOptions{Path: path, Member: "cp1", Now: t0.Add(time.Hour)})
+	if err == nil || !strings.Contains(err.Error(), "checksum") {
+		t.Fatalf("err = %v", err)
+	}
+	left, _ := os.ReadDir(dir)
+	for _, e := range left {
+		if p := filepath.Join(dir, e.Name()); p != good && p != SidecarPath(good) {
+			t.Errorf("left behind: %s", e.Name())
+		}
+	}
+	short := dbBytes(6)[:1000]
+	if _, err := Save(context.Background(), fakeSource{data: short}, SaveOptions{Path: path, Now: t0}); err == nil {
+		t.Error("kept a snapshot without etcd's checksum")
+	}
+	if _, err := os.Stat(path); err == nil {
+		t.Error("a refused snapshot took the final name")
+	}
+}
