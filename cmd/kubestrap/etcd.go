@@ -159,13 +159,16 @@ func printSnapshotStatus(out io.Writer, st *snapshot.Status) error {
 }
 
 func newSnapshotRestoreCommand(out io.Writer) *cobra.Command {
-	var force bool
+	var force, otherCluster bool
 	var criSocket string
 	cmd := &cobra.Command{Use: "restore FILE", Short: "Restore this node's etcd from a snapshot (single control-plane clusters)",
 		Long: "restore checks FILE's hash, stops etcd and the API server (their manifests move out of the manifest dir),\n" +
 			"restores the data dir from FILE (the old one stays as DATADIR.before-restore-TIME), starts them again and waits\n" +
 			"until they are healthy. It refuses a cluster with other members unless --force-new-cluster: then this node\n" +
-			"becomes a new single-member cluster, and every other control-plane node must `kubestrap reset` and join again.",
+			"becomes a new single-member cluster, and every other control-plane node must `kubestrap reset` and join again.\n" +
+			"It always refuses while the etcd of another control plane (found from the control-plane Nodes, the members\n" +
+			"and the manifest) still answers, and a snapshot of another etcd cluster unless --force-other-cluster. Every\n" +
+			"restore makes a new etcd cluster ID, so members of the old cluster cannot take the restored one for theirs.",
 		Args: cobra.ExactArgs(1), RunE: func(cmd *cobra.Command, args []string) error {
 			lock, err := hostfs.AcquireLock(hostfs.LockPath, "etcd snapshot restore")
 			if err != nil {
@@ -178,6 +181,7 @@ func newSnapshotRestoreCommand(out io.Writer) *cobra.Command {
 				return err
 			}
 			defer func() { _ = closer.Close() }()
+			opts.ForceOtherCluster = otherCluster
 			start := time.Now()
 			res, err := snapshot.Restore(cmd.Context(), opts)
 			if err != nil {
@@ -191,6 +195,7 @@ func newSnapshotRestoreCommand(out io.Writer) *cobra.Command {
 			return nil
 		}}
 	cmd.Flags().BoolVar(&force, "force-new-cluster", false, "restore as a new single-member cluster although others are (or may be) members")
+	cmd.Flags().BoolVar(&otherCluster, "force-other-cluster", false, "restore a snapshot whose etcd cluster ID is not this node's")
 	cmd.Flags().StringVar(&criSocket, "cri-socket", "", "the runtime's CRI endpoint (default: the kubelet's)")
 	return cmd
 }

@@ -75,8 +75,12 @@ func HostRestore(root hostfs.Root, file string, force bool, criEndpoint string, 
 		return RestoreOptions{}, nil, err
 	}
 	manifests := root.Path(layout.ManifestDir)
+	lineage := root.Path(LineageFile)
 	return RestoreOptions{File: file, ForceNewCluster: force, Local: le, Root: root, ManifestDir: manifests,
 		ParkParent: root.Path(layout.KubernetesDir), Members: members(le, root), Runtime: rt, Out: out,
+		LivePeers: hostLivePeers(root, le), ClusterID: hostClusterID(root, le),
+		KnownClusterIDs:  func() []string { return readLineage(lineage) },
+		RecordClusterIDs: func(ids ...string) error { return appendLineage(lineage, ids...) },
 		WaitHealthy: func(ctx context.Context) error {
 			ctx, cancel := context.WithTimeout(ctx, 4*time.Minute)
 			defer cancel()

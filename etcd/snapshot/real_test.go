@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/url"
 	"path/filepath"
+	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -92,15 +93,25 @@ func TestSaveInspectRestoreWithRealEtcd(t *testing.T) {
 	stop()
 
 	dataDir := filepath.Join(root, "etcd")
+	if id, err := DataDirClusterID(dataDir); err != nil || id != info.ClusterID {
+		t.Fatalf("cluster ID from the stopped member's WAL: %q, %v; want %s", id, err, info.ClusterID)
+	}
 	old, err := swapDataDir(RestoreOptions{File: file, Root: "/", Now: func() time.Time { return t0 },
 		Local: &staticpods.LocalEtcd{Name: "cp1", PeerURL: peer.String(), DataDir: dataDir, InitialCluster: "cp1=" + peer.String()}})
 	if err != nil || old != dataDir+".before-restore-20260301T120000Z" {
 		t.Fatalf("swap: %q, %v", old, err)
 	}
+	newID, err := DataDirClusterID(dataDir)
+	if err != nil || newID == info.ClusterID {
+		t.Fatalf("restored cluster ID %q (%v): want a new one, not %s", newID, err, info.ClusterID)
+	}
 	_, c2 := startEtcd(t, "cp1", dataDir, peer)
 	got, err := c2.Get(ctx, "/registry/", clientv3.WithPrefix(), clientv3.WithCountOnly())
 	if err != nil {
 		t.Fatal(err)
+	}
+	if id := strconv.FormatUint(got.Header.ClusterId, 16); id != newID {
+		t.Errorf("the restored member serves cluster %s, its WAL says %s", id, newID)
 	}
 	if got.Count != 10 || got.Header.Revision < bumpRevision {
 		t.Errorf("restored: %d keys at revision %d, want 10 above %d", got.Count, got.Header.Revision, bumpRevision)

@@ -2,6 +2,8 @@ package snapshot
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -35,6 +37,20 @@ type RestoreOptions struct {
 	ManifestDir, ParkParent string
 	// Members lists the cluster's members; an error when etcd does not answer.
 	Members func(ctx context.Context) ([]etcd.Member, error)
+	// LivePeers lists the other control planes whose etcd still answers,
+	// found from the cluster (control-plane Nodes, the members, the
+	// manifest), not from this node's --initial-cluster alone, which on the
+	// init node names only itself.
+	LivePeers func(ctx context.Context) ([]string, error)
+	// ClusterID is the etcd cluster ID this node's data belongs to ("" when
+	// unknown); KnownClusterIDs are IDs this node's etcd had before earlier
+	// restores (its lineage), whose snapshots are this cluster's too.
+	ClusterID       func(ctx context.Context) (string, error)
+	KnownClusterIDs func() []string
+	// RecordClusterIDs notes a restore's old and new cluster ID in the lineage.
+	RecordClusterIDs func(ids ...string) error
+	// ForceOtherCluster restores a snapshot of another etcd cluster.
+	ForceOtherCluster bool
 	// Runtime tells when the stopped containers are gone.
 	Runtime staticpods.ContainerLister
 	// WaitHealthy waits for etcd and the API server to serve again.
@@ -58,6 +74,9 @@ type Result struct {
 	// OtherMembers are the members that must reset and join again after
 	// --force-new-cluster.
 	OtherMembers []string `json:"otherMembers,omitempty"`
+	// ClusterID is the restored member's new cluster ID: every restore
+	// makes a new one, so that members of the old cluster cannot adopt it.
+	ClusterID string `json:"clusterID,omitempty"`
 }
 
 // stopped are the static pods a restore stops: etcd, and the API server,
@@ -97,6 +116,13 @@ func Restore(ctx context.Context, o RestoreOptions) (*Result, error) {
 	if res.OtherMembers, err = checkMembers(ctx, o); err != nil {
 		return nil, err
 	}
+	if err := checkNoLivePeers(ctx, o); err != nil {
+		return nil, err
+	}
+	oldID, err := checkClusterID(ctx, o)
+	if err != nil {
+		return nil, err
+	}
 	parked, err := stop(ctx, o)
 	if err != nil {
 		return nil, err
@@ -106,6 +132,7 @@ func Restore(ctx context.Context, o RestoreOptions) (*Result, error) {
 		return nil, errors.Join(err, restart(parked))
 	}
 	step("restored the snapshot into %s (the replaced data is in %s)", res.DataDir, or(res.OldDataDir, "nothing: there was none"))
+	res.ClusterID = recordLineage(o, oldID)
 	if err := restart(parked); err != nil {
 		return res, err
 	}
@@ -158,6 +185,77 @@ func checkMembers(ctx context.Context, o RestoreOptions) ([]string, error) {
 	return others, nil
 }
 
+// checkNoLivePeers refuses any restore, forced or not, while an etcd of
+// another control plane answers: it still holds the old cluster, and with
+// the restored member's old IDs it would send heartbeats that crash it
+// (raft's "tocommit out of range"), or serve the old data beside the new.
+func checkNoLivePeers(ctx context.Context, o RestoreOptions) error {
+	if o.LivePeers == nil {
+		return nil
+	}
+	live, err := o.LivePeers(ctx)
+	if err != nil {
+		fmt.Fprintf(o.Out, "[restore] warning: could not look for other control planes: %v\n", err)
+	}
+	if len(live) == 0 {
+		return nil
+	}
+	return &RefusedError{Reason: fmt.Sprintf("etcd still answers on other control-plane nodes: %s; nothing was changed. "+
+		"A restore here would make a second cluster beside theirs. First stop etcd on each of them (`kubestrap reset`, "+
+		"or move /etc/kubernetes/manifests/etcd.yaml out of the manifest dir), then run this restore again "+
+		"with --force-new-cluster, and join them again afterwards", strings.Join(live, ", "))}
+}
+
+// checkClusterID refuses a snapshot of another cluster unless forced, and
+// returns this node's cluster ID for the lineage. A snapshot without a
+// recorded cluster ID (etcdctl's) or a node whose ID cannot be read is
+// let through with a note.
+func checkClusterID(ctx context.Context, o RestoreOptions) (string, error) {
+	info, _ := ReadInfo(o.File)
+	cur := ""
+	if o.ClusterID != nil {
+		cur, _ = o.ClusterID(ctx)
+	}
+	if info == nil || info.ClusterID == "" || cur == "" {
+		fmt.Fprintf(o.Out, "[restore] note: cannot compare the snapshot's etcd cluster ID (%q) with this node's (%q)\n",
+			or(clusterIDOf(info), "unknown"), or(cur, "unknown"))
+		return cur, nil
+	}
+	known := []string{cur}
+	if o.KnownClusterIDs != nil {
+		known = append(known, o.KnownClusterIDs()...)
+	}
+	if slices.Contains(known, info.ClusterID) || o.ForceOtherCluster {
+		return cur, nil
+	}
+	return "", &RefusedError{Reason: fmt.Sprintf("snapshot %s is of etcd cluster %s, but this node's etcd is cluster %s "+
+		"(and was none of these before: %s); nothing was changed. Restore a snapshot of this cluster "+
+		"(`kubestrap etcd snapshot list`), or pass --force-other-cluster if replacing this cluster's data with "+
+		"another cluster's is what you want", o.File, info.ClusterID, cur, strings.Join(known, ", "))}
+}
+
+func clusterIDOf(info *Info) string {
+	if info == nil {
+		return ""
+	}
+	return info.ClusterID
+}
+
+// recordLineage reads the restored data dir's new cluster ID and notes it
+// with the old one, so that snapshots of either restore here later.
+func recordLineage(o RestoreOptions, oldID string) string {
+	newID, err := DataDirClusterID(o.Root.Path(o.Local.DataDir))
+	if err != nil {
+		fmt.Fprintf(o.Out, "[restore] warning: the restored data's cluster ID: %v\n", err)
+	}
+	if o.RecordClusterIDs != nil {
+		if err := o.RecordClusterIDs(oldID, newID); err != nil {
+			fmt.Fprintf(o.Out, "[restore] warning: record the cluster IDs: %v\n", err)
+		}
+	}
+	return newID
+}
+
 const forceNewClusterHelp = "Disaster recovery: `kubestrap etcd snapshot restore FILE --force-new-cluster` restores this node " +
 	"as a new single-member cluster; then run `kubestrap reset` on every other control-plane node and join it again " +
 	"with `kubestrap join ... --control-plane` (until then their API servers serve the old data)."
@@ -187,7 +285,7 @@ func swapDataDir(o RestoreOptions) (old string, err error) {
 	if restore == nil {
 		restore = etcdutl.NewV3(zap.NewNop()).Restore
 	}
-	if err := restore(restoreConfig(o, fresh)); err != nil {
+	if err := restore(restoreConfig(o, fresh, restoreToken(o.now()))); err != nil {
 		_ = os.RemoveAll(fresh)
 		return "", fmt.Errorf("restore %s into %s: %w", o.File, fresh, err)
 	}
@@ -216,17 +314,25 @@ func swapDataDir(o RestoreOptions) (old string, err error) {
 // go back, which would leave their caches silently stale.
 const bumpRevision = 1_000_000_000
 
-func restoreConfig(o RestoreOptions, dir string) etcdutl.RestoreConfig {
+// restoreConfig gives every restore a fresh cluster token: member and
+// cluster IDs derive from it, so the restored member is a new cluster that
+// peers of the old one cannot adopt under the old IDs.
+func restoreConfig(o RestoreOptions, dir, token string) etcdutl.RestoreConfig {
 	return etcdutl.RestoreConfig{SnapshotPath: o.File, Name: o.Local.Name, OutputDataDir: dir,
 		PeerURLs: []string{o.Local.PeerURL}, InitialCluster: selfInitialCluster(o.Local),
-		InitialClusterToken: "etcd-cluster", RevisionBump: bumpRevision, MarkCompacted: true}
+		InitialClusterToken: token, RevisionBump: bumpRevision, MarkCompacted: true}
+}
+
+func restoreToken(now time.Time) string {
+	b := make([]byte, 4)
+	_, _ = rand.Read(b)
+	return "kubestrap-restore-" + now.UTC().Format("20060102T150405Z") + "-" + hex.EncodeToString(b)
 }
 
 // selfInitialCluster is this member's entries of the manifest's
 // --initial-cluster: a restored member starts a cluster of its own, and
 // listing members that are not restored with it would make it wait for
-// them forever. etcd-cluster is etcd's default token, which the manifest
-// does not override.
+// them forever.
 func selfInitialCluster(le *staticpods.LocalEtcd) string {
 	var self []string
 	for _, e := range strings.Split(le.InitialCluster, ",") {

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -13,6 +14,8 @@ import (
 
 	etcdutl "go.etcd.io/etcd/etcdutl/v3/snapshot"
 	"google.golang.org/grpc"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 
 	"github.com/kubestrap/kubestrap/etcd"
@@ -181,6 +184,16 @@ func TestRestoreSwapsDataDirAndRestarts(t *testing.T) {
 		c.SnapshotPath != n.file || !c.MarkCompacted || c.RevisionBump == 0 {
 		t.Errorf("restore config = %+v", c)
 	}
+	// A fresh token each time: the restored member's IDs are new, so peers
+	// of the old cluster cannot adopt it.
+	n.opts.Now = func() time.Time { return t0.Add(time.Hour) }
+	if _, err := Restore(context.Background(), n.opts); err != nil {
+		t.Fatal(err)
+	}
+	if tok := n.restored[0].InitialClusterToken; tok == "etcd-cluster" || !strings.HasPrefix(tok, "kubestrap-restore-") ||
+		tok == n.restored[1].InitialClusterToken {
+		t.Errorf("cluster tokens %q and %q: want fresh ones", tok, n.restored[1].InitialClusterToken)
+	}
 }
 
 func TestRestoreFailureKeepsOldDataAndRestarts(t *testing.T) {
@@ -198,5 +211,84 @@ func TestRestoreFailureKeepsOldDataAndRestarts(t *testing.T) {
 	}
 	if left, _ := filepath.Glob(n.dataDir + ".*"); len(left) != 0 {
 		t.Errorf("left %v", left)
+	}
+}
+
+// The init node's --initial-cluster names only itself; with its etcd down
+// the members cannot be listed. The control-plane Nodes still name the
+// peers, and while one answers no restore runs, forced or not.
+func TestRestoreRefusesWhileAPeerAnswers(t *testing.T) {
+	n := newNode(t)
+	n.opts.Members = func(context.Context) ([]etcd.Member, error) { return nil, errors.New("connection refused") }
+	n.opts.ForceNewCluster = true
+	n.opts.LivePeers = func(context.Context) ([]string, error) {
+		return []string{"cp2 (https://10.0.0.2:2379)", "cp3 (https://10.0.0.3:2379)"}, nil
+	}
+	_, err := Restore(context.Background(), n.opts)
+	var re *RefusedError
+	if !errors.As(err, &re) || !strings.Contains(err.Error(), "cp2 (https://10.0.0.2:2379), cp3") {
+		t.Fatalf("err = %v", err)
+	}
+	n.manifestsInPlace(t)
+	if n.listed.Load() != 0 || len(n.restored) != 0 {
+		t.Error("stopped or restored although a peer answers")
+	}
+}
+
+func TestCandidatePeersFindTheInitNodesPeersFromNodes(t *testing.T) {
+	le := &staticpods.LocalEtcd{Name: "cp1", PeerURL: "https://10.0.0.1:2380", InitialCluster: "cp1=https://10.0.0.1:2380"}
+	node := func(name, ip string, cp bool) corev1.Node {
+		n := corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: name, Labels: map[string]string{}},
+			Status: corev1.NodeStatus{Addresses: []corev1.NodeAddress{{Type: corev1.NodeInternalIP, Address: ip}}}}
+		if cp {
+			n.Labels[controlPlaneLabel] = ""
+		}
+		return n
+	}
+	nodes := []corev1.Node{node("cp1", "10.0.0.1", true), node("cp2", "10.0.0.2", true), node("w1", "10.0.0.7", false),
+		node("cp3", "10.0.0.3", true)}
+	got := candidatePeers(le, []etcd.Member{member(2, "cp2", "10.0.0.2")}, nodes)
+	want := []Peer{{"cp2", "https://10.0.0.2:2379"}, {"cp3", "https://10.0.0.3:2379"}}
+	if !slices.Equal(got, want) {
+		t.Errorf("candidates = %v, want %v", got, want)
+	}
+	live := livePeers(context.Background(), got, func(_ context.Context, u string) error {
+		if strings.Contains(u, "10.0.0.3") {
+			return nil
+		}
+		return errors.New("down")
+	})
+	if !slices.Equal(live, []string{"cp3 (https://10.0.0.3:2379)"}) {
+		t.Errorf("live = %v", live)
+	}
+}
+
+func TestRestoreRefusesAnotherClustersSnapshot(t *testing.T) {
+	n := newNode(t) // the sidecar says cluster c1
+	n.opts.ClusterID = func(context.Context) (string, error) { return "abc", nil }
+	_, err := Restore(context.Background(), n.opts)
+	var re *RefusedError
+	if !errors.As(err, &re) || !strings.Contains(err.Error(), "cluster c1") || !strings.Contains(err.Error(), "abc") ||
+		!strings.Contains(err.Error(), "--force-other-cluster") {
+		t.Fatalf("err = %v", err)
+	}
+	n.manifestsInPlace(t)
+	if len(n.restored) != 0 {
+		t.Fatal("restored another cluster's snapshot")
+	}
+	var recorded []string
+	n.opts.KnownClusterIDs = func() []string { return []string{"c1"} } // this node was c1 before a restore
+	n.opts.RecordClusterIDs = func(ids ...string) error { recorded = append(recorded, ids...); return nil }
+	if _, err := Restore(context.Background(), n.opts); err != nil {
+		t.Fatalf("a snapshot of this node's earlier cluster: %v", err)
+	}
+	if len(recorded) == 0 || recorded[0] != "abc" {
+		t.Errorf("lineage recorded %v, want the replaced cluster abc first", recorded)
+	}
+	n.opts.KnownClusterIDs = nil
+	n.opts.ForceOtherCluster = true
+	n.opts.Now = func() time.Time { return t0.Add(time.Hour) }
+	if _, err := Restore(context.Background(), n.opts); err != nil {
+		t.Fatalf("--force-other-cluster: %v", err)
 	}
 }
