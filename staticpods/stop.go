@@ -2,9 +2,11 @@ package staticpods
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"slices"
@@ -16,8 +18,30 @@ import (
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 
 	"github.com/kubestrap/kubestrap/config"
+	"github.com/kubestrap/kubestrap/hostfs"
 	"github.com/kubestrap/kubestrap/poll"
 )
+
+// ParkDirName is the one place, under /etc/kubernetes, where manifests
+// wait while a day-2 operation (restore) has stopped their static pods. One
+// fixed place plus a journal: a run killed while pods are stopped leaves a
+// park the next run finds, instead of a random temp dir nothing looks for.
+const ParkDirName = "kubestrap-parked"
+
+// journalName is the park's journal, written before any manifest moves.
+const journalName = "journal.json"
+
+// Journal says who parked the manifests and how far it got, so that the
+// next run can finish or roll back a killed one. Data holds the
+// operation's own facts (a restore's data dirs).
+type Journal struct {
+	Operation   string            `json:"operation"`
+	Started     time.Time         `json:"started"`
+	Step        string            `json:"step"`
+	ManifestDir string            `json:"manifestDir"`
+	Components  []string          `json:"components"`
+	Data        map[string]string `json:"data,omitempty"`
+}
 
 // Parked is a set of static pods whose manifests were moved out of the
 // kubelet's manifest dir, which makes the kubelet stop them; Unpark puts
@@ -26,30 +50,101 @@ type Parked struct {
 	// ManifestDir is where the manifests belong; Dir is where they wait.
 	ManifestDir, Dir string
 	Components       []string
+	Journal          Journal
 }
 
-// Park moves the manifests of components from manifestDir into a new
-// directory under parent. parent must be outside manifestDir (the kubelet
+// ParkExistsError says an earlier run's park is still there: it must be
+// recovered (finished or rolled back) before anything parks again.
+type ParkExistsError struct {
+	Dir     string
+	Journal Journal
+}
+
+func (e *ParkExistsError) Error() string {
+	return fmt.Sprintf("%s holds manifests parked by a %s that did not finish (started %s, step %q): "+
+		"its recovery must run first", e.Dir, e.Journal.Operation, e.Journal.Started.Format(time.RFC3339), e.Journal.Step)
+}
+
+// Park moves the manifests of components from manifestDir into parkDir,
+// after writing j there. parkDir must be outside manifestDir (the kubelet
 // reads every file there) and on the same file system, so each move is a
 // rename: a manifest is always in exactly one of the two places. On an
-// error the manifests already moved are put back.
-func Park(manifestDir, parent string, components ...string) (*Parked, error) {
-	dir, err := os.MkdirTemp(parent, "kubestrap-parked-manifests-")
-	if err != nil {
+// error the manifests already moved are put back. An existing journal is
+// a *ParkExistsError: nothing moves.
+func Park(manifestDir, parkDir string, j Journal, components ...string) (*Parked, error) {
+	if old, err := ReadJournal(parkDir); err != nil || old != nil {
+		if old != nil {
+			return nil, &ParkExistsError{Dir: parkDir, Journal: *old}
+		}
+		return nil, err
+	}
+	if err := os.MkdirAll(parkDir, 0o700); err != nil {
 		return nil, fmt.Errorf("make a directory for the parked manifests: %w", err)
 	}
-	p := &Parked{ManifestDir: manifestDir, Dir: dir}
+	j.ManifestDir, j.Components, j.Step = manifestDir, components, "parking"
+	p := &Parked{ManifestDir: manifestDir, Dir: parkDir, Journal: j}
+	if err := p.writeJournal(); err != nil {
+		return nil, err
+	}
 	for _, c := range components {
-		if err := os.Rename(ManifestPath(manifestDir, c), ManifestPath(dir, c)); err != nil {
+		if err := os.Rename(ManifestPath(manifestDir, c), ManifestPath(parkDir, c)); err != nil {
 			return nil, errors.Join(fmt.Errorf("move the %s manifest out of %s: %w", c, manifestDir, err), p.Unpark())
 		}
 		p.Components = append(p.Components, c)
 	}
-	return p, nil
+	return p, p.Note("parked", nil)
 }
 
-// Unpark moves the manifests back and removes the parking directory; it
-// is a no-op for manifests already back.
+// Note records the operation's progress in the journal; data is merged.
+func (p *Parked) Note(step string, data map[string]string) error {
+	p.Journal.Step = step
+	for k, v := range data {
+		if p.Journal.Data == nil {
+			p.Journal.Data = map[string]string{}
+		}
+		p.Journal.Data[k] = v
+	}
+	return p.writeJournal()
+}
+
+func (p *Parked) writeJournal() error {
+	b, err := json.MarshalIndent(p.Journal, "", "  ")
+	if err != nil {
+		return err
+	}
+	return hostfs.WriteFileAtomic(filepath.Join(p.Dir, journalName), append(b, '\n'), 0o600)
+}
+
+// ReadJournal returns the journal of a park in parkDir; nil, nil when
+// there is none.
+func ReadJournal(parkDir string) (*Journal, error) {
+	b, err := os.ReadFile(filepath.Join(parkDir, journalName))
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	j := &Journal{}
+	if err := json.Unmarshal(b, j); err != nil {
+		return nil, fmt.Errorf("the park journal %s is unreadable: %w; put the manifests in %s back into %s by hand "+
+			"and remove it", filepath.Join(parkDir, journalName), err, parkDir, "/etc/kubernetes/manifests")
+	}
+	return j, nil
+}
+
+// FindPark returns the park an earlier run left in parkDir, nil when none.
+func FindPark(parkDir string) (*Parked, error) {
+	j, err := ReadJournal(parkDir)
+	if err != nil || j == nil {
+		return nil, err
+	}
+	return &Parked{ManifestDir: j.ManifestDir, Dir: parkDir, Components: j.Components, Journal: *j}, nil
+}
+
+// Unpark moves the manifests back and removes the journal and the park
+// dir; it is a no-op for manifests already back. The journal goes last:
+// until every manifest is back, a next run must still find the park.
 func (p *Parked) Unpark() error {
 	var errs []error
 	for _, c := range p.Components {
@@ -60,6 +155,7 @@ func (p *Parked) Unpark() error {
 		}
 	}
 	if len(errs) == 0 {
+		_ = os.Remove(filepath.Join(p.Dir, journalName))
 		_ = os.Remove(p.Dir)
 	}
 	return errors.Join(errs...)

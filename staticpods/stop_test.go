@@ -2,6 +2,7 @@ package staticpods
 
 import (
 	"context"
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -27,10 +28,26 @@ func TestParkAndUnpark(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	p, err := Park(manifests, kube, Etcd, KubeAPIServer)
+	park := filepath.Join(kube, ParkDirName)
+	p, err := Park(manifests, park, Journal{Operation: "restore"}, Etcd, KubeAPIServer)
 	if err != nil {
 		t.Fatal(err)
 	}
+	// A killed run leaves the park and its journal; the next finds them,
+	// and nothing parks over them.
+	found, err := FindPark(park)
+	if err != nil || found == nil || found.Journal.Operation != "restore" || found.Journal.Step != "parked" ||
+		len(found.Components) != 2 || found.ManifestDir != manifests {
+		t.Fatalf("FindPark = %+v, %v", found, err)
+	}
+	var exists *ParkExistsError
+	if _, err := Park(manifests, park, Journal{Operation: "restore"}, Scheduler); !errors.As(err, &exists) {
+		t.Fatalf("parked over a park: %v", err)
+	}
+	if _, err := os.Stat(ManifestPath(manifests, Scheduler)); err != nil {
+		t.Errorf("a refused park moved a manifest: %v", err)
+	}
+	p = found
 	left, _ := os.ReadDir(manifests)
 	if len(left) != 1 || left[0].Name() != "kube-scheduler.yaml" {
 		t.Errorf("left in the manifest dir: %v", left)
@@ -48,11 +65,14 @@ func TestParkAndUnpark(t *testing.T) {
 	if err := os.Remove(ManifestPath(manifests, KubeAPIServer)); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := Park(manifests, kube, Etcd, KubeAPIServer); err == nil || !strings.Contains(err.Error(), "kube-apiserver") {
+	if _, err := Park(manifests, park, Journal{}, Etcd, KubeAPIServer); err == nil || !strings.Contains(err.Error(), "kube-apiserver") {
 		t.Fatalf("park without a manifest: %v", err)
 	}
 	if _, err := os.Stat(ManifestPath(manifests, Etcd)); err != nil {
 		t.Errorf("etcd manifest not put back: %v", err)
+	}
+	if j, _ := ReadJournal(park); j != nil {
+		t.Errorf("a failed park left its journal: %+v", j)
 	}
 }
 

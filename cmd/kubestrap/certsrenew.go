@@ -66,6 +66,9 @@ func runRenew(cmd *cobra.Command, args []string, f *renewFlags) error {
 			return err
 		}
 		defer lock.Release()
+		if err := recoverParked(out, "renew"); err != nil {
+			return err
+		}
 	}
 	s := renew.LoadSettings(cmd.Context(), f.kubeDir, f.certDir, f.validity, renew.AdminClient(f.kubeDir))
 	fmt.Fprintf(out, "[renew] certificates in %s; new ones valid for %s (from %s)\n", s.CertDir,

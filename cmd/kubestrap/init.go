@@ -110,6 +110,9 @@ func runInit(cmd *cobra.Command, f *initFlags, dryRun bool, skip []string, only 
 			return err
 		}
 		defer lock.Release()
+		if err := recoverParked(out, "init"); err != nil {
+			return err
+		}
 	}
 	if !dryRun && only == "" {
 		done, err := phases.PrepareInit(out, data.KubernetesDir(), cfg, ignore)

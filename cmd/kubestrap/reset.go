@@ -83,6 +83,11 @@ func runReset(cmd *cobra.Command, f *resetFlags, only string) error {
 			return err
 		}
 		defer lock.Release()
+		// A restore killed half-way: put etcd's data and pods back first,
+		// so that the member is removed through its peers as usual.
+		if err := recoverParked(out, "reset"); err != nil {
+			return err
+		}
 	}
 	data := phases.NewResetData(phases.ResetOptions{DryRun: f.dryRun, Force: f.force, Out: out, Env: preflight.Host(),
 		Host: cleanup.RealHost(), Systemd: systemd.DBus{}, CRISocket: f.criSocket})

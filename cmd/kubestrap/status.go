@@ -26,6 +26,7 @@ func newStatusCommand(out io.Writer) *cobra.Command {
 			if err := checkOutput(output); err != nil {
 				return err
 			}
+			recoverParkedIfIdle(cmd.ErrOrStderr(), "status")
 			r := status.Gather(cmd.Context(), status.ForHost(status.HostOptions{Root: "/", Systemd: systemd.DBus{},
 				Kubestrap: version, Now: time.Now()}))
 			var err error

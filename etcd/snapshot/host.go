@@ -77,7 +77,7 @@ func HostRestore(root hostfs.Root, file string, force bool, criEndpoint string, 
 	manifests := root.Path(layout.ManifestDir)
 	lineage := root.Path(LineageFile)
 	return RestoreOptions{File: file, ForceNewCluster: force, Local: le, Root: root, ManifestDir: manifests,
-		ParkParent: root.Path(layout.KubernetesDir), Members: members(le, root), Runtime: rt, Out: out,
+		ParkDir: ParkDir(root), Members: members(le, root), Runtime: rt, Out: out,
 		LivePeers: hostLivePeers(root, le), ClusterID: hostClusterID(root, le),
 		KnownClusterIDs:  func() []string { return readLineage(lineage) },
 		RecordClusterIDs: func(ids ...string) error { return appendLineage(lineage, ids...) },
@@ -102,4 +102,9 @@ func members(le *staticpods.LocalEtcd, root hostfs.Root) func(ctx context.Contex
 		defer cancel()
 		return etcd.Members(ctx, c, nil)
 	}
+}
+
+// ParkDir is where a restore parks the etcd and API server manifests.
+func ParkDir(root hostfs.Root) string {
+	return root.Path(filepath.Join(layout.KubernetesDir, staticpods.ParkDirName))
 }

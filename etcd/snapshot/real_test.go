@@ -97,7 +97,7 @@ func TestSaveInspectRestoreWithRealEtcd(t *testing.T) {
 		t.Fatalf("cluster ID from the stopped member's WAL: %q, %v; want %s", id, err, info.ClusterID)
 	}
 	old, err := swapDataDir(RestoreOptions{File: file, Root: "/", Now: func() time.Time { return t0 },
-		Local: &staticpods.LocalEtcd{Name: "cp1", PeerURL: peer.String(), DataDir: dataDir, InitialCluster: "cp1=" + peer.String()}})
+		Local: &staticpods.LocalEtcd{Name: "cp1", PeerURL: peer.String(), DataDir: dataDir, InitialCluster: "cp1=" + peer.String()}}, nil)
 	if err != nil || old != dataDir+".before-restore-20260301T120000Z" {
 		t.Fatalf("swap: %q, %v", old, err)
 	}

@@ -31,10 +31,10 @@ type RestoreOptions struct {
 	Local *staticpods.LocalEtcd
 	// Root maps Local's node paths (the data dir) to host paths.
 	Root hostfs.Root
-	// ManifestDir is the kubelet's static pod dir; ParkParent the dir (on
-	// the same file system, outside ManifestDir) where the etcd and API
-	// server manifests wait while etcd is stopped.
-	ManifestDir, ParkParent string
+	// ManifestDir is the kubelet's static pod dir; ParkDir the fixed dir
+	// (on the same file system, outside ManifestDir) where the etcd and API
+	// server manifests wait, with a journal, while etcd is stopped.
+	ManifestDir, ParkDir string
 	// Members lists the cluster's members; an error when etcd does not answer.
 	Members func(ctx context.Context) ([]etcd.Member, error)
 	// LivePeers lists the other control planes whose etcd still answers,
@@ -95,6 +95,11 @@ func (e *RefusedError) Error() string { return e.Reason }
 // that is then swapped in, the old data staying next to it; the manifests
 // go back and the restore waits for both to be healthy.
 func Restore(ctx context.Context, o RestoreOptions) (*Result, error) {
+	if msg, err := Recover(o.ParkDir, o.Out); err != nil {
+		return nil, err
+	} else if msg != "" {
+		fmt.Fprintln(o.Out, "[restore] "+msg)
+	}
 	step := stepper(o.Out, o.now)
 	if l := o.Local; l.Name == "" || l.PeerURL == "" || l.DataDir == "" {
 		return nil, fmt.Errorf("the etcd manifest lacks --name, --initial-advertise-peer-urls or --data-dir "+
@@ -128,7 +133,7 @@ func Restore(ctx context.Context, o RestoreOptions) (*Result, error) {
 		return nil, err
 	}
 	step("stopped %s (manifests in %s)", strings.Join(stopped, " and "), parked.Dir)
-	if res.OldDataDir, err = swapDataDir(o); err != nil {
+	if res.OldDataDir, err = swapDataDir(o, parked); err != nil {
 		return nil, errors.Join(err, restart(parked))
 	}
 	step("restored the snapshot into %s (the replaced data is in %s)", res.DataDir, or(res.OldDataDir, "nothing: there was none"))
@@ -263,7 +268,8 @@ const forceNewClusterHelp = "Disaster recovery: `kubestrap etcd snapshot restore
 // stop parks the manifests and waits for the containers; a timeout puts
 // the manifests back, leaving the node as it was.
 func stop(ctx context.Context, o RestoreOptions) (*staticpods.Parked, error) {
-	parked, err := staticpods.Park(o.ManifestDir, o.ParkParent, stopped...)
+	parked, err := staticpods.Park(o.ManifestDir, o.ParkDir, staticpods.Journal{Operation: restoreOp, Started: o.now(),
+		Data: map[string]string{"file": o.File}}, stopped...)
 	if err != nil {
 		return nil, err
 	}
@@ -276,11 +282,24 @@ func stop(ctx context.Context, o RestoreOptions) (*staticpods.Parked, error) {
 
 // swapDataDir restores into a new dir beside the data dir, then renames
 // the data dir to DATADIR.before-restore-TIME and the new one into its
-// place: a failed restore leaves the old data where it was.
-func swapDataDir(o RestoreOptions) (old string, err error) {
+// place: a failed restore leaves the old data where it was. Each step is
+// in the park's journal first, so that Recover can finish or undo it.
+func swapDataDir(o RestoreOptions, p *staticpods.Parked) (old string, err error) {
 	dataDir := o.Root.Path(o.Local.DataDir)
 	stamp := o.now().UTC().Format("20060102T150405Z")
 	fresh := dataDir + ".restore-" + stamp
+	if _, err := os.Stat(dataDir); err == nil {
+		old = dataDir + ".before-restore-" + stamp
+	}
+	note := func(step string) error {
+		if p == nil {
+			return nil
+		}
+		return p.Note(step, map[string]string{"dataDir": dataDir, "fresh": fresh, "old": old})
+	}
+	if err := note("restoring"); err != nil {
+		return "", err
+	}
 	restore := o.RestoreDataDir
 	if restore == nil {
 		restore = etcdutl.NewV3(zap.NewNop()).Restore
@@ -293,8 +312,10 @@ func swapDataDir(o RestoreOptions) (old string, err error) {
 	if err := os.Chmod(fresh, dirMode); err != nil {
 		return "", err
 	}
-	if _, err := os.Stat(dataDir); err == nil {
-		old = dataDir + ".before-restore-" + stamp
+	if err := note("swapping"); err != nil {
+		return "", err
+	}
+	if old != "" {
 		if err := os.Rename(dataDir, old); err != nil {
 			return "", err
 		}
@@ -305,7 +326,7 @@ func swapDataDir(o RestoreOptions) (old string, err error) {
 		}
 		return "", err
 	}
-	return old, nil
+	return old, note("swapped")
 }
 
 // bumpRevision is how far the restored store's revision is raised (and

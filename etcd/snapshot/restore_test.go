@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"io"
 	"os"
 	"path/filepath"
+	goruntime "runtime"
 	"slices"
 	"strings"
 	"sync/atomic"
@@ -75,7 +77,7 @@ func newNode(t *testing.T, members ...etcd.Member) *node {
 	n.opts = RestoreOptions{File: n.file, Root: "/",
 		Local: &staticpods.LocalEtcd{Name: "cp1", PeerURL: "https://10.0.0.1:2380", DataDir: n.dataDir,
 			InitialCluster: "cp0=https://10.0.0.9:2380,cp1=https://10.0.0.1:2380"},
-		ManifestDir: n.manifests, ParkParent: kube,
+		ManifestDir: n.manifests, ParkDir: filepath.Join(kube, staticpods.ParkDirName),
 		Members:     func(context.Context) ([]etcd.Member, error) { return members, nil },
 		Runtime:     runtime{n},
 		WaitHealthy: func(context.Context) error { n.waited = true; return nil },
@@ -96,8 +98,8 @@ func (n *node) manifestsInPlace(t *testing.T) {
 			t.Errorf("manifest %s: %v", c, err)
 		}
 	}
-	if parked, _ := filepath.Glob(filepath.Join(n.root, "etc/kubernetes/kubestrap-parked-*")); len(parked) != 0 {
-		t.Errorf("parking dirs left: %v", parked)
+	if _, err := os.Stat(n.opts.ParkDir); !os.IsNotExist(err) {
+		t.Errorf("park left: %v", err)
 	}
 }
 
@@ -291,4 +293,118 @@ func TestRestoreRefusesAnotherClustersSnapshot(t *testing.T) {
 	if _, err := Restore(context.Background(), n.opts); err != nil {
 		t.Fatalf("--force-other-cluster: %v", err)
 	}
+}
+
+// killedRestore runs a restore that dies (as with kill -9) inside its
+// etcdutl step, after writing part of the new data dir: nothing after
+// that point runs.
+func killedRestore(t *testing.T, n *node) {
+	t.Helper()
+	n.opts.RestoreDataDir = func(c etcdutl.RestoreConfig) error {
+		_ = os.MkdirAll(filepath.Join(c.OutputDataDir, "member", "wal"), 0o700)
+		goruntime.Goexit()
+		return nil
+	}
+	done := make(chan struct{})
+	go func() { defer close(done); _, _ = Restore(context.Background(), n.opts) }()
+	<-done
+	if j, _ := staticpods.ReadJournal(n.opts.ParkDir); j == nil || j.Step != "restoring" {
+		t.Fatalf("journal after the kill: %+v", j)
+	}
+}
+
+func TestRecoverRollsBackARestoreKilledBeforeItsSwap(t *testing.T) {
+	n := newNode(t)
+	killedRestore(t, n)
+	if _, err := os.Stat(staticpods.ManifestPath(n.manifests, "etcd")); err == nil {
+		t.Fatal("the kill left etcd's manifest in place: the test does not stop where it should")
+	}
+	msg, err := Recover(n.opts.ParkDir, io.Discard)
+	if err != nil || !strings.Contains(msg, "ROLLED BACK") || !strings.Contains(msg, "restoring") {
+		t.Fatalf("Recover = %q, %v", msg, err)
+	}
+	n.manifestsInPlace(t)
+	if _, err := os.Stat(filepath.Join(n.dataDir, "member")); err != nil {
+		t.Errorf("data: %v", err)
+	}
+	if left, _ := filepath.Glob(n.dataDir + ".*"); len(left) != 0 {
+		t.Errorf("left %v", left)
+	}
+	if msg, err := Recover(n.opts.ParkDir, io.Discard); msg != "" || err != nil {
+		t.Errorf("second Recover = %q, %v", msg, err)
+	}
+}
+
+// Killed between its two renames: the data dir is gone, the old data is
+// beside it, the new one is complete. Recover puts the old data back.
+func TestRecoverPutsTheDataBackWhenKilledMidSwap(t *testing.T) {
+	n := newNode(t)
+	kube := filepath.Dir(n.manifests)
+	old, fresh := n.dataDir+".before-restore-X", n.dataDir+".restore-X"
+	p, err := staticpods.Park(n.manifests, n.opts.ParkDir, staticpods.Journal{Operation: restoreOp}, "etcd", "kube-apiserver")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Note("swapping", map[string]string{"dataDir": n.dataDir, "old": old, "fresh": fresh}); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(n.dataDir, old); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(filepath.Join(fresh, "member"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	msg, err := Recover(filepath.Join(kube, staticpods.ParkDirName), io.Discard)
+	if err != nil || !strings.Contains(msg, "back in place") {
+		t.Fatalf("Recover = %q, %v", msg, err)
+	}
+	n.manifestsInPlace(t)
+	if _, err := os.Stat(filepath.Join(n.dataDir, "member")); err != nil {
+		t.Errorf("data not back: %v", err)
+	}
+	for _, p := range []string{old, fresh} {
+		if _, err := os.Stat(p); !os.IsNotExist(err) {
+			t.Errorf("%s left: %v", p, err)
+		}
+	}
+}
+
+func TestRecoverFinishesARestoreKilledAfterItsSwap(t *testing.T) {
+	n := newNode(t)
+	p, err := staticpods.Park(n.manifests, n.opts.ParkDir, staticpods.Journal{Operation: restoreOp}, "etcd", "kube-apiserver")
+	if err != nil {
+		t.Fatal(err)
+	}
+	old := n.dataDir + ".before-restore-X"
+	if err := p.Note("swapped", map[string]string{"dataDir": n.dataDir, "old": old, "file": n.file}); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(old, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	msg, err := Recover(n.opts.ParkDir, io.Discard)
+	if err != nil || !strings.Contains(msg, "FINISHED") {
+		t.Fatalf("Recover = %q, %v", msg, err)
+	}
+	n.manifestsInPlace(t)
+	if _, err := os.Stat(old); err != nil {
+		t.Errorf("the replaced data must stay: %v", err)
+	}
+}
+
+// The next restore recovers first and says so.
+func TestRestoreRecoversAKilledOneFirst(t *testing.T) {
+	n := newNode(t)
+	killedRestore(t, n)
+	n.opts.RestoreDataDir = newNode(t).opts.RestoreDataDir
+	out := &bytes.Buffer{}
+	n.opts.Out = out
+	n.opts.Now = func() time.Time { return t0.Add(time.Hour) }
+	if _, err := Restore(context.Background(), n.opts); err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	if !strings.Contains(out.String(), "ROLLED BACK") {
+		t.Errorf("output does not say what happened to the killed restore:\n%s", out)
+	}
+	n.manifestsInPlace(t)
 }
