@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
+	"strings"
 
 	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
 
@@ -51,4 +53,59 @@ func removeMember(ctx context.Context, c Cluster, m Member, s poll.Spec) error {
 		}
 		return false, err
 	})
+}
+
+// ErrIsSelf says the member to remove is the one this node runs: reset
+// removes it, and stops its etcd and data with it.
+var ErrIsSelf = errors.New("this is this node's own etcd member")
+
+// FindMember finds a member by name or by its ID in hex (as `etcd members`
+// and etcdctl print it); an error lists the members when none matches.
+func FindMember(members []Member, nameOrID string) (Member, error) {
+	if m, ok := findByName(members, nameOrID); ok {
+		return m, nil
+	}
+	if id, err := strconv.ParseUint(strings.TrimPrefix(nameOrID, "0x"), 16, 64); err == nil {
+		if m, ok := findByID(members, id); ok {
+			return m, nil
+		}
+	}
+	var known []string
+	for _, m := range members {
+		known = append(known, fmt.Sprintf("%s (ID %x)", or(m.Name, "unstarted"), m.ID))
+	}
+	return Member{}, fmt.Errorf("%w: no etcd member is named or has the ID %q; the members are: %s",
+		ErrNotAMember, nameOrID, strings.Join(known, ", "))
+}
+
+// RemoveOther removes another node's member — typically the dead member of
+// a lost VM — from any healthy control plane, with reset's quorum rules:
+// refused (ErrWouldLoseQuorum) when the cluster has no quorum or would
+// lose it, unless force; never the last voter; never this node's own
+// member (selfPeerURL), which `kubestrap reset` removes.
+func RemoveOther(ctx context.Context, c Cluster, members []Member, nameOrID, selfPeerURL string, force bool,
+	s poll.Spec) (Member, error) {
+	m, err := FindMember(members, nameOrID)
+	if err != nil {
+		return Member{}, err
+	}
+	if hasPeerURL(m, selfPeerURL) {
+		return m, fmt.Errorf("%w: %s; run `kubestrap reset` on this node to take it out of the cluster", ErrIsSelf, m)
+	}
+	if count(without(members, m.ID)).voters == 0 {
+		return m, fmt.Errorf("%w: %s; there is no cluster to remove it from", ErrLastMember, m)
+	}
+	if !force {
+		if err := CheckRemoveQuorum(members, m.ID); err != nil {
+			return m, fmt.Errorf("%w; or pass --force to remove it anyway", err)
+		}
+	}
+	return m, removeMember(ctx, c, m, s)
+}
+
+func or(s, def string) string {
+	if s == "" {
+		return def
+	}
+	return s
 }

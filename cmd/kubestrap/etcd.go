@@ -12,9 +12,11 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/kubestrap/kubestrap/etcd"
 	"github.com/kubestrap/kubestrap/etcd/snapshot"
 	"github.com/kubestrap/kubestrap/hostfs"
 	"github.com/kubestrap/kubestrap/phases"
+	"github.com/kubestrap/kubestrap/poll"
 	"github.com/kubestrap/kubestrap/preflight"
 	"github.com/kubestrap/kubestrap/staticpods"
 	"github.com/kubestrap/kubestrap/status"
@@ -57,7 +59,60 @@ func newEtcdMembersCommand(out io.Writer) *cobra.Command {
 			return status.EtcdView(ms, leader).WriteText(out)
 		}}
 	cmd.Flags().StringVarP(&output, "output", "o", "", "output format: table or json")
+	cmd.AddCommand(newEtcdMemberRemoveCommand(out))
 	return cmd
+}
+
+func newEtcdMemberRemoveCommand(out io.Writer) *cobra.Command {
+	var force bool
+	var output string
+	cmd := &cobra.Command{Use: "remove NAME|ID", Short: "Remove another node's etcd member (the dead member of a lost VM)",
+		Long: "remove takes the member named NAME, or with the hex ID that `kubestrap etcd members` shows, out of the etcd\n" +
+			"cluster, through this control plane's etcd. It refuses this node's own member (`kubestrap reset` removes\n" +
+			"that), the last voting member, and a removal that would leave the cluster without quorum unless --force.",
+		Args: cobra.ExactArgs(1), RunE: func(cmd *cobra.Command, args []string) error {
+			if err := checkOutput(output); err != nil {
+				return err
+			}
+			lock, err := hostfs.AcquireLock(hostfs.LockPath, "etcd members remove")
+			if err != nil {
+				return err
+			}
+			defer lock.Release()
+			ctx, cancel := context.WithTimeout(cmd.Context(), 2*time.Minute)
+			defer cancel()
+			m, err := removeEtcdMember(ctx, args[0], force, cmd.ErrOrStderr())
+			if err != nil {
+				return err
+			}
+			if output == "json" {
+				return writeJSON(out, map[string]any{"removed": m.Name, "id": fmt.Sprintf("%x", m.ID), "peerURLs": m.PeerURLs})
+			}
+			fmt.Fprintf(out, "[etcd] removed member %s (ID %x); if its node is gone for good, also `kubectl delete node %s`\n",
+				m, m.ID, m.Name)
+			return nil
+		}}
+	cmd.Flags().BoolVar(&force, "force", false, "remove the member even when the cluster would be left without quorum")
+	cmd.Flags().StringVarP(&output, "output", "o", "", "output format: table or json")
+	return cmd
+}
+
+func removeEtcdMember(ctx context.Context, nameOrID string, force bool, progress io.Writer) (etcd.Member, error) {
+	le, err := staticpods.LocalMember("/")
+	if err != nil {
+		return etcd.Member{}, err
+	}
+	c, err := etcd.Client(le.Endpoints, le.HostTLS("/"))
+	if err != nil {
+		return etcd.Member{}, err
+	}
+	defer func() { _ = c.Close() }()
+	members, err := etcd.Members(ctx, c, etcd.HealthOf(le.HostTLS("/")))
+	if err != nil {
+		return etcd.Member{}, fmt.Errorf("list the etcd members: %w", err)
+	}
+	return etcd.RemoveOther(ctx, c, members, nameOrID, le.PeerURL, force,
+		poll.Spec{Interval: time.Second, Timeout: time.Minute, Out: progress, Prefix: "etcd"})
 }
 
 func newSnapshotSaveCommand(out io.Writer) *cobra.Command {
