@@ -1,13 +1,17 @@
 package main
 
 import (
+	"bufio"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"os"
 	"slices"
 	"strings"
 
 	"github.com/spf13/cobra"
+	"golang.org/x/term"
 
 	"github.com/kubestrap/kubestrap/cleanup"
 	"github.com/kubestrap/kubestrap/hostfs"
@@ -34,7 +38,8 @@ func newResetCommand(out io.Writer) *cobra.Command {
 		RunE: func(cmd *cobra.Command, _ []string) error { return runReset(cmd, f, "") },
 	}
 	pf := cmd.PersistentFlags()
-	pf.BoolVarP(&f.force, "force", "f", false, "reset even when this node's etcd member cannot be removed without losing quorum")
+	pf.BoolVarP(&f.force, "force", "f", false, "reset without asking, even when this node's etcd member cannot be removed "+
+		"without losing quorum")
 	pf.BoolVar(&f.dryRun, "dry-run", false, "list what would be removed; change nothing")
 	pf.StringVarP(&f.output, "output", "o", "", "json: print the report as one JSON object")
 	pf.StringVar(&f.criSocket, "cri-socket", "", "the runtime's CRI endpoint (default: the kubelet's)")
@@ -77,6 +82,12 @@ func runReset(cmd *cobra.Command, f *resetFlags, only string) error {
 	if only != "" && !slices.Contains(runner.Paths(), only) {
 		return &usageError{fmt.Errorf("unknown phase %q; known phases: %s", only, strings.Join(runner.Paths(), ", "))}
 	}
+	if only == "" && !f.dryRun && !f.force && isTerminal(cmd.InOrStdin()) {
+		if !confirm(cmd.InOrStdin(), out, "[reset] reset removes this node's etcd member, Node, kubelet, pods and "+
+			"kubestrap's files and network setup.\n[reset] Are you sure you want to proceed? [y/N]: ") {
+			return errors.New("reset aborted: nothing was changed")
+		}
+	}
 	if !f.dryRun {
 		lock, err := hostfs.AcquireLock(hostfs.LockPath, "reset")
 		if err != nil {
@@ -109,4 +120,23 @@ func runReset(cmd *cobra.Command, f *resetFlags, only string) error {
 		data.Report().WriteText(out)
 	}
 	return err
+}
+
+// isTerminal says whether r is an interactive terminal: reset asks before
+// it acts only there (Ansible, scripts and pipes get no prompt, as with
+// kubeadm). A variable so that tests stand in a terminal.
+var isTerminal = func(r io.Reader) bool {
+	f, ok := r.(*os.File)
+	return ok && term.IsTerminal(int(f.Fd()))
+}
+
+// confirm asks question on out and reads one line: only y or yes proceeds.
+func confirm(in io.Reader, out io.Writer, question string) bool {
+	fmt.Fprint(out, question)
+	line, _ := bufio.NewReader(in).ReadString('\n')
+	switch strings.ToLower(strings.TrimSpace(line)) {
+	case "y", "yes":
+		return true
+	}
+	return false
 }
