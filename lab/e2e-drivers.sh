@@ -115,7 +115,7 @@ newfp=$(on drv-4 ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub | awk '{print 
 ssh-keygen -R "[127.0.0.1]:${port[3]}" -f "$kh" >/dev/null 2>&1
 ok "a changed host key is refused, naming both fingerprints"
 
-out=$("$ks" down -f "$file" -o json --accept-new-host-keys 2>>"$work/up.log") || fail "down: $out"
+out=$("$ks" down -f "$file" --yes -o json --accept-new-host-keys 2>>"$work/up.log") || fail "down: $out"
 [[ $(jq .changed <<<"$out") == true ]] || fail "down changed nothing: $out"
 for x in "${n[@]}"; do
 	on "$x" test ! -e /etc/kubernetes/kubelet.conf || fail "$x still has a kubelet.conf after down"

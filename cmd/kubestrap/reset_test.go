@@ -32,3 +32,28 @@ func TestResetAsksAtATerminal(t *testing.T) {
 		t.Error("confirm reads the answer wrong")
 	}
 }
+
+// down resets every host: it asks at a terminal, and without one it needs
+// --yes; a refusal dials no host.
+func TestDownAsksOrNeedsYes(t *testing.T) {
+	saved := isTerminal
+	defer func() { isTerminal = saved }()
+	file := t.TempDir() + "/cluster.yaml"
+	for _, tc := range []struct {
+		terminal bool
+		in, want string
+	}{
+		{false, "", "pass --yes"},
+		{true, "n\n", "down aborted"},
+	} {
+		isTerminal = func(io.Reader) bool { return tc.terminal }
+		cmd := newDownCommand(io.Discard)
+		cmd.SetIn(strings.NewReader(tc.in))
+		cmd.SetOut(io.Discard)
+		cmd.SetErr(io.Discard)
+		cmd.SetArgs([]string{"-f", file})
+		if err := cmd.Execute(); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("terminal %v: err = %v, want %q", tc.terminal, err, tc.want)
+		}
+	}
+}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"path/filepath"
@@ -14,7 +15,7 @@ import (
 
 type fleetFlags struct {
 	file, output, kubeconfig string
-	acceptNew, force         bool
+	acceptNew, force, yes    bool
 }
 
 func newUpCommand(out io.Writer) *cobra.Command {
@@ -40,10 +41,16 @@ func newDownCommand(out io.Writer) *cobra.Command {
 		Use:   "down -f cluster.yaml",
 		Short: "Reset every host of a Cluster file over SSH: workers first, the first control plane last",
 		Args:  cobra.NoArgs,
-		RunE:  func(cmd *cobra.Command, _ []string) error { return runFleet(cmd, f, fleet.Down) },
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := confirmDown(cmd, f); err != nil {
+				return err
+			}
+			return runFleet(cmd, f, fleet.Down)
+		},
 	}
 	f.register(cmd)
 	cmd.Flags().BoolVar(&f.force, "force", false, "reset hosts even when their etcd member cannot be removed")
+	cmd.Flags().BoolVarP(&f.yes, "yes", "y", false, "do not ask before resetting every host")
 	return cmd
 }
 
@@ -94,4 +101,21 @@ func runFleet(cmd *cobra.Command, f *fleetFlags, do fleetFunc) error {
 		}
 	}
 	return err
+}
+
+// confirmDown asks before down resets every host of the file, unless
+// --yes; without a terminal to ask at, --yes is required.
+func confirmDown(cmd *cobra.Command, f *fleetFlags) error {
+	if f.yes || f.file == "" {
+		return nil
+	}
+	if !isTerminal(cmd.InOrStdin()) {
+		return &usageError{errors.New("down resets every host of " + f.file + " and asks first; " +
+			"without a terminal pass --yes")}
+	}
+	if !confirm(cmd.InOrStdin(), cmd.ErrOrStderr(), "[down] down resets every host of "+f.file+
+		" (kubestrap reset on each).\n[down] Are you sure you want to proceed? [y/N]: ") {
+		return errors.New("down aborted: nothing was changed")
+	}
+	return nil
 }
