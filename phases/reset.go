@@ -287,7 +287,7 @@ func kubernetesDirOwned() cleanup.Owned {
 	}
 }
 
-func runRemoveFiles(_ context.Context, d ResetData) (string, error) {
+func runRemoveFiles(ctx context.Context, d ResetData) (string, error) {
 	// Read where things are before the files that say so go.
 	dataDir, certDir := d.EtcdDataDir(), d.CertDir()
 	root := d.Env().Root
@@ -306,6 +306,9 @@ func runRemoveFiles(_ context.Context, d ResetData) (string, error) {
 		errs = append(errs, f.Remove(layout.KubeletDir))
 	}
 	for _, dir := range []string{dataDir, certDir} {
+		if dir == dataDir && keepRegisteredData(ctx, d, dataDir) {
+			continue
+		}
 		if err := cleanup.SafeToRemove(dir); err != nil {
 			errs = append(errs, err)
 			continue

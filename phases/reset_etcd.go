@@ -5,8 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
+	"time"
 
+	"github.com/kubestrap/kubestrap/cleanup"
 	"github.com/kubestrap/kubestrap/etcd"
+	"github.com/kubestrap/kubestrap/staticpods"
 )
 
 // removeEtcdMember removes this node's member from its etcd cluster,
@@ -48,6 +52,55 @@ func removeEtcdMember(ctx context.Context, d ResetData) (string, error) {
 	case err != nil:
 		return "", &EtcdRefusedError{Reason: err.Error()}
 	}
-	d.Report().Removed("etcd member " + le.Name + " (" + le.PeerURL + ")")
+	d.Report().Removed(removedMemberLine(le))
 	return fmt.Sprintf("removed etcd member %s (%x) through the other members", le.Name, removed.ID), nil
+}
+
+// keepRegisteredData leaves the etcd data dir when this node's member is
+// still registered in a cluster with other members that answers: -f left
+// it (no quorum to remove it), or remove-files runs alone. Its data may be
+// what the cluster needs to get quorum back; wiping it is not reset's call.
+// It reports whether the data was kept.
+func keepRegisteredData(ctx context.Context, d ResetData, dataDir string) bool {
+	le, err := d.LocalEtcd()
+	if err != nil || le == nil || memberRemoved(d, le) {
+		return false
+	}
+	c, err := d.EtcdClient(ctx)
+	if err != nil {
+		return false
+	}
+	// Short: with this node's etcd stopped and no other member known, no
+	// one answers, and every single-node reset would wait for nothing.
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	resp, err := c.MemberList(ctx)
+	if err != nil {
+		return false
+	}
+	registered, others := false, []string{}
+	for _, m := range resp.Members {
+		if m.Name == le.Name || slices.Contains(m.PeerURLs, le.PeerURL) {
+			registered = true
+			continue
+		}
+		others = append(others, m.Name)
+	}
+	if !registered || len(others) == 0 {
+		return false
+	}
+	d.Report().Leave(cleanup.Left{What: dataDir, Why: fmt.Sprintf("etcd member %s is still registered in the cluster "+
+		"with %s, which answers: its data is not reset's to wipe", le.Name, strings.Join(others, ", ")),
+		HowToRevert: "remove the member first (`kubestrap etcd members remove " + le.Name + "` on a healthy " +
+			"control plane), then `kubestrap reset phase remove-files`"})
+	return true
+}
+
+// memberRemoved says remove-etcd-member removed le in this run.
+func memberRemoved(d ResetData, le *staticpods.LocalEtcd) bool {
+	return slices.Contains(d.Report().Snapshot().Removed, removedMemberLine(le))
+}
+
+func removedMemberLine(le *staticpods.LocalEtcd) string {
+	return "etcd member " + le.Name + " (" + le.PeerURL + ")"
 }

@@ -465,3 +465,29 @@ func TestResetRemovesConfiguredEtcdDataDir(t *testing.T) {
 		t.Error("removed the wrong etcd data dir")
 	}
 }
+
+// remove-files alone (or after -f left the member) on a control plane whose
+// member is still registered with live peers: the data dir stays, named
+// with how to remove the member; once it is removed, the data goes.
+func TestResetKeepsDataOfAMemberStillRegistered(t *testing.T) {
+	n := newUsedNode(t)
+	n.etcd.members = append(n.etcd.members, member(2, "cp-2", "192.168.56.11"))
+	d := n.data(false, false)
+	r := &Runner{Command: "reset", Phases: ResetPhases()}
+	if _, err := runAlone(t, r, "remove-files", d); err != nil {
+		t.Fatal(err)
+	}
+	if !n.exists("/var/lib/etcd/member/snap/db") {
+		t.Fatal("wiped the data of a member still registered with cp-2")
+	}
+	if left := leftWhat(d); !strings.Contains(left, "/var/lib/etcd") {
+		t.Errorf("not reported as left: %s", left)
+	}
+	n.etcd.members = n.etcd.members[1:]
+	if _, err := runAlone(t, r, "remove-files", n.data(false, false)); err != nil {
+		t.Fatal(err)
+	}
+	if n.exists("/var/lib/etcd/member") {
+		t.Error("kept the data of a member no longer registered")
+	}
+}
