@@ -12,6 +12,7 @@ import (
 
 	"github.com/kubestrap/kubestrap/components/images"
 	"github.com/kubestrap/kubestrap/config"
+	"github.com/kubestrap/kubestrap/hostfs"
 	"github.com/kubestrap/kubestrap/phases"
 	"github.com/kubestrap/kubestrap/preflight"
 	"github.com/kubestrap/kubestrap/systemd"
@@ -40,7 +41,22 @@ func newPreflightCommand(out io.Writer) *cobra.Command {
 				if output == "json" {
 					fixOut = cmd.ErrOrStderr() // stdout is only the JSON object
 				}
+				if !dryRun {
+					// Two --fix runs at once (an init beside, or Ansible
+					// retrying) would edit containerd's config together.
+					lock, err := hostfs.AcquireLock(hostfs.LockPath, "preflight --fix")
+					if err != nil {
+						return err
+					}
+					defer lock.Release()
+				}
 				if fixes, err = runFixes(fixOut, env, cfg, dryRun); err != nil {
+					if output == "json" {
+						// A later fix failed: what the earlier ones changed
+						// must still reach Ansible's changed.
+						_ = writeJSON(out, map[string]any{"changed": len(fixes) > 0 && !dryRun,
+							"fixes": append([]preflight.Fix{}, fixes...), "dryRun": dryRun, "error": err.Error()})
+					}
 					return err
 				}
 			}
@@ -93,25 +109,39 @@ func runFixes(out io.Writer, env *preflight.Env, cfg *config.Init, dryRun bool) 
 	if len(fixes) == 0 {
 		fmt.Fprintln(out, "[fix] nothing to fix")
 	}
+	applied, err := applyFixes(out, fixes, dryRun)
+	if err != nil {
+		return applied, err
+	}
+	if dryRun {
+		fmt.Fprintln(out, "[fix] dry-run: nothing was changed")
+	}
+	fmt.Fprintln(out)
+	return applied, nil
+}
+
+// applyFixes applies fixes in order (in a dry run, only prints them) and
+// returns those applied, also when a later one fails: they changed the
+// host, and the caller must say so.
+func applyFixes(out io.Writer, fixes []preflight.Fix, dryRun bool) ([]preflight.Fix, error) {
+	var applied []preflight.Fix
 	for _, f := range fixes {
 		for _, c := range f.Changes {
 			fmt.Fprintf(out, "[fix] %s: %s\n", f.Name, c)
 		}
 		fmt.Fprintf(out, "[fix] %s: to revert: %s\n", f.Name, f.Revert)
 		if dryRun {
+			applied = append(applied, f)
 			continue
 		}
 		start := time.Now()
 		if err := f.Apply(); err != nil {
-			return nil, fmt.Errorf("fix %s: %w", f.Name, err)
+			return applied, fmt.Errorf("fix %s: %w", f.Name, err)
 		}
+		applied = append(applied, f)
 		fmt.Fprintf(out, "[fix] %s: done (%s)\n", f.Name, phases.FormatDuration(time.Since(start)))
 	}
-	if dryRun {
-		fmt.Fprintln(out, "[fix] dry-run: nothing was changed")
-	}
-	fmt.Fprintln(out)
-	return fixes, nil
+	return applied, nil
 }
 
 // completeForPreflight fills the node name and address like init does, but
