@@ -43,9 +43,24 @@ EOF
 
 usage_error() {
 	printf 'install.sh: %s (see ./install.sh --help)\n' "$*" >&2
+	# Ansible parses stdout even when the flags are wrong: with -o json
+	# anywhere on the line, one object says so.
+	if ((want_json)); then
+		local s="install.sh: $* (see ./install.sh --help)"
+		s=${s//\\/\\\\}
+		printf '{"changed": false, "error": "%s"}\n' "${s//\"/\\\"}"
+	fi
 	exit 2
 }
 
+want_json=0
+prev=""
+for a in "$@"; do
+	case "$prev $a" in
+	"-o json" | "--output json" | *" --output=json" | *" -ojson") want_json=1 ;;
+	esac
+	prev=$a
+done
 prefix=/usr/local output="" uninstall=0
 while (($#)); do
 	case $1 in

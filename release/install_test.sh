@@ -85,6 +85,15 @@ for args in "--bogus" "-o yaml" "--output=text" "--prefix relative/dir" "--prefi
 	[[ -z $(leftovers "$root") ]] || fail "install.sh $args wrote $(leftovers "$root")"
 done
 ok "bad flags, output formats, relative --prefix and stray arguments exit 2 and write nothing"
+for args in "-o json --bogus" "--bogus -o json" "--output=json extra-arg" "-ojson --prefix rel"; do
+	read -r -a a <<<"$args"
+	run "$root" "${a[@]}"
+	((rc == 2)) || fail "install.sh $args: exit $rc, want 2"
+	one_json_object
+	[[ $(field changed) == false && $out == *'"error": "install.sh: '* ]] || fail "install.sh $args: $out"
+	[[ -z $(leftovers "$root") ]] || fail "install.sh $args wrote $(leftovers "$root")"
+done
+ok "a usage error with -o json still prints one JSON object (changed false, error) and exits 2"
 run "$root" --help
 [[ $rc == 0 && $out == Usage:* && $out == *--uninstall* ]] || fail "--help: exit $rc: $out"
 ok "--help prints the usage"
