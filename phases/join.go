@@ -164,7 +164,17 @@ func runJoinIdentity(ctx context.Context, d JoinData) (string, error) {
 	if err := join.CheckRegistry(data, d.NodeName(), id); err != nil {
 		return "", err
 	}
-	return msg + "; no node has this host's machine-id, product_uuid or MACs", nil
+	// Claimed now, before anything is written here: of two clones joining
+	// at the same moment, the second is refused at this point.
+	n, err := join.Claim(ctx, c, join.Salt(data), d.NodeName(), id)
+	switch {
+	case errors.Is(err, join.ErrNoClaims):
+		return msg + "; no node has this host's machine-id, product_uuid or MACs (recorded when the join is done)", nil
+	case err != nil:
+		return "", err
+	}
+	return fmt.Sprintf("%s; no node has this host's machine-id, product_uuid or MACs; %d identity claims made for %s",
+		msg, n, d.NodeName()), nil
 }
 
 func checkNodeName(ctx context.Context, d JoinData, c kubernetes.Interface, id join.Identity) (string, error) {
@@ -367,14 +377,15 @@ func nodeReady(n *corev1.Node) bool {
 	return false
 }
 
-// registerIdentity records this host in the identity registry, so that a
-// later clone of it is refused.
+// registerIdentity claims this host's identity (a no-op when identity-check
+// already did), so that a later clone of it is refused; on a cluster made
+// by an older kubestrap it adds the registry entries instead.
 func registerIdentity(ctx context.Context, c kubernetes.Interface, e *preflight.Env, node string) error {
 	id, err := localIdentity(e)
 	if err != nil {
 		return err
 	}
-	return join.Register(ctx, c, node, id)
+	return join.Record(ctx, c, node, id)
 }
 
 func writeJoinRecord(ctx context.Context, d JoinData) error {

@@ -14,6 +14,7 @@ import (
 	"google.golang.org/grpc/status"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
 
 	"github.com/kubestrap/kubestrap/cleanup"
 	"github.com/kubestrap/kubestrap/components/addons"
@@ -140,6 +141,7 @@ func runDeleteNode(ctx context.Context, d ResetData) (string, error) {
 		if n, uerr := join.Unregister(ctx, c, name); uerr == nil && n > 0 {
 			d.Report().Removed(fmt.Sprintf("%d identity entries of %s in kube-system/%s", n, name, join.IdentityRegistry))
 		}
+		forgetClaims(ctx, d, c, name)
 	}
 	switch {
 	case err == nil:
@@ -522,4 +524,28 @@ func runTimers(ctx context.Context, d ResetData) (string, error) {
 		}
 	}
 	return "disabled and removed " + strings.Join(files, ", "), nil
+}
+
+// forgetClaims deletes this host's identity claims for name. Only admins
+// may (a node cannot touch another's claims, so neither its own): on a
+// worker they are reported as left, with the command an admin runs.
+func forgetClaims(ctx context.Context, d ResetData, c kubernetes.Interface, name string) {
+	data, ok, err := join.ReadRegistry(ctx, c)
+	if err != nil || !ok {
+		return
+	}
+	id, err := localIdentity(d.Env())
+	if err != nil {
+		return
+	}
+	n, err := join.Unclaim(ctx, c, join.Salt(data), name, id)
+	if n > 0 {
+		d.Report().Removed(fmt.Sprintf("%d identity claims of %s in namespace %s", n, name, join.ClaimNamespace))
+	}
+	if apierrors.IsForbidden(err) {
+		d.Report().Leave(cleanup.Left{What: "the identity claims of " + name + " in namespace " + join.ClaimNamespace,
+			Why: "only an admin may delete them (this node's kubeconfig may not)",
+			HowToRevert: "not needed to join again as " + name + "; to join this host under another name, an admin " +
+				"deletes the ConfigMaps in " + join.ClaimNamespace + " whose owner is this node's"})
+	}
 }

@@ -3,7 +3,9 @@ package tokens
 import (
 	"context"
 
+	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 
@@ -54,13 +56,14 @@ func BootstrapRBAC(ctx context.Context, c kubernetes.Interface) error {
 	)
 }
 
-// IdentityRegistryRole lets joining hosts read the identity registry and
-// nodes add their own entries to it.
+// IdentityRegistryRole lets joining hosts and nodes read the identity
+// registry (its salt), and create and read claims.
 const IdentityRegistryRole = "kubestrap:node-identities"
 
-// identityRegistry creates the registry (once: its salt must never change)
-// and its RBAC: tokens and nodes get it, nodes patch it; nobody but admins
-// may list ConfigMaps or replace it.
+// identityRegistry creates the registry (once: its salt must never change),
+// the claim namespace and their RBAC: tokens and nodes get the registry,
+// and create and get claims. Nobody but admins may list, change or delete
+// either, so no node can rewrite another's claim or the salt.
 func identityRegistry(ctx context.Context, c kubernetes.Interface) error {
 	cm, err := join.NewRegistry()
 	if err != nil {
@@ -69,25 +72,31 @@ func identityRegistry(ctx context.Context, c kubernetes.Interface) error {
 	if err := apply.CreateIfAbsent(ctx, c.CoreV1().ConfigMaps(metav1.NamespaceSystem), cm); err != nil {
 		return err
 	}
-	ns := metav1.NamespaceSystem
-	role := &rbacv1.Role{ObjectMeta: metav1.ObjectMeta{Name: IdentityRegistryRole, Namespace: ns},
-		Rules: []rbacv1.PolicyRule{
-			{APIGroups: []string{""}, Resources: []string{"configmaps"}, Verbs: []string{"get"}, ResourceNames: []string{join.IdentityRegistry}}}}
-	writer := &rbacv1.Role{ObjectMeta: metav1.ObjectMeta{Name: IdentityRegistryRole + "-writer", Namespace: ns},
-		Rules: []rbacv1.PolicyRule{
-			{APIGroups: []string{""}, Resources: []string{"configmaps"}, Verbs: []string{"patch"}, ResourceNames: []string{join.IdentityRegistry}}}}
-	bind := func(r *rbacv1.Role, subjects ...rbacv1.Subject) *rbacv1.RoleBinding {
-		return &rbacv1.RoleBinding{ObjectMeta: metav1.ObjectMeta{Name: r.Name, Namespace: ns},
-			RoleRef: rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "Role", Name: r.Name}, Subjects: subjects}
+	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: join.ClaimNamespace}}
+	if err := apply.CreateIfAbsent(ctx, c.CoreV1().Namespaces(), ns); err != nil {
+		return err
 	}
-	nodes := apply.Group("system:nodes")
-	for _, r := range []*rbacv1.Role{role, writer} {
-		if err := apply.CreateOrUpdate(ctx, c.RbacV1().Roles(ns), r); err != nil {
+	joiners := []rbacv1.Subject{apply.Group(config.DefaultNodeTokenGroup), apply.Group("system:nodes")}
+	reader := &rbacv1.Role{ObjectMeta: metav1.ObjectMeta{Name: IdentityRegistryRole, Namespace: metav1.NamespaceSystem},
+		Rules: []rbacv1.PolicyRule{{APIGroups: []string{""}, Resources: []string{"configmaps"}, Verbs: []string{"get"},
+			ResourceNames: []string{join.IdentityRegistry}}}}
+	claimer := &rbacv1.Role{ObjectMeta: metav1.ObjectMeta{Name: IdentityRegistryRole, Namespace: join.ClaimNamespace},
+		Rules: []rbacv1.PolicyRule{{APIGroups: []string{""}, Resources: []string{"configmaps"}, Verbs: []string{"create", "get"}}}}
+	for _, r := range []*rbacv1.Role{reader, claimer} {
+		if err := apply.CreateOrUpdate(ctx, c.RbacV1().Roles(r.Namespace), r); err != nil {
+			return err
+		}
+		b := &rbacv1.RoleBinding{ObjectMeta: metav1.ObjectMeta{Name: r.Name, Namespace: r.Namespace},
+			RoleRef: rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "Role", Name: r.Name}, Subjects: joiners}
+		if err := apply.CreateOrUpdate(ctx, c.RbacV1().RoleBindings(r.Namespace), b); err != nil {
 			return err
 		}
 	}
-	if err := apply.CreateOrUpdate(ctx, c.RbacV1().RoleBindings(ns), bind(role, apply.Group(config.DefaultNodeTokenGroup), nodes)); err != nil {
+	// The writer role of older clusters let nodes patch the registry, and
+	// so its salt: drop it.
+	err = c.RbacV1().RoleBindings(metav1.NamespaceSystem).Delete(ctx, IdentityRegistryRole+"-writer", metav1.DeleteOptions{})
+	if err != nil && !apierrors.IsNotFound(err) {
 		return err
 	}
-	return apply.CreateOrUpdate(ctx, c.RbacV1().RoleBindings(ns), bind(writer, nodes))
+	return nil
 }
