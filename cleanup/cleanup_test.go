@@ -184,8 +184,8 @@ func TestRemoveChains(t *testing.T) {
 	if len(left) != 3 || ipt.Rules["filter"]["INPUT"][0] != "-A INPUT -j ACCEPT" || len(ipt.Rules["filter"]["INPUT"]) != 1 {
 		t.Errorf("left chains %v, INPUT %q", left, ipt.Rules["filter"]["INPUT"])
 	}
-	// Rule 3 goes before rule 1, so that the numbers stay valid.
-	if !strings.HasSuffix(ipt.Calls[1], "INPUT -j KUBE-FIREWALL") || !strings.HasSuffix(ipt.Calls[2], "KUBE-NODEPORTS") {
+	// Each jump goes by its spec, the quoted comment included.
+	if !strings.HasSuffix(ipt.Calls[1], "KUBE-NODEPORTS") || !strings.HasSuffix(ipt.Calls[2], "INPUT -j KUBE-FIREWALL") {
 		t.Errorf("calls %q", ipt.Calls)
 	}
 	if res, err := cleanup.RemoveChains(ipt, []string{"filter"}, []string{"KUBE-", "FLANNEL"}, false); err != nil || len(res) != 0 {

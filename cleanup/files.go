@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"path"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -27,6 +28,10 @@ type Files struct {
 type Owned struct {
 	Entries []string
 	Dirs    map[string]Owned
+	// Kept maps name patterns (path.Match) to why entries so named stay,
+	// when they are kubestrap's but kept data, such as etcd data set
+	// aside; Clean leaves them with that reason (What is set to them).
+	Kept map[string]Left
 }
 
 // Remove removes a file or a directory tree (a host path); an absent path
@@ -67,9 +72,9 @@ func removeTree(path string) error {
 }
 
 // Clean removes what kubestrap owns in dir, then dir itself when nothing
-// else is left in it. Entries that are not kubestrap's stay and are
-// reported as left. It reports whether dir is gone (or would be, in a dry
-// run).
+// else is left in it. Entries that are not kubestrap's, or that it keeps,
+// stay and are reported as left. It reports whether dir is gone (or would
+// be, in a dry run).
 func (f Files) Clean(dir string, o Owned) (bool, error) {
 	entries, err := os.ReadDir(f.Root.Path(dir))
 	if errors.Is(err, fs.ErrNotExist) {
@@ -79,7 +84,7 @@ func (f Files) Clean(dir string, o Owned) (bool, error) {
 		return false, err
 	}
 	var errs []error
-	var unknown []string
+	left := map[string][]string{} // Kept pattern ("" when unknown) -> paths
 	subdirsLeft := false
 	for _, e := range entries {
 		name, p := e.Name(), filepath.Join(dir, e.Name())
@@ -93,18 +98,14 @@ func (f Files) Clean(dir string, o Owned) (bool, error) {
 			errs = append(errs, f.Remove(p))
 			continue
 		}
-		unknown = append(unknown, p)
+		pattern := o.keptPattern(name)
+		left[pattern] = append(left[pattern], p)
 	}
 	if err := errors.Join(errs...); err != nil {
 		return false, err
 	}
-	if len(unknown) > 0 {
-		sort.Strings(unknown)
-		f.Report.Leave(Left{What: strings.Join(unknown, ", "), Why: "not written by kubestrap, so left in place " +
-			"(remove it yourself if the old cluster needed it only)"})
-		return false, nil
-	}
-	if subdirsLeft {
+	f.leave(left, o.Kept)
+	if len(left) > 0 || subdirsLeft {
 		return false, nil
 	}
 	if !f.DryRun {
@@ -114,6 +115,42 @@ func (f Files) Clean(dir string, o Owned) (bool, error) {
 	}
 	f.Report.Removed(dir)
 	return true, nil
+}
+
+// keptPattern is the Kept pattern name matches, "" for none.
+func (o Owned) keptPattern(name string) string {
+	patterns := make([]string, 0, len(o.Kept))
+	for p := range o.Kept {
+		patterns = append(patterns, p)
+	}
+	sort.Strings(patterns) // the same answer every run
+	for _, p := range patterns {
+		if ok, _ := path.Match(p, name); ok && p != "" {
+			return p
+		}
+	}
+	return ""
+}
+
+// leave reports the paths Clean left: the unknown ones (under "") as not
+// kubestrap's, the others with the reason of the Kept pattern they match.
+func (f Files) leave(left map[string][]string, kept map[string]Left) {
+	patterns := make([]string, 0, len(left))
+	for p := range left {
+		patterns = append(patterns, p)
+	}
+	sort.Strings(patterns)
+	for _, p := range patterns {
+		paths := left[p]
+		sort.Strings(paths)
+		l, ok := kept[p]
+		if p == "" || !ok {
+			l = Left{Why: "not written by kubestrap, so left in place " +
+				"(remove it yourself if the old cluster needed it only)"}
+		}
+		l.What = strings.Join(paths, ", ")
+		f.Report.Leave(l)
+	}
 }
 
 // owns reports whether name is one of the owned entries, or the temp file
@@ -128,10 +165,12 @@ func owns(entries []string, name string) bool {
 }
 
 // SafeToRemove refuses a configured directory whose removal would wreck
-// the host: relative paths, "/", and top-level directories such as /var.
+// the host: what CheckDataDir refuses, and any top-level directory.
 func SafeToRemove(p string) error {
-	c := filepath.Clean(p)
-	if !filepath.IsAbs(c) || strings.Count(c, "/") < 2 {
+	if err := CheckDataDir(p); err != nil {
+		return fmt.Errorf("refusing to remove it: %w", err)
+	}
+	if strings.Count(filepath.Clean(p), "/") < 2 {
 		return fmt.Errorf("refusing to remove %q: not an absolute path at least two levels deep", p)
 	}
 	return nil

@@ -2,6 +2,7 @@ package cleanup
 
 import (
 	"io"
+	"net/netip"
 	"syscall"
 )
 
@@ -16,9 +17,13 @@ type Host struct {
 	// IPTables opens iptables, or ip6tables; an error means the host has
 	// no such command.
 	IPTables func(ipv6 bool) (IPTables, error)
+	// LinkAddrs lists a link's addresses (none when it does not exist):
+	// those of kube-ipvs0 tell kube-proxy's IPVS services from others'.
+	LinkAddrs func(name string) ([]netip.Addr, error)
 }
 
 // RealHost is the running host.
 func RealHost() Host {
-	return Host{Unmount: syscall.Unmount, CRI: DialCRI, Links: Netlink{}, IPTables: OpenIPTables}
+	return Host{Unmount: syscall.Unmount, CRI: DialCRI, Links: Netlink{}, IPTables: OpenIPTables,
+		LinkAddrs: LinkAddrs}
 }

@@ -74,7 +74,9 @@ type IPTables interface {
 	// List returns a chain in iptables -S form: its policy or -N line
 	// first, then one "-A CHAIN ..." line per rule.
 	List(table, chain string) ([]string, error)
-	DeleteById(table, chain string, id int) error
+	// Delete deletes the first rule of chain that matches rulespec (the
+	// rule's arguments after the chain name, as iptables -D takes them).
+	Delete(table, chain string, rulespec ...string) error
 	ClearChain(table, chain string) error
 	DeleteChain(table, chain string) error
 }
@@ -157,36 +159,96 @@ func RemoveChains(ipt IPTables, tables, prefixes []string, dryRun bool) ([]Chain
 }
 
 // deleteJumps deletes the rules of a built-in chain whose target (-j or -g)
-// is one of ours, last first so the rule numbers stay valid.
+// is one of ours. It deletes each by its spec, not its number: firewalld or
+// Docker may edit the chain between the List and the deletes, and a number
+// would then hit someone else's rule.
 func deleteJumps(ipt IPTables, table, chain string, ours func(string) bool, dryRun bool) (int, error) {
 	rules, err := ipt.List(table, chain)
 	if err != nil {
 		return 0, fmt.Errorf("list %s/%s: %w", table, chain, err)
 	}
-	var ids []int
-	n := 0
+	var specs [][]string
 	for _, r := range rules {
-		f := strings.Fields(r)
-		if len(f) < 2 || f[0] != "-A" {
-			continue
-		}
-		n++
-		for i := 2; i+1 < len(f); i++ {
-			if (f[i] == "-j" || f[i] == "-g") && ours(f[i+1]) {
-				ids = append(ids, n)
-				break
-			}
+		if spec, ok := ruleSpec(r, chain); ok && jumpsTo(spec, ours) {
+			specs = append(specs, spec)
 		}
 	}
 	if dryRun {
-		return len(ids), nil
+		return len(specs), nil
 	}
-	for i := len(ids) - 1; i >= 0; i-- {
-		if err := ipt.DeleteById(table, chain, ids[i]); err != nil {
-			return len(ids) - 1 - i, fmt.Errorf("delete rule %d of %s/%s: %w", ids[i], table, chain, err)
+	n := 0
+	for _, spec := range specs {
+		err := ipt.Delete(table, chain, spec...)
+		switch {
+		case isNotExist(err):
+			// Someone (kube-proxy on its way out) deleted it first.
+		case err != nil:
+			return n, fmt.Errorf("delete rule %q of %s/%s: %w", strings.Join(spec, " "), table, chain, err)
+		default:
+			n++
 		}
 	}
-	return len(ids), nil
+	return n, nil
+}
+
+// isNotExist reports an iptables error saying the rule (or the chain it
+// names) is not there; *iptables.Error has IsNotExist.
+func isNotExist(err error) bool {
+	var ne interface{ IsNotExist() bool }
+	return errors.As(err, &ne) && ne.IsNotExist()
+}
+
+// ruleSpec returns the arguments after the chain name of an iptables -S
+// line "-A CHAIN args...", ok false for other lines (the chain's policy).
+func ruleSpec(line, chain string) ([]string, bool) {
+	f := splitQuoted(line)
+	if len(f) < 2 || f[0] != "-A" || f[1] != chain {
+		return nil, false
+	}
+	return f[2:], true
+}
+
+func jumpsTo(spec []string, ours func(string) bool) bool {
+	for i := 0; i+1 < len(spec); i++ {
+		if (spec[i] == "-j" || spec[i] == "-g") && ours(spec[i+1]) {
+			return true
+		}
+	}
+	return false
+}
+
+// splitQuoted splits an iptables -S line into its arguments. iptables
+// quotes an argument with spaces (a comment) in double quotes, escaping "
+// and \ inside with a backslash; the quotes go and the escapes are undone,
+// so that the argument reaches iptables -D as the rule has it.
+func splitQuoted(line string) []string {
+	var out []string
+	var cur strings.Builder
+	inArg, quoted, escaped := false, false, false
+	for _, r := range line {
+		switch {
+		case escaped:
+			cur.WriteRune(r)
+			escaped = false
+		case quoted && r == '\\':
+			escaped = true
+		case r == '"':
+			quoted, inArg = !quoted, true
+		case !quoted && (r == ' ' || r == '\t'):
+			if inArg {
+				out = append(out, cur.String())
+				cur.Reset()
+				inArg = false
+			}
+		default:
+			cur.WriteRune(r)
+			inArg = true
+		}
+	}
+	if inArg {
+		out = append(out, cur.String())
+	}
+	return out
 }
 
 // IPVSFile lists the kernel's IPVS virtual services when ip_vs is loaded.

@@ -19,6 +19,7 @@ import (
 	"github.com/kubestrap/kubestrap/poll"
 	"github.com/kubestrap/kubestrap/systemd"
 
+	"github.com/kubestrap/kubestrap/cleanup"
 	"github.com/kubestrap/kubestrap/components/controlplane"
 	"github.com/kubestrap/kubestrap/components/tokens"
 	"github.com/kubestrap/kubestrap/config"
@@ -103,6 +104,9 @@ func NewInitData(cfg *config.Init, opts InitOptions) (InitData, error) {
 		fmt.Fprintf(opts.Out, "[init] advertise address %s: %s\n", choice.Addr, choice.Note)
 	}
 	if err := config.ValidateInit(cfg); err != nil {
+		return nil, err
+	}
+	if err := checkOwnDirs(cfg); err != nil {
 		return nil, err
 	}
 	for i := range cfg.BootstrapTokens {
@@ -252,4 +256,22 @@ func (d *initData) existingToken(ctx context.Context, desc string) (string, erro
 	defer cancel()
 	tok, _, err := tokens.FindByDescription(ctx, c, desc, time.Now())
 	return tok, err
+}
+
+// checkOwnDirs refuses an etcd data dir or certificates dir that is a
+// shared system directory (/var/lib, /home/admin, /etc/kubernetes): reset
+// removes kubestrap's entries there, and data of others must never be
+// mistaken for etcd's.
+func checkOwnDirs(cfg *config.Init) error {
+	if l := cfg.Cluster.Etcd.Local; l != nil && l.DataDir != "" {
+		if err := cleanup.CheckDataDir(l.DataDir); err != nil {
+			return fmt.Errorf("etcd.local.dataDir: %w", err)
+		}
+	}
+	if d := cfg.Cluster.CertificatesDir; d != "" {
+		if err := cleanup.CheckDataDir(d); err != nil {
+			return fmt.Errorf("certificatesDir: %w", err)
+		}
+	}
+	return nil
 }

@@ -2,6 +2,7 @@ package phases
 
 import (
 	"errors"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -85,5 +86,16 @@ func TestInitRecordLoadsAsConfig(t *testing.T) {
 	}
 	if got.Cluster.ControlPlaneEndpoint != "192.168.56.9:6443" || got.NodeRegistration.Name != "cp-1" || !got.UploadCerts {
 		t.Errorf("loaded %+v", got)
+	}
+}
+
+// A shared directory as etcd's data dir is refused before anything runs.
+func TestInitRefusesSharedDataDir(t *testing.T) {
+	for _, dir := range []string{"/var/lib", "/home/admin", "/etc/kubernetes"} {
+		cfg := initCfg(t, func(c *config.Init) { c.Cluster.Etcd.Local = &config.LocalEtcd{DataDir: dir} })
+		_, err := NewInitData(cfg, InitOptions{Out: io.Discard, Env: fakeHost(t)})
+		if err == nil || !strings.Contains(err.Error(), "etcd.local.dataDir") || !strings.Contains(err.Error(), "/var/lib/etcd") {
+			t.Errorf("%s: %v", dir, err)
+		}
 	}
 }

@@ -54,9 +54,12 @@ func ResetPhases() []Phase {
 		{Name: "network", Short: "Remove the pod network: CNI config, links, iptables chains, IPVS", Phases: []Phase{
 			{Name: "cni-config", Short: "Remove kubestrap's CNI conflist, flannel's subnet.env and the IP allocations",
 				Run: resetPhase(runCNIConfig)},
+			// ipvs before links: kube-ipvs0's addresses say which services
+			// are kube-proxy's.
+			{Name: "ipvs", Short: "Delete kube-proxy's IPVS services (on kube-ipvs0 or in the Service CIDR), only if it " +
+				"ran in ipvs mode", Run: resetPhase(runIPVS)},
 			{Name: "links", Short: "Delete the cni0, flannel.1 and kube-ipvs0 links", Run: resetPhase(runLinks)},
 			{Name: "iptables", Short: "Delete the KUBE-* and FLANNEL* chains and the jumps to them", Run: resetPhase(runIPTables)},
-			{Name: "ipvs", Short: "Clear IPVS services, only if kube-proxy ran in ipvs mode", Run: resetPhase(runIPVS)},
 		}},
 		{Name: "preflight-fixes", Short: "List the host changes of `preflight --fix`, which reset leaves, with how to revert them",
 			Run: resetPhase(runPreflightFixes)},
@@ -284,8 +287,9 @@ func kubernetesDirOwned() cleanup.Owned {
 	}
 	return cleanup.Owned{
 		Entries: []string{layout.AdminConf, layout.SuperAdminConf, layout.KubeletConf, layout.ControllerManagerConf,
-			layout.SchedulerConf, layout.BootstrapKubeletConf, layout.InitRecord, layout.JoinRecord, layout.PKISubdir},
-		Dirs: map[string]cleanup.Owned{layout.ManifestsSubdir: {Entries: manifests}},
+			layout.SchedulerConf, layout.BootstrapKubeletConf, layout.InitRecord, layout.JoinRecord},
+		Dirs: map[string]cleanup.Owned{layout.ManifestsSubdir: {Entries: manifests},
+			layout.PKISubdir: cleanup.CertificatesDirOwned()},
 	}
 }
 
@@ -307,17 +311,15 @@ func runRemoveFiles(ctx context.Context, d ResetData) (string, error) {
 	default:
 		errs = append(errs, f.Remove(layout.KubeletDir))
 	}
-	for _, dir := range []string{dataDir, certDir} {
-		if dir == dataDir && keepRegisteredData(ctx, d, dataDir) {
-			continue
-		}
-		if err := cleanup.SafeToRemove(dir); err != nil {
-			errs = append(errs, err)
-			continue
-		}
-		if dir != layout.PKIDir {
-			errs = append(errs, f.Remove(dir))
-		}
+	if !keepRegisteredData(ctx, d, dataDir) {
+		errs = append(errs, cleanOwnedDir(dataDir, func() error { _, err := f.CleanEtcdDataDir(dataDir); return err }))
+	}
+	// The default certificates dir is cleaned with /etc/kubernetes below.
+	if certDir != layout.PKIDir {
+		errs = append(errs, cleanOwnedDir(certDir, func() error {
+			_, err := f.Clean(certDir, cleanup.CertificatesDirOwned())
+			return err
+		}))
 	}
 	_, err = f.Clean(layout.KubernetesDir, kubernetesDirOwned())
 	errs = append(errs, err)
@@ -329,6 +331,16 @@ func runRemoveFiles(ctx context.Context, d ResetData) (string, error) {
 		return "no kubestrap files on this node", nil
 	}
 	return fmt.Sprintf("%s%d paths removed (the etcd data dir is %s)", dryRunPrefix(d), n, dataDir), nil
+}
+
+// cleanOwnedDir cleans a configured directory by kubestrap's own entries
+// only (anything else there stays and is reported), after refusing one
+// whose contents are plainly not only kubestrap's (/, /var/lib, /home/x).
+func cleanOwnedDir(dir string, clean func() error) error {
+	if err := cleanup.CheckDataDir(dir); err != nil {
+		return err
+	}
+	return clean()
 }
 
 // CNI state of kubestrap's pod network besides the conflist: flannel's
@@ -412,27 +424,46 @@ func runIPTables(_ context.Context, d ResetData) (string, error) {
 	return dryRunPrefix(d) + "removed " + strings.Join(summary, ", "), nil
 }
 
+// runIPVS deletes kube-proxy's IPVS virtual services one by one: those on
+// its kube-ipvs0 link or inside the Service CIDR, and only when kube-proxy
+// ran in ipvs mode (kube-ipvs0 exists). Anything else — a keepalived/LVS
+// virtual server for the API VIP — is not kube-proxy's and stays; kubeadm
+// leaves IPVS alone altogether.
 func runIPVS(_ context.Context, d ResetData) (string, error) {
-	n, _, err := cleanup.IPVSServices(d.Env().Root)
+	all, _, err := cleanup.ReadIPVSServices(d.Env().Root)
 	if err != nil {
 		return "", err
 	}
-	if n == 0 {
-		return "no IPVS (kube-proxy runs in iptables mode)", nil
+	addrs, err := d.Host().LinkAddrs(cleanup.KubeProxyLink)
+	if err != nil {
+		return "", err
 	}
-	what := fmt.Sprintf("%d IPVS virtual services", n)
+	if len(addrs) == 0 {
+		return "kube-proxy did not run in ipvs mode (no " + cleanup.KubeProxyLink + "): IPVS left alone", nil
+	}
+	cidrs, err := cleanup.ParseServiceCIDRs(d.ServiceSubnet())
+	if err != nil {
+		return "", err
+	}
+	svcs := cleanup.KubeProxyServices(all, cidrs, addrs)
+	if len(svcs) == 0 {
+		return "no IPVS services of kube-proxy's", nil
+	}
+	what := fmt.Sprintf("%d IPVS virtual services of kube-proxy's", len(svcs))
 	if _, err := d.Env().LookPath("ipvsadm"); err != nil {
 		d.Report().Leave(cleanup.Left{What: what, Why: "ipvsadm is not installed",
-			HowToRevert: "install ipvsadm, then `ipvsadm --clear`"})
+			HowToRevert: "install ipvsadm, then `ipvsadm -D -t ADDR:PORT` for each (`ipvsadm -Ln` lists them)"})
 		return "left " + what + ": no ipvsadm", nil
 	}
-	if !d.DryRun() {
-		if out, err := d.Env().Run("ipvsadm", "--clear"); err != nil {
-			return "", fmt.Errorf("ipvsadm --clear: %w: %s", err, out)
+	for _, s := range svcs {
+		if !d.DryRun() {
+			if out, err := d.Env().Run("ipvsadm", s.DeleteArgs()...); err != nil {
+				return "", fmt.Errorf("ipvsadm %s: %w: %s", strings.Join(s.DeleteArgs(), " "), err, out)
+			}
 		}
+		d.Report().Removed("IPVS service " + s.String())
 	}
-	d.Report().Removed(what + " (ipvsadm --clear)")
-	return dryRunPrefix(d) + "cleared " + what, nil
+	return dryRunPrefix(d) + "deleted " + what + fmt.Sprintf(" (%d others left)", len(all)-len(svcs)), nil
 }
 
 // runPreflightFixes reports what `preflight --fix` changed on this host:

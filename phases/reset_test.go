@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -250,7 +251,7 @@ func TestEveryResetPhaseRunsAlone(t *testing.T) {
 			}
 		},
 		"network/ipvs": func(t *testing.T, _ *usedNode, _ ResetData, out string) {
-			if !strings.Contains(out, "no IPVS (kube-proxy runs in iptables mode)") {
+			if !strings.Contains(out, "kube-proxy did not run in ipvs mode (no kube-ipvs0): IPVS left alone") {
 				t.Errorf("output:\n%s", out)
 			}
 		},
@@ -489,5 +490,66 @@ func TestResetKeepsDataOfAMemberStillRegistered(t *testing.T) {
 	}
 	if n.exists("/var/lib/etcd/member") {
 		t.Error("kept the data of a member no longer registered")
+	}
+}
+
+// kube-proxy in ipvs mode next to keepalived's LVS virtual server for the
+// API VIP: reset deletes kube-proxy's services one by one (on kube-ipvs0 or
+// in the Service CIDR) and leaves the VIP; no --clear.
+func TestResetIPVSDeletesOnlyKubeProxysServices(t *testing.T) {
+	n := newUsedNode(t)
+	writeFile(t, n.env.Root.Path("/proc/net/ip_vs"), "IP Virtual Server version 1.2.1 (size=4096)\n"+
+		"Prot LocalAddress:Port Scheduler Flags\n  -> RemoteAddress:Port Forward Weight ActiveConn InActConn\n"+
+		"TCP  0A600001:01BB rr\n  -> AC120002:192B      Masq    1      0          0\n"+
+		"TCP  C0A83864:192B rr\n  -> C0A8380A:192B      Route   1      0          0\n"+
+		"UDP  0A60000A:0035 rr\n")
+	var ran []string
+	n.env.LookPath = func(string) (string, error) { return "/usr/sbin/ipvsadm", nil }
+	n.env.Run = func(name string, args ...string) ([]byte, error) {
+		ran = append(ran, name+" "+strings.Join(args, " "))
+		return nil, nil
+	}
+	d := n.data(false, false)
+	h := d.Host()
+	h.LinkAddrs = func(string) ([]netip.Addr, error) { return []netip.Addr{netip.MustParseAddr("10.96.0.1")}, nil }
+	d = NewResetData(ResetOptions{Out: &bytes.Buffer{}, Env: n.env, Systemd: n.sd, Host: h, Client: n.client,
+		EtcdClient: func([]string, etcd.TLSFiles) (EtcdCluster, error) { return n.etcd, nil }})
+	out, err := runAlone(t, &Runner{Command: "reset", Phases: ResetPhases()}, "network/ipvs", d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"ipvsadm -D -t 10.96.0.1:443", "ipvsadm -D -u 10.96.0.10:53"}
+	if !reflect.DeepEqual(ran, want) {
+		t.Errorf("ran %q, want %q (the LVS VIP 192.168.56.100:6443 must stay)\n%s", ran, want, out)
+	}
+}
+
+// etcd's data dir set to a directory an admin's files share: reset removes
+// etcd's member/ only, the rest stays and is reported; a second run is a
+// no-op.
+func TestResetRemovesOnlyEtcdsEntriesFromASharedDataDir(t *testing.T) {
+	n := newUsedNodeWith(t, func(c *config.Init) { c.Cluster.Etcd.Local = &config.LocalEtcd{DataDir: "/srv/shared"} })
+	writeFile(t, n.env.Root.Path("/srv/shared/member/snap/db"), "x")
+	writeFile(t, n.env.Root.Path("/srv/shared/canary"), "keep")
+	if err := os.RemoveAll(n.env.Root.Path("/var/lib/etcd")); err != nil { // only the custom dir here
+		t.Fatal(err)
+	}
+	r := &Runner{Command: "reset", Phases: ResetPhases()}
+	d := n.data(false, false)
+	if _, err := runAlone(t, r, "remove-files", d); err != nil {
+		t.Fatal(err)
+	}
+	if n.exists("/srv/shared/member") || !n.exists("/srv/shared/canary") {
+		t.Errorf("member removed: %v, canary kept: %v", !n.exists("/srv/shared/member"), n.exists("/srv/shared/canary"))
+	}
+	if left := leftWhat(d); !strings.Contains(left, "/srv/shared/canary") {
+		t.Errorf("the canary is not reported: %s", left)
+	}
+	again := n.data(false, false)
+	if _, err := runAlone(t, r, "remove-files", again); err != nil {
+		t.Fatal(err)
+	}
+	if again.Report().Changed() {
+		t.Errorf("second run removed %v", again.Report().Snapshot().Removed)
 	}
 }

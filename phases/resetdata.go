@@ -60,6 +60,8 @@ type ResetData interface {
 	CRIEndpoint() string
 	// CNIConfDir is where the runtime reads CNI network configs.
 	CNIConfDir() string
+	// ServiceSubnet is the recorded Service CIDR(s), else the default.
+	ServiceSubnet() string
 	// Close closes the etcd client.
 	Close()
 }
@@ -258,4 +260,11 @@ func (d *resetData) CNIConfDir() string {
 		return c.CNIConfDir
 	}
 	return "/etc/cni/net.d"
+}
+
+func (d *resetData) ServiceSubnet() string {
+	if r := d.initRecord(); r != nil && r.Cluster.Networking.ServiceSubnet != "" {
+		return r.Cluster.Networking.ServiceSubnet
+	}
+	return config.DefaultServiceSubnet
 }

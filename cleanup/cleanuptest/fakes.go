@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"net/netip"
 	"os"
 	"sort"
 	"strings"
@@ -113,7 +114,21 @@ func (f Links) Delete(n string) error {
 type IPTables struct {
 	Rules map[string]map[string][]string
 	Calls []string
+	// AfterList, when set, runs after each List: a test edits Rules there
+	// as firewalld or kube-proxy would between a reset's List and Delete.
+	AfterList func(table, chain string)
 }
+
+// NotExistError is what the fake returns for a rule that is not there,
+// as *iptables.Error does with IsNotExist.
+type NotExistError struct{ Rule string }
+
+func (e NotExistError) Error() string {
+	return "iptables: Bad rule (does a matching rule exist in that chain?): " + e.Rule
+}
+
+// IsNotExist is true, like that of *iptables.Error for a missing rule.
+func (NotExistError) IsNotExist() bool { return true }
 
 var _ cleanup.IPTables = (*IPTables)(nil)
 
@@ -129,18 +144,47 @@ func (f *IPTables) ListChains(table string) ([]string, error) {
 
 // List implements cleanup.IPTables.
 func (f *IPTables) List(table, chain string) ([]string, error) {
-	return append([]string{"-P " + chain + " ACCEPT"}, f.Rules[table][chain]...), nil
+	out := append([]string{"-P " + chain + " ACCEPT"}, f.Rules[table][chain]...)
+	if f.AfterList != nil {
+		f.AfterList(table, chain)
+	}
+	return out, nil
 }
 
-// DeleteById implements cleanup.IPTables.
-func (f *IPTables) DeleteById(table, chain string, id int) error {
-	r := f.Rules[table][chain]
-	if id < 1 || id > len(r) {
-		return errors.New("index of deletion too big")
+// Delete implements cleanup.IPTables: it deletes the first rule whose
+// line, written back as iptables -S writes it, is "-A chain rulespec".
+func (f *IPTables) Delete(table, chain string, rulespec ...string) error {
+	line := "-A " + chain
+	for _, a := range rulespec {
+		line += " " + saveQuote(a)
 	}
-	f.Calls = append(f.Calls, "delete "+table+"/"+chain+" "+r[id-1])
-	f.Rules[table][chain] = append(r[:id-1:id-1], r[id:]...)
-	return nil
+	r := f.Rules[table][chain]
+	for i := range r {
+		if r[i] == line {
+			f.Calls = append(f.Calls, "delete "+table+"/"+chain+" "+line)
+			f.Rules[table][chain] = append(r[:i:i], r[i+1:]...)
+			return nil
+		}
+	}
+	return NotExistError{Rule: table + "/" + line}
+}
+
+// saveQuote quotes an argument with spaces or quotes (a comment) as
+// iptables -S does: in double quotes, with " \ and ' escaped.
+func saveQuote(a string) string {
+	if a != "" && !strings.ContainsAny(a, " \t\"\\'") {
+		return a
+	}
+	var b strings.Builder
+	b.WriteByte('"')
+	for _, c := range a {
+		if strings.ContainsRune("\"\\'", c) {
+			b.WriteByte('\\')
+		}
+		b.WriteRune(c)
+	}
+	b.WriteByte('"')
+	return b.String()
 }
 
 // ClearChain implements cleanup.IPTables.
@@ -205,5 +249,7 @@ func Host(root hostfs.Root, rt *Runtime, links Links, ipt *IPTables) cleanup.Hos
 			}
 			return ipt, nil
 		},
+		// No kube-ipvs0 addresses; a test that needs some sets its own.
+		LinkAddrs: func(string) ([]netip.Addr, error) { return nil, nil },
 	}
 }
