@@ -31,12 +31,13 @@ test-bundle:
 ## test-scripts: the release's install.sh against a fake release in temp dirs (seconds; no root needed)
 test-scripts:
 	release/install_test.sh
+	ansible/check_test.sh
 
 ## test-unit: the fast inner loop (seconds)
 test-unit:
 	go test $(GO_TEST_FLAGS) -race -count=1 ./...
 
-## lint: gofmt, go vet, staticcheck and shellcheck must be clean; the Vagrantfile must parse
+## lint: gofmt, go vet, staticcheck, shellcheck and ansible-lint (production profile) must be clean; the Vagrantfile must parse
 # The shell scripts: lab/, vagrant/, release/, ansible/ and bundle/ *.sh, the lab
 # node's scripts (files under lab/node with a sh/bash #! line), the CI entry point.
 SHELL_SCRIPTS = $(shell git ls-files ':(glob)lab/*.sh' ':(glob)vagrant/*.sh' ':(glob)release/*.sh' ':(glob)ansible/*.sh' ':(glob)bundle/*.sh' ':(glob)components/addons/*.sh' .ci/run; \
@@ -50,6 +51,8 @@ lint:
 	shellcheck -x $(SHELL_SCRIPTS)
 	@command -v ruby >/dev/null || { echo "ruby is missing (it checks the Vagrantfile's syntax): apt-get install ruby"; exit 1; }
 	ruby -c vagrant/Vagrantfile >/dev/null
+	@command -v ansible-lint >/dev/null || { echo "ansible-lint is missing: apt-get install ansible-lint"; exit 1; }
+	cd ansible && ansible-lint --offline --profile production
 
 fmt:
 	gofmt -w $$(git ls-files '*.go')

@@ -71,6 +71,24 @@ func (r *run) reset(ctx context.Context, h *hostRun) error {
 		detail = "reset: kubestrap's files, pods, network and etcd member removed"
 	}
 	r.step(h, "reset", res.Changed, detail, time.Since(t0))
+	return r.removeUpDir(ctx, h)
+}
+
+// removeUpDir removes what up put on the host (the release, the images,
+// init's configuration), so that a reset host keeps nothing of the cluster.
+func (r *run) removeUpDir(ctx context.Context, h *hostRun) error {
+	t0 := time.Now()
+	q := shellQuote(upDir)
+	out, err := h.m.Run(ctx, "remove "+upDir, fmt.Sprintf("test ! -e %s || { rm -rf %s && echo removed; }", q, q), nil)
+	if err != nil {
+		return err
+	}
+	removed := strings.Contains(string(out), "removed")
+	detail := upDir + " was not there"
+	if removed {
+		detail = upDir + " removed"
+	}
+	r.step(h, "remove files", removed, detail, time.Since(t0))
 	return nil
 }
 

@@ -377,6 +377,19 @@ func splitLines(s string) []string { return strings.Split(strings.TrimSpace(s), 
 // and cluster documents, with the host's name and node IP, and the
 // certificates uploaded when more control planes will join.
 func initConfig(c *Cluster, h Host) ([]byte, error) {
+	return config.MarshalInit(initDocs(c, h))
+}
+
+// uploadCertsConfig is initConfig with the certificate key the
+// certificates are to be encrypted with: it is only ever written to a 0600
+// file.
+func uploadCertsConfig(c *Cluster, h Host, key string) ([]byte, error) {
+	ic := initDocs(c, h)
+	ic.CertificateKey, ic.UploadCerts = key, true
+	return config.MarshalInit(ic)
+}
+
+func initDocs(c *Cluster, h Host) *config.Init {
 	var ic config.Init
 	if c.Spec.Init != nil {
 		ic.InitConfiguration = *c.Spec.Init // a shallow copy: only scalars are set below
@@ -391,7 +404,7 @@ func initConfig(c *Cluster, h Host) ([]byte, error) {
 	if len(c.ControlPlanes()) > 1 {
 		ic.UploadCerts = true
 	}
-	return config.MarshalInit(&ic)
+	return &ic
 }
 
 // joinConfig is a joining host's JoinConfiguration.

@@ -243,15 +243,9 @@ func (r *run) joinData(ctx context.Context, first *hostRun, info tokens.JoinInfo
 		return info, err
 	}
 	if controlPlanes {
-		key, err := newCertificateKey()
-		if err != nil {
+		if fresh.CertificateKey, err = r.uploadCerts(ctx, first); err != nil {
 			return info, err
 		}
-		if _, err := first.m.Run(ctx, "init phase upload-certs", kubestrapCmd("init", "phase", "upload-certs",
-			"--config", upDir+"/init.yaml", "--upload-certs", "--certificate-key", key), nil); err != nil {
-			return info, err
-		}
-		fresh.CertificateKey = key
 	}
 	r.step(first, "join token", true, "a 1-hour token for the hosts to join", time.Since(t0))
 	return fresh, nil
@@ -265,14 +259,40 @@ func newCertificateKey() (string, error) {
 	return hex.EncodeToString(b), nil
 }
 
+// uploadCerts uploads the control-plane certificates again under a new
+// key. The key reaches kubestrap in a 0600 copy of init's configuration, not
+// on the command line (ps and sudo's log show that), and the copy is removed
+// even when the run is cancelled.
+func (r *run) uploadCerts(ctx context.Context, h *hostRun) (key string, err error) {
+	if key, err = newCertificateKey(); err != nil {
+		return "", err
+	}
+	cfg, err := uploadCertsConfig(r.cluster, h.Host, key)
+	if err != nil {
+		return "", err
+	}
+	path := upDir + "/upload-certs.yaml"
+	defer func() { err = errors.Join(err, removeSecret(ctx, h, path)) }()
+	if _, err := r.putFile(ctx, h, path, cfg, "0600"); err != nil {
+		return "", err
+	}
+	if _, err := h.m.Run(ctx, "kubestrap init phase upload-certs",
+		kubestrapCmd("init", "phase", "upload-certs", "--config", path, "--upload-certs"), nil); err != nil {
+		return "", err
+	}
+	return key, nil
+}
+
 // join runs `kubestrap join` with a JoinConfiguration written to a 0600
-// file (the token never appears on a command line), then removes the file.
-func (r *run) join(ctx context.Context, h *hostRun, info tokens.JoinInfo) error {
+// file (the token never appears on a command line), then removes the file,
+// also when the join fails or the run is cancelled.
+func (r *run) join(ctx context.Context, h *hostRun, info tokens.JoinInfo) (err error) {
 	cfg, err := joinConfig(h.Host, info)
 	if err != nil {
 		return err
 	}
 	path := upDir + "/join.yaml"
+	defer func() { err = errors.Join(err, removeSecret(ctx, h, path)) }()
 	if _, err := r.putFile(ctx, h, path, cfg, "0600"); err != nil {
 		return err
 	}
@@ -282,16 +302,26 @@ func (r *run) join(ctx context.Context, h *hostRun, info tokens.JoinInfo) error 
 	}
 	t0 := time.Now()
 	res, err := r.kubestrapJSONRaw(ctx, h, "join", args...)
-	_, rmErr := h.m.Run(ctx, "remove join.yaml", "rm -f "+path, nil)
 	if err != nil {
 		return err
-	}
-	if rmErr != nil {
-		return rmErr
 	}
 	r.step(h, "join", res.Changed, "joined as "+h.Role, time.Since(t0))
 	h.joined = true
 	return nil
+}
+
+// removeTimeout bounds the removal of a secret file, which runs on a
+// context of its own.
+const removeTimeout = 30 * time.Second
+
+// removeSecret removes a file holding a secret, and the temporary file an
+// interrupted write leaves. ctx's cancellation (Ctrl-C) is ignored: it is
+// what most needs the file gone.
+func removeSecret(ctx context.Context, h *hostRun, path string) error {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), removeTimeout)
+	defer cancel()
+	_, err := h.m.Run(ctx, "remove "+path, "rm -f "+shellQuote(path)+" "+shellQuote(path+".tmp"), nil)
+	return err
 }
 
 // waitReady waits until every node is Ready (the pod network is up on

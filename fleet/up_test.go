@@ -31,6 +31,13 @@ type fakeCluster struct {
 	uploadedKey string
 	cpJoins     int
 	log         []string
+	scripts     []string // every script run, with its host
+	// interrupt, when a step's name starts with it, cancels the run there
+	// as Ctrl-C would: cancel is called and the step fails.
+	interrupt string
+	cancel    context.CancelFunc
+	// undeadlined names the removals run without a deadline of their own.
+	undeadlined []string
 }
 
 type fakeMachine struct {
@@ -56,11 +63,21 @@ func (fc *fakeCluster) dial(_ context.Context, h Host, _ bool) (Machine, error) 
 
 func (m *fakeMachine) Close() error { return nil }
 
-func (m *fakeMachine) Run(_ context.Context, name, script string, stdin io.Reader) ([]byte, error) {
+func (m *fakeMachine) Run(ctx context.Context, name, script string, stdin io.Reader) ([]byte, error) {
 	m.c.mu.Lock()
 	defer m.c.mu.Unlock()
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("%s: %w", name, err) // as sshMachine: nothing runs
+	}
 	m.c.log = append(m.c.log, m.id+" "+name)
+	m.c.scripts = append(m.c.scripts, m.id+" "+script)
 	f := strings.Fields(script)
+	if _, ok := ctx.Deadline(); !ok && f[0] == "rm" {
+		m.c.undeadlined = append(m.c.undeadlined, name)
+	}
+	if m.c.interrupt != "" && strings.HasPrefix(name, m.c.interrupt) {
+		return nil, m.interrupted(name, f, stdin)
+	}
 	switch {
 	case strings.HasPrefix(name, "sha256 of "):
 		p := strings.TrimPrefix(name, "sha256 of ")
@@ -105,14 +122,63 @@ func (m *fakeMachine) Run(_ context.Context, name, script string, stdin io.Reade
 	case f[0] == kubestrapPath:
 		return m.kubestrap(f[1:])
 	case f[0] == "rm":
-		delete(m.files, f[len(f)-1])
+		for _, p := range f[2:] {
+			delete(m.files, strings.Trim(p, "'"))
+		}
 		return nil, nil
+	case f[0] == "test" && strings.Contains(script, "rm -rf"):
+		return m.removeTree(strings.Trim(f[3], "'")), nil
 	case strings.Contains(script, "kubectl"):
 		return nil, nil
 	case f[0] == "cat":
 		return []byte("admin kubeconfig"), nil
 	}
 	return nil, fmt.Errorf("fake host: unexpected script %q", script)
+}
+
+// interrupted cancels the run in the middle of a step: a write leaves its
+// temporary file behind, as `cat >tmp` killed half-way does.
+func (m *fakeMachine) interrupted(name string, f []string, stdin io.Reader) error {
+	m.c.cancel()
+	if f[0] == "umask" {
+		data, _ := io.ReadAll(stdin)
+		m.files[strings.TrimPrefix(name, "write ")+".tmp"] = data
+	}
+	return fmt.Errorf("%s: %w", name, context.Canceled)
+}
+
+func (m *fakeMachine) removeTree(dir string) []byte {
+	removed := false
+	for p := range m.files {
+		if p == dir || strings.HasPrefix(p, dir+"/") {
+			delete(m.files, p)
+			removed = true
+		}
+	}
+	if removed {
+		return []byte("removed\n")
+	}
+	return nil
+}
+
+// flagValue is the argument after flag, or "".
+func flagValue(args []string, flag string) string {
+	for i := 0; i+1 < len(args); i++ {
+		if args[i] == flag {
+			return args[i+1]
+		}
+	}
+	return ""
+}
+
+// configKey is the certificateKey of a config file on the host.
+func (m *fakeMachine) configKey(path string) string {
+	for _, l := range strings.Split(string(m.files[path]), "\n") {
+		if k, ok := strings.CutPrefix(strings.TrimSpace(l), "certificateKey: "); ok {
+			return k
+		}
+	}
+	return ""
 }
 
 func jsonOut(v map[string]any) ([]byte, error) { return json.Marshal(v) }
@@ -149,7 +215,10 @@ func (m *fakeMachine) kubestrap(args []string) ([]byte, error) {
 		info["changed"], info["token"] = true, "ghijkl.0123456789abcdef"
 		return jsonOut(info)
 	case "init phase":
-		m.c.uploadedKey = args[len(args)-3] // ... --certificate-key K -o json
+		m.c.uploadedKey = flagValue(args, "--certificate-key")
+		if f := flagValue(args, "--config"); f != "" && m.configKey(f) != "" {
+			m.c.uploadedKey = m.configKey(f)
+		}
 		return nil, nil
 	case "join --config":
 		cfg := string(m.files[upDir+"/join.yaml"])

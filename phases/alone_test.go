@@ -440,3 +440,33 @@ func TestEveryControlPlaneJoinPhaseRunsAlone(t *testing.T) {
 		})
 	}
 }
+
+// upload-certs alone makes a key: it is kept in a 0600 file and printed in
+// no phase line (Ansible and CI keep those).
+func TestUploadCertsKeepsANewKeyOutOfTheLog(t *testing.T) {
+	env := fakeHost(t)
+	client := fake.NewSimpleClientset()
+	cfg := initCfg(t, func(c *config.Init) { c.UploadCerts, c.Cluster.ControlPlaneEndpoint = true, "192.168.56.9:6443" })
+	out := &bytes.Buffer{}
+	d, err := NewInitData(cfg, InitOptions{Out: out, Env: env, Client: client, Systemd: &systemdtest.Fake{},
+		AgentBinary: fakeAgent(t), Ignore: preflight.NewIgnoreSet("all")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := &Runner{Command: "init", Phases: InitPhases(), Out: out}
+	for _, p := range []string{"certs", "upload-certs"} {
+		if err := r.RunPhase(context.Background(), p, d); err != nil {
+			t.Fatalf("%s: %v\n%s", p, err, out)
+		}
+	}
+	key, err := os.ReadFile(env.Root.Path(CertificateKeyFile))
+	if err != nil || len(strings.TrimSpace(string(key))) != 64 {
+		t.Fatalf("kept key: %q, %v", key, err)
+	}
+	if st, _ := os.Stat(env.Root.Path(CertificateKeyFile)); st.Mode().Perm() != 0o600 {
+		t.Errorf("key file mode %v", st.Mode().Perm())
+	}
+	if strings.Contains(out.String(), strings.TrimSpace(string(key))) || !strings.Contains(out.String(), CertificateKeyFile) {
+		t.Errorf("output:\n%s", out)
+	}
+}

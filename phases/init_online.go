@@ -104,21 +104,32 @@ func uploadCertsPhase() Phase {
 	return p
 }
 
+// CertificateKeyFile keeps a certificate key kubestrap made (0600), so
+// that a key made by `init phase upload-certs` run alone can be found
+// without printing it in a log line; reset removes it.
+const CertificateKeyFile = "/var/lib/kubestrap/certificate-key"
+
 func runUploadCerts(ctx context.Context, d InitData, c kubernetes.Interface) (string, error) {
 	cfg := d.Cfg()
+	how := "the certificate key given in the configuration"
 	if cfg.CertificateKey == "" {
 		key, err := certs.NewCertificateKey()
 		if err != nil {
 			return "", err
 		}
 		cfg.CertificateKey = key
+		if err := hostfs.WriteFileAtomic(d.HostPath(CertificateKeyFile), []byte(key+"\n"), 0o600); err != nil {
+			return "", err
+		}
+		how = "a new certificate key, kept in " + CertificateKeyFile + " (0600)"
 	}
 	if _, err := controlplane.UploadCerts(ctx, c, d.CertDir(), cfg.CertificateKey, time.Now()); err != nil {
 		return "", err
 	}
-	// The key is printed only where the user asked for it: this line and
-	// the join command (as kubeadm does); never in logs of other phases.
-	return "uploaded to kube-system/" + controlplane.CertsSecret + " for 2 h; certificate key: " + cfg.CertificateKey, nil
+	// The key itself is in no log line (Ansible and CI keep those): the
+	// join command that init prints at the end carries it, as kubeadm's.
+	return "uploaded to kube-system/" + controlplane.CertsSecret + " for 2 h, encrypted with " + how +
+		"; `kubestrap init phase upload-certs --upload-certs` uploads them again under a fresh one", nil
 }
 
 func runMarkControlPlane(ctx context.Context, d InitData, c kubernetes.Interface) (string, error) {

@@ -322,7 +322,7 @@ func runRemoveFiles(ctx context.Context, d ResetData) (string, error) {
 		}))
 	}
 	_, err = f.Clean(layout.KubernetesDir, kubernetesDirOwned())
-	errs = append(errs, err)
+	errs = append(errs, err, f.Remove(CertificateKeyFile))
 	if err := errors.Join(errs...); err != nil {
 		return "", err
 	}
