@@ -83,7 +83,7 @@ func runDownloadCerts(ctx context.Context, d JoinData) (string, error) {
 		if missing := missingFiles(certDir, sharedCAFiles); len(missing) > 0 {
 			return "", fmt.Errorf("a control-plane join needs the cluster's shared certificates: pass --certificate-key "+
 				"(printed by `kubestrap init --upload-certs`, or made anew with `kubestrap init phase upload-certs "+
-				"--upload-certs` on a control-plane node), or copy them to %s (missing: %s)", certDir, strings.Join(missing, ", "))
+				"--upload-certs` on a control-plane node, which keeps it in "+CertificateKeyFile+"), or copy them to %s (missing: %s)", certDir, strings.Join(missing, ", "))
 		}
 		return "using the shared certificates already in " + certDir, nil
 	}

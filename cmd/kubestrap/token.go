@@ -111,7 +111,8 @@ func newTokenCreateCommand(out io.Writer, kubeconfig *string) *cobra.Command {
 	cmd.Flags().StringVar(&description, "description", "", "a note stored with the token")
 	cmd.Flags().BoolVar(&printJoin, "print-join-command", false, "print the whole join command")
 	cmd.Flags().StringVar(&certificateKey, "certificate-key", "", "with --print-join-command: print the control-plane join "+
-		"command for this key (the certificates must be uploaded with it: `kubestrap init phase upload-certs --upload-certs`)")
+		"command for this key (the certificates must be uploaded with it: `kubestrap init phase upload-certs --upload-certs`, "+
+		"which keeps a key it makes in "+phases.CertificateKeyFile+")")
 	cmd.Flags().StringVarP(&output, "output", "o", "", "json: the join information as JSON")
 	return cmd
 }
