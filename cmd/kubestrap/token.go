@@ -16,11 +16,11 @@ import (
 	bootstraputil "k8s.io/cluster-bootstrap/token/util"
 
 	"github.com/kubestrap/kubestrap/certs"
-	"github.com/kubestrap/kubestrap/phases"
 	"github.com/kubestrap/kubestrap/components/tokens"
 	"github.com/kubestrap/kubestrap/config"
 	"github.com/kubestrap/kubestrap/join"
 	"github.com/kubestrap/kubestrap/layout"
+	"github.com/kubestrap/kubestrap/phases"
 )
 
 func newTokenCommand(out io.Writer) *cobra.Command {
