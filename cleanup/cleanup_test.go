@@ -231,3 +231,50 @@ func TestReportJSONShape(t *testing.T) {
 		t.Errorf("dry-run report: %s", b)
 	}
 }
+
+func TestSelfBindMount(t *testing.T) {
+	for _, tc := range []struct {
+		name, info string
+		want       bool
+	}{
+		{"the kubelet's bind of itself on a volume at /var", "22 1 0:30 / / rw - overlay overlay rw\n" +
+			"40 22 8:1 /docker/volumes/v/_data /var rw - ext4 /dev/sda1 rw\n" +
+			"90 40 8:1 /docker/volumes/v/_data/lib/kubelet /var/lib/kubelet rw shared:5 - ext4 /dev/sda1 rw\n", true},
+		{"on the root file system", "22 1 8:1 / / rw - ext4 /dev/sda1 rw\n" +
+			"90 22 8:1 /var/lib/kubelet /var/lib/kubelet rw shared:5 - ext4 /dev/sda1 rw\n", true},
+		{"an admin's own volume", "22 1 8:1 / / rw - ext4 /dev/sda1 rw\n" +
+			"90 22 8:17 / /var/lib/kubelet rw - xfs /dev/sdb1 rw\n", false},
+		{"not a mount point", "22 1 8:1 / / rw - ext4 /dev/sda1 rw\n", false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			root := hostfs.Root(t.TempDir())
+			if err := os.MkdirAll(root.Path("/proc/self"), 0o755); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(root.Path(cleanup.MountInfoFile), []byte(tc.info), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			if got, err := cleanup.SelfBindMount(root, "/var/lib/kubelet"); err != nil || got != tc.want {
+				t.Errorf("SelfBindMount = %v, %v; want %v", got, err, tc.want)
+			}
+		})
+	}
+}
+
+// After reset, kube-proxy's empty filter/nat/mangle tables go; a table
+// with anything in it (Docker's, a DROP policy) stays.
+func TestRemoveUnusedTables(t *testing.T) {
+	filter, nat, nat6 := cleanup.NFTable{Family: "ip", Name: "filter"}, cleanup.NFTable{Family: "ip", Name: "nat"},
+		cleanup.NFTable{Family: "ip6", Name: "nat"}
+	n := &cleanuptest.NFT{Present: []cleanup.NFTable{filter, nat, nat6}, Used: map[cleanup.NFTable]bool{nat: true}}
+	if gone, err := cleanup.RemoveUnusedTables(n, true); err != nil || len(gone) != 2 || len(n.Deleted) != 0 {
+		t.Fatalf("dry run: %v, %v, deleted %v", gone, err, n.Deleted)
+	}
+	gone, err := cleanup.RemoveUnusedTables(n, false)
+	if err != nil || !reflect.DeepEqual(n.Deleted, []cleanup.NFTable{filter, nat6}) || len(gone) != 2 {
+		t.Fatalf("gone %v, %v, deleted %v", gone, err, n.Deleted)
+	}
+	if again, _ := cleanup.RemoveUnusedTables(n, false); len(again) != 0 {
+		t.Errorf("second run removed %v", again)
+	}
+}

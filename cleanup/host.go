@@ -20,10 +20,12 @@ type Host struct {
 	// LinkAddrs lists a link's addresses (none when it does not exist):
 	// those of kube-ipvs0 tell kube-proxy's IPVS services from others'.
 	LinkAddrs func(name string) ([]netip.Addr, error)
+	// NFTables is the kernel's nftables, where iptables-nft keeps tables.
+	NFTables NFTables
 }
 
 // RealHost is the running host.
 func RealHost() Host {
 	return Host{Unmount: syscall.Unmount, CRI: DialCRI, Links: Netlink{}, IPTables: OpenIPTables,
-		LinkAddrs: LinkAddrs}
+		LinkAddrs: LinkAddrs, NFTables: Netfilter{}}
 }

@@ -85,3 +85,62 @@ func Unmount(root hostfs.Root, targets []string, unmount func(target string, fla
 	}
 	return done, errors.Join(errs...)
 }
+
+// MountInfoFile has each mount's source root and device, which
+// MountsFile lacks.
+const MountInfoFile = "/proc/self/mountinfo"
+
+type mountInfo struct {
+	dev, root, point string
+}
+
+func readMountInfo(root hostfs.Root) ([]mountInfo, error) {
+	b, err := root.ReadFile(MountInfoFile)
+	if err != nil {
+		return nil, err
+	}
+	var ms []mountInfo
+	for _, line := range strings.Split(string(b), "\n") {
+		// ID PARENT MAJOR:MINOR ROOT MOUNTPOINT OPTIONS ...
+		f := strings.Fields(line)
+		if len(f) >= 5 {
+			ms = append(ms, mountInfo{dev: f[2], root: unescapeMount(f[3]), point: unescapeMount(f[4])})
+		}
+	}
+	return ms, nil
+}
+
+// SelfBindMount reports whether dir is mounted as a bind of itself: the
+// kubelet does that to its root dir to make it rshared, and it outlives
+// the kubelet. Such a mount shows the same device as the mount dir sits
+// on, with dir's own place in that file system as its root. A volume an
+// admin mounted there (another device or root) is not one: it stays.
+func SelfBindMount(root hostfs.Root, dir string) (bool, error) {
+	ms, err := readMountInfo(root)
+	if err != nil {
+		if !root.Exists(MountInfoFile) {
+			return false, nil
+		}
+		return false, err
+	}
+	dir = filepath.Clean(dir)
+	self, parent := -1, -1
+	for i, m := range ms {
+		switch {
+		case m.point == dir:
+			self = i // the last one is on top
+		case isUnder(dir, m.point) && (parent < 0 || len(m.point) >= len(ms[parent].point)):
+			parent = i
+		}
+	}
+	if self < 0 || parent < 0 {
+		return false, nil
+	}
+	p, s := ms[parent], ms[self]
+	rel := strings.TrimPrefix(dir, strings.TrimSuffix(p.point, "/"))
+	return s.dev == p.dev && filepath.Clean(p.root+rel) == s.root, nil
+}
+
+func isUnder(p, dir string) bool {
+	return dir == "/" || strings.HasPrefix(p, strings.TrimSuffix(dir, "/")+"/")
+}

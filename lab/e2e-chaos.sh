@@ -12,8 +12,9 @@
 #  4. `reset phase remove-files` on a control plane whose member is still
 #     registered: its data dir stays, named in the report;
 #  5. a one-node cluster whose etcd data dir an admin's file shares: reset
-#     removes etcd's member/ only, the file stays and is named; a second reset
-#     is a no-op.
+#     removes etcd's member/ only, the file stays and is named; the node is as
+#     before init (no /var/lib/kubelet mount, the same iptables tables); a
+#     second reset is a no-op.
 set -euo pipefail
 # shellcheck source-path=SCRIPTDIR source=e2e-lib.sh
 . "$(dirname "$0")/e2e-lib.sh"
@@ -115,13 +116,19 @@ etcd:
   local:
     dataDir: /srv/shared
 YAML
+tables() { on "$n4" iptables-save | grep '^\*' | sort | paste -sd' ' || true; }
+tables_before=$(tables)
+mount_before=$(on "$n4" sh -c 'mountpoint -q /var/lib/kubelet && echo mounted || echo none')
 on "$n4" kubestrap init --config /root/init.yaml >"$LAB_LOGS/$n4.init.log" 2>&1 || fail "init with a custom data dir (log: $LAB_LOGS/$n4.init.log)"
 on "$n4" sh -c 'echo keep >/srv/shared/canary'
 out=$(on "$n4" kubestrap reset -o json 2>"$LAB_LOGS/$n4.reset.log") || fail "reset of $n4: $(cat "$LAB_LOGS/$n4.reset.log")"
 on "$n4" test -e /srv/shared/canary -a ! -e /srv/shared/member || fail "reset: $(on "$n4" ls -la /srv/shared)"
 jq -e '[.left[].what] | any(contains("/srv/shared/canary"))' <<<"$out" >/dev/null || fail "the canary is not reported as left: $out"
+mount_after=$(on "$n4" sh -c 'mountpoint -q /var/lib/kubelet && echo mounted || echo none')
+[[ $mount_after == "$mount_before" ]] || fail "/var/lib/kubelet: $mount_before before init, $mount_after after reset"
+[[ $(tables) == "$tables_before" ]] || fail "iptables tables: '$tables_before' before init, '$(tables)' after reset"
 again=$(on "$n4" kubestrap reset -o json 2>/dev/null) || fail "second reset: $again"
 [[ $(jq -r .changed <<<"$again") == false ]] || fail "second reset changed something: $again"
-ok "reset removed etcd's member/ from a shared data dir, left the admin's file there and named it; again: a no-op"
+ok "reset removed etcd's member/ from a shared data dir, left the admin's file there and named it; /var/lib/kubelet $mount_after and tables '$tables_before' as before init; again: a no-op"
 
 printf '[e2e] chaos: %d checks passed in %ds\n' "$PASSED" "$((SECONDS - t0))"

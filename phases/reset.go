@@ -261,6 +261,14 @@ func runUnmount(_ context.Context, d ResetData) (string, error) {
 	if err != nil {
 		return "", err
 	}
+	// The kubelet binds its dir onto itself (to make it rshared); that
+	// mount outlives it and is not the host's as it was before init. A
+	// volume an admin mounted there is not such a bind, and stays.
+	if self, err := cleanup.SelfBindMount(root, layout.KubeletDir); err != nil {
+		return "", err
+	} else if self {
+		mounts = append(mounts, layout.KubeletDir)
+	}
 	if !d.DryRun() {
 		if mounts, err = cleanup.Unmount(root, mounts, d.Host().Unmount); err != nil && len(mounts) == 0 {
 			return "", err
@@ -418,10 +426,32 @@ func runIPTables(_ context.Context, d ResetData) (string, error) {
 	if err := errors.Join(errs...); err != nil {
 		return "", err
 	}
+	summary = append(summary, removeUnusedTables(d)...)
 	if len(summary) == 0 {
 		return "no KUBE-* or FLANNEL* chains", nil
 	}
 	return dryRunPrefix(d) + "removed " + strings.Join(summary, ", "), nil
+}
+
+// removeUnusedTables deletes the iptables-nft tables left empty once the
+// chains are gone, so that iptables-save shows what it did before init.
+// Failing that is no reason to fail the reset: the tables hold nothing.
+func removeUnusedTables(d ResetData) []string {
+	nft := d.Host().NFTables
+	if nft == nil {
+		return nil
+	}
+	gone, err := cleanup.RemoveUnusedTables(nft, d.DryRun())
+	var out []string
+	for _, t := range gone {
+		d.Report().Removed("empty nftables table " + t.String() + " (iptables-nft's)")
+		out = append(out, "empty table "+t.String())
+	}
+	if err != nil {
+		d.Report().Leave(cleanup.Left{What: "empty iptables tables", Why: err.Error(),
+			HowToRevert: "harmless; `nft delete table ip filter` (and nat, mangle) removes them"})
+	}
+	return out
 }
 
 // runIPVS deletes kube-proxy's IPVS virtual services one by one: those on

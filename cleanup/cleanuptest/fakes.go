@@ -9,6 +9,7 @@ import (
 	"io"
 	"net/netip"
 	"os"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -251,5 +252,29 @@ func Host(root hostfs.Root, rt *Runtime, links Links, ipt *IPTables) cleanup.Hos
 		},
 		// No kube-ipvs0 addresses; a test that needs some sets its own.
 		LinkAddrs: func(string) ([]netip.Addr, error) { return nil, nil },
+		NFTables:  &NFT{},
 	}
+}
+
+// NFT is an nftables ruleset of iptables-nft tables: those in Used hold
+// something (rules, a DROP policy); Deleted records what went.
+type NFT struct {
+	Present []cleanup.NFTable
+	Used    map[cleanup.NFTable]bool
+	Deleted []cleanup.NFTable
+}
+
+// Tables implements cleanup.NFTables.
+func (n *NFT) Tables() ([]cleanup.NFTable, error) {
+	return append([]cleanup.NFTable(nil), n.Present...), nil
+}
+
+// Unused implements cleanup.NFTables.
+func (n *NFT) Unused(t cleanup.NFTable) (bool, error) { return !n.Used[t], nil }
+
+// Delete implements cleanup.NFTables.
+func (n *NFT) Delete(t cleanup.NFTable) error {
+	n.Deleted = append(n.Deleted, t)
+	n.Present = slices.DeleteFunc(n.Present, func(p cleanup.NFTable) bool { return p == t })
+	return nil
 }
