@@ -10,7 +10,7 @@ LDFLAGS := -s -w -X main.version=$(VERSION)
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 GO_TEST_FLAGS ?=
 
-PHONY_E2E := e2e e2e-drivers e2e-interop
+PHONY_E2E := e2e e2e-drivers e2e-interop e2e-chaos
 .PHONY: $(PHONY_E2E) all build test test-unit test-bundle test-scripts lint fmt fuzz bench bundle images dist lab lab-nodes lab-down lab-smoke bench bench-init bench-ha bench-vs-kubeadm bench-go clean
 
 all: build
@@ -136,13 +136,14 @@ lab: dist
 lab-down:
 	lab/lab.sh down
 
-## e2e: the end-to-end tests in the lab: init, join, HA control planes with reset, day-2 (renew, snapshots, status),
+## e2e: the end-to-end tests in the lab: init, join, HA control planes with reset, faults (e2e-chaos), day-2 (renew, snapshots, status),
 ## the drivers (kubestrap up over SSH and the Ansible role, on nodes laid out as Vagrant VMs), and kubeadm interop
 ## (kubestrap join into a kubeadm cluster, kubeadm join into a kubestrap cluster; kubeadm built from the pinned module)
 e2e: dist
 	$(LAB_ENV) lab/e2e-init.sh
 	$(LAB_ENV) lab/e2e-join.sh
 	$(LAB_ENV) lab/e2e-ha.sh
+	$(LAB_ENV) lab/e2e-chaos.sh
 	$(LAB_ENV) lab/e2e-day2.sh
 	$(LAB_ENV) lab/e2e-drivers.sh
 	$(LAB_ENV) KUBEADM="$$(bundle/build.sh kubeadm)/kubeadm" lab/e2e-interop.sh
@@ -150,6 +151,10 @@ e2e: dist
 ## e2e-interop: only the kubeadm interop test
 e2e-interop: dist
 	$(LAB_ENV) KUBEADM="$$(bundle/build.sh kubeadm)/kubeadm" lab/e2e-interop.sh
+
+## e2e-chaos: only the faults test: a killed control-plane join, restores refused or killed, reset's reach
+e2e-chaos: dist
+	$(LAB_ENV) lab/e2e-chaos.sh
 
 ## e2e-drivers: only the drivers' end-to-end test
 e2e-drivers: dist

@@ -7,7 +7,10 @@
 #      cluster on the private addresses with pods talking across nodes; a
 #      second up changes nothing; a 4th host added joins alone; a changed host
 #      key is refused with both fingerprints; kubestrap down resets them all;
-#   2. the Ansible role on the same nodes: a Ready cluster, then changed=0.
+#   2. the Ansible role on the same nodes: a Ready cluster, then changed=0;
+#   3. throughout, every node's command lines are sampled: no bootstrap token
+#      of the cluster is in them, in any node's journal or log, in up's log
+#      or in Ansible's output.
 set -euo pipefail
 # shellcheck source-path=SCRIPTDIR source=e2e-lib.sh
 . "$(dirname "$0")/e2e-lib.sh"
@@ -50,6 +53,36 @@ EOF
 	(($1 < 4)) || echo "  - {address: 127.0.0.1, name: drv-4, role: worker, nodeIP: ${ip[3]}, ssh: {port: ${port[3]}}}"
 }
 up() { "$ks" up -f "$file" -o json "$@" 2>>"$work/up.log"; }
+
+# Every node's command lines, sampled while the drivers run: a secret on an
+# argv shows in ps (and in sudo's log) to every user of the host.
+sample_ps() {
+	while [[ ! -e $work/stop-sampling ]]; do
+		for x in "${n[@]}"; do docker exec "$x" ps -eo args 2>/dev/null || true; done
+		sleep 0.3
+	done >>"$work/ps-samples.txt"
+}
+sample_ps &
+sampler=$!
+# tokens: the secret halves of the cluster's bootstrap tokens, one a line.
+tokens() {
+	kc "${n[0]}" -n kube-system get secrets --field-selector type=bootstrap.kubernetes.io/token -o json |
+		jq -r '.items[].data["token-secret"] | @base64d'
+}
+# no_secret_seen WHEN: none of the tokens seen so far is in the samples,
+# a node's journal or /var/log, up's log or the Ansible logs.
+no_secret_seen() {
+	local s x hits=""
+	for x in "${n[@]}"; do
+		on "$x" sh -c 'journalctl --no-pager -o cat 2>/dev/null; cat /var/log/*.log 2>/dev/null' >"$work/logs-$x.txt" || true
+	done
+	while read -r s; do
+		[[ -n $s ]] || continue
+		hits+=$(grep -lF -- "$s" "$work"/ps-samples.txt "$work"/logs-*.txt "$work"/up.log "$work"/ansible-*.log 2>/dev/null || true)
+	done <"$work/tokens.txt"
+	[[ -z $hits ]] || fail "$1: a bootstrap token's secret is in $(sort -u <<<"$hits" | paste -sd' ')"
+	ok "$1: no bootstrap token secret in $(wc -l <"$work/ps-samples.txt") sampled command lines, the nodes' journals and logs, up's or Ansible's output"
+}
 
 cluster_file 3 >"$file"
 if out=$(up); then fail "up accepted unknown host keys"; fi
@@ -106,6 +139,9 @@ changed=$(jq -r '[.hosts[] | select(.changed) | .name] | join(",")' <<<"$out")
 eventually 60 kx wait --for=condition=Ready node/drv-4 --timeout=1s || fail "drv-4 is not Ready"
 ok "a 4th host added to the file joins alone (${added}s; changed: $changed)"
 
+tokens >>"$work/tokens.txt"
+no_secret_seen "kubestrap up"
+
 on drv-4 sh -c 'rm -f /etc/ssh/ssh_host_* && ssh-keygen -A >/dev/null && systemctl restart ssh'
 if out=$(up); then fail "up accepted drv-4's changed host key"; fi
 msg=$(jq -r .error <<<"$out")
@@ -143,11 +179,15 @@ first=$((SECONDS - t0))
 ready=$(on drv-1 kubectl --kubeconfig /etc/kubernetes/admin.conf get nodes --no-headers | grep -c ' Ready ')
 ((ready == 3)) || fail "$ready of 3 nodes Ready after the play"
 ok "the Ansible role makes a 3-node cluster, every node Ready (${first}s)"
+tokens >>"$work/tokens.txt"
 t0=$SECONDS
 play 2 || fail "the second Ansible play failed: $(tail -30 "$work/ansible-2.log")"
 second=$((SECONDS - t0))
 [[ $(recap 2 | grep -c 'changed=0 failed=0') == 3 ]] || fail "the second play changed something: $(recap 2)"
 ok "a second Ansible play reports changed=0 on every host (${second}s)"
+touch "$work/stop-sampling"
+wait "$sampler"
+no_secret_seen "the Ansible role"
 
 printf '[e2e] timings: up cold (3 hosts, uploads) %ss, up warm (no change) %ss, adding a host %ss; ansible first play %ss, second %ss\n' \
 	"$cold" "$warm" "$added" "$first" "$second"
