@@ -10,7 +10,9 @@
 #     frozen as hung VMs, so that it proceeds): the next kubestrap run says it
 #     rolled it back; etcd serves the same data under the same member ID;
 #  4. `reset phase remove-files` on a control plane whose member is still
-#     registered: its data dir stays, named in the report;
+#     registered: its data dir stays, named in the report; that member, now
+#     dead (its manifest is gone), is removed from another control plane with
+#     `kubestrap etcd members remove`;
 #  5. a one-node cluster whose etcd data dir an admin's file shares: reset
 #     removes etcd's member/ only, the file stays and is named; the node is as
 #     before init (no /var/lib/kubelet mount, the same iptables tables); a
@@ -107,6 +109,12 @@ out=$(on "$cp3" kubestrap reset phase remove-files 2>&1) || fail "reset phase re
 on "$cp3" test -e /var/lib/etcd/member || fail "reset wiped the data of a registered member"
 [[ $out == *"/var/lib/etcd"*"still registered"* ]] || fail "the kept data dir is not reported: $out"
 ok "reset phase remove-files kept the data dir of $cp3, whose member is still registered, and said so"
+gone() { ! etcdctl_on "$cp1" endpoint health --endpoints "https://$(lab ip "$cp3"):2379" >/dev/null 2>&1; }
+eventually 60 gone || fail "etcd of $cp3 still answers after its manifest went"
+out=$(on "$cp1" kubestrap etcd members remove "$cp3" 2>&1) || fail "etcd members remove $cp3: $out"
+[[ -z $(member_line "$cp3") && $(etcdctl_on "$cp1" member list | wc -l) == 2 ]] ||
+	fail "after members remove: $(etcdctl_on "$cp1" member list)"
+ok "kubestrap etcd members remove on $cp1 took the dead member of $cp3 out: 2 members left"
 
 # 5. One node: etcd's data dir shared with an admin's file.
 docker exec -i "$n4" sh -c 'cat >/root/init.yaml' <<YAML
