@@ -98,7 +98,8 @@ on "$cp1" test ! -e /etc/kubernetes/manifests/etcd.yaml || fail "the killed rest
 docker unpause "$cp2" "$cp3" >/dev/null
 st=$(on "$cp1" kubestrap status 2>&1 >/dev/null || true)
 [[ $st == *"ROLLED BACK"* ]] || fail "the next run did not say what it did with the killed restore: $st"
-on "$cp1" test -e /etc/kubernetes/manifests/etcd.yaml -a ! -e /etc/kubernetes/kubestrap-parked || fail "manifests not back"
+on "$cp1" test -e /etc/kubernetes/manifests/etcd.yaml -a ! -e /etc/kubernetes/kubestrap-parked ||
+	fail "manifests not back: $(on "$cp1" ls -la /etc/kubernetes /etc/kubernetes/manifests /etc/kubernetes/kubestrap-parked 2>&1)"
 eventually 120 etcdctl_on "$cp1" endpoint health || fail "etcd of $cp1 not healthy after the recovery"
 [[ $(member_line "$cp1" | cut -d' ' -f1) == "$cp1id" ]] || fail "member of $cp1 changed: $(member_line "$cp1"), was $cp1id"
 eventually 60 kc "$cp1" get configmap chaos-1 || fail "data written before the killed restore is gone"

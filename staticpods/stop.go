@@ -155,8 +155,12 @@ func (p *Parked) Unpark() error {
 		}
 	}
 	if len(errs) == 0 {
-		_ = os.Remove(filepath.Join(p.Dir, journalName))
-		_ = os.Remove(p.Dir)
+		// Journal first, then the dir with whatever a killed run left in
+		// it (a journal update's temp file): it is kubestrap's own.
+		if err := os.Remove(filepath.Join(p.Dir, journalName)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return err
+		}
+		return os.RemoveAll(p.Dir)
 	}
 	return errors.Join(errs...)
 }

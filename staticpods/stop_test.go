@@ -48,6 +48,10 @@ func TestParkAndUnpark(t *testing.T) {
 		t.Errorf("a refused park moved a manifest: %v", err)
 	}
 	p = found
+	// A run killed while it updated the journal leaves the update's temp file.
+	if err := os.WriteFile(filepath.Join(park, ".journal.json.tmp-123"), []byte("{"), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	left, _ := os.ReadDir(manifests)
 	if len(left) != 1 || left[0].Name() != "kube-scheduler.yaml" {
 		t.Errorf("left in the manifest dir: %v", left)
