@@ -29,8 +29,7 @@ func TestParkAndUnpark(t *testing.T) {
 		}
 	}
 	park := filepath.Join(kube, ParkDirName)
-	p, err := Park(manifests, park, Journal{Operation: "restore"}, Etcd, KubeAPIServer)
-	if err != nil {
+	if _, err := Park(manifests, park, Journal{Operation: "restore"}, Etcd, KubeAPIServer); err != nil {
 		t.Fatal(err)
 	}
 	// A killed run leaves the park and its journal; the next finds them,
@@ -47,7 +46,7 @@ func TestParkAndUnpark(t *testing.T) {
 	if _, err := os.Stat(ManifestPath(manifests, Scheduler)); err != nil {
 		t.Errorf("a refused park moved a manifest: %v", err)
 	}
-	p = found
+	p := found
 	// A run killed while it updated the journal leaves the update's temp file.
 	if err := os.WriteFile(filepath.Join(park, ".journal.json.tmp-123"), []byte("{"), 0o600); err != nil {
 		t.Fatal(err)
