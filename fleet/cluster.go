@@ -15,6 +15,7 @@ import (
 	"strings"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/validation"
 	"sigs.k8s.io/yaml"
 
 	"github.com/kubestrap/kubestrap/config"
@@ -156,6 +157,9 @@ func (c *Cluster) setDefaults() {
 func (c *Cluster) Validate() error {
 	var errs []error
 	add := func(format string, a ...any) { errs = append(errs, fmt.Errorf(format, a...)) }
+	if err := validateName(c.Metadata.Name); err != nil {
+		errs = append(errs, err)
+	}
 	if c.Spec.Release == "" {
 		add("spec.release is empty: name the release tarball (make dist: dist/kubestrap-VERSION-linux-amd64.tar.gz)")
 	}
@@ -183,6 +187,21 @@ func (c *Cluster) Validate() error {
 		add("%d control-plane hosts need spec.cluster.controlPlaneEndpoint: the address of a load balancer in front of their API servers", cps)
 	}
 	return errors.Join(errs...)
+}
+
+// validateName checks metadata.name, which names local files
+// (NAME.admin.conf beside the Cluster file): a DNS-1123 label keeps it a
+// plain file name, never a path ('/', '..') out of that directory. Upper
+// case is accepted (the file name is lower-cased), as it always was.
+func validateName(name string) error {
+	if name == "" {
+		return nil // the default, kubestrap
+	}
+	if msgs := validation.IsDNS1123Label(strings.ToLower(name)); len(msgs) > 0 {
+		return fmt.Errorf("metadata.name %q: %s: use a name like my-cluster (lower-case letters, digits and '-', "+
+			"at most 63 characters); it names the kubeconfig NAME.admin.conf", name, strings.Join(msgs, "; "))
+	}
+	return nil
 }
 
 func (h Host) validate(at string) []error {

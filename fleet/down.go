@@ -16,7 +16,10 @@ func Down(ctx context.Context, c *Cluster, o Options) (*Report, error) {
 		return r.finish(), err
 	}
 	defer r.closeAll()
-	if err := r.each(ctx, r.hosts, r.probeInstalled); err != nil {
+	probe := func(ctx context.Context, h *hostRun) error {
+		return timedStep(ctx, h, "probe", func(ctx context.Context) error { return r.probeInstalled(ctx, h) })
+	}
+	if err := r.each(ctx, r.hosts, probe); err != nil {
 		return r.finish(), err
 	}
 	var cps, workers []*hostRun
@@ -62,7 +65,11 @@ func (r *run) reset(ctx context.Context, h *hostRun) error {
 		args = append(args, "--force")
 	}
 	t0 := time.Now()
-	res, err := r.kubestrapJSONRaw(ctx, h, "reset", args...)
+	var res result
+	err := timedStep(ctx, h, "reset", func(ctx context.Context) (err error) {
+		res, err = r.kubestrapJSONRaw(ctx, h, "reset", args...)
+		return err
+	})
 	if err != nil {
 		return err
 	}
@@ -71,7 +78,7 @@ func (r *run) reset(ctx context.Context, h *hostRun) error {
 		detail = "reset: kubestrap's files, pods, network and etcd member removed"
 	}
 	r.step(h, "reset", res.Changed, detail, time.Since(t0))
-	return r.removeUpDir(ctx, h)
+	return timedStep(ctx, h, "remove files", func(ctx context.Context) error { return r.removeUpDir(ctx, h) })
 }
 
 // removeUpDir removes what up put on the host (the release, the images,

@@ -19,6 +19,7 @@ import (
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/yaml"
 
 	"github.com/kubestrap/kubestrap/components/tokens"
 	"github.com/kubestrap/kubestrap/config"
@@ -68,6 +69,11 @@ type hostRun struct {
 	rep                  *HostReport
 	joined, controlPlane bool
 	installed            bool // down: kubestrap is on the host
+	// initRecord: init finished here (its record is on the host);
+	// recordUploadCerts: and it uploaded the certificates.
+	initRecord, recordUploadCerts bool
+	// dialErr: up could not reach the host (an *UnreachableError).
+	dialErr error
 }
 
 // run is one up or down.
@@ -84,6 +90,8 @@ type run struct {
 
 // start connects to every host at once; any failure (an unknown or
 // changed host key above all) stops the run before anything is changed.
+// Only up goes on without an unreachable host: its plan decides whether
+// the others can do without it.
 func start(ctx context.Context, c *Cluster, o Options, verb string) (*run, error) {
 	if o.Out == nil {
 		o.Out = io.Discard
@@ -101,12 +109,39 @@ func start(ctx context.Context, c *Cluster, o Options, verb string) (*run, error
 	err := r.each(ctx, r.hosts, func(ctx context.Context, h *hostRun) error {
 		m, err := o.Dial(ctx, h.Host, o.AcceptNewHostKeys)
 		h.m = m
+		var ue *UnreachableError
+		if verb == "up" && errors.As(err, &ue) {
+			h.dialErr = err
+			return nil
+		}
 		return err
 	})
 	if err != nil {
 		r.closeAll()
 	}
 	return r, err
+}
+
+// reachable are the hosts up could connect to.
+func (r *run) reachable() []*hostRun {
+	var out []*hostRun
+	for _, h := range r.hosts {
+		if h.m != nil {
+			out = append(out, h)
+		}
+	}
+	return out
+}
+
+// unreachableErr names every host up could not connect to, or is nil.
+func (r *run) unreachableErr() error {
+	var errs []error
+	for _, h := range r.hosts {
+		if h.dialErr != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", h.ID(), h.dialErr))
+		}
+	}
+	return errors.Join(errs...)
 }
 
 func (c *Cluster) name() string { return firstNonEmpty(c.Metadata.Name, "kubestrap") }
@@ -144,7 +179,10 @@ func (r *run) each(ctx context.Context, hosts []*hostRun, fn func(context.Contex
 				h.rep.Error = err.Error()
 				r.mu.Unlock()
 				fmt.Fprintf(r.opts.Out, "[%s] %s: FAILED: %v\n", r.verb, h.ID(), err)
-				errs[i] = fmt.Errorf("%s: %w", h.ID(), err)
+				if !namesHost(err) {
+					err = fmt.Errorf("%s: %w", h.ID(), err)
+				}
+				errs[i] = err
 			}
 		}()
 	}
@@ -192,20 +230,29 @@ func (s *sumCache) sum(p string) (string, error) {
 
 // upload copies a local file to the host unless the host has it already:
 // the same size and a recorded sha256 (written beside it after an upload,
-// so that a re-run need not hash hundreds of megabytes on every host).
-func (r *run) upload(ctx context.Context, h *hostRun, what, local, remote string) (bool, error) {
+// so that a re-run need not hash hundreds of megabytes on every host). Its
+// deadline grows with the file.
+func (r *run) upload(ctx context.Context, h *hostRun, what, local, remote string) (changed bool, err error) {
+	st, err := os.Stat(local)
+	if err != nil {
+		return false, err
+	}
+	err = timed(ctx, h, "upload "+what, uploadTimeout(st.Size()), func(ctx context.Context) error {
+		changed, err = r.uploadFile(ctx, h, what, local, remote, st.Size())
+		return err
+	})
+	return changed, err
+}
+
+func (r *run) uploadFile(ctx context.Context, h *hostRun, what, local, remote string, size int64) (bool, error) {
 	t0 := time.Now()
 	want, err := r.sums.sum(local)
 	if err != nil {
 		return false, err
 	}
-	st, err := os.Stat(local)
-	if err != nil {
-		return false, err
-	}
 	q := shellQuote(remote)
 	out, err := h.m.Run(ctx, "sha256 of "+remote, fmt.Sprintf(
-		"test \"$(stat -c %%s %s 2>/dev/null)\" = %d && cat %s.sha256 2>/dev/null; true", q, st.Size(), q), nil)
+		"test \"$(stat -c %%s %s 2>/dev/null)\" = %d && cat %s.sha256 2>/dev/null; true", q, size, q), nil)
 	if err != nil {
 		return false, err
 	}
@@ -218,6 +265,12 @@ func (r *run) upload(ctx context.Context, h *hostRun, what, local, remote string
 		return false, err
 	}
 	defer func() { _ = f.Close() }()
+	// The old checksum goes first: were the upload cut off after the
+	// rename, it would vouch for the new file, and a later run with the old
+	// file again would skip the upload.
+	if _, err := h.m.Run(ctx, "remove "+remote+".sha256", "rm -f "+shellQuote(remote+".sha256"), nil); err != nil {
+		return false, err
+	}
 	if err := put(ctx, h.m, remote, f, "0644"); err != nil {
 		return false, err
 	}
@@ -226,7 +279,7 @@ func (r *run) upload(ctx context.Context, h *hostRun, what, local, remote string
 	if _, err := h.m.Run(ctx, "check "+remote, check, nil); err != nil {
 		return false, fmt.Errorf("%s arrived damaged (sha256 differs): %w", remote, err)
 	}
-	r.step(h, what, true, fmt.Sprintf("uploaded %s (%.1f MB)", filepath.Base(local), float64(st.Size())/1e6), time.Since(t0))
+	r.step(h, what, true, fmt.Sprintf("uploaded %s (%.1f MB)", filepath.Base(local), float64(size)/1e6), time.Since(t0))
 	return true, nil
 }
 
@@ -332,7 +385,7 @@ func kubestrapCmd(args ...string) string {
 // kubestrapJSONRaw runs a kubestrap command with -o json on the host and
 // returns its object; a failure is the command's own error message.
 func (r *run) kubestrapJSONRaw(ctx context.Context, h *hostRun, name string, args ...string) (result, error) {
-	out, err := h.m.Run(ctx, "kubestrap "+name, kubestrapCmd(args...), nil)
+	out, err := h.m.Run(ctx, "kubestrap "+name, detachedScript(name, kubestrapCmd(args...)), nil)
 	res, perr := parseResult(out)
 	var ce *CommandError
 	if errors.As(err, &ce) && perr == nil && res.Error != "" {
@@ -375,9 +428,16 @@ func splitLines(s string) []string { return strings.Split(strings.TrimSpace(s), 
 
 // initConfig is the first control plane's config file: the file's init
 // and cluster documents, with the host's name and node IP, and the
-// certificates uploaded when more control planes will join.
-func initConfig(c *Cluster, h Host) ([]byte, error) {
-	return config.MarshalInit(initDocs(c, h))
+// certificates uploaded when more control planes will join. On a host init
+// finished on, uploadCerts is what init recorded: init compares its record
+// with the config and refuses a change, and a control plane added to the
+// file later gets its certificates from upload-certs anyway.
+func initConfig(c *Cluster, h *hostRun) ([]byte, error) {
+	ic := initDocs(c, h.Host)
+	if h.initRecord {
+		ic.UploadCerts = h.recordUploadCerts
+	}
+	return marshalInit(c, ic)
 }
 
 // uploadCertsConfig is initConfig with the certificate key the
@@ -386,7 +446,41 @@ func initConfig(c *Cluster, h Host) ([]byte, error) {
 func uploadCertsConfig(c *Cluster, h Host, key string) ([]byte, error) {
 	ic := initDocs(c, h)
 	ic.CertificateKey, ic.UploadCerts = key, true
-	return config.MarshalInit(ic)
+	return marshalInit(c, ic)
+}
+
+// marshalInit is config.MarshalInit keeping an explicit `taints: []`:
+// omitempty drops an empty list, and kubestrap, like kubeadm, gives a node
+// whose config has no taints field the control-plane taint, so a one-node
+// cluster asked to be schedulable would not be. The documents render the
+// same otherwise (sigs.k8s.io/yaml sorts keys either way).
+func marshalInit(c *Cluster, ic *config.Init) ([]byte, error) {
+	if c.Spec.Init == nil || c.Spec.Init.NodeRegistration.Taints == nil || len(ic.NodeRegistration.Taints) > 0 {
+		return config.MarshalInit(ic)
+	}
+	j, err := json.Marshal(&ic.InitConfiguration)
+	if err != nil {
+		return nil, err
+	}
+	var doc map[string]any
+	if err := json.Unmarshal(j, &doc); err != nil {
+		return nil, err
+	}
+	nr, _ := doc["nodeRegistration"].(map[string]any)
+	if nr == nil {
+		nr = map[string]any{}
+	}
+	nr["taints"] = []any{}
+	doc["nodeRegistration"] = nr
+	first, err := yaml.Marshal(doc)
+	if err != nil {
+		return nil, err
+	}
+	rest, err := yaml.Marshal(&ic.Cluster)
+	if err != nil {
+		return nil, err
+	}
+	return append(append(first, "---\n"...), rest...), nil
 }
 
 func initDocs(c *Cluster, h Host) *config.Init {
@@ -429,7 +523,11 @@ func (r *run) fetchKubeconfig(ctx context.Context, first *hostRun) error {
 		return nil
 	}
 	t0 := time.Now()
-	data, err := first.m.Run(ctx, "read admin.conf", "cat "+layout.AdminConfPath, nil)
+	var data []byte
+	err := timedStep(ctx, first, "kubeconfig", func(ctx context.Context) (err error) {
+		data, err = first.m.Run(ctx, "read admin.conf", "cat "+layout.AdminConfPath, nil)
+		return err
+	})
 	if err != nil {
 		return err
 	}

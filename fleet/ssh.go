@@ -185,9 +185,26 @@ type sshMachine struct {
 	client *ssh.Client
 	sudo   bool
 	agent  io.Closer
+	ka     *keepalive
 }
 
-// Dial connects to a host, verifying its key against known_hosts.
+// UnreachableError: the host did not answer at all (no TCP connection,
+// or no SSH handshake within dialTimeout). Up goes on without such a host
+// when another control plane can stand in for it.
+type UnreachableError struct {
+	Host, Addr string
+	Err        error
+}
+
+func (e *UnreachableError) Error() string {
+	return fmt.Sprintf("ssh %s: host unreachable: %v", e.Addr, e.Err)
+}
+
+func (e *UnreachableError) Unwrap() error { return e.Err }
+
+// Dial connects to a host, verifying its key against known_hosts. The TCP
+// connect and the handshake are bounded by dialTimeout; afterwards
+// keepalives tell a host that went dark.
 func Dial(ctx context.Context, h Host, acceptNew bool) (Machine, error) {
 	auth, agentConn, err := authMethods(h.SSH.KeyPath)
 	if err != nil {
@@ -201,23 +218,45 @@ func Dial(ctx context.Context, h Host, acceptNew bool) (Machine, error) {
 		HostKeyAlgorithms: knownAlgorithms(h.SSH.KnownHostsPath, addr),
 		Timeout:           dialTimeout,
 	}
+	c, err := dialSSH(ctx, addr, cfg)
+	if err != nil {
+		if agentConn != nil {
+			_ = agentConn.Close()
+		}
+		var ue *UnreachableError
+		if errors.As(err, &ue) {
+			ue.Host = h.ID()
+			return nil, ue
+		}
+		return nil, fmt.Errorf("ssh %s@%s: %w", h.SSH.User, addr, err)
+	}
+	m := &sshMachine{client: c, sudo: h.SSH.User != "root", agent: agentConn,
+		ka: newKeepalive(c, firstNonEmpty(h.Name, h.Address), addr, keepaliveInterval, keepaliveMaxMissed)}
+	m.ka.start()
+	return m, nil
+}
+
+// dialSSH connects and shakes hands within dialTimeout; a network failure
+// or timeout is an *UnreachableError, anything else (a host key, the
+// authentication) is not.
+func dialSSH(ctx context.Context, addr string, cfg *ssh.ClientConfig) (*ssh.Client, error) {
 	d := net.Dialer{Timeout: dialTimeout}
 	conn, err := d.DialContext(ctx, "tcp", addr)
-	if err == nil {
-		var c ssh.Conn
-		var chans <-chan ssh.NewChannel
-		var reqs <-chan *ssh.Request
-		_ = conn.SetDeadline(time.Now().Add(dialTimeout))
-		if c, chans, reqs, err = ssh.NewClientConn(conn, addr, cfg); err == nil {
-			_ = conn.SetDeadline(time.Time{})
-			return &sshMachine{client: ssh.NewClient(c, chans, reqs), sudo: h.SSH.User != "root", agent: agentConn}, nil
-		}
+	if err != nil {
+		return nil, &UnreachableError{Addr: addr, Err: err}
+	}
+	_ = conn.SetDeadline(time.Now().Add(dialTimeout))
+	c, chans, reqs, err := ssh.NewClientConn(conn, addr, cfg)
+	if err != nil {
 		_ = conn.Close()
+		var ne net.Error
+		if errors.As(err, &ne) && ne.Timeout() {
+			return nil, &UnreachableError{Addr: addr, Err: err}
+		}
+		return nil, err
 	}
-	if agentConn != nil {
-		_ = agentConn.Close()
-	}
-	return nil, fmt.Errorf("ssh %s@%s: %w", h.SSH.User, addr, err)
+	_ = conn.SetDeadline(time.Time{})
+	return ssh.NewClient(c, chans, reqs), nil
 }
 
 // CommandError is a remote command's failure with the end of its stderr.
@@ -238,11 +277,15 @@ func (e *CommandError) Error() string {
 
 // Run runs a shell command as root with stdin, returning its stdout.
 // name is what errors call the command: the script may hold file names
-// only, never secrets, but the name keeps errors short.
+// only, never secrets, but the name keeps errors short. A host that stops
+// answering keepalives fails the command with an error naming the host.
 func (m *sshMachine) Run(ctx context.Context, name, script string, stdin io.Reader) ([]byte, error) {
+	if err := m.ka.failure(); err != nil {
+		return nil, fmt.Errorf("%s: %w", name, err)
+	}
 	s, err := m.client.NewSession()
 	if err != nil {
-		return nil, err
+		return nil, m.connError(name, err)
 	}
 	defer func() { _ = s.Close() }()
 	var stdout, stderr bytes.Buffer
@@ -255,6 +298,8 @@ func (m *sshMachine) Run(ctx context.Context, name, script string, stdin io.Read
 	go func() { done <- s.Run(cmd) }()
 	select {
 	case err = <-done:
+	case <-m.ka.dead:
+		return nil, m.connError(name, nil)
 	case <-ctx.Done():
 		_ = s.Signal(ssh.SIGTERM)
 		_ = s.Close()
@@ -269,12 +314,22 @@ func (m *sshMachine) Run(ctx context.Context, name, script string, stdin io.Read
 		return stdout.Bytes(), &CommandError{Command: name, Status: exit.ExitStatus(), Stderr: stderr.String(), Stdout: stdout.Bytes()}
 	}
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", name, err)
+		return nil, m.connError(name, err)
 	}
 	return stdout.Bytes(), nil
 }
 
+// connError is a failure of the connection itself: the keepalive's verdict
+// when it closed it, which names the host, else err.
+func (m *sshMachine) connError(name string, err error) error {
+	if kerr := m.ka.failure(); kerr != nil {
+		return fmt.Errorf("%s: %w", name, kerr)
+	}
+	return fmt.Errorf("%s: %w", name, err)
+}
+
 func (m *sshMachine) Close() error {
+	m.ka.stop()
 	err := m.client.Close()
 	if m.agent != nil {
 		_ = m.agent.Close()

@@ -40,53 +40,61 @@ type Options struct {
 // Up brings the cluster described by c to its desired state: every host
 // has the release and is a node of its role. Hosts already in the cluster
 // are left alone, so adding a host to the file and re-running joins only it.
+// A host that cannot be reached does not stop the others when a reachable
+// control plane of the cluster can stand in for it; up then reports it.
 func Up(ctx context.Context, c *Cluster, o Options) (*Report, error) {
 	r, err := start(ctx, c, o, "up")
 	if err != nil {
 		return r.finish(), err
 	}
 	defer r.closeAll()
-	if err := r.each(ctx, r.hosts, r.prepare); err != nil {
+	if err := r.each(ctx, r.reachable(), r.probeRole); err != nil {
 		return r.finish(), err
 	}
-	first := r.initHost()
-	info, err := r.init(ctx, first)
+	p, err := r.plan()
+	if err != nil {
+		return r.finish(), err
+	}
+	if err := r.each(ctx, r.reachable(), r.prepare); err != nil {
+		return r.finish(), err
+	}
+	info, err := r.initCluster(ctx, p)
 	if err != nil {
 		return r.finish(), err
 	}
 	r.rep.Endpoint = info.Endpoint
-	if err := r.joinAll(ctx, first, info); err != nil {
-		return r.finish(), err
+	if err := r.joinAll(ctx, p, info); err != nil {
+		return r.finish(), errors.Join(append(append(p.degraded, err), r.unreachableErr())...)
 	}
-	if err := r.waitReady(ctx, first); err != nil {
-		return r.finish(), err
-	}
-	err = r.fetchKubeconfig(ctx, first)
-	return r.finish(), err
+	err = r.each(ctx, p.helpers[:1], func(ctx context.Context, h *hostRun) error {
+		if err := r.waitReady(ctx, h); err != nil {
+			return err
+		}
+		return r.fetchKubeconfig(ctx, h)
+	})
+	return r.finish(), errors.Join(append(append(p.degraded, err), r.unreachableErr())...)
 }
 
-// prepare installs the release (and images) on a host and learns whether
-// it is already a node.
+// probeRole learns whether a host is already a node, and refuses one whose
+// role in the cluster is not the file's, before anything is changed.
+func (r *run) probeRole(ctx context.Context, h *hostRun) error {
+	if err := timedStep(ctx, h, "probe", func(ctx context.Context) error { return r.probe(ctx, h) }); err != nil {
+		return err
+	}
+	return checkRole(h)
+}
+
+// prepare installs the release (and images) on a host and makes the OS
+// fixes unless the host is a node already.
 func (r *run) prepare(ctx context.Context, h *hostRun) error {
 	uploaded, err := r.upload(ctx, h, "release", r.cluster.Spec.Release, remoteRelease(r.cluster.Spec.Release))
 	if err != nil {
 		return err
 	}
-	if err := r.install(ctx, h, uploaded); err != nil {
+	if err := timedStep(ctx, h, "install", func(ctx context.Context) error { return r.install(ctx, h, uploaded) }); err != nil {
 		return err
 	}
-	if r.cluster.Spec.Images != "" {
-		if _, err := r.upload(ctx, h, "images", r.cluster.Spec.Images, remoteImages(r.cluster.Spec.Images)); err != nil {
-			return err
-		}
-		if _, err := r.kubestrapJSON(ctx, h, "images load", "images", "load", remoteImages(r.cluster.Spec.Images)); err != nil {
-			return err
-		}
-	}
-	if err := r.probe(ctx, h); err != nil {
-		return err
-	}
-	if err := checkRole(h); err != nil {
+	if err := r.loadImages(ctx, h); err != nil {
 		return err
 	}
 	if h.joined {
@@ -94,24 +102,46 @@ func (r *run) prepare(ctx context.Context, h *hostRun) error {
 		return nil
 	}
 	if r.cluster.Spec.PreflightFix {
-		return r.preflightFix(ctx, h)
+		return timedStep(ctx, h, "preflight", func(ctx context.Context) error { return r.preflightFix(ctx, h) })
 	}
 	return nil
 }
 
+// loadImages uploads the images tarball, when the file names one, and
+// loads it into containerd.
+func (r *run) loadImages(ctx context.Context, h *hostRun) error {
+	if r.cluster.Spec.Images == "" {
+		return nil
+	}
+	if _, err := r.upload(ctx, h, "images", r.cluster.Spec.Images, remoteImages(r.cluster.Spec.Images)); err != nil {
+		return err
+	}
+	return timedStep(ctx, h, "images load", func(ctx context.Context) error {
+		_, err := r.kubestrapJSON(ctx, h, "images load", "images", "load", remoteImages(r.cluster.Spec.Images))
+		return err
+	})
+}
+
 // probe reads the host's state from kubestrap's records: a finished init
 // or join leaves one (an unfinished one does not, so up runs it again and
-// it resumes); an API server manifest means a control plane.
+// it resumes); an API server manifest means a control plane. The init
+// record also says whether init uploaded the certificates: a later up must
+// ask init for the same, or init refuses the changed configuration.
 func (r *run) probe(ctx context.Context, h *hostRun) error {
 	kd := layout.KubernetesDir
-	out, err := h.m.Run(ctx, "probe", fmt.Sprintf("if test -e %s/%s || test -e %s/%s; then echo node; fi; "+
-		"if test -e %s/%s || test -e %s/manifests/kube-apiserver.yaml; then echo control-plane; fi",
-		kd, layout.InitRecord, kd, layout.JoinRecord, kd, layout.InitRecord, kd), nil)
+	rec, join := kd+"/"+layout.InitRecord, kd+"/"+layout.JoinRecord
+	out, err := h.m.Run(ctx, "probe", fmt.Sprintf("if test -e %s; then echo init-record; "+
+		"grep -qx 'uploadCerts: true' %s && echo upload-certs; fi; "+
+		"if test -e %s; then echo join-record; fi; "+
+		"if test -e %s/manifests/kube-apiserver.yaml; then echo manifest; fi; true",
+		rec, rec, join, kd), nil)
 	if err != nil {
 		return err
 	}
 	s := string(out)
-	h.joined, h.controlPlane = contains(s, "node"), contains(s, "control-plane")
+	h.initRecord, h.recordUploadCerts = contains(s, "init-record"), contains(s, "upload-certs")
+	h.joined = h.initRecord || contains(s, "join-record")
+	h.controlPlane = h.initRecord || contains(s, "manifest")
 	return nil
 }
 
@@ -149,108 +179,6 @@ func (r *run) preflightFix(ctx context.Context, h *hostRun) error {
 	return nil
 }
 
-// initHost is the control plane that runs init: one already initialized
-// (the file's order may have changed), else the first in the file.
-func (r *run) initHost() *hostRun {
-	var first *hostRun
-	for _, h := range r.hosts {
-		if h.Role != RoleControlPlane {
-			continue
-		}
-		if h.controlPlane {
-			return h
-		}
-		if first == nil {
-			first = h
-		}
-	}
-	return first
-}
-
-// init runs `kubestrap init` on the first control plane with the file's
-// configuration; on an initialized node it is a no-op that returns the join
-// information (with init's token while it is valid).
-func (r *run) init(ctx context.Context, h *hostRun) (tokens.JoinInfo, error) {
-	var info tokens.JoinInfo
-	cfg, err := initConfig(r.cluster, h.Host)
-	if err != nil {
-		return info, err
-	}
-	if _, err := r.putFile(ctx, h, upDir+"/init.yaml", cfg, "0600"); err != nil {
-		return info, err
-	}
-	t0 := time.Now()
-	res, err := r.kubestrapJSONRaw(ctx, h, "init", "init", "--config", upDir+"/init.yaml")
-	if err != nil {
-		return info, err
-	}
-	if err := res.decode(&info); err != nil {
-		return info, err
-	}
-	detail := "already initialized"
-	if res.Changed {
-		detail = "initialized; API server " + info.Endpoint
-	}
-	r.step(h, "init", res.Changed, detail, time.Since(t0))
-	h.joined, h.controlPlane = true, true
-	return info, nil
-}
-
-// joinAll joins the control planes one at a time (etcd adds one learner at
-// a time), then the workers at once.
-func (r *run) joinAll(ctx context.Context, first *hostRun, info tokens.JoinInfo) error {
-	var cps, workers []*hostRun
-	for _, h := range r.hosts {
-		switch {
-		case h.joined:
-		case h.Role == RoleControlPlane:
-			cps = append(cps, h)
-		default:
-			workers = append(workers, h)
-		}
-	}
-	if len(cps)+len(workers) == 0 {
-		return nil
-	}
-	info, err := r.joinData(ctx, first, info, len(cps) > 0)
-	if err != nil {
-		return err
-	}
-	for _, h := range cps {
-		if err := r.join(ctx, h, info); err != nil {
-			return err
-		}
-	}
-	return r.each(ctx, workers, func(ctx context.Context, h *hostRun) error { return r.join(ctx, h, info) })
-}
-
-// joinData makes sure info holds a valid token (and, for control planes, a
-// certificate key with the certificates uploaded under it): a fresh init
-// printed both; later runs make a 1-hour token and upload the certificates
-// again under a new key.
-func (r *run) joinData(ctx context.Context, first *hostRun, info tokens.JoinInfo, controlPlanes bool) (tokens.JoinInfo, error) {
-	if info.Token != "" && (!controlPlanes || info.CertificateKey != "") {
-		return info, nil
-	}
-	t0 := time.Now()
-	res, err := r.kubestrapJSONRaw(ctx, first, "token create", "token", "create", "--ttl", "1h",
-		"--description", "kubestrap up: joins of "+r.cluster.name())
-	if err != nil {
-		return info, err
-	}
-	var fresh tokens.JoinInfo
-	if err := res.decode(&fresh); err != nil {
-		return info, err
-	}
-	if controlPlanes {
-		if fresh.CertificateKey, err = r.uploadCerts(ctx, first); err != nil {
-			return info, err
-		}
-	}
-	r.step(first, "join token", true, "a 1-hour token for the hosts to join", time.Since(t0))
-	return fresh, nil
-}
-
 func newCertificateKey() (string, error) {
 	b := make([]byte, 32)
 	if _, err := rand.Read(b); err != nil {
@@ -276,8 +204,12 @@ func (r *run) uploadCerts(ctx context.Context, h *hostRun) (key string, err erro
 	if _, err := r.putFile(ctx, h, path, cfg, "0600"); err != nil {
 		return "", err
 	}
-	if _, err := h.m.Run(ctx, "kubestrap init phase upload-certs",
-		kubestrapCmd("init", "phase", "upload-certs", "--config", path, "--upload-certs"), nil); err != nil {
+	err = timedStep(ctx, h, "upload-certs", func(ctx context.Context) error {
+		_, err := h.m.Run(ctx, "kubestrap init phase upload-certs", detachedScript("kubestrap init phase upload-certs",
+			kubestrapCmd("init", "phase", "upload-certs", "--config", path, "--upload-certs")), nil)
+		return err
+	})
+	if err != nil {
 		return "", err
 	}
 	return key, nil
@@ -301,7 +233,11 @@ func (r *run) join(ctx context.Context, h *hostRun, info tokens.JoinInfo) (err e
 		args = append(args, "--node-ip", h.NodeIP)
 	}
 	t0 := time.Now()
-	res, err := r.kubestrapJSONRaw(ctx, h, "join", args...)
+	var res result
+	err = timedStep(ctx, h, "join", func(ctx context.Context) (err error) {
+		res, err = r.kubestrapJSONRaw(ctx, h, "join", args...)
+		return err
+	})
 	if err != nil {
 		return err
 	}
@@ -334,7 +270,11 @@ func (r *run) waitReady(ctx context.Context, first *hostRun) error {
 	}
 	script := fmt.Sprintf("/usr/local/bin/kubectl --kubeconfig %s wait --for=condition=Ready node --all --timeout=%ds",
 		layout.AdminConfPath, int(timeout.Seconds()))
-	if _, err := first.m.Run(ctx, "wait for Ready nodes", script, nil); err != nil {
+	err := timed(ctx, first, "wait for Ready nodes", timeout+waitSlack, func(ctx context.Context) error {
+		_, err := first.m.Run(ctx, "wait for Ready nodes", script, nil)
+		return err
+	})
+	if err != nil {
 		return err
 	}
 	r.step(first, "nodes ready", false, fmt.Sprintf("%d host(s)", len(r.hosts)), time.Since(t0))

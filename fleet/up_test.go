@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -12,6 +13,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"archive/tar"
 	"compress/gzip"
@@ -38,7 +40,22 @@ type fakeCluster struct {
 	cancel    context.CancelFunc
 	// undeadlined names the removals run without a deadline of their own.
 	undeadlined []string
+	// initTokenExpires is when init's token expires (RFC3339).
+	initTokenExpires string
+	// unreachable hosts fail to dial; failInit hosts fail `kubestrap init`.
+	unreachable, failInit map[string]bool
+	// hang, when a step's name starts with it, makes the step hang until
+	// its context ends, as a stuck remote command does.
+	hang string
+	// detached names the steps run detached from the SSH session.
+	detached []string
 }
+
+const (
+	initRecordPath = "/etc/kubernetes/kubestrap-init.yaml"
+	joinRecordPath = "/etc/kubernetes/kubestrap-join.yaml"
+	manifestPath   = "/etc/kubernetes/manifests/kube-apiserver.yaml"
+)
 
 type fakeMachine struct {
 	c         *fakeCluster
@@ -48,11 +65,16 @@ type fakeMachine struct {
 	fixed     bool
 }
 
-func newFakeCluster() *fakeCluster { return &fakeCluster{hosts: map[string]*fakeMachine{}} }
+func newFakeCluster() *fakeCluster {
+	return &fakeCluster{hosts: map[string]*fakeMachine{}, unreachable: map[string]bool{}, failInit: map[string]bool{}}
+}
 
 func (fc *fakeCluster) dial(_ context.Context, h Host, _ bool) (Machine, error) {
 	fc.mu.Lock()
 	defer fc.mu.Unlock()
+	if fc.unreachable[h.ID()] {
+		return nil, &UnreachableError{Host: h.ID(), Addr: h.Address + ":22", Err: errors.New("i/o timeout")}
+	}
 	if m, ok := fc.hosts[h.ID()]; ok {
 		return m, nil
 	}
@@ -64,6 +86,10 @@ func (fc *fakeCluster) dial(_ context.Context, h Host, _ bool) (Machine, error) 
 func (m *fakeMachine) Close() error { return nil }
 
 func (m *fakeMachine) Run(ctx context.Context, name, script string, stdin io.Reader) ([]byte, error) {
+	if m.c.hang != "" && strings.HasPrefix(name, m.c.hang) {
+		<-ctx.Done()
+		return nil, fmt.Errorf("%s: %w", name, ctx.Err())
+	}
 	m.c.mu.Lock()
 	defer m.c.mu.Unlock()
 	if err := ctx.Err(); err != nil {
@@ -71,6 +97,11 @@ func (m *fakeMachine) Run(ctx context.Context, name, script string, stdin io.Rea
 	}
 	m.c.log = append(m.c.log, m.id+" "+name)
 	m.c.scripts = append(m.c.scripts, m.id+" "+script)
+	if cmd, ok := strings.CutPrefix(script, "# "); ok {
+		// A detached command: its first line is the command itself.
+		script, _, _ = strings.Cut(cmd, "\n")
+		m.c.detached = append(m.c.detached, name)
+	}
 	f := strings.Fields(script)
 	if _, ok := ctx.Deadline(); !ok && f[0] == "rm" {
 		m.c.undeadlined = append(m.c.undeadlined, name)
@@ -102,14 +133,7 @@ func (m *fakeMachine) Run(ctx context.Context, name, script string, stdin io.Rea
 		m.files[strings.Trim(f[len(f)-1], "'")] = data
 		return nil, nil
 	case name == "probe":
-		out := ""
-		if _, ok := m.files["/etc/kubernetes/kubelet.conf"]; ok {
-			out += "node\n"
-		}
-		if _, ok := m.files["/etc/kubernetes/manifests/kube-apiserver.yaml"]; ok {
-			out += "control-plane\n"
-		}
-		return []byte(out), nil
+		return m.probe(), nil
 	case name == "probe install":
 		if m.installed {
 			return []byte("installed\n"), nil
@@ -145,6 +169,24 @@ func (m *fakeMachine) interrupted(name string, f []string, stdin io.Reader) erro
 		m.files[strings.TrimPrefix(name, "write ")+".tmp"] = data
 	}
 	return fmt.Errorf("%s: %w", name, context.Canceled)
+}
+
+// probe answers as the probe script would from the host's files.
+func (m *fakeMachine) probe() []byte {
+	out := ""
+	if rec, ok := m.files[initRecordPath]; ok {
+		out += "init-record\n"
+		if strings.Contains("\n"+string(rec), "\nuploadCerts: true\n") {
+			out += "upload-certs\n"
+		}
+	}
+	if _, ok := m.files[joinRecordPath]; ok {
+		out += "join-record\n"
+	}
+	if _, ok := m.files[manifestPath]; ok {
+		out += "manifest\n"
+	}
+	return []byte(out)
 }
 
 func (m *fakeMachine) removeTree(dir string) []byte {
@@ -194,21 +236,14 @@ func (m *fakeMachine) kubestrap(args []string) ([]byte, error) {
 		m.fixed = true
 		return jsonOut(map[string]any{"changed": changed, "fixes": []any{}})
 	case "init --config":
-		changed := !m.c.initialized
-		if changed {
-			m.c.initialized, m.c.tokenValid = true, true
-			m.files["/etc/kubernetes/kubelet.conf"] = nil
-			m.files["/etc/kubernetes/manifests/kube-apiserver.yaml"] = nil
-		}
-		info["changed"] = changed
-		if m.c.tokenValid {
-			info["token"] = "abcdef.0123456789abcdef"
-		}
-		return jsonOut(info)
+		return m.init(info)
+	case "token list":
+		return m.c.tokenList()
 	case "reset -o":
-		changed := m.files["/etc/kubernetes/kubelet.conf"] != nil || len(m.files) > 0
-		delete(m.files, "/etc/kubernetes/kubelet.conf")
-		delete(m.files, "/etc/kubernetes/manifests/kube-apiserver.yaml")
+		changed := len(m.files) > 0
+		for _, p := range []string{initRecordPath, joinRecordPath, manifestPath} {
+			delete(m.files, p)
+		}
 		return jsonOut(map[string]any{"changed": changed})
 	case "token create":
 		m.c.tokens++
@@ -230,12 +265,50 @@ func (m *fakeMachine) kubestrap(args []string) ([]byte, error) {
 				return nil, &CommandError{Command: "kubestrap join", Status: 1, Stderr: "certificates not uploaded under this key"}
 			}
 			m.c.cpJoins++
-			m.files["/etc/kubernetes/manifests/kube-apiserver.yaml"] = nil
+			m.files[manifestPath] = nil
 		}
-		m.files["/etc/kubernetes/kubelet.conf"] = nil
+		m.files[joinRecordPath] = nil
 		return jsonOut(map[string]any{"changed": true})
 	}
 	return nil, fmt.Errorf("fake kubestrap: unexpected %v", args)
+}
+
+// init is kubestrap init: a fresh one records its config and prints its
+// token with the expiry; a re-run prints the token without it, and refuses
+// a config other than the recorded one.
+func (m *fakeMachine) init(info map[string]any) ([]byte, error) {
+	if m.c.failInit[m.id] {
+		return nil, &CommandError{Command: "kubestrap init", Status: 1, Stderr: "the API server does not answer"}
+	}
+	cfg := m.files[upDir+"/init.yaml"]
+	rec, done := m.files[initRecordPath]
+	if done && string(rec) != string(cfg) {
+		return nil, &CommandError{Command: "kubestrap init", Status: 1, Stderr: "this node was initialized with another configuration"}
+	}
+	if !done {
+		m.c.initialized, m.c.tokenValid = true, true
+		m.c.initTokenExpires = time.Now().Add(24 * time.Hour).UTC().Format(time.RFC3339)
+		m.files[initRecordPath] = cfg
+		m.files[manifestPath] = nil
+		info["tokenExpires"] = m.c.initTokenExpires
+	}
+	info["changed"] = !done
+	if m.c.tokenValid {
+		info["token"] = "abcdef.0123456789abcdef"
+	}
+	return jsonOut(info)
+}
+
+// tokenList is `token list -o json`: ids and expiry, never secrets.
+func (fc *fakeCluster) tokenList() ([]byte, error) {
+	list := []map[string]any{}
+	if fc.tokenValid {
+		list = append(list, map[string]any{"id": "abcdef", "expires": fc.initTokenExpires})
+	}
+	if fc.tokens > 0 {
+		list = append(list, map[string]any{"id": "ghijkl", "expires": time.Now().Add(time.Hour).UTC().Format(time.RFC3339)})
+	}
+	return json.Marshal(list)
 }
 
 func (fc *fakeCluster) ran(prefix string) []string {
