@@ -112,12 +112,12 @@ forget() {
 	mv "$known.tmp" "$known"
 }
 
-hosts="" new_ids="" cps=0
+hosts="" new_ids="" cps=0 workers=0
 for m in "${machines[@]}"; do
 	IFS=$'\t' read -r name host port user key <<<"$m"
 	case $name in
 	master) role=control-plane ip=192.168.56.10 cps=$((cps + 1)) ;;
-	worker[1-9] | worker[1-9][0-9]) role=worker ip=192.168.56.$((10 + ${name#worker})) ;;
+	worker[1-9] | worker[1-9][0-9]) role=worker ip=192.168.56.$((10 + ${name#worker})) workers=$((workers + 1)) ;;
 	*) die "machine $name: the Vagrantfile defines master and worker1..N only" ;;
 	esac
 	[[ -n $host && -n $port && -n $key ]] || die "vagrant ssh-config gives no HostName, Port or IdentityFile for $name"
@@ -152,6 +152,8 @@ spec:
   release: ../../dist/${release##*/}
 EOF
 	[[ -z $images ]] || echo "  images: ../../dist/${images##*/}"
+	# With no workers the master must take pods: no control-plane taint.
+	((workers > 0)) || printf '  init:\n    nodeRegistration:\n      taints: []\n'
 	cat <<EOF
   preflightFix: true
   ssh:
