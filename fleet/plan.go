@@ -247,9 +247,13 @@ func (r *run) tokenLeft(ctx context.Context, h *hostRun, info tokens.JoinInfo) (
 // never), or "expired" when the list does not have it.
 func (r *run) tokenExpiry(ctx context.Context, h *hostRun, token string) (string, error) {
 	id, _, _ := strings.Cut(token, ".")
-	var list []struct {
-		ID      string `json:"id"`
-		Expires string `json:"expires"`
+	// {"changed": false, "tokens": [{"id", "expires", ...}]}, as every
+	// read-only command's -o json.
+	var list struct {
+		Tokens []struct {
+			ID      string `json:"id"`
+			Expires string `json:"expires"`
+		} `json:"tokens"`
 	}
 	err := timedStep(ctx, h, "join token", func(ctx context.Context) error {
 		out, err := h.m.Run(ctx, "kubestrap token list", kubestrapCmd("token", "list"), nil)
@@ -257,14 +261,14 @@ func (r *run) tokenExpiry(ctx context.Context, h *hostRun, token string) (string
 			return err
 		}
 		if err := json.Unmarshal(out, &list); err != nil {
-			return fmt.Errorf("kubestrap token list: not the JSON list it promises (%v): %.200q", err, out)
+			return fmt.Errorf("kubestrap token list: not the JSON object it promises (%v): %.200q", err, out)
 		}
 		return nil
 	})
 	if err != nil {
 		return "", err
 	}
-	for _, t := range list {
+	for _, t := range list.Tokens {
 		if t.ID == id {
 			return t.Expires, nil
 		}

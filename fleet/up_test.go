@@ -308,7 +308,7 @@ func (fc *fakeCluster) tokenList() ([]byte, error) {
 	if fc.tokens > 0 {
 		list = append(list, map[string]any{"id": "ghijkl", "expires": time.Now().Add(time.Hour).UTC().Format(time.RFC3339)})
 	}
-	return json.Marshal(list)
+	return json.Marshal(map[string]any{"changed": false, "tokens": list})
 }
 
 func (fc *fakeCluster) ran(prefix string) []string {

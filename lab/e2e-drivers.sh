@@ -5,7 +5,9 @@
 # private network without one, SSH forwarded from 127.0.0.1):
 #   1. kubestrap up over SSH: unknown host keys refused, then accepted; a Ready
 #      cluster on the private addresses with pods talking across nodes; a
-#      second up changes nothing; a 4th host added joins alone; a changed host
+#      second up changes nothing; a 4th host added while its SSH is cut: up
+#      fails within 60 s naming it, and once SSH is back a re-run joins it
+#      alone, leaving no secret file on any host; a changed host
 #      key is refused with both fingerprints; kubestrap down resets them all;
 #   2. the Ansible role on the same nodes: a Ready cluster, then changed=0;
 #   3. throughout, every node's command lines are sampled: no bootstrap token
@@ -129,6 +131,20 @@ warm=$((SECONDS - t0))
 ok "a second up changes nothing (${warm}s)"
 
 cluster_file 4 >"$file"
+# SSH to drv-4 cut (its packets dropped, as a firewall or a dead link does)
+# once up has started on it: up must name it and stop, not hang.
+up --accept-new-host-keys >"$work/up-cut.json" &
+upid=$!
+reached() { on drv-4 test -e /var/lib/kubestrap/up; }
+eventually 120 reached || fail "up never reached drv-4"
+on drv-4 iptables -I INPUT -p tcp --dport 22 -j DROP
+t0=$SECONDS
+wait "$upid" && fail "up succeeded although SSH to drv-4 was cut"
+cut=$((SECONDS - t0))
+on drv-4 iptables -D INPUT -p tcp --dport 22 -j DROP
+((cut <= 60)) || fail "up took ${cut}s to give up on drv-4"
+[[ $(jq -r .error "$work/up-cut.json") == *drv-4* ]] || fail "up's error does not name drv-4: $(cat "$work/up-cut.json")"
+ok "SSH to drv-4 cut during up: up failed in ${cut}s naming drv-4"
 t0=$SECONDS
 out=$(up --accept-new-host-keys) || fail "up with drv-4 added: $out"
 added=$((SECONDS - t0))
@@ -137,7 +153,12 @@ changed=$(jq -r '[.hosts[] | select(.changed) | .name] | join(",")' <<<"$out")
 [[ $(jq -r '[.hosts[] | select(.name != "drv-4") | .steps[] | select(.name == "join")] | length' <<<"$out") == 0 ]] ||
 	fail "hosts other than drv-4 ran join"
 eventually 60 kx wait --for=condition=Ready node/drv-4 --timeout=1s || fail "drv-4 is not Ready"
-ok "a 4th host added to the file joins alone (${added}s; changed: $changed)"
+ok "a 4th host added to the file joins alone once SSH is back (${added}s; changed: $changed)"
+for x in "${n[@]}"; do
+	left=$(on "$x" sh -c 'find /var/lib/kubestrap/up \( -name "join.yaml*" -o -name "upload-certs.yaml*" -o -name "*.out" -o -name "*.err" \) 2>/dev/null')
+	[[ -z $left ]] || fail "$x keeps files that may hold secrets: $left"
+done
+ok "no join configuration, certificate key or command output is left on any host"
 
 tokens >>"$work/tokens.txt"
 no_secret_seen "kubestrap up"
