@@ -28,15 +28,23 @@ func RemoveSelf(ctx context.Context, c Cluster, members []Member, name, peerURL 
 	if !ok {
 		return Member{}, fmt.Errorf("%w: no etcd member has peer URL %s or name %q", ErrNotAMember, peerURL, name)
 	}
-	if count(without(members, self.ID)).voters == 0 {
-		return self, fmt.Errorf("%w: %s; there is no cluster to remove it from", ErrLastMember, self)
+	return self, removeChecked(ctx, c, members, self, force, "-f", s)
+}
+
+// removeChecked removes m with the quorum rules every removal shares: never
+// the last voter; refused when quorum is lost or would be, unless force
+// (forceFlag names the flag in the refusal).
+func removeChecked(ctx context.Context, c Cluster, members []Member, m Member, force bool, forceFlag string,
+	s poll.Spec) error {
+	if count(without(members, m.ID)).voters == 0 {
+		return fmt.Errorf("%w: %s; there is no cluster to remove it from", ErrLastMember, m)
 	}
 	if !force {
-		if err := CheckRemoveQuorum(members, self.ID); err != nil {
-			return self, fmt.Errorf("%w; or pass -f to remove it anyway", err)
+		if err := CheckRemoveQuorum(members, m.ID); err != nil {
+			return fmt.Errorf("%w; or pass %s to remove it anyway", err, forceFlag)
 		}
 	}
-	return self, removeMember(ctx, c, self, s)
+	return removeMember(ctx, c, m, s)
 }
 
 // removeMember retries the removal (a leader election or a busy cluster
@@ -92,15 +100,7 @@ func RemoveOther(ctx context.Context, c Cluster, members []Member, nameOrID, sel
 	if hasPeerURL(m, selfPeerURL) {
 		return m, fmt.Errorf("%w: %s; run `kubestrap reset` on this node to take it out of the cluster", ErrIsSelf, m)
 	}
-	if count(without(members, m.ID)).voters == 0 {
-		return m, fmt.Errorf("%w: %s; there is no cluster to remove it from", ErrLastMember, m)
-	}
-	if !force {
-		if err := CheckRemoveQuorum(members, m.ID); err != nil {
-			return m, fmt.Errorf("%w; or pass --force to remove it anyway", err)
-		}
-	}
-	return m, removeMember(ctx, c, m, s)
+	return m, removeChecked(ctx, c, members, m, force, "--force", s)
 }
 
 func or(s, def string) string {
