@@ -271,7 +271,7 @@ func (r *run) uploadFile(ctx context.Context, h *hostRun, what, local, remote st
 	if _, err := h.m.Run(ctx, "remove "+remote+".sha256", "rm -f "+shellQuote(remote+".sha256"), nil); err != nil {
 		return false, err
 	}
-	if err := put(ctx, h.m, remote, f, "0644"); err != nil {
+	if err := put(ctx, h.m, remote, f, size, "0644"); err != nil {
 		return false, err
 	}
 	// The host checks what arrived before recording it.
@@ -283,11 +283,16 @@ func (r *run) uploadFile(ctx context.Context, h *hostRun, what, local, remote st
 	return true, nil
 }
 
-// put writes stdin to a temporary file beside remote, then renames it.
-func put(ctx context.Context, m Machine, remote string, r io.Reader, mode string) error {
-	tmp := remote + ".tmp"
-	script := fmt.Sprintf("umask 077 && mkdir -p %s && cat >%s && chmod %s %s && mv -f %s %s",
-		shellQuote(path.Dir(remote)), shellQuote(tmp), mode, shellQuote(tmp), shellQuote(tmp), shellQuote(remote))
+// put writes stdin to a temporary file of its own beside remote and
+// renames it only once all size bytes arrived. A session cut off mid-upload
+// may live on, hung, on the host; when its stdin finally closes it must
+// neither rename a partial file into place nor take the temporary file of
+// the run that uploads again (found in the lab: it did both).
+func put(ctx context.Context, m Machine, remote string, r io.Reader, size int64, mode string) error {
+	q := shellQuote(remote)
+	script := fmt.Sprintf("umask 077 && mkdir -p %s && t=$(mktemp %s.tmp.XXXXXX) && { cat >\"$t\" && "+
+		"test \"$(wc -c <\"$t\")\" -eq %d && chmod %s \"$t\" && mv -f \"$t\" %s || { rm -f \"$t\"; exit 1; }; }",
+		shellQuote(path.Dir(remote)), q, size, mode, q)
 	_, err := m.Run(ctx, "write "+remote, script, r)
 	return err
 }
@@ -303,7 +308,7 @@ func (r *run) putFile(ctx context.Context, h *hostRun, remote string, data []byt
 	if f := strings.Fields(string(out)); len(f) > 0 && f[0] == hex.EncodeToString(sum[:]) {
 		return false, nil
 	}
-	return true, put(ctx, h.m, remote, bytes.NewReader(data), mode)
+	return true, put(ctx, h.m, remote, bytes.NewReader(data), int64(len(data)), mode)
 }
 
 func remoteRelease(local string) string { return upDir + "/" + filepath.Base(local) }

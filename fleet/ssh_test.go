@@ -224,7 +224,7 @@ func TestRunAndPutOverSSH(t *testing.T) {
 	}
 	dest := filepath.Join(t.TempDir(), "sub", "file")
 	payload := bytes.Repeat([]byte("kubestrap"), 100000)
-	if err := put(ctx, m, dest, bytes.NewReader(payload), "0600"); err != nil {
+	if err := put(ctx, m, dest, bytes.NewReader(payload), int64(len(payload)), "0600"); err != nil {
 		t.Fatal(err)
 	}
 	got, err := os.ReadFile(dest)
@@ -234,8 +234,20 @@ func TestRunAndPutOverSSH(t *testing.T) {
 	if st, _ := os.Stat(dest); st.Mode().Perm() != 0o600 {
 		t.Errorf("mode %v", st.Mode().Perm())
 	}
-	if _, err := os.Stat(dest + ".tmp"); !os.IsNotExist(err) {
-		t.Errorf("the temporary file was left: %v", err)
+	if tmps, _ := filepath.Glob(dest + ".tmp*"); len(tmps) != 0 {
+		t.Errorf("the temporary file was left: %v", tmps)
+	}
+	// Cut short (a session that dies mid-upload and whose stdin then
+	// closes): nothing is renamed into place, no temporary file stays.
+	short := filepath.Join(filepath.Dir(dest), "short")
+	if err := put(ctx, m, short, bytes.NewReader(payload[:1000]), int64(len(payload)), "0600"); err == nil {
+		t.Error("a short upload was accepted")
+	}
+	if _, err := os.Stat(short); !os.IsNotExist(err) {
+		t.Errorf("a short upload took the final name: %v", err)
+	}
+	if tmps, _ := filepath.Glob(short + ".tmp*"); len(tmps) != 0 {
+		t.Errorf("a short upload left %v", tmps)
 	}
 }
 

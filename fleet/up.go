@@ -256,7 +256,7 @@ const removeTimeout = 30 * time.Second
 func removeSecret(ctx context.Context, h *hostRun, path string) error {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), removeTimeout)
 	defer cancel()
-	_, err := h.m.Run(ctx, "remove "+path, "rm -f "+shellQuote(path)+" "+shellQuote(path+".tmp"), nil)
+	_, err := h.m.Run(ctx, "remove "+path, "rm -f "+shellQuote(path)+" "+shellQuote(path)+".tmp*", nil)
 	return err
 }
 

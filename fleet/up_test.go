@@ -130,7 +130,7 @@ func (m *fakeMachine) Run(ctx context.Context, name, script string, stdin io.Rea
 		return nil, nil
 	case f[0] == "umask":
 		data, _ := io.ReadAll(stdin)
-		m.files[strings.Trim(f[len(f)-1], "'")] = data
+		m.files[strings.TrimPrefix(name, "write ")] = data
 		return nil, nil
 	case name == "probe":
 		return m.probe(), nil
@@ -147,7 +147,12 @@ func (m *fakeMachine) Run(ctx context.Context, name, script string, stdin io.Rea
 		return m.kubestrap(f[1:])
 	case f[0] == "rm":
 		for _, p := range f[2:] {
-			delete(m.files, strings.Trim(p, "'"))
+			p = strings.ReplaceAll(p, "'", "")
+			for k := range m.files {
+				if k == p || (strings.HasSuffix(p, "*") && strings.HasPrefix(k, strings.TrimSuffix(p, "*"))) {
+					delete(m.files, k)
+				}
+			}
 		}
 		return nil, nil
 	case f[0] == "test" && strings.Contains(script, "rm -rf"):
