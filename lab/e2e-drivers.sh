@@ -68,7 +68,7 @@ sample_ps &
 sampler=$!
 # tokens: the secret halves of the cluster's bootstrap tokens, one a line.
 tokens() {
-	kc "${n[0]}" -n kube-system get secrets --field-selector type=bootstrap.kubernetes.io/token -o json |
+	on "${n[0]}" kubectl --kubeconfig /etc/kubernetes/admin.conf -n kube-system get secrets --field-selector type=bootstrap.kubernetes.io/token -o json |
 		jq -r '.items[].data["token-secret"] | @base64d'
 }
 # no_secret_seen WHEN: none of the tokens seen so far is in the samples,
