@@ -43,7 +43,7 @@ func TestLongStepsRunDetachedFromTheSession(t *testing.T) {
 func TestADetachedCommandOutlivesItsSession(t *testing.T) {
 	for _, tool := range []string{"setsid", "nohup"} {
 		if _, err := exec.LookPath(tool); err != nil {
-			t.Skip(tool, " is not installed")
+			t.Fatalf("%s is not installed (util-linux, coreutils)", tool)
 		}
 	}
 	dir := t.TempDir()
