@@ -19,7 +19,6 @@ import (
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"sigs.k8s.io/yaml"
 
 	"github.com/kubestrap/kubestrap/components/tokens"
 	"github.com/kubestrap/kubestrap/config"
@@ -442,7 +441,7 @@ func initConfig(c *Cluster, h *hostRun) ([]byte, error) {
 	if h.initRecord {
 		ic.UploadCerts = h.recordUploadCerts
 	}
-	return marshalInit(c, ic)
+	return config.MarshalInit(ic)
 }
 
 // uploadCertsConfig is initConfig with the certificate key the
@@ -451,41 +450,7 @@ func initConfig(c *Cluster, h *hostRun) ([]byte, error) {
 func uploadCertsConfig(c *Cluster, h Host, key string) ([]byte, error) {
 	ic := initDocs(c, h)
 	ic.CertificateKey, ic.UploadCerts = key, true
-	return marshalInit(c, ic)
-}
-
-// marshalInit is config.MarshalInit keeping an explicit `taints: []`:
-// omitempty drops an empty list, and kubestrap, like kubeadm, gives a node
-// whose config has no taints field the control-plane taint, so a one-node
-// cluster asked to be schedulable would not be. The documents render the
-// same otherwise (sigs.k8s.io/yaml sorts keys either way).
-func marshalInit(c *Cluster, ic *config.Init) ([]byte, error) {
-	if c.Spec.Init == nil || c.Spec.Init.NodeRegistration.Taints == nil || len(ic.NodeRegistration.Taints) > 0 {
-		return config.MarshalInit(ic)
-	}
-	j, err := json.Marshal(&ic.InitConfiguration)
-	if err != nil {
-		return nil, err
-	}
-	var doc map[string]any
-	if err := json.Unmarshal(j, &doc); err != nil {
-		return nil, err
-	}
-	nr, _ := doc["nodeRegistration"].(map[string]any)
-	if nr == nil {
-		nr = map[string]any{}
-	}
-	nr["taints"] = []any{}
-	doc["nodeRegistration"] = nr
-	first, err := yaml.Marshal(doc)
-	if err != nil {
-		return nil, err
-	}
-	rest, err := yaml.Marshal(&ic.Cluster)
-	if err != nil {
-		return nil, err
-	}
-	return append(append(first, "---\n"...), rest...), nil
+	return config.MarshalInit(ic)
 }
 
 func initDocs(c *Cluster, h Host) *config.Init {
