@@ -51,10 +51,10 @@ func newCertsRenewCommand() *cobra.Command {
 func runRenew(cmd *cobra.Command, args []string, f *renewFlags) error {
 	targets, err := renew.Select(args)
 	if err != nil {
-		return &usageError{err}
+		return usage(err)
 	}
 	if f.validity != 0 && f.validity < time.Hour {
-		return &usageError{fmt.Errorf("--validity %s: must be at least 1h", f.validity)}
+		return usage(fmt.Errorf("--validity %s: must be at least 1h", f.validity))
 	}
 	out, jsonOut, err := splitOutput(cmd, f.output)
 	if err != nil {
@@ -92,7 +92,7 @@ func splitOutput(cmd *cobra.Command, output string) (out, jsonOut io.Writer, err
 	case "json":
 		return cmd.ErrOrStderr(), cmd.OutOrStdout(), nil
 	}
-	return nil, nil, &usageError{fmt.Errorf("unknown output %q: use json", output)}
+	return nil, nil, usage(fmt.Errorf("unknown output %q: use json", output))
 }
 
 func newAutoRenewCommand(out io.Writer) *cobra.Command {

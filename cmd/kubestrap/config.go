@@ -83,13 +83,13 @@ func newConfigCommand(out io.Writer) *cobra.Command {
 func validatePath(flag string, args []string) (string, error) {
 	switch {
 	case flag != "" && len(args) == 1 && args[0] != flag:
-		return "", &usageError{errors.New("config validate: give the file once, with --config FILE or as the argument")}
+		return "", usage(errors.New("config validate: give the file once, with --config FILE or as the argument"))
 	case flag != "":
 		return flag, nil
 	case len(args) == 1:
 		return args[0], nil
 	}
-	return "", &usageError{errors.New("config validate: which file? pass --config FILE")}
+	return "", usage(errors.New("config validate: which file? pass --config FILE"))
 }
 
 // warnConfig names, on stderr, what the config file set that kubestrap

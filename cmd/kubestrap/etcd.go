@@ -35,7 +35,7 @@ func newEtcdCommand(out io.Writer) *cobra.Command {
 // checkOutput accepts the -o values every command here knows.
 func checkOutput(o string) error {
 	if o != "" && o != "table" && o != "json" {
-		return &usageError{fmt.Errorf("unknown output %q: use table or json", o)}
+		return usage(fmt.Errorf("unknown output %q: use table or json", o))
 	}
 	return nil
 }
@@ -277,7 +277,7 @@ func newSnapshotScheduleCommand(out io.Writer) *cobra.Command {
 				return err
 			}
 			if err := s.Validate(); err != nil {
-				return &usageError{err}
+				return usage(err)
 			}
 			if _, err := staticpods.LocalMember("/"); err != nil {
 				return err

@@ -31,7 +31,6 @@ type initFlags struct {
 	imageRepository  string
 	ignore           []string
 	agentBinary      string
-	output           string
 	untainted        bool
 }
 
@@ -60,7 +59,6 @@ func (f *initFlags) register(fs *pflag.FlagSet) {
 // registerInitOnly adds the flags that only init (not preflight) takes.
 func (f *initFlags) registerInitOnly(fs *pflag.FlagSet) {
 	fs.StringVar(&f.agentBinary, "agent-binary", "", "the kubelet to install (default: the one next to kubestrap)")
-	fs.StringVarP(&f.output, "output", "o", "", "json: print the join information as JSON on stdout (phase lines go to stderr)")
 	fs.BoolVar(&f.untainted, "allow-schedule-on-control-plane", false, "do not taint the control-plane node (single-node clusters)")
 }
 

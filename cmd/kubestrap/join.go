@@ -11,7 +11,6 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/kubestrap/kubestrap/config"
-	"github.com/kubestrap/kubestrap/hostfs"
 	"github.com/kubestrap/kubestrap/layout"
 	"github.com/kubestrap/kubestrap/phases"
 	"github.com/kubestrap/kubestrap/preflight"
@@ -20,9 +19,9 @@ import (
 
 type joinFlags struct {
 	configFile, token, tlsToken, discoveryFile, nodeName, nodeIP, criSocket, agentBinary string
-	hashes, ignore, skip                                                                 []string
-	unsafeSkipCA, dryRun, controlPlane                                                   bool
-	certificateKey, advertiseAddress, output                                             string
+	hashes, ignore                                                                       []string
+	unsafeSkipCA, controlPlane                                                           bool
+	certificateKey, advertiseAddress                                                     string
 	bindPort                                                                             int32
 	timeout                                                                              time.Duration
 }
@@ -44,9 +43,6 @@ func (f *joinFlags) register(fs *pflag.FlagSet) {
 	fs.StringVar(&f.certificateKey, "certificate-key", "", "the key printed by `kubestrap init --upload-certs` (64 hex characters)")
 	fs.StringVar(&f.advertiseAddress, "apiserver-advertise-address", "", "this control-plane node's API server address (default: the node IP)")
 	fs.Int32Var(&f.bindPort, "apiserver-bind-port", config.DefaultAPIBindPort, "this control-plane node's API server port")
-	fs.StringVarP(&f.output, "output", "o", "", "json: print {changed, node, nodeIP, controlPlane, endpoint} on stdout (phase lines go to stderr)")
-	fs.BoolVar(&f.dryRun, "dry-run", false, "check and discover, write the node's files into a temp dir and print what "+
-		"the online phases would do; change nothing on the host")
 }
 
 func (f *joinFlags) apply(fs *pflag.FlagSet, endpoint string) func(*config.JoinConfiguration) {
@@ -103,103 +99,57 @@ func (f *joinFlags) applyControlPlane(fs *pflag.FlagSet, c *config.JoinConfigura
 	}
 }
 
-func newJoinCommand(out io.Writer) *cobra.Command {
+func newJoinCommand(io.Writer) *cobra.Command {
 	f := &joinFlags{}
 	cmd := &cobra.Command{
 		Use:   "join [API_ENDPOINT]",
 		Short: "Join this node to a cluster as a worker",
 		Example: "  kubestrap join 192.168.56.10:6443 --token abcdef.0123456789abcdef \\\n" +
 			"    --discovery-token-ca-cert-hash sha256:<hash printed by kubestrap init>",
-		Args: cobra.MaximumNArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error { return runJoin(cmd, f, args, "") },
 	}
 	f.register(cmd.PersistentFlags())
-	cmd.Flags().StringSliceVar(&f.skip, "skip-phases", nil, "phases to skip, e.g. node-network (see `kubestrap join phase --help`)")
-	phaseCmd := &cobra.Command{Use: "phase NAME", Short: "Run one phase of join", Args: cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error { return runJoin(cmd, f, nil, args[0]) }}
-	for _, p := range phases.JoinPhases() {
-		phaseCmd.AddCommand(&cobra.Command{Use: p.Name + " [API_ENDPOINT]", Short: p.Short, Args: cobra.MaximumNArgs(1),
-			RunE: func(cmd *cobra.Command, args []string) error { return runJoin(cmd, f, args, p.Name) }})
-	}
-	addPhaseAliases(phaseCmd, "join", cobra.MaximumNArgs(1), func(cmd *cobra.Command, args []string, path string) error {
-		return runJoin(cmd, f, args, path)
-	})
-	cmd.AddCommand(phaseCmd)
+	flow := &phases.Flow{Command: "join", Phases: phases.JoinPhases(), Args: cobra.MaximumNArgs(1), ArgsUse: "[API_ENDPOINT]",
+		DryRunDir: true, SkipExample: "node-network",
+		DryRunHelp: "check and discover, write the node's files into a temp dir and print what " +
+			"the online phases would do; change nothing on the host",
+		OutputHelp: "json: print {changed, node, nodeIP, controlPlane, endpoint} on stdout (phase lines go to stderr)",
+		Start:      func(inv *phases.Invocation) (*phases.Session, error) { return startJoin(inv, f) }}
+	flow.BindToCommand(cmd)
 	return cmd
 }
 
-func runJoin(cmd *cobra.Command, f *joinFlags, args []string, only string) error {
-	out := cmd.OutOrStdout()
-	switch f.output {
-	case "":
-	case "json":
-		out = cmd.ErrOrStderr() // stdout is only the JSON object
-	default:
-		return &usageError{fmt.Errorf("unknown output %q: use json", f.output)}
-	}
+// startJoin is join's data initializer: the configuration from the file,
+// the flags and the endpoint argument, checked before anything is written.
+func startJoin(inv *phases.Invocation, f *joinFlags) (*phases.Session, error) {
 	endpoint := ""
-	if len(args) == 1 {
-		endpoint = args[0]
+	if len(inv.Args) == 1 {
+		endpoint = inv.Args[0]
 	}
-	fs := cmd.Flags()
-	for c := cmd; c != nil; c = c.Parent() {
-		if c.Name() == "join" {
-			fs = c.PersistentFlags()
-		}
-	}
-	cfg, err := config.LoadJoin(f.configFile, f.apply(fs, endpoint))
+	cfg, err := config.LoadJoin(f.configFile, f.apply(flagsOf(inv.Cmd, "join"), endpoint))
 	if err != nil {
-		return err
+		return nil, err
 	}
-	warnConfig(cmd, cfg.Warnings)
+	warnConfig(inv.Cmd, cfg.Warnings)
 	if err := config.ValidateNodeIP(f.nodeIP); err != nil {
-		return &usageError{fmt.Errorf("--node-ip: %w", err)}
-	}
-	r := &phases.Runner{Command: "join", Phases: phases.JoinPhases(), Out: out, Skip: append(f.skip, cfg.SkipPhases...)}
-	if err := r.ValidateSkip(); err != nil {
-		return &usageError{err} // before anything is written
+		return nil, usage(fmt.Errorf("--node-ip: %w", err))
 	}
 	ignore := preflight.NewIgnoreSet(cfg.NodeRegistration.IgnorePreflightErrors...)
-	opts := phases.JoinOptions{DryRun: f.dryRun, Ignore: ignore, Out: out, Env: preflight.Host(), Systemd: systemd.DBus{},
-		AgentBinary: f.agentBinary, NodeIP: f.nodeIP, KubeDir: layout.KubernetesDir}
-	if f.dryRun {
-		if opts.DryRunDir, err = phases.NewDryRunDir(); err != nil {
-			return err
-		}
-		defer fmt.Fprintf(out, "dry-run output: %s\n", opts.DryRunDir)
-	} else {
-		lock, err := hostfs.AcquireLock(hostfs.LockPath, "join")
-		if err != nil {
-			return err
-		}
-		defer lock.Release()
-	}
-	data, err := phases.NewJoinData(cfg, opts)
-	if err != nil {
-		return err
-	}
-	changed := !f.dryRun
-	if only == "" && !f.dryRun {
-		done, err := phases.PrepareJoin(out, opts.KubeDir, data.NodeName(), cfg, ignore)
-		if err != nil {
-			return err
-		}
-		changed = !done
-	}
-	if changed || f.dryRun {
-		if only != "" {
-			err = r.RunPhase(cmd.Context(), only, data)
-		} else {
-			err = r.Run(cmd.Context(), data)
-		}
-		if err != nil {
-			return err
-		}
-	}
-	if f.output != "json" {
-		return nil
-	}
-	return writeJSON(cmd.OutOrStdout(), joinResult(cmd.Context(), data, cfg, changed, f.dryRun))
+	s := &phases.Session{Skip: cfg.SkipPhases,
+		Data: func() (phases.Data, error) {
+			return phases.NewJoinData(cfg, phases.JoinOptions{DryRun: inv.DryRun, DryRunDir: inv.DryRunDir, Ignore: ignore,
+				Out: inv.Out, Env: preflight.Host(), Systemd: systemd.DBus{}, AgentBinary: f.agentBinary, NodeIP: f.nodeIP,
+				KubeDir: layout.KubernetesDir})
+		},
+		Done: func(d phases.Data) (bool, error) {
+			return phases.PrepareJoin(inv.Out, layout.KubernetesDir, d.(phases.JoinData).NodeName(), cfg, ignore)
+		},
+		Finish: func(d phases.Data, changed bool, err error) error {
+			if err != nil || inv.JSON == nil {
+				return err
+			}
+			return writeJSON(inv.JSON, joinResult(inv.Context(), d.(phases.JoinData), cfg, changed && !inv.DryRun, inv.DryRun))
+		}}
+	return s, nil
 }
 
 // joinResult is join's JSON object (the JSON contract).

@@ -25,11 +25,11 @@ const (
 	exitPreflight = 3
 )
 
-// usageError marks bad command-line input.
-type usageError struct{ err error }
+// usageError marks bad command-line input; the flows' runner returns the
+// same type.
+type usageError = phases.UsageError
 
-func (e *usageError) Error() string { return e.err.Error() }
-func (e *usageError) Unwrap() error { return e.err }
+func usage(err error) error { return &usageError{Err: err} }
 
 // exitCode maps an error to the process exit code, in one place.
 func exitCode(err error) int {

@@ -42,7 +42,7 @@ func newImagesCommand(out io.Writer) *cobra.Command {
 				Networking: config.Networking{PodNetwork: podNetwork}}
 			config.SetClusterDefaults(c)
 			if _, err := config.ParseKubernetesVersion(kv); err != nil {
-				return &usageError{fmt.Errorf("--kubernetes-version: %w", err)}
+				return usage(fmt.Errorf("--kubernetes-version: %w", err))
 			}
 			s, err := images.Images(c)
 			if err != nil {
@@ -87,13 +87,13 @@ func newImagesBuildCommand(out io.Writer) *cobra.Command {
 	cmd := &cobra.Command{Use: "build", Short: "Build the images tarball from bundle binaries (used by `make images`)",
 		Args: cobra.NoArgs, RunE: func(*cobra.Command, []string) error {
 			if binDir == "" || rootfs == "" || file == "" {
-				return &usageError{fmt.Errorf("--bin-dir, --rootfs and -o are required")}
+				return usage(fmt.Errorf("--bin-dir, --rootfs and -o are required"))
 			}
 			c := &config.ClusterConfiguration{KubernetesVersion: kv}
 			config.SetClusterDefaults(c)
 			s, err := images.Images(c)
 			if err != nil {
-				return &usageError{err}
+				return usage(err)
 			}
 			if err := images.BuildImages(images.BundleImages(s), binDir, rootfs, file); err != nil {
 				return err

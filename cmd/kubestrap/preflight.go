@@ -28,7 +28,7 @@ func newPreflightCommand(out io.Writer) *cobra.Command {
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if output != "" && output != "json" && output != "table" {
-				return &usageError{fmt.Errorf("unknown output %q: use table or json", output)}
+				return usage(fmt.Errorf("unknown output %q: use table or json", output))
 			}
 			cfg, err := config.LoadInit(f.configFile, f.apply(cmd.Flags()))
 			if err != nil {

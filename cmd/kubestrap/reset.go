@@ -2,31 +2,27 @@ package main
 
 import (
 	"bufio"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"os"
-	"slices"
 	"strings"
 
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
 
 	"github.com/kubestrap/kubestrap/cleanup"
-	"github.com/kubestrap/kubestrap/hostfs"
 	"github.com/kubestrap/kubestrap/phases"
 	"github.com/kubestrap/kubestrap/preflight"
 	"github.com/kubestrap/kubestrap/systemd"
 )
 
 type resetFlags struct {
-	force, dryRun     bool
-	output, criSocket string
-	skip              []string
+	force     bool
+	criSocket string
 }
 
-func newResetCommand(out io.Writer) *cobra.Command {
+func newResetCommand(io.Writer) *cobra.Command {
 	f := &resetFlags{}
 	cmd := &cobra.Command{
 		Use:   "reset",
@@ -34,92 +30,55 @@ func newResetCommand(out io.Writer) *cobra.Command {
 		Long: "reset returns this node to a clean host: it removes its etcd member and Node object, stops the kubelet,\n" +
 			"removes every pod, unmounts and removes kubestrap's files, the CNI config, links and iptables chains, and\n" +
 			"lists what it left (the changes of `preflight --fix`) with how to revert them. A second reset is a no-op.",
-		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error { return runReset(cmd, f, "") },
 	}
 	pf := cmd.PersistentFlags()
 	pf.BoolVarP(&f.force, "force", "f", false, "reset without asking, even when this node's etcd member cannot be removed "+
 		"without losing quorum")
-	pf.BoolVar(&f.dryRun, "dry-run", false, "list what would be removed; change nothing")
-	pf.StringVarP(&f.output, "output", "o", "", "json: print the report as one JSON object")
 	pf.StringVar(&f.criSocket, "cri-socket", "", "the runtime's CRI endpoint (default: the kubelet's)")
-	cmd.Flags().StringSliceVar(&f.skip, "skip-phases", nil, "phases to skip, e.g. network/iptables (see kubestrap reset phase --help)")
-
-	phaseCmd := &cobra.Command{Use: "phase NAME", Short: "Run one phase of reset", Args: cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error { return runReset(cmd, f, args[0]) }}
-	var add func(parent *cobra.Command, prefix string, ps []phases.Phase)
-	add = func(parent *cobra.Command, prefix string, ps []phases.Phase) {
-		for _, p := range ps {
-			path := prefix + p.Name
-			c := &cobra.Command{Use: p.Name, Short: p.Short, Args: cobra.NoArgs,
-				RunE: func(cmd *cobra.Command, _ []string) error { return runReset(cmd, f, path) }}
-			parent.AddCommand(c)
-			add(c, path+"/", p.Phases)
-		}
-	}
-	add(phaseCmd, "", phases.ResetPhases())
-	addPhaseAliases(phaseCmd, "reset", cobra.NoArgs, func(cmd *cobra.Command, _ []string, path string) error {
-		return runReset(cmd, f, path)
-	})
-	cmd.AddCommand(phaseCmd)
+	flow := &phases.Flow{Command: "reset", Phases: phases.ResetPhases(), Args: cobra.NoArgs, SkipExample: "network/iptables",
+		DryRunHelp: "list what would be removed; change nothing", OutputHelp: "json: print the report as one JSON object",
+		Start: func(inv *phases.Invocation) (*phases.Session, error) { return startReset(inv, f), nil }}
+	flow.BindToCommand(cmd)
 	return cmd
 }
 
-func runReset(cmd *cobra.Command, f *resetFlags, only string) error {
-	out, jsonOut := cmd.OutOrStdout(), io.Writer(nil)
-	switch f.output {
-	case "":
-	case "json":
-		// Phase lines go to stderr so that stdout is only the JSON.
-		out, jsonOut = cmd.ErrOrStderr(), cmd.OutOrStdout()
-	default:
-		return &usageError{fmt.Errorf("unknown output %q: use json", f.output)}
-	}
-	runner := &phases.Runner{Command: "reset", Phases: phases.ResetPhases(), Out: out, Skip: f.skip}
-	if err := runner.ValidateSkip(); err != nil {
-		return &usageError{err}
-	}
-	if only != "" && !slices.Contains(runner.Paths(), only) {
-		return &usageError{fmt.Errorf("unknown phase %q; known phases: %s", only, strings.Join(runner.Paths(), ", "))}
-	}
-	if only == "" && !f.dryRun && !f.force && isTerminal(cmd.InOrStdin()) {
-		if !confirm(cmd.InOrStdin(), out, "[reset] reset removes this node's etcd member, Node, kubelet, pods and "+
-			"kubestrap's files and network setup.\n[reset] Are you sure you want to proceed? [y/N]: ") {
-			return errors.New("reset aborted: nothing was changed")
-		}
-	}
-	if !f.dryRun {
-		lock, err := hostfs.AcquireLock(hostfs.LockPath, "reset")
-		if err != nil {
-			return err
-		}
-		defer lock.Release()
+// startReset is reset's data initializer. The report says what happened
+// also when a phase failed.
+func startReset(inv *phases.Invocation, f *resetFlags) *phases.Session {
+	var data phases.ResetData
+	return &phases.Session{
+		Confirm: func() error { return confirmReset(inv, f.force) },
 		// A restore killed half-way: put etcd's data and pods back first,
 		// so that the member is removed through its peers as usual.
-		if err := recoverParked(out, "reset"); err != nil {
+		Locked: func() error { return recoverParked(inv.Out, "reset") },
+		Data: func() (phases.Data, error) {
+			data = phases.NewResetData(phases.ResetOptions{DryRun: inv.DryRun, Force: f.force, Out: inv.Out,
+				Env: preflight.Host(), Host: cleanup.RealHost(), Systemd: systemd.DBus{}, CRISocket: f.criSocket})
+			return data, nil
+		},
+		Close: func() { data.Close() },
+		Finish: func(_ phases.Data, _ bool, err error) error {
+			if inv.JSON == nil {
+				data.Report().WriteText(inv.Out)
+				return err
+			}
+			if jerr := writeJSON(inv.JSON, data.Report()); jerr != nil && err == nil {
+				err = jerr
+			}
 			return err
-		}
+		}}
+}
+
+// confirmReset asks at a terminal before a whole reset.
+func confirmReset(inv *phases.Invocation, force bool) error {
+	if inv.Only != "" || inv.DryRun || force || !isTerminal(inv.Cmd.InOrStdin()) {
+		return nil
 	}
-	data := phases.NewResetData(phases.ResetOptions{DryRun: f.dryRun, Force: f.force, Out: out, Env: preflight.Host(),
-		Host: cleanup.RealHost(), Systemd: systemd.DBus{}, CRISocket: f.criSocket})
-	defer data.Close()
-	var err error
-	if only != "" {
-		err = runner.RunPhase(cmd.Context(), only, data)
-	} else {
-		err = runner.Run(cmd.Context(), data)
+	if !confirm(inv.Cmd.InOrStdin(), inv.Out, "[reset] reset removes this node's etcd member, Node, kubelet, pods and "+
+		"kubestrap's files and network setup.\n[reset] Are you sure you want to proceed? [y/N]: ") {
+		return errors.New("reset aborted: nothing was changed")
 	}
-	// The report says what happened also when a phase failed.
-	if jsonOut != nil {
-		enc := json.NewEncoder(jsonOut)
-		enc.SetIndent("", "  ")
-		if jerr := enc.Encode(data.Report()); jerr != nil && err == nil {
-			err = jerr
-		}
-	} else {
-		data.Report().WriteText(out)
-	}
-	return err
+	return nil
 }
 
 // isTerminal says whether r is an interactive terminal: reset asks before

@@ -60,7 +60,7 @@ func newTokenCreateCommand(out io.Writer, kubeconfig *string) *cobra.Command {
 				Usages: config.DefaultTokenUsages, Groups: []string{config.DefaultNodeTokenGroup}}
 			if len(args) == 1 {
 				if !bootstraputil.IsValidBootstrapToken(args[0]) {
-					return &usageError{fmt.Errorf("malformed bootstrap token: a token looks like abcdef.0123456789abcdef")}
+					return usage(fmt.Errorf("malformed bootstrap token: a token looks like abcdef.0123456789abcdef"))
 				}
 				tok.Token = args[0]
 			} else {
@@ -70,11 +70,11 @@ func newTokenCreateCommand(out io.Writer, kubeconfig *string) *cobra.Command {
 				}
 			}
 			if ttl < 0 {
-				return &usageError{fmt.Errorf("--ttl must not be negative (0 means never expires)")}
+				return usage(fmt.Errorf("--ttl must not be negative (0 means never expires)"))
 			}
 			if certificateKey != "" {
 				if err := certs.CheckCertificateKey(certificateKey); err != nil {
-					return &usageError{err}
+					return usage(err)
 				}
 				printJoin = true
 			}

@@ -65,14 +65,14 @@ type fleetFunc func(ctx context.Context, c *fleet.Cluster, o fleet.Options) (*fl
 
 func runFleet(cmd *cobra.Command, f *fleetFlags, do fleetFunc) error {
 	if f.file == "" {
-		return &usageError{fmt.Errorf("-f is required: the Cluster file (see kubestrap up --help)")}
+		return usage(fmt.Errorf("-f is required: the Cluster file (see kubestrap up --help)"))
 	}
 	if f.output != "" && f.output != "json" {
-		return &usageError{fmt.Errorf("unknown output %q: use json", f.output)}
+		return usage(fmt.Errorf("unknown output %q: use json", f.output))
 	}
 	c, err := fleet.Load(f.file)
 	if err != nil {
-		return &usageError{err}
+		return usage(err)
 	}
 	progress, out := cmd.OutOrStdout(), io.Writer(nil)
 	if f.output == "json" {
@@ -110,8 +110,8 @@ func confirmDown(cmd *cobra.Command, f *fleetFlags) error {
 		return nil
 	}
 	if !isTerminal(cmd.InOrStdin()) {
-		return &usageError{errors.New("down resets every host of " + f.file + " and asks first; " +
-			"without a terminal pass --yes")}
+		return usage(errors.New("down resets every host of " + f.file + " and asks first; " +
+			"without a terminal pass --yes"))
 	}
 	if !confirm(cmd.InOrStdin(), cmd.ErrOrStderr(), "[down] down resets every host of "+f.file+
 		" (kubestrap reset on each).\n[down] Are you sure you want to proceed? [y/N]: ") {
