@@ -25,6 +25,7 @@ import (
 	"github.com/cloudflare/cfssl/signer/local"
 
 	"github.com/kubestrap/kubestrap/config"
+	"github.com/kubestrap/kubestrap/parallel"
 )
 
 func init() {
@@ -101,7 +102,7 @@ func (p *PKI) EnsureAll(specs []Spec) ([]Result, error) {
 		for _, s := range list {
 			fns = append(fns, func() (Result, error) { return p.Ensure(s, specs) })
 		}
-		return parallel(append(fns, extra...), func(r Result) { mu.Lock(); results = append(results, r); mu.Unlock() })
+		return runAll(append(fns, extra...), func(r Result) { mu.Lock(); results = append(results, r); mu.Unlock() })
 	}
 	if err := run(cas, p.EnsureServiceAccountKey); err != nil {
 		return results, err
@@ -111,25 +112,16 @@ func (p *PKI) EnsureAll(specs []Spec) ([]Result, error) {
 	return results, err
 }
 
-// parallel runs fns at once and joins all their errors, so that one run
+// runAll runs fns at once and joins all their errors, so that one run
 // reports every broken file rather than the first.
-func parallel(fns []func() (Result, error), done func(Result)) error {
-	errs := make([]error, len(fns))
-	var wg sync.WaitGroup
-	for i, fn := range fns {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			r, err := fn()
-			if err != nil {
-				errs[i] = err
-				return
-			}
+func runAll(fns []func() (Result, error), done func(Result)) error {
+	return parallel.Do(len(fns), func(i int) error {
+		r, err := fns[i]()
+		if err == nil {
 			done(r)
-		}()
-	}
-	wg.Wait()
-	return errors.Join(errs...)
+		}
+		return err
+	})
 }
 
 // Ensure makes the certificate of spec, or reuses the one on disk when it is

@@ -24,6 +24,7 @@ import (
 	"github.com/kubestrap/kubestrap/config"
 	"github.com/kubestrap/kubestrap/hostfs"
 	"github.com/kubestrap/kubestrap/layout"
+	"github.com/kubestrap/kubestrap/parallel"
 )
 
 // upDir holds what up puts on a host: the release, the images, configs.
@@ -167,26 +168,21 @@ func seconds(d time.Duration) float64 { return float64(d.Milliseconds()) / 1000 
 // each runs fn for the hosts in parallel; errors are recorded per host and
 // returned together, each naming its host.
 func (r *run) each(ctx context.Context, hosts []*hostRun, fn func(context.Context, *hostRun) error) error {
-	errs := make([]error, len(hosts))
-	var wg sync.WaitGroup
-	for i, h := range hosts {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			if err := fn(ctx, h); err != nil {
-				r.mu.Lock()
-				h.rep.Error = err.Error()
-				r.mu.Unlock()
-				fmt.Fprintf(r.opts.Out, "[%s] %s: FAILED: %v\n", r.verb, h.ID(), err)
-				if !namesHost(err) {
-					err = fmt.Errorf("%s: %w", h.ID(), err)
-				}
-				errs[i] = err
-			}
-		}()
-	}
-	wg.Wait()
-	return errors.Join(errs...)
+	return parallel.Do(len(hosts), func(i int) error {
+		h := hosts[i]
+		err := fn(ctx, h)
+		if err == nil {
+			return nil
+		}
+		r.mu.Lock()
+		h.rep.Error = err.Error()
+		r.mu.Unlock()
+		fmt.Fprintf(r.opts.Out, "[%s] %s: FAILED: %v\n", r.verb, h.ID(), err)
+		if !namesHost(err) {
+			err = fmt.Errorf("%s: %w", h.ID(), err)
+		}
+		return err
+	})
 }
 
 // step records a step and prints its progress line.

@@ -5,12 +5,12 @@ package apply
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"sync"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/kubestrap/kubestrap/parallel"
 )
 
 // api is the slice of a typed client-go resource interface that
@@ -60,15 +60,5 @@ func wrap(obj metav1.Object, err error) error {
 
 // Concurrently runs independent API calls at once and joins their errors.
 func Concurrently(fns ...func() error) error {
-	errs := make([]error, len(fns))
-	var wg sync.WaitGroup
-	for i, fn := range fns {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			errs[i] = fn()
-		}()
-	}
-	wg.Wait()
-	return errors.Join(errs...)
+	return parallel.Do(len(fns), func(i int) error { return fns[i]() })
 }
