@@ -251,14 +251,6 @@ func WaitHealthy(ctx context.Context, manifestDir, criEndpoint string, out io.Wr
 	}
 	probes = slices.DeleteFunc(probes, func(p Probe) bool { return !slices.Contains(components, p.Name) })
 	w := &Waiter{Probes: probes, Interval: 500 * time.Millisecond, Out: out, Prefix: prefix,
-		Logs: func(component string) string {
-			lctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-			defer cancel()
-			logs, err := CRILogs(lctx, criEndpoint, component, 15)
-			if err != nil {
-				return "(no logs: " + err.Error() + ")"
-			}
-			return logs
-		}}
+		Logs: LogsFrom(criEndpoint)}
 	return w.Wait(ctx)
 }
