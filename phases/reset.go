@@ -18,7 +18,7 @@ import (
 
 	"github.com/kubestrap/kubestrap/cleanup"
 	"github.com/kubestrap/kubestrap/components/addons"
-	"github.com/kubestrap/kubestrap/etcd/snapshot"
+	"github.com/kubestrap/kubestrap/snapshot"
 	"github.com/kubestrap/kubestrap/join"
 	"github.com/kubestrap/kubestrap/layout"
 	"github.com/kubestrap/kubestrap/preflight"

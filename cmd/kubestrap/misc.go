@@ -9,7 +9,7 @@ import (
 
 	"github.com/kubestrap/kubestrap/components/images"
 	"github.com/kubestrap/kubestrap/config"
-	"github.com/kubestrap/kubestrap/etcd/snapshot"
+	"github.com/kubestrap/kubestrap/snapshot"
 	"github.com/kubestrap/kubestrap/hostfs"
 )
 
