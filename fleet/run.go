@@ -28,7 +28,7 @@ import (
 )
 
 // upDir holds what up puts on a host: the release, the images, configs.
-const upDir = "/var/lib/kubestrap/up"
+const upDir = layout.StateDir + "/up"
 
 // kubestrapPath is where the release's install.sh puts kubestrap. sudo's
 // secure_path on CentOS 7 leaves /usr/local/bin out, so it is absolute.

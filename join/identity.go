@@ -1,6 +1,7 @@
 package join
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
@@ -9,6 +10,7 @@ import (
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/client-go/kubernetes"
 
 	"github.com/kubestrap/kubestrap/preflight"
 )
@@ -22,6 +24,15 @@ type Identity struct {
 	MachineID   string
 	ProductUUID string // empty when missing or a placeholder
 	MACHashes   []string
+}
+
+// HostIdentity reads the identity of the host e stands for.
+func HostIdentity(e *preflight.Env) (Identity, error) {
+	ifs, err := e.Interfaces()
+	if err != nil {
+		return Identity{}, err
+	}
+	return LocalIdentity(e, ifs, HostMACs())
 }
 
 // LocalIdentity reads this host's identity.
@@ -129,4 +140,15 @@ func RouteSourceIP(endpoint string) (string, error) {
 	}
 	defer func() { _ = c.Close() }()
 	return c.LocalAddr().(*net.UDPAddr).IP.String(), nil
+}
+
+// RegisterHost claims this host's identity (a no-op when identity-check
+// already did), so that a later clone of it is refused; on a cluster made
+// by an older kubestrap it adds the registry entries instead.
+func RegisterHost(ctx context.Context, c kubernetes.Interface, e *preflight.Env, node string) error {
+	id, err := HostIdentity(e)
+	if err != nil {
+		return err
+	}
+	return Record(ctx, c, node, id)
 }

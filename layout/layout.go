@@ -80,6 +80,18 @@ const (
 	InitRecord = "kubestrap-init.yaml"
 	// JoinRecord marks a finished join, as InitRecord does for init.
 	JoinRecord = "kubestrap-join.yaml"
+	// APIServerManifest is the API server's static pod under ManifestDir:
+	// its presence makes a node a control plane.
+	APIServerManifest = "kube-apiserver.yaml"
+)
+
+// kubestrap's own state, outside /etc/kubernetes.
+const (
+	StateDir = "/var/lib/kubestrap"
+	// CertificateKeyFile keeps a certificate key kubestrap made (0600), so
+	// that a later `init phase upload-certs` or `token create
+	// --print-join-command` can print the control-plane join line.
+	CertificateKeyFile = StateDir + "/certificate-key"
 )
 
 // Ports the node's components listen on.

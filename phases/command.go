@@ -21,6 +21,8 @@ type Flow struct {
 	// Command is the operation's name ("init"), used in hints and errors.
 	Command string
 	Phases  []Phase
+	// Aliases are kubeadm's names for the flow's phases.
+	Aliases Aliases
 	// Args are the positional arguments of the command and of each phase
 	// command (join takes the API endpoint).
 	Args cobra.PositionalArgs
@@ -141,8 +143,8 @@ func (f *Flow) leaf(ff *flowFlags, name, path, short string) *cobra.Command {
 // addAliases gives `phase` kubeadm's names as commands too (`init phase
 // addon coredns`), marked as kubeadm's in their help.
 func (f *Flow) addAliases(phaseCmd *cobra.Command, ff *flowFlags) {
-	aliases := Aliases(f.Command)
-	for _, name := range AliasNames(f.Command) {
+	aliases := f.Aliases.Targets
+	for _, name := range f.Aliases.Names() {
 		parent := phaseCmd
 		parts := strings.Split(name, "/")
 		for i, part := range parts {
@@ -192,7 +194,7 @@ func (f *Flow) run(cmd *cobra.Command, ff *flowFlags, args []string, only string
 	if err != nil {
 		return err
 	}
-	r := &Runner{Command: f.Command, Phases: f.Phases, Out: inv.Out, Skip: append(append([]string(nil), ff.skip...), s.Skip...)}
+	r := &Runner{Command: f.Command, Phases: f.Phases, Aliases: f.Aliases, Out: inv.Out, Skip: append(append([]string(nil), ff.skip...), s.Skip...)}
 	if err := r.ValidateSkip(); err != nil {
 		return &UsageError{err}
 	}
@@ -284,7 +286,7 @@ func (r *Runner) checkOnly(only string) error {
 	if _, ok := r.find(only); ok {
 		return nil
 	}
-	if _, ok := Aliases(r.Command)[only]; ok {
+	if _, ok := r.Aliases.Targets[only]; ok {
 		return nil
 	}
 	_, err := r.aliasTargets(only)

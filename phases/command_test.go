@@ -31,6 +31,7 @@ func (tf *testFlow) command(t *testing.T) (*cobra.Command, *bytes.Buffer) {
 		return func(context.Context, Data) (string, error) { tf.ran = append(tf.ran, name); return "ok", nil }
 	}
 	f := &Flow{Command: "join", Args: cobra.MaximumNArgs(1), ArgsUse: "[API_ENDPOINT]", DryRunDir: true,
+		Aliases: Aliases{Targets: map[string][]string{"control-plane-prepare/all": {"control-plane-prepare"}}},
 		Phases: []Phase{{Name: "preflight", Run: run("preflight")},
 			{Name: "control-plane-prepare", Phases: []Phase{{Name: "certs", Run: run("certs")}, {Name: "manifests", Run: run("manifests")}}}},
 		Start: func(inv *Invocation) (*Session, error) {

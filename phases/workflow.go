@@ -2,7 +2,8 @@
 // the manner of kubeadm's workflow: each phase can be run alone
 // (`kubestrap init phase certs/apiserver`), skipped (--skip-phases), and
 // reports one line with its duration; a failure names the phase to resume
-// from. The init, join and reset phase lists live beside the runner.
+// from. Each flow (init, join, reset) is a package of its own below this
+// one, holding its phase list; Flow.BindToCommand makes its command.
 package phases
 
 import (
@@ -39,6 +40,7 @@ type Runner struct {
 	// Command is the operation ("init", "join") used in resume hints.
 	Command string
 	Phases  []Phase
+	Aliases Aliases
 	Out     io.Writer
 	Skip    []string
 	Now     func() time.Time
@@ -82,7 +84,7 @@ func (r *Runner) Paths() []string {
 func (r *Runner) ValidateSkip() error {
 	if bad := r.unalias(); len(bad) > 0 {
 		return fmt.Errorf("unknown phase(s) in --skip-phases: %s; known phases: %s (and kubeadm's names: %s)",
-			strings.Join(bad, ", "), strings.Join(r.Paths(), ", "), strings.Join(AliasNames(r.Command), ", "))
+			strings.Join(bad, ", "), strings.Join(r.Paths(), ", "), strings.Join(r.Aliases.Names(), ", "))
 	}
 	return nil
 }

@@ -174,7 +174,7 @@ func hostClusterID(root hostfs.Root, le *staticpods.LocalEtcd) func(ctx context.
 
 // LineageFile lists, one per line, the etcd cluster IDs this node's data
 // had before restores: snapshots of those are this cluster's history.
-const LineageFile = "/var/lib/kubestrap/etcd-cluster-ids"
+const LineageFile = layout.StateDir + "/etcd-cluster-ids"
 
 func readLineage(path string) []string {
 	f, err := os.Open(path)

@@ -21,11 +21,12 @@ import (
 	clientv3 "go.etcd.io/etcd/client/v3"
 
 	"github.com/kubestrap/kubestrap/hostfs"
+	"github.com/kubestrap/kubestrap/layout"
 )
 
 // DefaultDir is where snapshots go unless told otherwise. It is outside
 // /etc/kubernetes and the etcd data dir, so reset leaves it.
-const DefaultDir = "/var/lib/kubestrap/snapshots"
+const DefaultDir = layout.StateDir + "/snapshots"
 
 // fileMode and dirMode keep snapshots private: they hold every Secret.
 const (

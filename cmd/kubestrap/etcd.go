@@ -13,11 +13,12 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/kubestrap/kubestrap/etcd"
-	"github.com/kubestrap/kubestrap/snapshot"
 	"github.com/kubestrap/kubestrap/hostfs"
 	"github.com/kubestrap/kubestrap/phases"
+	"github.com/kubestrap/kubestrap/phases/resetflow"
 	"github.com/kubestrap/kubestrap/poll"
 	"github.com/kubestrap/kubestrap/preflight"
+	"github.com/kubestrap/kubestrap/snapshot"
 	"github.com/kubestrap/kubestrap/staticpods"
 	"github.com/kubestrap/kubestrap/status"
 	"github.com/kubestrap/kubestrap/systemd"
@@ -230,7 +231,7 @@ func newSnapshotRestoreCommand(out io.Writer) *cobra.Command {
 				return err
 			}
 			defer lock.Release()
-			cri := phases.NewResetData(phases.ResetOptions{Env: preflight.Host(), CRISocket: criSocket}).CRIEndpoint()
+			cri := resetflow.NewResetData(resetflow.ResetOptions{Env: preflight.Host(), CRISocket: criSocket}).CRIEndpoint()
 			opts, closer, err := snapshot.HostRestore("/", args[0], force, cri, out)
 			if err != nil {
 				return err

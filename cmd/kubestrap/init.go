@@ -10,6 +10,7 @@ import (
 
 	"github.com/kubestrap/kubestrap/config"
 	"github.com/kubestrap/kubestrap/phases"
+	"github.com/kubestrap/kubestrap/phases/initflow"
 	"github.com/kubestrap/kubestrap/preflight"
 	"github.com/kubestrap/kubestrap/systemd"
 )
@@ -20,7 +21,7 @@ func newInitCommand(io.Writer) *cobra.Command {
 	// Persistent, so that `init phase ...` takes the same configuration flags.
 	f.register(cmd.PersistentFlags())
 	f.registerInitOnly(cmd.PersistentFlags())
-	flow := &phases.Flow{Command: "init", Phases: phases.InitPhases(), Args: cobra.NoArgs, DryRunDir: true,
+	flow := &phases.Flow{Command: "init", Phases: initflow.InitPhases(), Aliases: initflow.KubeadmAliases, Args: cobra.NoArgs, DryRunDir: true,
 		SkipExample: "addons/kube-proxy",
 		DryRunHelp:  "run every offline phase into a temp dir and print what the online phases would do; change nothing on the host",
 		OutputHelp:  "json: print the join information as JSON on stdout (phase lines go to stderr)",
@@ -32,7 +33,7 @@ func newInitCommand(io.Writer) *cobra.Command {
 // startInit is init's data initializer: the configuration from the file
 // and flags, checked before anything is written.
 func startInit(inv *phases.Invocation, f *initFlags) (*phases.Session, error) {
-	cfg, err := config.LoadInit(phases.InitConfigFile(f.configFile, inv.Only), f.apply(flagsOf(inv.Cmd, "init")))
+	cfg, err := config.LoadInit(initflow.InitConfigFile(f.configFile, inv.Only), f.apply(flagsOf(inv.Cmd, "init")))
 	if err != nil {
 		return nil, err
 	}
@@ -46,11 +47,11 @@ func startInit(inv *phases.Invocation, f *initFlags) (*phases.Session, error) {
 	s := &phases.Session{Skip: cfg.SkipPhases,
 		Locked: func() error { return recoverParked(inv.Out, "init") },
 		Data: func() (phases.Data, error) {
-			return phases.NewInitData(cfg, phases.InitOptions{DryRun: inv.DryRun, DryRunDir: inv.DryRunDir, Ignore: ignore,
+			return initflow.NewInitData(cfg, initflow.InitOptions{DryRun: inv.DryRun, DryRunDir: inv.DryRunDir, Ignore: ignore,
 				Out: inv.Out, JSON: inv.JSON, Env: env, AgentBinary: f.agentBinary, Systemd: systemd.DBus{}})
 		},
 		Done: func(d phases.Data) (bool, error) {
-			return phases.PrepareInit(inv.Out, d.(phases.InitData).KubernetesDir(), cfg, ignore)
+			return initflow.PrepareInit(inv.Out, d.(initflow.InitData).KubernetesDir(), cfg, ignore)
 		},
 		Finish: func(d phases.Data, changed bool, err error) error {
 			if err != nil || changed || inv.JSON == nil {
@@ -58,7 +59,7 @@ func startInit(inv *phases.Invocation, f *initFlags) (*phases.Session, error) {
 			}
 			// A no-op init -o json answers with the join information,
 			// "changed": false (the JSON contract: one object every run).
-			info, err := phases.InitializedJoinInfo(inv.Context(), d.(phases.InitData))
+			info, err := initflow.InitializedJoinInfo(inv.Context(), d.(initflow.InitData))
 			if err != nil {
 				return err
 			}

@@ -13,6 +13,7 @@ import (
 	"github.com/kubestrap/kubestrap/config"
 	"github.com/kubestrap/kubestrap/layout"
 	"github.com/kubestrap/kubestrap/phases"
+	"github.com/kubestrap/kubestrap/phases/joinflow"
 	"github.com/kubestrap/kubestrap/preflight"
 	"github.com/kubestrap/kubestrap/systemd"
 )
@@ -108,7 +109,7 @@ func newJoinCommand(io.Writer) *cobra.Command {
 			"    --discovery-token-ca-cert-hash sha256:<hash printed by kubestrap init>",
 	}
 	f.register(cmd.PersistentFlags())
-	flow := &phases.Flow{Command: "join", Phases: phases.JoinPhases(), Args: cobra.MaximumNArgs(1), ArgsUse: "[API_ENDPOINT]",
+	flow := &phases.Flow{Command: "join", Phases: joinflow.JoinPhases(), Aliases: joinflow.KubeadmAliases, Args: cobra.MaximumNArgs(1), ArgsUse: "[API_ENDPOINT]",
 		DryRunDir: true, SkipExample: "node-network",
 		DryRunHelp: "check and discover, write the node's files into a temp dir and print what " +
 			"the online phases would do; change nothing on the host",
@@ -136,24 +137,24 @@ func startJoin(inv *phases.Invocation, f *joinFlags) (*phases.Session, error) {
 	ignore := preflight.NewIgnoreSet(cfg.NodeRegistration.IgnorePreflightErrors...)
 	s := &phases.Session{Skip: cfg.SkipPhases,
 		Data: func() (phases.Data, error) {
-			return phases.NewJoinData(cfg, phases.JoinOptions{DryRun: inv.DryRun, DryRunDir: inv.DryRunDir, Ignore: ignore,
+			return joinflow.NewJoinData(cfg, joinflow.JoinOptions{DryRun: inv.DryRun, DryRunDir: inv.DryRunDir, Ignore: ignore,
 				Out: inv.Out, Env: preflight.Host(), Systemd: systemd.DBus{}, AgentBinary: f.agentBinary, NodeIP: f.nodeIP,
 				KubeDir: layout.KubernetesDir})
 		},
 		Done: func(d phases.Data) (bool, error) {
-			return phases.PrepareJoin(inv.Out, layout.KubernetesDir, d.(phases.JoinData).NodeName(), cfg, ignore)
+			return joinflow.PrepareJoin(inv.Out, layout.KubernetesDir, d.(joinflow.JoinData).NodeName(), cfg, ignore)
 		},
 		Finish: func(d phases.Data, changed bool, err error) error {
 			if err != nil || inv.JSON == nil {
 				return err
 			}
-			return writeJSON(inv.JSON, joinResult(inv.Context(), d.(phases.JoinData), cfg, changed && !inv.DryRun, inv.DryRun))
+			return writeJSON(inv.JSON, joinResult(inv.Context(), d.(joinflow.JoinData), cfg, changed && !inv.DryRun, inv.DryRun))
 		}}
 	return s, nil
 }
 
 // joinResult is join's JSON object (the JSON contract).
-func joinResult(ctx context.Context, data phases.JoinData, cfg *config.JoinConfiguration, changed, dryRun bool) map[string]any {
+func joinResult(ctx context.Context, data joinflow.JoinData, cfg *config.JoinConfiguration, changed, dryRun bool) map[string]any {
 	res := map[string]any{"changed": changed, "node": data.NodeName(), "controlPlane": cfg.ControlPlane != nil}
 	if dryRun {
 		res["dryRun"] = true

@@ -12,7 +12,9 @@ import (
 	"syscall"
 
 	"github.com/kubestrap/kubestrap/config"
+	"github.com/kubestrap/kubestrap/node"
 	"github.com/kubestrap/kubestrap/phases"
+	"github.com/kubestrap/kubestrap/phases/initflow"
 	"github.com/kubestrap/kubestrap/preflight"
 	"github.com/kubestrap/kubestrap/renew"
 )
@@ -37,8 +39,8 @@ func exitCode(err error) int {
 	var de *config.DecodeError
 	var ue *usageError
 	var pe *preflight.Error
-	var ce *phases.ConfigChangedError
-	var re *phases.RoleError
+	var ce *initflow.ConfigChangedError
+	var re *node.RoleError
 	switch {
 	case err == nil:
 		return exitOK

@@ -11,6 +11,7 @@ import (
 
 	"github.com/kubestrap/kubestrap/config"
 	"github.com/kubestrap/kubestrap/phases"
+	"github.com/kubestrap/kubestrap/phases/resetflow"
 )
 
 // run executes kubestrap in-process with TMPDIR pointed at a fresh dir,
@@ -268,7 +269,7 @@ func TestResetInputAndExitCodes(t *testing.T) {
 			t.Errorf("%v: exit %d, stderr %s", args, code, stderr)
 		}
 	}
-	err := &phases.PhaseError{Path: "remove-etcd-member", Command: "reset", Err: &phases.EtcdRefusedError{Reason: "no quorum"}}
+	err := &phases.PhaseError{Path: "remove-etcd-member", Command: "reset", Err: &resetflow.EtcdRefusedError{Reason: "no quorum"}}
 	if code := exitCode(err); code != exitError || !strings.Contains(err.Error(), "pass -f") {
 		t.Errorf("quorum refusal: exit %d: %v", code, err)
 	}

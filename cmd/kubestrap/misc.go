@@ -9,8 +9,8 @@ import (
 
 	"github.com/kubestrap/kubestrap/components/images"
 	"github.com/kubestrap/kubestrap/config"
-	"github.com/kubestrap/kubestrap/snapshot"
 	"github.com/kubestrap/kubestrap/hostfs"
+	"github.com/kubestrap/kubestrap/snapshot"
 )
 
 // version is set at build time with -ldflags "-X main.version=...".

@@ -13,6 +13,7 @@ import (
 
 	"github.com/kubestrap/kubestrap/cleanup"
 	"github.com/kubestrap/kubestrap/phases"
+	"github.com/kubestrap/kubestrap/phases/resetflow"
 	"github.com/kubestrap/kubestrap/preflight"
 	"github.com/kubestrap/kubestrap/systemd"
 )
@@ -35,7 +36,7 @@ func newResetCommand(io.Writer) *cobra.Command {
 	pf.BoolVarP(&f.force, "force", "f", false, "reset without asking, even when this node's etcd member cannot be removed "+
 		"without losing quorum")
 	pf.StringVar(&f.criSocket, "cri-socket", "", "the runtime's CRI endpoint (default: the kubelet's)")
-	flow := &phases.Flow{Command: "reset", Phases: phases.ResetPhases(), Args: cobra.NoArgs, SkipExample: "network/iptables",
+	flow := &phases.Flow{Command: "reset", Phases: resetflow.ResetPhases(), Aliases: resetflow.KubeadmAliases, Args: cobra.NoArgs, SkipExample: "network/iptables",
 		DryRunHelp: "list what would be removed; change nothing", OutputHelp: "json: print the report as one JSON object",
 		Start: func(inv *phases.Invocation) (*phases.Session, error) { return startReset(inv, f), nil }}
 	flow.BindToCommand(cmd)
@@ -45,14 +46,14 @@ func newResetCommand(io.Writer) *cobra.Command {
 // startReset is reset's data initializer. The report says what happened
 // also when a phase failed.
 func startReset(inv *phases.Invocation, f *resetFlags) *phases.Session {
-	var data phases.ResetData
+	var data resetflow.ResetData
 	return &phases.Session{
 		Confirm: func() error { return confirmReset(inv, f.force) },
 		// A restore killed half-way: put etcd's data and pods back first,
 		// so that the member is removed through its peers as usual.
 		Locked: func() error { return recoverParked(inv.Out, "reset") },
 		Data: func() (phases.Data, error) {
-			data = phases.NewResetData(phases.ResetOptions{DryRun: inv.DryRun, Force: f.force, Out: inv.Out,
+			data = resetflow.NewResetData(resetflow.ResetOptions{DryRun: inv.DryRun, Force: f.force, Out: inv.Out,
 				Env: preflight.Host(), Host: cleanup.RealHost(), Systemd: systemd.DBus{}, CRISocket: f.criSocket})
 			return data, nil
 		},

@@ -20,7 +20,6 @@ import (
 	"github.com/kubestrap/kubestrap/config"
 	"github.com/kubestrap/kubestrap/join"
 	"github.com/kubestrap/kubestrap/layout"
-	"github.com/kubestrap/kubestrap/phases"
 )
 
 func newTokenCommand(out io.Writer) *cobra.Command {
@@ -113,7 +112,7 @@ func newTokenCreateCommand(out io.Writer, kubeconfig *string) *cobra.Command {
 	cmd.Flags().BoolVar(&printJoin, "print-join-command", false, "print the whole join command")
 	cmd.Flags().StringVar(&certificateKey, "certificate-key", "", "with --print-join-command: print the control-plane join "+
 		"command for this key (the certificates must be uploaded with it: `kubestrap init phase upload-certs --upload-certs`, "+
-		"which keeps a key it makes in "+phases.CertificateKeyFile+")")
+		"which keeps a key it makes in "+layout.CertificateKeyFile+")")
 	cmd.Flags().StringVarP(&output, "output", "o", "", "json: the join information as JSON")
 	return cmd
 }

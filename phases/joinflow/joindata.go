@@ -1,4 +1,4 @@
-package phases
+package joinflow
 
 import (
 	"context"
@@ -14,10 +14,12 @@ import (
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 
+	"github.com/kubestrap/kubestrap/components/apply"
 	"github.com/kubestrap/kubestrap/components/controlplane"
 	"github.com/kubestrap/kubestrap/config"
 	"github.com/kubestrap/kubestrap/join"
 	"github.com/kubestrap/kubestrap/layout"
+	"github.com/kubestrap/kubestrap/phases"
 	"github.com/kubestrap/kubestrap/preflight"
 	"github.com/kubestrap/kubestrap/systemd"
 )
@@ -268,17 +270,13 @@ func (d *joinData) KubeletClient() (kubernetes.Interface, error) {
 		return d.opts.KubeletClient, nil
 	}
 	path := filepath.Join(d.KubernetesDir(), layout.KubeletConf)
-	c, err := clientFromFile(path)
+	c, err := apply.ClientFromFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v (run `kubestrap join phase tls-bootstrap` first)",
-			ErrNeedsEarlierPhase, err)
+			phases.ErrNeedsEarlierPhase, err)
 	}
 	return c, nil
 }
-
-// ErrNeedsEarlierPhase marks a phase run alone before the phase that
-// provides its input; the message names that phase.
-var ErrNeedsEarlierPhase = errors.New("an earlier phase has not run on this node")
 
 // kubeconfigServer is the server of a kubeconfig's current context.
 func kubeconfigServer(path string) (string, error) {
@@ -325,9 +323,9 @@ func (d *joinData) AdminClient() (kubernetes.Interface, error) {
 	if d.opts.AdminClient != nil {
 		return d.opts.AdminClient, nil
 	}
-	c, err := clientFromFile(filepath.Join(d.KubernetesDir(), layout.AdminConf))
+	c, err := apply.ClientFromFile(filepath.Join(d.KubernetesDir(), layout.AdminConf))
 	if err != nil {
-		return nil, fmt.Errorf("%w: %v (run `kubestrap join phase control-plane-prepare/kubeconfig` first)", ErrNeedsEarlierPhase, err)
+		return nil, fmt.Errorf("%w: %v (run `kubestrap join phase control-plane-prepare/kubeconfig` first)", phases.ErrNeedsEarlierPhase, err)
 	}
 	return c, nil
 }

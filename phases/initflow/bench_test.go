@@ -1,4 +1,4 @@
-package phases
+package initflow
 
 import (
 	"context"
@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/kubestrap/kubestrap/config"
+	"github.com/kubestrap/kubestrap/phases"
 	"github.com/kubestrap/kubestrap/preflight"
 )
 
@@ -25,7 +26,7 @@ func BenchmarkInitDryRun(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		r := &Runner{Command: "init", Phases: InitPhases(), Out: io.Discard, Skip: []string{"preflight"}}
+		r := &phases.Runner{Command: "init", Phases: InitPhases(), Out: io.Discard, Skip: []string{"preflight"}}
 		if err := r.Run(context.Background(), d); err != nil {
 			b.Fatal(err)
 		}

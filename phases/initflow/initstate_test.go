@@ -1,4 +1,4 @@
-package phases
+package initflow
 
 import (
 	"errors"
@@ -10,26 +10,13 @@ import (
 
 	"github.com/kubestrap/kubestrap/config"
 	"github.com/kubestrap/kubestrap/layout"
+	"github.com/kubestrap/kubestrap/phases/phasestest"
+	"github.com/kubestrap/kubestrap/preflight/preflighttest"
 )
-
-func initCfg(t *testing.T, mutate func(*config.Init)) *config.Init {
-	t.Helper()
-	c, err := config.LoadInit("", func(c *config.Init) {
-		c.NodeRegistration.Name = "cp-1"
-		c.LocalAPIEndpoint.AdvertiseAddress = "192.168.56.10"
-		if mutate != nil {
-			mutate(c)
-		}
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return c
-}
 
 func TestDetectInitState(t *testing.T) {
 	dir := t.TempDir()
-	c := initCfg(t, nil)
+	c := phasestest.InitConfig(t, nil)
 	if s, err := DetectInitState(dir, c); s != Fresh || err != nil {
 		t.Fatalf("empty dir: %v %v", s, err)
 	}
@@ -41,14 +28,14 @@ func TestDetectInitState(t *testing.T) {
 	rec, _ := InitRecordFor(c)
 	_ = os.WriteFile(filepath.Join(dir, layout.InitRecord), rec, 0o600)
 	// Another token or ignored checks are not a different configuration.
-	same := initCfg(t, func(c *config.Init) {
+	same := phasestest.InitConfig(t, func(c *config.Init) {
 		c.BootstrapTokens = []config.BootstrapToken{{Token: "zzzzzz.0123456789abcdef"}}
 		c.NodeRegistration.IgnorePreflightErrors = []string{"Swap"}
 	})
 	if s, err := DetectInitState(dir, same); s != Complete || err != nil {
 		t.Fatalf("same config: %v %v", s, err)
 	}
-	other := initCfg(t, func(c *config.Init) { c.Cluster.Networking.PodSubnet = "10.200.0.0/16" })
+	other := phasestest.InitConfig(t, func(c *config.Init) { c.Cluster.Networking.PodSubnet = "10.200.0.0/16" })
 	_, err := DetectInitState(dir, other)
 	var ce *ConfigChangedError
 	if !errors.As(err, &ce) || !strings.Contains(err.Error(), "podSubnet: 10.244.0.0/16 -> podSubnet: 10.200.0.0/16") {
@@ -57,7 +44,7 @@ func TestDetectInitState(t *testing.T) {
 }
 
 func TestResumeIgnores(t *testing.T) {
-	got := strings.Join(ResumeIgnores(initCfg(t, nil)), ",")
+	got := strings.Join(ResumeIgnores(phasestest.InitConfig(t, nil)), ",")
 	for _, want := range []string{"Port-6443", "DirAvailable--var-lib-etcd", "DirAvailable--etc-kubernetes-manifests"} {
 		if !strings.Contains(got, want) {
 			t.Errorf("%s lacks %s", got, want)
@@ -68,7 +55,7 @@ func TestResumeIgnores(t *testing.T) {
 // The record init leaves loads as a configuration: phases run later on the
 // node (init phase upload-certs) start from it.
 func TestInitRecordLoadsAsConfig(t *testing.T) {
-	c := initCfg(t, func(c *config.Init) {
+	c := phasestest.InitConfig(t, func(c *config.Init) {
 		c.Cluster.ControlPlaneEndpoint = "192.168.56.9:6443"
 		c.UploadCerts = true
 	})
@@ -92,8 +79,8 @@ func TestInitRecordLoadsAsConfig(t *testing.T) {
 // A shared directory as etcd's data dir is refused before anything runs.
 func TestInitRefusesSharedDataDir(t *testing.T) {
 	for _, dir := range []string{"/var/lib", "/home/admin", "/etc/kubernetes"} {
-		cfg := initCfg(t, func(c *config.Init) { c.Cluster.Etcd.Local = &config.LocalEtcd{DataDir: dir} })
-		_, err := NewInitData(cfg, InitOptions{Out: io.Discard, Env: fakeHost(t)})
+		cfg := phasestest.InitConfig(t, func(c *config.Init) { c.Cluster.Etcd.Local = &config.LocalEtcd{DataDir: dir} })
+		_, err := NewInitData(cfg, InitOptions{Out: io.Discard, Env: preflighttest.FakeHost(t)})
 		if err == nil || !strings.Contains(err.Error(), "etcd.local.dataDir") || !strings.Contains(err.Error(), "/var/lib/etcd") {
 			t.Errorf("%s: %v", dir, err)
 		}

@@ -1,10 +1,9 @@
-package phases
+package initflow
 
 import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"path/filepath"
 	"strings"
 	"time"
@@ -20,24 +19,16 @@ import (
 	"github.com/kubestrap/kubestrap/components/tokens"
 	"github.com/kubestrap/kubestrap/config"
 	"github.com/kubestrap/kubestrap/hostfs"
+	"github.com/kubestrap/kubestrap/join"
 	"github.com/kubestrap/kubestrap/layout"
+	"github.com/kubestrap/kubestrap/phases"
 	"github.com/kubestrap/kubestrap/poll"
-	"github.com/kubestrap/kubestrap/staticpods"
 )
-
-// Timeouts of the online phases. Variables only so that the phase tests
-// can shorten them; nothing else changes them.
-var (
-	ControlPlaneTimeout = 4 * time.Minute
-	APITimeout          = 2 * time.Minute
-)
-
-const pollInterval = 100 * time.Millisecond
 
 // onlinePhase runs fn with the admin client, or in dry-run says what it
 // would do.
-func onlinePhase(name, short string, fn func(ctx context.Context, d InitData, c kubernetes.Interface) (string, error)) Phase {
-	return Phase{Name: name, Short: short, Run: initPhase(func(ctx context.Context, d InitData) (string, error) {
+func onlinePhase(name, short string, fn func(ctx context.Context, d InitData, c kubernetes.Interface) (string, error)) phases.Phase {
+	return phases.Phase{Name: name, Short: short, Run: initPhase(func(ctx context.Context, d InitData) (string, error) {
 		if d.DryRun() {
 			return "dry-run: would " + strings.ToLower(short[:1]) + short[1:], nil
 		}
@@ -45,7 +36,7 @@ func onlinePhase(name, short string, fn func(ctx context.Context, d InitData, c 
 		if err != nil {
 			return "", err
 		}
-		ctx, cancel := context.WithTimeout(ctx, APITimeout)
+		ctx, cancel := context.WithTimeout(ctx, phases.APITimeout)
 		defer cancel()
 		return fn(ctx, d, c)
 	})}
@@ -55,33 +46,14 @@ func runWaitControlPlane(ctx context.Context, d InitData) (string, error) {
 	if d.DryRun() {
 		return "dry-run: would wait for the kubelet, etcd, kube-apiserver, kube-controller-manager and kube-scheduler", nil
 	}
-	if _, err := readNeeded(filepath.Join(d.CertDir(), "ca.crt"), "init", "certs/ca"); err != nil {
+	if _, err := phases.ReadNeeded(filepath.Join(d.CertDir(), "ca.crt"), "init", "certs/ca"); err != nil {
 		return "", err
 	}
-	return waitControlPlane(ctx, d.Out(), d.Cfg(), d.CertDir(), "wait-control-plane")
-}
-
-// waitControlPlane waits for this node's kubelet and static pods; on a
-// timeout the failing containers' last log lines come through the CRI.
-// init and control-plane join share it.
-func waitControlPlane(ctx context.Context, out io.Writer, c *config.Init, certDir, prefix string) (string, error) {
-	probes, err := staticpods.ControlPlaneProbes(c, certDir)
-	if err != nil {
-		return "", err
-	}
-	ctx, cancel := context.WithTimeout(ctx, ControlPlaneTimeout)
-	defer cancel()
-	w := &staticpods.Waiter{Probes: probes, Interval: pollInterval, Out: out, Prefix: prefix,
-		Logs: staticpods.LogsFrom(c.NodeRegistration.CRISocket)}
-	start := time.Now()
-	if err := w.Wait(ctx); err != nil {
-		return "", err
-	}
-	return "control plane healthy after " + FormatDuration(time.Since(start)), nil
+	return phases.WaitControlPlane(ctx, d.Out(), d.Cfg(), d.CertDir(), "wait-control-plane")
 }
 
 func runUploadConfig(ctx context.Context, d InitData, c kubernetes.Interface) (string, error) {
-	kubelet, err := readNeeded(filepath.Join(d.KubeletDir(), layout.KubeletConfigFile), "init", "kubelet-start")
+	kubelet, err := phases.ReadNeeded(filepath.Join(d.KubeletDir(), layout.KubeletConfigFile), "init", "kubelet-start")
 	if err != nil {
 		return "", err
 	}
@@ -94,20 +66,15 @@ func runUploadConfig(ctx context.Context, d InitData, c kubernetes.Interface) (s
 
 // uploadCertsPhase stores the shared CAs and service-account key,
 // encrypted with the certificate key, for control-plane joins (2 h).
-func uploadCertsPhase() Phase {
+func uploadCertsPhase() phases.Phase {
 	p := onlinePhase("upload-certs", "Upload the shared certificates, encrypted with the certificate key, for control-plane "+
 		"join (kube-system/kubeadm-certs, 2 h)", runUploadCerts)
-	p.RunIf = func(data Data) (bool, error) {
+	p.RunIf = func(data phases.Data) (bool, error) {
 		d, err := asInit(data)
 		return err == nil && d.Cfg().UploadCerts, err
 	}
 	return p
 }
-
-// CertificateKeyFile keeps a certificate key kubestrap made (0600), so
-// that a key made by `init phase upload-certs` run alone can be found
-// without printing it in a log line; reset removes it.
-const CertificateKeyFile = "/var/lib/kubestrap/certificate-key"
 
 func runUploadCerts(ctx context.Context, d InitData, c kubernetes.Interface) (string, error) {
 	cfg := d.Cfg()
@@ -118,10 +85,10 @@ func runUploadCerts(ctx context.Context, d InitData, c kubernetes.Interface) (st
 			return "", err
 		}
 		cfg.CertificateKey = key
-		if err := hostfs.WriteFileAtomic(d.HostPath(CertificateKeyFile), []byte(key+"\n"), 0o600); err != nil {
+		if err := hostfs.WriteFileAtomic(d.HostPath(layout.CertificateKeyFile), []byte(key+"\n"), 0o600); err != nil {
 			return "", err
 		}
-		how = "a new certificate key, kept in " + CertificateKeyFile + " (0600)"
+		how = "a new certificate key, kept in " + layout.CertificateKeyFile + " (0600)"
 	}
 	if _, err := controlplane.UploadCerts(ctx, c, d.CertDir(), cfg.CertificateKey, time.Now()); err != nil {
 		return "", err
@@ -144,7 +111,7 @@ func runMarkControlPlane(ctx context.Context, d InitData, c kubernetes.Interface
 }
 
 func runBootstrapToken(ctx context.Context, d InitData, c kubernetes.Interface) (string, error) {
-	ca, err := readNeeded(filepath.Join(d.CertDir(), "ca.crt"), "init", "certs/ca")
+	ca, err := phases.ReadNeeded(filepath.Join(d.CertDir(), "ca.crt"), "init", "certs/ca")
 	if err != nil {
 		return "", err
 	}
@@ -168,7 +135,7 @@ func runBootstrapToken(ctx context.Context, d InitData, c kubernetes.Interface) 
 	}
 	// The identity registry exists now (BootstrapRBAC made it): this node
 	// goes in first, so that a clone of it cannot join.
-	if err := registerIdentity(ctx, c, d.Env(), d.Cfg().NodeRegistration.Name); err != nil {
+	if err := join.RegisterHost(ctx, c, d.Env(), d.Cfg().NodeRegistration.Name); err != nil {
 		return "", err
 	}
 	id, _, _ := strings.Cut(toks[0].Token, ".")
@@ -179,7 +146,7 @@ func runKubeletFinalize(ctx context.Context, d InitData) (string, error) {
 	if d.DryRun() {
 		return "dry-run: would point kubelet.conf at " + layout.KubeletClientCurrent, nil
 	}
-	ctx, cancel := context.WithTimeout(ctx, APITimeout)
+	ctx, cancel := context.WithTimeout(ctx, phases.APITimeout)
 	defer cancel()
 	changed, err := kubelet.FinalizeKubeconfig(ctx, d.Env().Root, filepath.Join(d.KubernetesDir(), layout.KubeletConf),
 		layout.KubeletClientCurrent, initWaitSpec(d, "kubelet-finalize"))
@@ -320,7 +287,7 @@ func waitTokenSigned(ctx context.Context, d InitData, token string) error {
 	if err != nil {
 		return err
 	}
-	ctx, cancel := context.WithTimeout(ctx, APITimeout)
+	ctx, cancel := context.WithTimeout(ctx, phases.APITimeout)
 	defer cancel()
 	id, _, _ := strings.Cut(token, ".")
 	return tokens.WaitSigned(ctx, c, id, initWaitSpec(d, "show-join-command"))
@@ -346,7 +313,7 @@ func writeInitRecord(d InitData) error {
 }
 
 func initWaitSpec(d InitData, prefix string) poll.Spec {
-	return poll.Spec{Interval: pollInterval, Out: d.Out(), Prefix: prefix}
+	return poll.Spec{Interval: phases.PollInterval, Out: d.Out(), Prefix: prefix}
 }
 
 // InitializedJoinInfo is the join information of a node init finished on,
@@ -365,7 +332,7 @@ func InitializedJoinInfo(ctx context.Context, d InitData) (tokens.JoinInfo, erro
 		if err != nil {
 			return tokens.JoinInfo{}, err
 		}
-		ctx, cancel := context.WithTimeout(ctx, APITimeout)
+		ctx, cancel := context.WithTimeout(ctx, phases.APITimeout)
 		defer cancel()
 		if tok, _, err = tokens.FindByDescription(ctx, c, cfg.BootstrapTokens[0].Description, time.Now()); err != nil {
 			return tokens.JoinInfo{}, err

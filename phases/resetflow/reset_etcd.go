@@ -1,4 +1,4 @@
-package phases
+package resetflow
 
 import (
 	"context"
@@ -10,6 +10,7 @@ import (
 
 	"github.com/kubestrap/kubestrap/cleanup"
 	"github.com/kubestrap/kubestrap/etcd"
+	"github.com/kubestrap/kubestrap/phases"
 	"github.com/kubestrap/kubestrap/staticpods"
 )
 
@@ -43,7 +44,7 @@ func removeEtcdMember(ctx context.Context, d ResetData) (string, error) {
 			}
 		}
 	}
-	removed, err := etcd.RemoveSelf(ctx, c, members, le.Name, le.PeerURL, d.Force(), waitSpecOf(d.Out(), "remove-etcd-member"))
+	removed, err := etcd.RemoveSelf(ctx, c, members, le.Name, le.PeerURL, d.Force(), phases.WaitSpec(d.Out(), "remove-etcd-member"))
 	switch {
 	case errors.Is(err, etcd.ErrNotAMember):
 		return "member " + le.Name + " is not in the etcd cluster: nothing to remove", nil

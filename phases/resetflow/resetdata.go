@@ -1,4 +1,4 @@
-package phases
+package resetflow
 
 import (
 	"context"
@@ -14,10 +14,12 @@ import (
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/kubestrap/kubestrap/cleanup"
+	"github.com/kubestrap/kubestrap/components/apply"
 	"github.com/kubestrap/kubestrap/components/kubelet"
 	"github.com/kubestrap/kubestrap/config"
 	"github.com/kubestrap/kubestrap/etcd"
 	"github.com/kubestrap/kubestrap/layout"
+	"github.com/kubestrap/kubestrap/node"
 	"github.com/kubestrap/kubestrap/preflight"
 	"github.com/kubestrap/kubestrap/staticpods"
 	"github.com/kubestrap/kubestrap/systemd"
@@ -122,7 +124,7 @@ func (d *resetData) Host() cleanup.Host       { return d.opts.Host }
 func (d *resetData) Systemd() systemd.Manager { return d.opts.Systemd }
 func (d *resetData) Report() *cleanup.Report  { return d.report }
 func (d *resetData) HostPath(p string) string { return d.opts.Env.Root.Path(p) }
-func (d *resetData) ControlPlane() bool       { return isControlPlane(d.kubeDir()) }
+func (d *resetData) ControlPlane() bool       { return node.RoleAt(d.kubeDir()) == node.ControlPlane }
 func (d *resetData) kubeDir() string          { return d.HostPath(layout.KubernetesDir) }
 func (d *resetData) kubePath(f string) string { return filepath.Join(d.kubeDir(), f) }
 
@@ -182,7 +184,7 @@ func (d *resetData) Client() (kubernetes.Interface, error) {
 	}
 	for _, f := range []string{layout.AdminConf, layout.KubeletConf} {
 		if p := d.kubePath(f); d.opts.Env.Root.Exists(filepath.Join(layout.KubernetesDir, f)) {
-			return clientFromFile(p)
+			return apply.ClientFromFile(p)
 		}
 	}
 	return nil, fmt.Errorf("neither %s nor %s is on this node", layout.AdminConfPath, layout.KubeletConfPath)

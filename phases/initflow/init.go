@@ -1,31 +1,28 @@
-package phases
+package initflow
 
 import (
 	"context"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"strings"
 
-	kubeletv1beta1 "k8s.io/kubelet/config/v1beta1"
-
 	"github.com/kubestrap/kubestrap/certs"
 	"github.com/kubestrap/kubestrap/components/apply"
 	"github.com/kubestrap/kubestrap/components/kubelet"
-	"github.com/kubestrap/kubestrap/config"
 	"github.com/kubestrap/kubestrap/layout"
+	"github.com/kubestrap/kubestrap/phases"
 	"github.com/kubestrap/kubestrap/preflight"
 	"github.com/kubestrap/kubestrap/staticpods"
 )
 
 // InitPhases is the phase tree of `kubestrap init`.
-func InitPhases() []Phase {
-	return []Phase{
+func InitPhases() []phases.Phase {
+	return []phases.Phase{
 		{Name: "preflight", Short: "Check the host before changing it", Run: initPhase(runPreflight)},
 		certsPhase(),
 		kubeconfigPhase(),
-		{Name: "etcd", Short: "Write the etcd static pod manifest", Phases: []Phase{
+		{Name: "etcd", Short: "Write the etcd static pod manifest", Phases: []phases.Phase{
 			{Name: "local", Short: "Stacked etcd on this node (data dir 0700)", Run: initPhase(runEtcdLocal)}}},
 		controlPlanePhase(),
 		{Name: "kubelet-start", Short: "Write the kubelet configuration and (re)start the kubelet", Run: initPhase(runKubeletStart)},
@@ -42,7 +39,7 @@ func InitPhases() []Phase {
 	}
 }
 
-func asInit(d Data) (InitData, error) {
+func asInit(d phases.Data) (InitData, error) {
 	id, ok := d.(InitData)
 	if !ok {
 		return nil, fmt.Errorf("internal error: init phase given %T, not init data", d)
@@ -51,8 +48,8 @@ func asInit(d Data) (InitData, error) {
 }
 
 // initPhase adapts a phase body that takes InitData.
-func initPhase(fn func(ctx context.Context, d InitData) (string, error)) func(context.Context, Data) (string, error) {
-	return func(ctx context.Context, data Data) (string, error) {
+func initPhase(fn func(ctx context.Context, d InitData) (string, error)) func(context.Context, phases.Data) (string, error) {
+	return func(ctx context.Context, data phases.Data) (string, error) {
 		d, err := asInit(data)
 		if err != nil {
 			return "", err
@@ -63,9 +60,9 @@ func initPhase(fn func(ctx context.Context, d InitData) (string, error)) func(co
 
 func runPreflight(_ context.Context, id InitData) (string, error) {
 	checks := append(preflight.InitChecks(id.Env(), id.Cfg()),
-		preflight.KubeletVersion(id.Env(), agentPath(id.AgentBinary()), id.Cfg().Cluster.KubernetesVersion))
+		preflight.KubeletVersion(id.Env(), kubelet.AgentPath(id.AgentBinary()), id.Cfg().Cluster.KubernetesVersion))
 	results, err := preflight.Run(checks, id.Ignore())
-	summary := reportPreflight(id.Out(), results)
+	summary := preflight.Report(id.Out(), results)
 	if err != nil && id.DryRun() {
 		// A dry run shows what a real run would do, including that it would stop here.
 		fmt.Fprintf(id.Out(), "[preflight] dry-run: a real init would stop here:\n%s\n", err)
@@ -74,17 +71,17 @@ func runPreflight(_ context.Context, id InitData) (string, error) {
 	return summary, err
 }
 
-func certsPhase() Phase {
-	p := Phase{Name: "certs", Short: "Generate the certificate tree (reusing valid existing certificates)",
+func certsPhase() phases.Phase {
+	p := phases.Phase{Name: "certs", Short: "Generate the certificate tree (reusing valid existing certificates)",
 		Run: initPhase(func(_ context.Context, id InitData) (string, error) {
 			res, err := certs.New(id.Cfg(), id.CertDir()).EnsureAll(certs.Tree(id.Cfg()))
-			return summarize(res, id.CertDir()), err
+			return certs.Summarize(res, id.CertDir()), err
 		})}
 	// The children exist for `phase certs/<name>` and --skip-phases; they are
 	// built from a tree of placeholder config, since names do not depend on it.
 	for _, s := range certs.Tree(placeholderInit()) {
 		name := s.Name
-		p.Phases = append(p.Phases, Phase{Name: name, Short: "Generate " + s.BaseName + ".crt/.key",
+		p.Phases = append(p.Phases, phases.Phase{Name: name, Short: "Generate " + s.BaseName + ".crt/.key",
 			Run: initPhase(func(_ context.Context, id InitData) (string, error) {
 				tree := certs.Tree(id.Cfg())
 				for _, spec := range tree {
@@ -96,7 +93,7 @@ func certsPhase() Phase {
 				return "", fmt.Errorf("no certificate %s", name)
 			})})
 	}
-	p.Phases = append(p.Phases, Phase{Name: certs.SAKeyName, Short: "Generate the service-account key pair sa.key/sa.pub",
+	p.Phases = append(p.Phases, phases.Phase{Name: certs.SAKeyName, Short: "Generate the service-account key pair sa.key/sa.pub",
 		Run: initPhase(func(_ context.Context, id InitData) (string, error) {
 			r, err := certs.New(id.Cfg(), id.CertDir()).EnsureServiceAccountKey()
 			return string(r.Action) + " " + r.Path, err
@@ -104,20 +101,8 @@ func certsPhase() Phase {
 	return p
 }
 
-func summarize(res []certs.Result, dir string) string {
-	n := map[certs.Action]int{}
-	for _, r := range res {
-		n[r.Action]++
-	}
-	msg := fmt.Sprintf("%d generated, %d reused in %s", n[certs.Generated], n[certs.Reused], dir)
-	if r := n[certs.Regenerated]; r > 0 {
-		msg += fmt.Sprintf(" (%d regenerated after an interrupted write)", r)
-	}
-	return msg
-}
-
-func kubeconfigPhase() Phase {
-	p := Phase{Name: "kubeconfig", Short: "Write the kubeconfig files", Run: initPhase(func(_ context.Context, id InitData) (string, error) {
+func kubeconfigPhase() phases.Phase {
+	p := phases.Phase{Name: "kubeconfig", Short: "Write the kubeconfig files", Run: initPhase(func(_ context.Context, id InitData) (string, error) {
 		specs := certs.Kubeconfigs(id.Cfg())
 		res := make([]certs.Result, len(specs))
 		fns := make([]func() error, len(specs))
@@ -125,11 +110,11 @@ func kubeconfigPhase() Phase {
 			fns[i] = func() (err error) { res[i], err = ensureKubeconfig(id, k); return err }
 		}
 		err := apply.Concurrently(fns...)
-		return summarize(res, id.KubernetesDir()), err
+		return certs.Summarize(res, id.KubernetesDir()), err
 	})}
 	for _, k := range certs.Kubeconfigs(placeholderInit()) {
 		name := k.Name
-		p.Phases = append(p.Phases, Phase{Name: name, Short: "Write " + k.File, Run: initPhase(func(_ context.Context, id InitData) (string, error) {
+		p.Phases = append(p.Phases, phases.Phase{Name: name, Short: "Write " + k.File, Run: initPhase(func(_ context.Context, id InitData) (string, error) {
 			for _, spec := range certs.Kubeconfigs(id.Cfg()) {
 				if spec.Name == name {
 					r, err := ensureKubeconfig(id, spec)
@@ -146,10 +131,10 @@ func ensureKubeconfig(id InitData, k certs.KubeconfigSpec) (certs.Result, error)
 	return certs.New(id.Cfg(), id.CertDir()).EnsureKubeconfig(id.KubernetesDir(), k, id.Cfg().Cluster.ClusterName)
 }
 
-func controlPlanePhase() Phase {
+func controlPlanePhase() phases.Phase {
 	names := []string{staticpods.KubeAPIServer, staticpods.ControllerManager, staticpods.Scheduler}
-	p := Phase{Name: "control-plane", Short: "Write the control-plane static pod manifests",
-		Run: func(ctx context.Context, d Data) (string, error) {
+	p := phases.Phase{Name: "control-plane", Short: "Write the control-plane static pod manifests",
+		Run: func(ctx context.Context, d phases.Data) (string, error) {
 			var lines []string
 			for _, n := range names {
 				msg, err := manifestRun(n)(ctx, d)
@@ -163,13 +148,13 @@ func controlPlanePhase() Phase {
 	short := map[string]string{staticpods.KubeAPIServer: "apiserver", staticpods.ControllerManager: "controller-manager",
 		staticpods.Scheduler: "scheduler"}
 	for _, n := range names {
-		p.Phases = append(p.Phases, Phase{Name: short[n], Short: "Write " + n + ".yaml", Run: manifestRun(n)})
+		p.Phases = append(p.Phases, phases.Phase{Name: short[n], Short: "Write " + n + ".yaml", Run: manifestRun(n)})
 	}
 	return p
 }
 
 // manifestRun writes one static pod manifest.
-func manifestRun(name string) func(context.Context, Data) (string, error) {
+func manifestRun(name string) func(context.Context, phases.Data) (string, error) {
 	return initPhase(func(_ context.Context, id InitData) (string, error) {
 		pods, err := staticpods.All(id.Cfg())
 		if err != nil {
@@ -195,13 +180,13 @@ func manifestRun(name string) func(context.Context, Data) (string, error) {
 func runKubeletStart(ctx context.Context, id InitData) (string, error) {
 	c := id.Cfg()
 	e := id.Env()
-	params, err := nodeKubeletParams(e, &c.Cluster, filepath.Join(c.Cluster.CertificatesDir, "ca.crt"),
+	params, err := kubelet.HostParams(e, &c.Cluster, filepath.Join(c.Cluster.CertificatesDir, "ca.crt"),
 		c.NodeRegistration.CRISocket)
 	if err != nil {
 		return "", err
 	}
 	flags := kubelet.Flags(c.LocalAPIEndpoint.AdvertiseAddress, c.NodeRegistration.Name, c.NodeRegistration.KubeletExtraArgs)
-	kc, err := userKubelet(id.Out(), "kubelet-start", c.Cluster.KubeletConfiguration, params)
+	kc, err := kubelet.UserConfig(id.Out(), "kubelet-start", c.Cluster.KubeletConfiguration, params)
 	if err != nil {
 		return "", err
 	}
@@ -216,39 +201,20 @@ func runKubeletStart(ctx context.Context, id InitData) (string, error) {
 	if id.DryRun() {
 		return msg + "; dry-run: would install the bundled kubelet and start kubelet.service", nil
 	}
-	started, err := startKubelet(ctx, e, id.Systemd(), id.AgentBinary())
+	started, err := kubelet.InstallAndStart(ctx, e.Root, id.Systemd(), id.AgentBinary())
 	return msg + "; " + started, err
 }
 
-func addonPhases() []Phase {
-	return []Phase{
+func addonPhases() []phases.Phase {
+	return []phases.Phase{
 		onlinePhase("coredns", "Install CoreDNS", runCoreDNS),
 		onlinePhase("kube-proxy", "Install kube-proxy", runKubeProxy),
 		onlinePhase("pod-network", "Install the pod network (flannel by default) and this node's CNI config", runPodNetwork),
 	}
 }
 
-// nodeKubeletParams gathers the kubelet's inputs from the cluster's
-// configuration and from this host (the runtime's cgroup driver, the cgroup
-// version, the resolver file); init and join configure the kubelet alike.
-func nodeKubeletParams(e *preflight.Env, cluster *config.ClusterConfiguration, caFile, criSocket string) (kubelet.Params, error) {
-	dns, err := kubelet.ClusterDNSIP(cluster.Networking.ServiceSubnet)
-	if err != nil {
-		return kubelet.Params{}, err
-	}
-	ctrd, err := preflight.ReadContainerdConfig(e)
-	if err != nil {
-		return kubelet.Params{}, err
-	}
-	params := kubelet.Params{ClusterDNS: dns, ClusterDomain: cluster.Networking.DNSDomain,
-		ClientCAFile: caFile, CgroupDriver: ctrd.CgroupDriver(), CgroupV1: preflight.DetectCgroupVersion(e) == 1,
-		CRIEndpoint: criSocket}
-	params.ResolvConf, _ = kubelet.ResolvConfFor(e.Root)
-	return params, nil
-}
-
 // runAllAddons installs the addons at once: they are independent.
-func runAllAddons(ctx context.Context, data Data) (string, error) {
+func runAllAddons(ctx context.Context, data phases.Data) (string, error) {
 	ps := addonPhases()
 	msgs := make([]string, len(ps))
 	fns := make([]func() error, len(ps))
@@ -271,26 +237,4 @@ func runEtcdLocal(ctx context.Context, d InitData) (string, error) {
 		return "", err
 	}
 	return manifestRun(staticpods.Etcd)(ctx, d)
-}
-
-// agentPath is the kubelet that kubelet-start would install, or "" when
-// there is none (kubelet-start then says how to provide one).
-func agentPath(explicit string) string {
-	p, err := kubelet.BundledAgent(explicit)
-	if err != nil {
-		return ""
-	}
-	return p
-}
-
-// userKubelet is this node's kubelet config over the user's
-// KubeletConfiguration; each setting of the user's kubestrap replaced is
-// named, once per node.
-func userKubelet(out io.Writer, prefix string, base *kubeletv1beta1.KubeletConfiguration,
-	p kubelet.Params) (*kubeletv1beta1.KubeletConfiguration, error) {
-	kc, replaced, err := kubelet.ConfigOver(base, p)
-	for _, r := range replaced {
-		fmt.Fprintf(out, "[%s] WARNING KubeletConfiguration.%s: kubestrap sets this one\n", prefix, r)
-	}
-	return kc, err
 }

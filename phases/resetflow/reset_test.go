@@ -1,4 +1,4 @@
-package phases
+package resetflow
 
 import (
 	"bytes"
@@ -29,7 +29,12 @@ import (
 	"github.com/kubestrap/kubestrap/config"
 	"github.com/kubestrap/kubestrap/etcd"
 	"github.com/kubestrap/kubestrap/join"
+	"github.com/kubestrap/kubestrap/phases"
+	"github.com/kubestrap/kubestrap/phases/initflow"
+	"github.com/kubestrap/kubestrap/phases/joinflow"
+	"github.com/kubestrap/kubestrap/phases/phasestest"
 	"github.com/kubestrap/kubestrap/preflight"
+	"github.com/kubestrap/kubestrap/preflight/preflighttest"
 	"github.com/kubestrap/kubestrap/staticpods"
 	"github.com/kubestrap/kubestrap/systemd/systemdtest"
 )
@@ -88,8 +93,8 @@ func newUsedNode(t *testing.T) *usedNode { return newUsedNodeWith(t, nil) }
 
 func newUsedNodeWith(t *testing.T, mutate func(*config.Init)) *usedNode {
 	t.Helper()
-	env := fakeHost(t)
-	cfg := initCfg(t, mutate)
+	env := preflighttest.FakeHost(t)
+	cfg := phasestest.InitConfig(t, mutate)
 	img, err := images.Images(&cfg.Cluster)
 	if err != nil {
 		t.Fatal(err)
@@ -99,8 +104,8 @@ func newUsedNodeWith(t *testing.T, mutate func(*config.Init)) *usedNode {
 			t.Fatal(err)
 		}
 	}
-	rec, _ := InitRecordFor(cfg)
-	writeFile(t, env.Root.Path("/etc/kubernetes/kubestrap-init.yaml"), string(rec))
+	rec, _ := initflow.InitRecordFor(cfg)
+	preflighttest.WriteFile(t, env.Root.Path("/etc/kubernetes/kubestrap-init.yaml"), string(rec))
 	for _, f := range []string{"/etc/kubernetes/admin.conf", "/etc/kubernetes/super-admin.conf", "/etc/kubernetes/kubelet.conf",
 		"/etc/kubernetes/controller-manager.conf", "/etc/kubernetes/scheduler.conf", "/etc/kubernetes/pki/ca.crt",
 		"/etc/kubernetes/pki/etcd/ca.crt", "/etc/kubernetes/pki/etcd/healthcheck-client.crt",
@@ -116,9 +121,9 @@ func newUsedNodeWith(t *testing.T, mutate func(*config.Init)) *usedNode {
 		// preflight --fix's edits.
 		"/etc/containerd/config.toml.kubestrap-backup-20250101T000000Z", "/etc/sysctl.d/99-kubestrap.conf",
 		"/etc/modules-load.d/kubestrap.conf", "/etc/fstab.kubestrap-backup-20250101T000000Z"} {
-		writeFile(t, env.Root.Path(f), "x\n")
+		preflighttest.WriteFile(t, env.Root.Path(f), "x\n")
 	}
-	writeFile(t, env.Root.Path("/proc/self/mounts"), "/dev/sda1 / ext4 rw 0 0\n"+
+	preflighttest.WriteFile(t, env.Root.Path("/proc/self/mounts"), "/dev/sda1 / ext4 rw 0 0\n"+
 		"tmpfs /var/lib/kubelet/pods/a/volumes/v tmpfs rw 0 0\n")
 	client := fake.NewSimpleClientset(&corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: "cp-1"}})
 	reg, _ := join.NewRegistry()
@@ -268,12 +273,12 @@ func TestEveryResetPhaseRunsAlone(t *testing.T) {
 			}
 		},
 	}
-	r := &Runner{Command: "reset", Phases: ResetPhases()}
+	r := &phases.Runner{Command: "reset", Phases: ResetPhases()}
 	for _, path := range r.Paths() {
 		t.Run(path, func(t *testing.T) {
 			n := newUsedNode(t)
 			d := n.data(false, false)
-			out, err := runAlone(t, r, path, d)
+			out, err := phasestest.RunAlone(t, r, path, d)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -301,7 +306,7 @@ func TestResetThenResetAgain(t *testing.T) {
 	n := newUsedNode(t)
 	d := n.data(false, false)
 	var out bytes.Buffer
-	if err := (&Runner{Command: "reset", Phases: ResetPhases(), Out: &out}).Run(context.Background(), d); err != nil {
+	if err := (&phases.Runner{Command: "reset", Phases: ResetPhases(), Out: &out}).Run(context.Background(), d); err != nil {
 		t.Fatalf("%v\n%s", err, out.String())
 	}
 	var got map[string]any
@@ -339,17 +344,17 @@ func TestResetThenResetAgain(t *testing.T) {
 	}
 	// init and join see a fresh node.
 	kubeDir := n.env.Root.Path("/etc/kubernetes")
-	if done, err := PrepareInit(&bytes.Buffer{}, kubeDir, initCfg(t, nil), preflight.NewIgnoreSet()); done || err != nil {
+	if done, err := initflow.PrepareInit(&bytes.Buffer{}, kubeDir, phasestest.InitConfig(t, nil), preflight.NewIgnoreSet()); done || err != nil {
 		t.Errorf("init after reset: done %v, %v", done, err)
 	}
-	if done, err := PrepareJoin(&bytes.Buffer{}, kubeDir, "cp-1", joinCfg(t), preflight.NewIgnoreSet()); done || err != nil {
+	if done, err := joinflow.PrepareJoin(&bytes.Buffer{}, kubeDir, "cp-1", phasestest.JoinConfig(t), preflight.NewIgnoreSet()); done || err != nil {
 		t.Errorf("join after reset: done %v, %v", done, err)
 	}
 
 	n.sd.State = "inactive"
 	again := n.data(false, false)
 	out.Reset()
-	if err := (&Runner{Command: "reset", Phases: ResetPhases(), Out: &out}).Run(context.Background(), again); err != nil {
+	if err := (&phases.Runner{Command: "reset", Phases: ResetPhases(), Out: &out}).Run(context.Background(), again); err != nil {
 		t.Fatalf("second reset: %v\n%s", err, out.String())
 	}
 	if s := again.Report().Snapshot(); s.Changed || len(s.Removed) != 0 {
@@ -367,7 +372,7 @@ func TestResetDryRunChangesNothing(t *testing.T) {
 	n := newUsedNode(t)
 	d := n.data(true, false)
 	var out bytes.Buffer
-	if err := (&Runner{Command: "reset", Phases: ResetPhases(), Out: &out}).Run(context.Background(), d); err != nil {
+	if err := (&phases.Runner{Command: "reset", Phases: ResetPhases(), Out: &out}).Run(context.Background(), d); err != nil {
 		t.Fatalf("%v\n%s", err, out.String())
 	}
 	s := d.Report().Snapshot()
@@ -397,11 +402,11 @@ func TestRemoveEtcdMemberKeepsQuorum(t *testing.T) {
 		}
 		return f
 	}
-	r := &Runner{Command: "reset", Phases: ResetPhases()}
+	r := &phases.Runner{Command: "reset", Phases: ResetPhases()}
 
 	n := newUsedNode(t)
 	n.etcd = three()
-	if _, err := runAlone(t, r, "remove-etcd-member", n.data(false, false)); err != nil || !reflect.DeepEqual(n.etcd.removed, []uint64{1}) {
+	if _, err := phasestest.RunAlone(t, r, "remove-etcd-member", n.data(false, false)); err != nil || !reflect.DeepEqual(n.etcd.removed, []uint64{1}) {
 		t.Fatalf("healthy cluster: removed %v, %v", n.etcd.removed, err)
 	}
 	if !reflect.DeepEqual(n.etcd.endpoints, []string{"https://192.168.56.11:2379", "https://192.168.56.12:2379"}) {
@@ -412,7 +417,7 @@ func TestRemoveEtcdMemberKeepsQuorum(t *testing.T) {
 	// before changing anything, and says how to proceed.
 	n = newUsedNode(t)
 	n.etcd = three("192.168.56.12")
-	err := (&Runner{Command: "reset", Phases: ResetPhases(), Out: &bytes.Buffer{}}).Run(context.Background(), n.data(false, false))
+	err := (&phases.Runner{Command: "reset", Phases: ResetPhases(), Out: &bytes.Buffer{}}).Run(context.Background(), n.data(false, false))
 	var refused *EtcdRefusedError
 	if !errors.As(err, &refused) || !strings.Contains(err.Error(), "pass -f") || len(n.etcd.removed) != 0 {
 		t.Fatalf("quorum loss not refused: %v (removed %v)", err, n.etcd.removed)
@@ -421,13 +426,13 @@ func TestRemoveEtcdMemberKeepsQuorum(t *testing.T) {
 		t.Error("a refused reset changed the node")
 	}
 	// -f removes it anyway.
-	if _, err := runAlone(t, r, "remove-etcd-member", n.data(false, true)); err != nil || len(n.etcd.removed) != 1 {
+	if _, err := phasestest.RunAlone(t, r, "remove-etcd-member", n.data(false, true)); err != nil || len(n.etcd.removed) != 1 {
 		t.Errorf("-f: removed %v, %v", n.etcd.removed, err)
 	}
 
 	n = newUsedNode(t)
 	n.etcd = &fakeEtcd{members: []*pb.Member{member(2, "cp-2", "192.168.56.11")}}
-	out, err := runAlone(t, r, "remove-etcd-member", n.data(false, false))
+	out, err := phasestest.RunAlone(t, r, "remove-etcd-member", n.data(false, false))
 	if err != nil || !strings.Contains(out, "not in the etcd cluster") {
 		t.Errorf("member already gone: %v\n%s", err, out)
 	}
@@ -441,7 +446,7 @@ func TestDeleteNodeForbidden(t *testing.T) {
 		return true, nil, apierrors.NewForbidden(schema.GroupResource{Resource: "nodes"}, "cp-1", errors.New("node authorizer"))
 	})
 	d := n.data(false, false)
-	out, err := runAlone(t, &Runner{Command: "reset", Phases: ResetPhases()}, "delete-node", d)
+	out, err := phasestest.RunAlone(t, &phases.Runner{Command: "reset", Phases: ResetPhases()}, "delete-node", d)
 	if err != nil || !strings.Contains(out, "left Node cp-1: delete it with kubectl delete node cp-1") {
 		t.Fatalf("%v\n%s", err, out)
 	}
@@ -454,12 +459,12 @@ func TestDeleteNodeForbidden(t *testing.T) {
 // stays untouched.
 func TestResetRemovesConfiguredEtcdDataDir(t *testing.T) {
 	n := newUsedNodeWith(t, func(c *config.Init) { c.Cluster.Etcd.Local = &config.LocalEtcd{DataDir: "/data/etcd"} })
-	writeFile(t, n.env.Root.Path("/data/etcd/member/snap/db"), "x")
+	preflighttest.WriteFile(t, n.env.Root.Path("/data/etcd/member/snap/db"), "x")
 	d := n.data(false, false)
 	if got := d.EtcdDataDir(); got != "/data/etcd" {
 		t.Fatalf("data dir %s", got)
 	}
-	if _, err := runAlone(t, &Runner{Command: "reset", Phases: ResetPhases()}, "remove-files", d); err != nil {
+	if _, err := phasestest.RunAlone(t, &phases.Runner{Command: "reset", Phases: ResetPhases()}, "remove-files", d); err != nil {
 		t.Fatal(err)
 	}
 	if n.exists("/data/etcd") || !n.exists("/var/lib/etcd/member/snap/db") {
@@ -474,8 +479,8 @@ func TestResetKeepsDataOfAMemberStillRegistered(t *testing.T) {
 	n := newUsedNode(t)
 	n.etcd.members = append(n.etcd.members, member(2, "cp-2", "192.168.56.11"))
 	d := n.data(false, false)
-	r := &Runner{Command: "reset", Phases: ResetPhases()}
-	if _, err := runAlone(t, r, "remove-files", d); err != nil {
+	r := &phases.Runner{Command: "reset", Phases: ResetPhases()}
+	if _, err := phasestest.RunAlone(t, r, "remove-files", d); err != nil {
 		t.Fatal(err)
 	}
 	if !n.exists("/var/lib/etcd/member/snap/db") {
@@ -485,7 +490,7 @@ func TestResetKeepsDataOfAMemberStillRegistered(t *testing.T) {
 		t.Errorf("not reported as left: %s", left)
 	}
 	n.etcd.members = n.etcd.members[1:]
-	if _, err := runAlone(t, r, "remove-files", n.data(false, false)); err != nil {
+	if _, err := phasestest.RunAlone(t, r, "remove-files", n.data(false, false)); err != nil {
 		t.Fatal(err)
 	}
 	if n.exists("/var/lib/etcd/member") {
@@ -498,7 +503,7 @@ func TestResetKeepsDataOfAMemberStillRegistered(t *testing.T) {
 // in the Service CIDR) and leaves the VIP; no --clear.
 func TestResetIPVSDeletesOnlyKubeProxysServices(t *testing.T) {
 	n := newUsedNode(t)
-	writeFile(t, n.env.Root.Path("/proc/net/ip_vs"), "IP Virtual Server version 1.2.1 (size=4096)\n"+
+	preflighttest.WriteFile(t, n.env.Root.Path("/proc/net/ip_vs"), "IP Virtual Server version 1.2.1 (size=4096)\n"+
 		"Prot LocalAddress:Port Scheduler Flags\n  -> RemoteAddress:Port Forward Weight ActiveConn InActConn\n"+
 		"TCP  0A600001:01BB rr\n  -> AC120002:192B      Masq    1      0          0\n"+
 		"TCP  C0A83864:192B rr\n  -> C0A8380A:192B      Route   1      0          0\n"+
@@ -514,7 +519,7 @@ func TestResetIPVSDeletesOnlyKubeProxysServices(t *testing.T) {
 	h.LinkAddrs = func(string) ([]netip.Addr, error) { return []netip.Addr{netip.MustParseAddr("10.96.0.1")}, nil }
 	d = NewResetData(ResetOptions{Out: &bytes.Buffer{}, Env: n.env, Systemd: n.sd, Host: h, Client: n.client,
 		EtcdClient: func([]string, etcd.TLSFiles) (EtcdCluster, error) { return n.etcd, nil }})
-	out, err := runAlone(t, &Runner{Command: "reset", Phases: ResetPhases()}, "network/ipvs", d)
+	out, err := phasestest.RunAlone(t, &phases.Runner{Command: "reset", Phases: ResetPhases()}, "network/ipvs", d)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -529,14 +534,14 @@ func TestResetIPVSDeletesOnlyKubeProxysServices(t *testing.T) {
 // no-op.
 func TestResetRemovesOnlyEtcdsEntriesFromASharedDataDir(t *testing.T) {
 	n := newUsedNodeWith(t, func(c *config.Init) { c.Cluster.Etcd.Local = &config.LocalEtcd{DataDir: "/srv/shared"} })
-	writeFile(t, n.env.Root.Path("/srv/shared/member/snap/db"), "x")
-	writeFile(t, n.env.Root.Path("/srv/shared/canary"), "keep")
+	preflighttest.WriteFile(t, n.env.Root.Path("/srv/shared/member/snap/db"), "x")
+	preflighttest.WriteFile(t, n.env.Root.Path("/srv/shared/canary"), "keep")
 	if err := os.RemoveAll(n.env.Root.Path("/var/lib/etcd")); err != nil { // only the custom dir here
 		t.Fatal(err)
 	}
-	r := &Runner{Command: "reset", Phases: ResetPhases()}
+	r := &phases.Runner{Command: "reset", Phases: ResetPhases()}
 	d := n.data(false, false)
-	if _, err := runAlone(t, r, "remove-files", d); err != nil {
+	if _, err := phasestest.RunAlone(t, r, "remove-files", d); err != nil {
 		t.Fatal(err)
 	}
 	if n.exists("/srv/shared/member") || !n.exists("/srv/shared/canary") {
@@ -546,7 +551,7 @@ func TestResetRemovesOnlyEtcdsEntriesFromASharedDataDir(t *testing.T) {
 		t.Errorf("the canary is not reported: %s", left)
 	}
 	again := n.data(false, false)
-	if _, err := runAlone(t, r, "remove-files", again); err != nil {
+	if _, err := phasestest.RunAlone(t, r, "remove-files", again); err != nil {
 		t.Fatal(err)
 	}
 	if again.Report().Changed() {

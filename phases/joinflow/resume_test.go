@@ -1,4 +1,4 @@
-package phases
+package joinflow
 
 import (
 	"os"
@@ -7,8 +7,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/kubestrap/kubestrap/config"
 	"github.com/kubestrap/kubestrap/etcd"
+	"github.com/kubestrap/kubestrap/phases/phasestest"
 	"github.com/kubestrap/kubestrap/preflight"
 )
 
@@ -32,26 +32,8 @@ func sorted(s []string) []string {
 	return s
 }
 
-// The resume ignores are exactly the port and directory checks that init's
-// preflight runs, so that the two cannot drift apart.
-func TestResumeIgnoresMatchInitChecks(t *testing.T) {
-	for name, mutate := range map[string]func(*config.Init){
-		"defaults": nil,
-		"custom": func(c *config.Init) {
-			c.LocalAPIEndpoint.BindPort = 7443
-			c.Cluster.Etcd.Local = &config.LocalEtcd{DataDir: "/data/etcd"}
-		},
-	} {
-		c := initCfg(t, mutate)
-		want := ownChecks(preflight.InitChecks(&preflight.Env{}, c))
-		if got := sorted(ResumeIgnores(c)); !slices.Equal(got, want) {
-			t.Errorf("%s: ResumeIgnores = %v, InitChecks has %v", name, got, want)
-		}
-	}
-}
-
 func TestJoinResumeIgnoresMatchJoinChecks(t *testing.T) {
-	c := joinCfg(t)
+	c := phasestest.JoinConfig(t)
 	want := ownChecks(preflight.JoinChecks(&preflight.Env{}, c, 35))
 	if got := sorted(joinResumeIgnores(c)); !slices.Equal(got, want) {
 		t.Errorf("joinResumeIgnores = %v, JoinChecks has %v", got, want)

@@ -1,4 +1,4 @@
-package phases
+package resetflow
 
 import (
 	"context"
@@ -18,10 +18,11 @@ import (
 
 	"github.com/kubestrap/kubestrap/cleanup"
 	"github.com/kubestrap/kubestrap/components/addons"
-	"github.com/kubestrap/kubestrap/snapshot"
 	"github.com/kubestrap/kubestrap/join"
 	"github.com/kubestrap/kubestrap/layout"
+	"github.com/kubestrap/kubestrap/phases"
 	"github.com/kubestrap/kubestrap/preflight"
+	"github.com/kubestrap/kubestrap/snapshot"
 	"github.com/kubestrap/kubestrap/staticpods"
 	"github.com/kubestrap/kubestrap/systemd"
 )
@@ -39,8 +40,8 @@ var (
 // the member leaves etcd while its peers still answer; the kubelet stops
 // before its pods go (or it would restart them); pods go before their
 // mounts, and kube-proxy and flanneld before their iptables chains.
-func ResetPhases() []Phase {
-	return []Phase{
+func ResetPhases() []phases.Phase {
+	return []phases.Phase{
 		{Name: "remove-etcd-member", Short: "Remove this node's etcd member through the other members (refused when " +
 			"the rest would lose quorum, unless -f)", Run: resetPhase(runRemoveEtcdMember)},
 		{Name: "delete-node", Short: "Delete this node's Node object when an API server answers", Run: resetPhase(runDeleteNode)},
@@ -51,7 +52,7 @@ func ResetPhases() []Phase {
 		{Name: "unmount", Short: "Unmount everything below " + layout.KubeletDir + ", deepest first", Run: resetPhase(runUnmount)},
 		{Name: "remove-files", Short: "Remove kubestrap's files in " + layout.KubernetesDir + ", " + layout.KubeletDir +
 			" and the etcd data dir", Run: resetPhase(runRemoveFiles)},
-		{Name: "network", Short: "Remove the pod network: CNI config, links, iptables chains, IPVS", Phases: []Phase{
+		{Name: "network", Short: "Remove the pod network: CNI config, links, iptables chains, IPVS", Phases: []phases.Phase{
 			{Name: "cni-config", Short: "Remove kubestrap's CNI conflist, flannel's subnet.env and the IP allocations",
 				Run: resetPhase(runCNIConfig)},
 			// ipvs before links: kube-ipvs0's addresses say which services
@@ -66,8 +67,8 @@ func ResetPhases() []Phase {
 	}
 }
 
-func resetPhase(fn func(ctx context.Context, d ResetData) (string, error)) func(context.Context, Data) (string, error) {
-	return func(ctx context.Context, data Data) (string, error) {
+func resetPhase(fn func(ctx context.Context, d ResetData) (string, error)) func(context.Context, phases.Data) (string, error) {
+	return func(ctx context.Context, data phases.Data) (string, error) {
 		d, ok := data.(ResetData)
 		if !ok {
 			return "", fmt.Errorf("internal error: reset phase given %T, not reset data", data)
@@ -330,7 +331,7 @@ func runRemoveFiles(ctx context.Context, d ResetData) (string, error) {
 		}))
 	}
 	_, err = f.Clean(layout.KubernetesDir, kubernetesDirOwned())
-	errs = append(errs, err, f.Remove(CertificateKeyFile))
+	errs = append(errs, err, f.Remove(layout.CertificateKeyFile))
 	if err := errors.Join(errs...); err != nil {
 		return "", err
 	}
@@ -595,7 +596,7 @@ func forgetClaims(ctx context.Context, d ResetData, c kubernetes.Interface, name
 	if err != nil || !ok {
 		return
 	}
-	id, err := localIdentity(d.Env())
+	id, err := join.HostIdentity(d.Env())
 	if err != nil {
 		return
 	}

@@ -1,4 +1,4 @@
-package phases
+package joinflow
 
 import (
 	"context"
@@ -11,6 +11,7 @@ import (
 	"github.com/kubestrap/kubestrap/components/kubelet"
 	"github.com/kubestrap/kubestrap/hostfs"
 	"github.com/kubestrap/kubestrap/layout"
+	"github.com/kubestrap/kubestrap/phases"
 )
 
 // runJoinTLSBootstrap gets the kubelet its client certificate before it
@@ -38,7 +39,7 @@ func runJoinTLSBootstrap(ctx context.Context, d JoinData) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	ctx, cancel := context.WithTimeout(ctx, APITimeout)
+	ctx, cancel := context.WithTimeout(ctx, phases.APITimeout)
 	defer cancel()
 	name, err := kubelet.BootstrapClientCert(ctx, c, d.NodeName(), d.HostPath(layout.KubeletPKIDir),
 		waitSpec(d, "tls-bootstrap"))

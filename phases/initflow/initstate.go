@@ -1,4 +1,4 @@
-package phases
+package initflow
 
 import (
 	"bytes"

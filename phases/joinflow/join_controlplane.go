@@ -1,4 +1,4 @@
-package phases
+package joinflow
 
 import (
 	"context"
@@ -16,6 +16,7 @@ import (
 	"github.com/kubestrap/kubestrap/config"
 	"github.com/kubestrap/kubestrap/etcd"
 	"github.com/kubestrap/kubestrap/layout"
+	"github.com/kubestrap/kubestrap/phases"
 	"github.com/kubestrap/kubestrap/poll"
 	"github.com/kubestrap/kubestrap/staticpods"
 
@@ -27,9 +28,9 @@ import (
 // join adds (kubeadm's names): before the kubelet starts, this node's
 // certificates, kubeconfigs and control-plane manifests; after TLS
 // bootstrap, its etcd member, the wait for its control plane, its marks.
-func controlPlanePrepare() Phase {
-	return Phase{Name: "control-plane-prepare", Short: "Download the shared certificates, make this node's own, write the " +
-		"control-plane kubeconfigs and manifests", RunIf: isControlPlaneJoin, Phases: []Phase{
+func controlPlanePrepare() phases.Phase {
+	return phases.Phase{Name: "control-plane-prepare", Short: "Download the shared certificates, make this node's own, write the " +
+		"control-plane kubeconfigs and manifests", RunIf: isControlPlaneJoin, Phases: []phases.Phase{
 		{Name: "download-certs", Short: "Download and decrypt the certificates init uploaded (--certificate-key)",
 			Run: joinPhase(runDownloadCerts)},
 		{Name: "certs", Short: "Generate this node's serving and client certificates from the shared CAs",
@@ -41,9 +42,9 @@ func controlPlanePrepare() Phase {
 	}}
 }
 
-func controlPlaneJoin() Phase {
-	return Phase{Name: "control-plane-join", Short: "Add this node's etcd member, wait for its control plane, mark it",
-		RunIf: isControlPlaneJoin, Phases: []Phase{
+func controlPlaneJoin() phases.Phase {
+	return phases.Phase{Name: "control-plane-join", Short: "Add this node's etcd member, wait for its control plane, mark it",
+		RunIf: isControlPlaneJoin, Phases: []phases.Phase{
 			{Name: "etcd", Short: "Add the local etcd as a learner, start it, promote it once it has caught up",
 				Run: joinPhase(runEtcdJoin)},
 			{Name: "wait-control-plane", Short: "Wait for this node's etcd, kube-apiserver, kube-controller-manager and kube-scheduler",
@@ -53,7 +54,7 @@ func controlPlaneJoin() Phase {
 		}}
 }
 
-func isControlPlaneJoin(data Data) (bool, error) {
+func isControlPlaneJoin(data phases.Data) (bool, error) {
 	d, err := asJoin(data)
 	if err != nil {
 		return false, err
@@ -83,7 +84,7 @@ func runDownloadCerts(ctx context.Context, d JoinData) (string, error) {
 		if missing := missingFiles(certDir, sharedCAFiles); len(missing) > 0 {
 			return "", fmt.Errorf("a control-plane join needs the cluster's shared certificates: pass --certificate-key "+
 				"(printed by `kubestrap init --upload-certs`, or made anew with `kubestrap init phase upload-certs "+
-				"--upload-certs` on a control-plane node, which keeps it in "+CertificateKeyFile+"), or copy them to %s (missing: %s)", certDir, strings.Join(missing, ", "))
+				"--upload-certs` on a control-plane node, which keeps it in "+layout.CertificateKeyFile+"), or copy them to %s (missing: %s)", certDir, strings.Join(missing, ", "))
 		}
 		return "using the shared certificates already in " + certDir, nil
 	}
@@ -124,7 +125,7 @@ func sameCA(d JoinData, ctx context.Context, caPath string) error {
 func needSharedCAs(certDir string) error {
 	if missing := missingFiles(certDir, sharedCAFiles); len(missing) > 0 {
 		return fmt.Errorf("%w: the shared CAs are missing in %s (%s): run `kubestrap join phase "+
-			"control-plane-prepare/download-certs --certificate-key K` first", ErrNeedsEarlierPhase, certDir, strings.Join(missing, ", "))
+			"control-plane-prepare/download-certs --certificate-key K` first", phases.ErrNeedsEarlierPhase, certDir, strings.Join(missing, ", "))
 	}
 	return nil
 }
@@ -162,7 +163,7 @@ func runControlPlaneCerts(ctx context.Context, d JoinData) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	return summarize(res, certDir), nil
+	return certs.Summarize(res, certDir), nil
 }
 
 func runControlPlaneKubeconfigs(ctx context.Context, d JoinData) (string, error) {
@@ -183,7 +184,7 @@ func runControlPlaneKubeconfigs(ctx context.Context, d JoinData) (string, error)
 		}
 		res = append(res, r)
 	}
-	return summarize(res, d.KubernetesDir()), nil
+	return certs.Summarize(res, d.KubernetesDir()), nil
 }
 
 func runControlPlaneManifests(ctx context.Context, d JoinData) (string, error) {
@@ -236,7 +237,7 @@ func runEtcdJoin(ctx context.Context, d JoinData) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	ctx, cancel := context.WithTimeout(ctx, ControlPlaneTimeout)
+	ctx, cancel := context.WithTimeout(ctx, phases.ControlPlaneTimeout)
 	defer cancel()
 	endpoints, err := etcdEndpoints(ctx, admin, d.NodeName())
 	if err != nil {
@@ -338,10 +339,10 @@ func runJoinWaitControlPlane(ctx context.Context, d JoinData) (string, error) {
 		return "", err
 	}
 	certDir := d.HostPath(ic.Cluster.CertificatesDir)
-	if _, err := readNeeded(filepath.Join(certDir, "ca.crt"), "join", "control-plane-prepare/download-certs"); err != nil {
+	if _, err := phases.ReadNeeded(filepath.Join(certDir, "ca.crt"), "join", "control-plane-prepare/download-certs"); err != nil {
 		return "", err
 	}
-	return waitControlPlane(ctx, d.Out(), ic, certDir, "control-plane-join/wait-control-plane")
+	return phases.WaitControlPlane(ctx, d.Out(), ic, certDir, "control-plane-join/wait-control-plane")
 }
 
 func runJoinMarkControlPlane(ctx context.Context, d JoinData) (string, error) {
@@ -352,7 +353,7 @@ func runJoinMarkControlPlane(ctx context.Context, d JoinData) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	ctx, cancel := context.WithTimeout(ctx, APITimeout)
+	ctx, cancel := context.WithTimeout(ctx, phases.APITimeout)
 	defer cancel()
 	if err := controlplane.Mark(ctx, admin, d.NodeName(), controlplane.Taints(ic.NodeRegistration),
 		waitSpec(d, "control-plane-join/mark-control-plane")); err != nil {
@@ -364,7 +365,7 @@ func runJoinMarkControlPlane(ctx context.Context, d JoinData) (string, error) {
 // setAsideStaleData moves this node's etcd data out of the way only when
 // AddLearner removed the member it belonged to (a re-imaged or re-addressed
 // host): started as that member, etcd would be refused or, worse, rejoin
-// under the removed ID. Data of a member that was reused is live and stays.
+// under the removed ID. phases.Data of a member that was reused is live and stays.
 func setAsideStaleData(j etcd.Joined, dataDir string) error {
 	if !j.DataIsStale() {
 		return nil

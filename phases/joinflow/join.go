@@ -1,4 +1,4 @@
-package phases
+package joinflow
 
 import (
 	"bytes"
@@ -22,14 +22,14 @@ import (
 	"github.com/kubestrap/kubestrap/hostfs"
 	"github.com/kubestrap/kubestrap/join"
 	"github.com/kubestrap/kubestrap/layout"
+	"github.com/kubestrap/kubestrap/phases"
 	"github.com/kubestrap/kubestrap/poll"
 	"github.com/kubestrap/kubestrap/preflight"
-	"github.com/kubestrap/kubestrap/systemd"
 )
 
 // JoinPhases is the phase tree of `kubestrap join`.
-func JoinPhases() []Phase {
-	return []Phase{
+func JoinPhases() []phases.Phase {
+	return []phases.Phase{
 		{Name: "preflight", Short: "Check the host before changing it", Run: joinPreflight},
 		{Name: "discovery", Short: "Find and verify the cluster: token signature, CA pins, TLS re-fetch", Run: joinDiscovery},
 		{Name: "identity-check", Short: "Refuse a host whose node name another machine has, or a clone (a node has its " +
@@ -45,7 +45,7 @@ func JoinPhases() []Phase {
 	}
 }
 
-func asJoin(d Data) (JoinData, error) {
+func asJoin(d phases.Data) (JoinData, error) {
 	jd, ok := d.(JoinData)
 	if !ok {
 		return nil, fmt.Errorf("internal error: join phase given %T, not join data", d)
@@ -54,8 +54,8 @@ func asJoin(d Data) (JoinData, error) {
 }
 
 // joinPhase adapts a phase body that takes JoinData.
-func joinPhase(fn func(ctx context.Context, d JoinData) (string, error)) func(context.Context, Data) (string, error) {
-	return func(ctx context.Context, data Data) (string, error) {
+func joinPhase(fn func(ctx context.Context, d JoinData) (string, error)) func(context.Context, phases.Data) (string, error) {
+	return func(ctx context.Context, data phases.Data) (string, error) {
 		d, err := asJoin(data)
 		if err != nil {
 			return "", err
@@ -85,7 +85,7 @@ func runJoinPreflight(_ context.Context, d JoinData) (string, error) {
 			config.DefaultEtcdDataDir)...)
 	}
 	results, err := preflight.Run(checks, d.Ignore())
-	summary := reportPreflight(d.Out(), results)
+	summary := preflight.Report(d.Out(), results)
 	if err != nil && d.DryRun() {
 		fmt.Fprintf(d.Out(), "[preflight] dry-run: a real join would stop here:\n%s\n", err)
 		return summary, nil
@@ -142,11 +142,11 @@ func runJoinIdentity(ctx context.Context, d JoinData) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	id, err := localIdentity(d.Env())
+	id, err := join.HostIdentity(d.Env())
 	if err != nil {
 		return "", err
 	}
-	ctx, cancel := context.WithTimeout(ctx, APITimeout)
+	ctx, cancel := context.WithTimeout(ctx, phases.APITimeout)
 	defer cancel()
 	msg, err := checkNodeName(ctx, d, c, id)
 	if err != nil {
@@ -197,14 +197,6 @@ func checkNodeName(ctx context.Context, d JoinData, c kubernetes.Interface, id j
 	return "node " + d.NodeName() + " is this host (same machine-id): resuming its join", nil
 }
 
-func localIdentity(e *preflight.Env) (join.Identity, error) {
-	ifs, err := e.Interfaces()
-	if err != nil {
-		return join.Identity{}, err
-	}
-	return join.LocalIdentity(e, ifs, join.HostMACs())
-}
-
 func runJoinKubeletStart(ctx context.Context, d JoinData) (string, error) {
 	info, err := d.ClusterInfo(ctx)
 	if err != nil {
@@ -220,9 +212,9 @@ func runJoinKubeletStart(ctx context.Context, d JoinData) (string, error) {
 	}
 	// Join's preflight runs before the cluster's version is known: the
 	// kubelet's skew against it is checked here, before anything is written.
-	skew := []preflight.Checker{preflight.KubeletVersion(d.Env(), agentPath(d.AgentBinary()), cluster.KubernetesVersion)}
+	skew := []preflight.Checker{preflight.KubeletVersion(d.Env(), kubelet.AgentPath(d.AgentBinary()), cluster.KubernetesVersion)}
 	results, err := preflight.Run(skew, d.Ignore())
-	reportPreflight(d.Out(), results)
+	preflight.Report(d.Out(), results)
 	if err != nil {
 		return "", err
 	}
@@ -233,23 +225,8 @@ func runJoinKubeletStart(ctx context.Context, d JoinData) (string, error) {
 	if d.DryRun() {
 		return msg + "; dry-run: would install the bundled kubelet and start kubelet.service", nil
 	}
-	started, err := startKubelet(ctx, d.Env(), d.Systemd(), d.AgentBinary())
+	started, err := kubelet.InstallAndStart(ctx, d.Env().Root, d.Systemd(), d.AgentBinary())
 	return msg + "; " + started, err
-}
-
-// startKubelet installs the bundled kubelet and (re)starts its unit; init
-// and join share it.
-func startKubelet(ctx context.Context, e *preflight.Env, sd systemd.Manager, agentBinary string) (string, error) {
-	if !systemd.Running(e.Root) {
-		return "", systemd.ErrNoSystemd
-	}
-	agent, err := kubelet.BundledAgent(agentBinary)
-	if err != nil {
-		return "", err
-	}
-	ctx, cancel := context.WithTimeout(ctx, systemd.Timeout)
-	defer cancel()
-	return kubelet.Start(ctx, e.Root, sd, agent)
 }
 
 // writeJoinNodeFiles writes the CA and the kubelet's configuration for
@@ -264,7 +241,7 @@ func writeJoinNodeFiles(d JoinData, info *join.ClusterInfo, cluster *config.Clus
 	if err := hostfs.WriteFileAtomic(caPath, info.CAPEM, certs.CertMode); err != nil {
 		return err
 	}
-	params, err := nodeKubeletParams(d.Env(), cluster, cfg.CACertPath, cfg.NodeRegistration.CRISocket)
+	params, err := kubelet.HostParams(d.Env(), cluster, cfg.CACertPath, cfg.NodeRegistration.CRISocket)
 	if err != nil {
 		return err
 	}
@@ -272,7 +249,7 @@ func writeJoinNodeFiles(d JoinData, info *join.ClusterInfo, cluster *config.Clus
 	if err := os.MkdirAll(filepath.Join(d.KubernetesDir(), layout.ManifestsSubdir), 0o755); err != nil {
 		return err
 	}
-	kc, err := userKubelet(d.Out(), "kubelet-start", cluster.KubeletConfiguration, params)
+	kc, err := kubelet.UserConfig(d.Out(), "kubelet-start", cluster.KubeletConfiguration, params)
 	if err != nil {
 		return err
 	}
@@ -280,11 +257,7 @@ func writeJoinNodeFiles(d JoinData, info *join.ClusterInfo, cluster *config.Clus
 }
 
 func waitSpec(d interface{ Out() io.Writer }, prefix string) poll.Spec {
-	return waitSpecOf(d.Out(), prefix)
-}
-
-func waitSpecOf(out io.Writer, prefix string) poll.Spec {
-	return poll.Spec{Interval: pollInterval, Out: out, Prefix: prefix}
+	return phases.WaitSpec(d.Out(), prefix)
 }
 
 func runJoinWaitRegistered(ctx context.Context, d JoinData) (string, error) {
@@ -295,13 +268,13 @@ func runJoinWaitRegistered(ctx context.Context, d JoinData) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	ctx, cancel := context.WithTimeout(ctx, APITimeout)
+	ctx, cancel := context.WithTimeout(ctx, phases.APITimeout)
 	defer cancel()
 	if _, err := kubelet.WaitNode(ctx, c, d.NodeName(), waitSpec(d, "wait-registered")); err != nil {
 		return "", fmt.Errorf("%w; `journalctl -u kubelet` says why", err)
 	}
 	return fmt.Sprintf("node %s registered (%s after join started)",
-		d.NodeName(), FormatDuration(now().Sub(d.Start()))), nil
+		d.NodeName(), phases.FormatDuration(now().Sub(d.Start()))), nil
 }
 
 func runJoinNodeNetwork(ctx context.Context, d JoinData) (string, error) {
@@ -323,7 +296,7 @@ func runJoinNodeNetwork(ctx context.Context, d JoinData) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	ctx, cancel := context.WithTimeout(ctx, APITimeout)
+	ctx, cancel := context.WithTimeout(ctx, phases.APITimeout)
 	defer cancel()
 	cidr, installed, err := addons.NodeNetwork(ctx, c, d.Env(), d.NodeName(), nodeIP, waitSpec(d, "node-network"))
 	if err != nil {
@@ -344,12 +317,12 @@ func runJoinWaitReady(ctx context.Context, d JoinData) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	ctx, cancel := context.WithTimeout(ctx, APITimeout)
+	ctx, cancel := context.WithTimeout(ctx, phases.APITimeout)
 	defer cancel()
 	if err := waitReady(ctx, c, d.NodeName(), waitSpec(d, "wait-ready")); err != nil {
 		return "", err
 	}
-	if err := registerIdentity(ctx, c, d.Env(), d.NodeName()); err != nil {
+	if err := join.RegisterHost(ctx, c, d.Env(), d.NodeName()); err != nil {
 		return "", err
 	}
 	// The token's job is done; the kubelet renews its own certificate.
@@ -357,7 +330,7 @@ func runJoinWaitReady(ctx context.Context, d JoinData) (string, error) {
 	if err := writeJoinRecord(ctx, d); err != nil {
 		return "", err
 	}
-	return fmt.Sprintf("node %s is Ready (%s after join started)", d.NodeName(), FormatDuration(now().Sub(d.Start()))), nil
+	return fmt.Sprintf("node %s is Ready (%s after join started)", d.NodeName(), phases.FormatDuration(now().Sub(d.Start()))), nil
 }
 
 func waitReady(ctx context.Context, c kubernetes.Interface, name string, s poll.Spec) error {
@@ -375,17 +348,6 @@ func nodeReady(n *corev1.Node) bool {
 		}
 	}
 	return false
-}
-
-// registerIdentity claims this host's identity (a no-op when identity-check
-// already did), so that a later clone of it is refused; on a cluster made
-// by an older kubestrap it adds the registry entries instead.
-func registerIdentity(ctx context.Context, c kubernetes.Interface, e *preflight.Env, node string) error {
-	id, err := localIdentity(e)
-	if err != nil {
-		return err
-	}
-	return join.Record(ctx, c, node, id)
 }
 
 func writeJoinRecord(ctx context.Context, d JoinData) error {

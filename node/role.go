@@ -1,0 +1,59 @@
+// Package node is what kubestrap knows about the host it runs on, decided
+// once: the role init and join left it in, read from the records and files
+// they write. Every command asks here rather than looking for files itself.
+package node
+
+import (
+	"os"
+	"path/filepath"
+
+	"github.com/kubestrap/kubestrap/layout"
+)
+
+// Role is what init and join made of the host.
+type Role string
+
+const (
+	// ControlPlane: init's record, or an API server manifest (a
+	// control-plane join).
+	ControlPlane Role = "control-plane"
+	// Worker: join's record, a bootstrap kubeconfig, or a kubelet.conf
+	// without admin.conf.
+	Worker Role = "worker"
+	// None: a bare host, or one reset.
+	None Role = "none"
+)
+
+// RoleAt decides the role from the node's Kubernetes directory (the real
+// /etc/kubernetes, or a dry run's or a test's stand-in). A control plane's
+// files win: a control-plane join also leaves join's record.
+func RoleAt(kubeDir string) Role {
+	has := func(name string) bool {
+		_, err := os.Stat(filepath.Join(kubeDir, name))
+		return err == nil
+	}
+	switch {
+	case has(layout.InitRecord), has(filepath.Join(layout.ManifestsSubdir, layout.APIServerManifest)):
+		return ControlPlane
+	case has(layout.JoinRecord), has(layout.BootstrapKubeletConf), has(layout.KubeletConf) && !has(layout.AdminConf):
+		return Worker
+	}
+	return None
+}
+
+// JoinStarted reports what an unfinished join leaves before its record:
+// the kubelet's kubeconfigs or the cluster CA.
+func JoinStarted(kubeDir string) bool {
+	for _, f := range []string{layout.BootstrapKubeletConf, layout.KubeletConf, filepath.Join(layout.PKISubdir, "ca.crt")} {
+		if _, err := os.Stat(filepath.Join(kubeDir, f)); err == nil {
+			return true
+		}
+	}
+	return false
+}
+
+// RoleError says a node already has another role: init on a joined worker,
+// join on a control-plane node. It is invalid input: nothing was changed.
+type RoleError struct{ Msg string }
+
+func (e *RoleError) Error() string { return e.Msg }

@@ -1,0 +1,217 @@
+package initflow
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes/fake"
+
+	"github.com/kubestrap/kubestrap/certs"
+	"github.com/kubestrap/kubestrap/components/controlplane"
+	"github.com/kubestrap/kubestrap/config"
+	"github.com/kubestrap/kubestrap/layout"
+	"github.com/kubestrap/kubestrap/node"
+	"github.com/kubestrap/kubestrap/phases"
+	"github.com/kubestrap/kubestrap/phases/phasestest"
+	"github.com/kubestrap/kubestrap/preflight"
+	"github.com/kubestrap/kubestrap/preflight/preflighttest"
+	"github.com/kubestrap/kubestrap/systemd/systemdtest"
+)
+
+func fakeAgent(t *testing.T) string {
+	p := filepath.Join(t.TempDir(), "kubelet")
+	preflighttest.WriteFile(t, p, "#!/bin/true\n")
+	return p
+}
+
+func shortTimeouts(t *testing.T) {
+	cp, api := phases.ControlPlaneTimeout, phases.APITimeout
+	phases.ControlPlaneTimeout, phases.APITimeout = 300*time.Millisecond, 300*time.Millisecond
+	t.Cleanup(func() { phases.ControlPlaneTimeout, phases.APITimeout = cp, api })
+}
+
+// Every init phase run alone on a fresh node does its work or says what it
+// needs first; none panics.
+func TestEveryInitPhaseRunsAlone(t *testing.T) {
+	shortTimeouts(t)
+	needCA := "run `kubestrap init phase certs/ca` first"
+	needEtcdCA := "run `kubestrap init phase certs/etcd-ca` first"
+	want := map[string]string{
+		"wait-control-plane":       needCA,
+		"upload-config":            "run `kubestrap init phase kubelet-start` first",
+		"kubelet-finalize":         "waiting for the kubelet to write /var/lib/kubelet/pki/kubelet-client-current.pem",
+		"show-join-command":        needCA,
+		"bootstrap-token":          needCA,
+		"kubeconfig":               needCA,
+		"certs/front-proxy-client": "run `kubestrap init phase certs/front-proxy-ca` first",
+		// The first node claims the first /24 itself (addons.ClaimFirstPodCIDR).
+		"addons":                        "",
+		"addons/pod-network":            "",
+		"certs/etcd-server":             needEtcdCA,
+		"certs/etcd-peer":               needEtcdCA,
+		"certs/etcd-healthcheck-client": needEtcdCA,
+		"certs/apiserver-etcd-client":   needEtcdCA,
+	}
+	for _, k := range []string{"apiserver", "apiserver-kubelet-client"} {
+		want["certs/"+k] = needCA
+	}
+	for _, k := range certs.Kubeconfigs(phasestest.InitConfig(t, nil)) {
+		want["kubeconfig/"+k.Name] = needCA
+	}
+	r := &phases.Runner{Command: "init", Phases: InitPhases()}
+	for _, path := range r.Paths() {
+		t.Run(path, func(t *testing.T) {
+			env := preflighttest.FakeHost(t)
+			client := fake.NewSimpleClientset(&corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: "cp-1"}})
+			d, err := NewInitData(phasestest.InitConfig(t, nil), InitOptions{Out: &bytes.Buffer{}, Env: env, Client: client,
+				Systemd: &systemdtest.Fake{}, AgentBinary: fakeAgent(t), Ignore: preflight.NewIgnoreSet("all")})
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, err = phasestest.RunAlone(t, r, path, d)
+			phasestest.CheckOutcome(t, path, want[path], err)
+			if path == "addons/pod-network" {
+				n, _ := client.CoreV1().Nodes().Get(context.Background(), "cp-1", metav1.GetOptions{})
+				conf, rerr := os.ReadFile(filepath.Join(string(env.Root), "etc/cni/net.d/10-kubestrap.conflist"))
+				if n.Spec.PodCIDR != "10.244.0.0/24" || rerr != nil || !strings.Contains(string(conf), "10.244.0.0/24") {
+					t.Errorf("pod-network alone: podCIDR %q, conflist %v %s", n.Spec.PodCIDR, rerr, conf)
+				}
+			}
+		})
+	}
+}
+
+// The work a phase run alone must have done, checked below the fake root.
+func TestInitPhasesAloneDoTheirWork(t *testing.T) {
+	shortTimeouts(t)
+	r := &phases.Runner{Command: "init", Phases: InitPhases()}
+	env := preflighttest.FakeHost(t)
+	client := fake.NewSimpleClientset(&corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: "cp-1"}})
+	sd := &systemdtest.Fake{}
+	d, err := NewInitData(phasestest.InitConfig(t, nil), InitOptions{Out: &bytes.Buffer{}, Env: env, Client: client, Systemd: sd,
+		AgentBinary: fakeAgent(t), Ignore: preflight.NewIgnoreSet("all")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, path := range []string{"certs/ca", "certs/apiserver", "certs/sa", "kubeconfig/admin", "etcd/local",
+		"control-plane/apiserver", "kubelet-start", "mark-control-plane", "addons/coredns"} {
+		if _, err := phasestest.RunAlone(t, r, path, d); err != nil {
+			t.Fatalf("%s: %v", path, err)
+		}
+	}
+	for _, f := range []string{"/etc/kubernetes/pki/ca.crt", "/etc/kubernetes/pki/apiserver.crt", "/etc/kubernetes/pki/sa.pub",
+		"/etc/kubernetes/admin.conf", "/etc/kubernetes/manifests/etcd.yaml", "/etc/kubernetes/manifests/kube-apiserver.yaml",
+		"/var/lib/kubelet/config.yaml", "/usr/local/bin/kubelet", "/etc/systemd/system/kubelet.service"} {
+		if _, err := os.Stat(env.Root.Path(f)); err != nil {
+			t.Errorf("not written below the root: %v", err)
+		}
+	}
+	if st, err := os.Stat(env.Root.Path("/var/lib/etcd")); err != nil || st.Mode().Perm() != 0o700 {
+		t.Errorf("/var/lib/etcd: %v %v, want 0700", st.Mode(), err)
+	}
+	if !strings.Contains(strings.Join(sd.Called(), ","), "restart kubelet.service") {
+		t.Errorf("kubelet not started: %v", sd.Called())
+	}
+	n, _ := client.CoreV1().Nodes().Get(context.Background(), "cp-1", metav1.GetOptions{})
+	if _, ok := n.Labels[controlplane.Label]; !ok {
+		t.Error("mark-control-plane did not label the node")
+	}
+	if _, err := client.AppsV1().Deployments("kube-system").Get(context.Background(), "coredns", metav1.GetOptions{}); err != nil {
+		t.Errorf("coredns: %v", err)
+	}
+}
+
+// Per-phase resume keeps one token: bootstrap-token and show-join-command
+// run as two separate commands agree, and a re-run makes no second token.
+func TestOneTokenAcrossPhaseRuns(t *testing.T) {
+	shortTimeouts(t)
+	env := preflighttest.FakeHost(t)
+	client := fake.NewSimpleClientset(&corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: "cp-1"}})
+	newData := func(out *bytes.Buffer) InitData {
+		d, err := NewInitData(phasestest.InitConfig(t, nil), InitOptions{Out: &bytes.Buffer{}, JSON: out, Env: env, Client: client,
+			Systemd: &systemdtest.Fake{}, AgentBinary: fakeAgent(t), Ignore: preflight.NewIgnoreSet("all")})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return d
+	}
+	r := &phases.Runner{Command: "init", Phases: InitPhases()}
+	for _, p := range []string{"certs/ca", "bootstrap-token", "bootstrap-token"} { // a second run, as a resume would
+		if _, err := phasestest.RunAlone(t, r, p, newData(&bytes.Buffer{})); err != nil {
+			t.Fatalf("%s: %v", p, err)
+		}
+	}
+	secrets, _ := client.CoreV1().Secrets("kube-system").List(context.Background(), metav1.ListOptions{})
+	if len(secrets.Items) != 1 {
+		t.Fatalf("%d tokens after two bootstrap-token runs, want 1", len(secrets.Items))
+	}
+	id := string(secrets.Items[0].Data["token-id"])
+	cm, _ := client.CoreV1().ConfigMaps("kube-public").Get(context.Background(), "cluster-info", metav1.GetOptions{})
+	cm.Data["jws-kubeconfig-"+id] = "signed by the bootstrapsigner"
+	_, _ = client.CoreV1().ConfigMaps("kube-public").Update(context.Background(), cm, metav1.UpdateOptions{})
+	var out bytes.Buffer
+	if _, err := phasestest.RunAlone(t, r, "show-join-command", newData(&out)); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out.String(), `"token": "`+id+".") {
+		t.Errorf("show-join-command printed another token than the one created (%s):\n%s", id, out.String())
+	}
+}
+
+// upload-certs alone makes a key: it is kept in a 0600 file and printed in
+// no phase line (Ansible and CI keep those).
+func TestUploadCertsKeepsANewKeyOutOfTheLog(t *testing.T) {
+	env := preflighttest.FakeHost(t)
+	client := fake.NewSimpleClientset()
+	cfg := phasestest.InitConfig(t, func(c *config.Init) { c.UploadCerts, c.Cluster.ControlPlaneEndpoint = true, "192.168.56.9:6443" })
+	out := &bytes.Buffer{}
+	d, err := NewInitData(cfg, InitOptions{Out: out, Env: env, Client: client, Systemd: &systemdtest.Fake{},
+		AgentBinary: fakeAgent(t), Ignore: preflight.NewIgnoreSet("all")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := &phases.Runner{Command: "init", Phases: InitPhases(), Out: out}
+	for _, p := range []string{"certs", "upload-certs"} {
+		if err := r.RunPhase(context.Background(), p, d); err != nil {
+			t.Fatalf("%s: %v\n%s", p, err, out)
+		}
+	}
+	key, err := os.ReadFile(env.Root.Path(layout.CertificateKeyFile))
+	if err != nil || len(strings.TrimSpace(string(key))) != 64 {
+		t.Fatalf("kept key: %q, %v", key, err)
+	}
+	if st, _ := os.Stat(env.Root.Path(layout.CertificateKeyFile)); st.Mode().Perm() != 0o600 {
+		t.Errorf("key file mode %v", st.Mode().Perm())
+	}
+	if strings.Contains(out.String(), strings.TrimSpace(string(key))) || !strings.Contains(out.String(), layout.CertificateKeyFile) {
+		t.Errorf("output:\n%s", out)
+	}
+}
+
+// init refuses a node that joined a cluster, as a worker or a control plane.
+func TestInitRefusesAJoinedNode(t *testing.T) {
+	var re *node.RoleError
+	worker := t.TempDir()
+	preflighttest.WriteFile(t, filepath.Join(worker, layout.JoinRecord), "node: w1\n")
+	if _, err := PrepareInit(&bytes.Buffer{}, worker, phasestest.InitConfig(t, nil), preflight.NewIgnoreSet()); !errors.As(err, &re) {
+		t.Errorf("init on a joined worker: %v", err)
+	}
+	// A control plane that joined looks like an unfinished init (manifests,
+	// admin.conf) but must not be "resumed" into a cluster of its own.
+	cp := t.TempDir()
+	preflighttest.WriteFile(t, filepath.Join(cp, layout.JoinRecord), "node: cp-2\n")
+	preflighttest.WriteFile(t, filepath.Join(cp, layout.AdminConf), "x")
+	preflighttest.WriteFile(t, filepath.Join(cp, layout.ManifestsSubdir, "kube-apiserver.yaml"), "x")
+	if _, err := PrepareInit(&bytes.Buffer{}, cp, phasestest.InitConfig(t, nil), preflight.NewIgnoreSet()); !errors.As(err, &re) ||
+		!strings.Contains(err.Error(), "joined a cluster as a control plane") {
+		t.Errorf("init on a joined control plane: %v", err)
+	}
+}
