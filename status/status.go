@@ -19,6 +19,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/kubestrap/kubestrap/certs"
+	"github.com/kubestrap/kubestrap/components/kubelet"
 	"github.com/kubestrap/kubestrap/components/tokens"
 	"github.com/kubestrap/kubestrap/etcd"
 	"github.com/kubestrap/kubestrap/staticpods"
@@ -332,15 +333,8 @@ func apiFix(role Role) string {
 }
 
 func addNode(r *Report, n corev1.Node, self string) {
-	row := Node{Name: n.Name, Kubelet: n.Status.NodeInfo.KubeletVersion, Reason: "no Ready condition yet"}
-	for _, c := range n.Status.Conditions {
-		if c.Type == corev1.NodeReady {
-			row.Ready, row.Reason = c.Status == corev1.ConditionTrue, strings.TrimSpace(c.Reason+": "+c.Message)
-		}
-	}
-	if row.Ready {
-		row.Reason = ""
-	}
+	row := Node{Name: n.Name, Kubelet: n.Status.NodeInfo.KubeletVersion}
+	row.Ready, row.Reason = kubelet.NodeReady(&n)
 	if n.Name == self {
 		r.Versions.Kubelet = row.Kubelet
 	}

@@ -16,49 +16,54 @@ import (
 	"github.com/kubestrap/kubestrap/renew"
 )
 
+// certsFlags are the flags of certs list and check-expiration; the two
+// share --output and --config.
+type certsFlags struct {
+	certDir, kubeDir, configFile, output string
+	warnWithin                           time.Duration
+}
+
+// load reads the --config file, or the defaults without one.
+func (f *certsFlags) load() (*config.Init, error) {
+	c, err := config.LoadInit(f.configFile, nil)
+	if err != nil {
+		return nil, err
+	}
+	// Names and files do not depend on the node; fill what the tree needs.
+	if c.NodeRegistration.Name == "" {
+		c.NodeRegistration.Name = "node"
+	}
+	return c, nil
+}
+
+// register adds the flags of list and check to them.
+func (f *certsFlags) register(list, check *cobra.Command) {
+	for _, c := range []*cobra.Command{list, check} {
+		c.Flags().StringVarP(&f.output, "output", "o", "table", "output format: table or json")
+		c.Flags().StringVar(&f.configFile, "config", "", "kubestrap config file")
+	}
+	check.Flags().StringVar(&f.certDir, "cert-dir", config.DefaultCertificatesDir, "where the PKI is stored")
+	check.Flags().StringVar(&f.kubeDir, "kubeconfig-dir", layout.KubernetesDir, "where the kubeconfig files are")
+	check.Flags().DurationVar(&f.warnWithin, "warn-within", renew.AutoWithin,
+		"exit 1 when a certificate (CAs included) expires within this time, or cannot be read")
+}
+
 func newCertsCommand(out io.Writer) *cobra.Command {
 	cmd := &cobra.Command{Use: "certs", Short: "Inspect and renew the cluster's certificates"}
-	var certDir, kubeDir, configFile, output string
-	var warnWithin time.Duration
-	load := func() (*config.Init, error) {
-		c, err := config.LoadInit(configFile, nil)
-		if err != nil {
-			return nil, err
-		}
-		// Names and files do not depend on the node; fill what the tree needs.
-		if c.NodeRegistration.Name == "" {
-			c.NodeRegistration.Name = "node"
-		}
-		return c, nil
-	}
+	f := &certsFlags{}
 	list := &cobra.Command{Use: "list", Short: "List the certificates kubestrap manages", Args: cobra.NoArgs,
 		RunE: func(*cobra.Command, []string) error {
-			c, err := load()
+			c, err := f.load()
 			if err != nil {
 				return err
 			}
-			return printCertList(out, c, output)
+			return printCertList(out, c, f.output)
 		}}
 	check := &cobra.Command{Use: "check-expiration", Short: "Show when every certificate and kubeconfig expires",
 		Args: cobra.NoArgs, RunE: func(*cobra.Command, []string) error {
-			c, err := load()
-			if err != nil {
-				return err
-			}
-			rows := certs.CheckExpiration(certDir, kubeDir, certs.Tree(c), certs.Kubeconfigs(c), time.Now())
-			if err := printExpiry(out, rows, output); err != nil {
-				return err
-			}
-			return certs.CheckWindow(rows, warnWithin)
+			return runCheckExpiration(out, f)
 		}}
-	for _, c := range []*cobra.Command{list, check} {
-		c.Flags().StringVarP(&output, "output", "o", "table", "output format: table or json")
-		c.Flags().StringVar(&configFile, "config", "", "kubestrap config file")
-	}
-	check.Flags().StringVar(&certDir, "cert-dir", config.DefaultCertificatesDir, "where the PKI is stored")
-	check.Flags().StringVar(&kubeDir, "kubeconfig-dir", layout.KubernetesDir, "where the kubeconfig files are")
-	check.Flags().DurationVar(&warnWithin, "warn-within", renew.AutoWithin,
-		"exit 1 when a certificate (CAs included) expires within this time, or cannot be read")
+	f.register(list, check)
 	key := &cobra.Command{Use: "certificate-key", Short: "Print a new random key for --certificate-key", Args: cobra.NoArgs,
 		RunE: func(*cobra.Command, []string) error {
 			k, err := certs.NewCertificateKey()
@@ -70,6 +75,20 @@ func newCertsCommand(out io.Writer) *cobra.Command {
 		}}
 	cmd.AddCommand(list, check, key, newCertsRenewCommand(), newAutoRenewCommand(out))
 	return cmd
+}
+
+// runCheckExpiration prints when each certificate and kubeconfig expires,
+// and fails when one expires within --warn-within.
+func runCheckExpiration(out io.Writer, f *certsFlags) error {
+	c, err := f.load()
+	if err != nil {
+		return err
+	}
+	rows := certs.CheckExpiration(f.certDir, f.kubeDir, certs.Tree(c), certs.Kubeconfigs(c), time.Now())
+	if err := printExpiry(out, rows, f.output); err != nil {
+		return err
+	}
+	return certs.CheckWindow(rows, f.warnWithin)
 }
 
 func printCertList(out io.Writer, c *config.Init, output string) error {

@@ -12,70 +12,97 @@ import (
 
 func newConfigCommand(out io.Writer) *cobra.Command {
 	cmd := &cobra.Command{Use: "config", Short: "Work with kubestrap configuration files"}
+	cmd.AddCommand(newConfigPrintCommand(out), newConfigValidateCommand())
+	return cmd
+}
+
+// newConfigPrintCommand is config print, with init-defaults and join-defaults.
+func newConfigPrintCommand(out io.Writer) *cobra.Command {
 	print := &cobra.Command{Use: "print", Short: "Print default configurations"}
 	print.AddCommand(&cobra.Command{
 		Use: "init-defaults", Short: "Print the default InitConfiguration and ClusterConfiguration", Args: cobra.NoArgs,
 		RunE: func(*cobra.Command, []string) error {
-			c := &config.Init{}
-			config.SetInitDefaults(c)
-			b, err := config.MarshalInit(c)
-			if err != nil {
-				return err
-			}
-			_, err = out.Write(b)
-			return err
+			return printInitDefaults(out)
 		},
 	}, &cobra.Command{
 		Use: "join-defaults", Short: "Print the default JoinConfiguration", Args: cobra.NoArgs,
 		RunE: func(*cobra.Command, []string) error {
-			c := &config.JoinConfiguration{Discovery: config.Discovery{BootstrapToken: &config.BootstrapTokenDiscovery{
-				Token: "abcdef.0123456789abcdef", APIServerEndpoint: "192.168.56.10:6443",
-				CACertHashes: []string{"sha256:<hash printed by kubestrap init>"}}}}
-			config.SetJoinDefaults(c)
-			b, err := config.MarshalJoin(c)
-			if err != nil {
-				return err
-			}
-			_, err = out.Write(b)
-			return err
+			return printJoinDefaults(out)
 		},
 	})
+	return print
+}
+
+// printInitDefaults prints the default InitConfiguration and ClusterConfiguration.
+func printInitDefaults(out io.Writer) error {
+	c := &config.Init{}
+	config.SetInitDefaults(c)
+	b, err := config.MarshalInit(c)
+	if err != nil {
+		return err
+	}
+	_, err = out.Write(b)
+	return err
+}
+
+// printJoinDefaults prints the default JoinConfiguration, with example
+// discovery values to replace.
+func printJoinDefaults(out io.Writer) error {
+	c := &config.JoinConfiguration{Discovery: config.Discovery{BootstrapToken: &config.BootstrapTokenDiscovery{
+		Token: "abcdef.0123456789abcdef", APIServerEndpoint: "192.168.56.10:6443",
+		CACertHashes: []string{"sha256:<hash printed by kubestrap init>"}}}}
+	config.SetJoinDefaults(c)
+	b, err := config.MarshalJoin(c)
+	if err != nil {
+		return err
+	}
+	_, err = out.Write(b)
+	return err
+}
+
+// newConfigValidateCommand is config validate.
+func newConfigValidateCommand() *cobra.Command {
 	var file string
 	validate := &cobra.Command{
 		Use:   "validate --config FILE",
 		Short: "Check a config file and list every problem (kubeadm's form; `validate FILE` works too)",
 		Args:  cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			path, err := validatePath(file, args)
-			if err != nil {
-				return err
-			}
-			docs, err := config.ReadFile(path)
-			if err != nil {
-				return err
-			}
-			var warnings []string
-			if docs.Join != nil {
-				var c *config.JoinConfiguration
-				if c, err = config.LoadJoin(path, nil); err == nil {
-					warnings = c.Warnings
-				}
-			} else {
-				var c *config.Init
-				if c, err = config.LoadInit(path, nil); err == nil {
-					warnings = c.Warnings
-				}
-			}
-			warnConfig(cmd, warnings)
-			if err == nil {
-				cmd.Println(path + ": valid")
-			}
-			return err
+			return runConfigValidate(cmd, file, args)
 		},
 	}
 	validate.Flags().StringVar(&file, "config", "", "the config file to check")
-	cmd.AddCommand(print, validate)
-	return cmd
+	return validate
+}
+
+// runConfigValidate loads the file as a join or an init configuration,
+// whichever it holds, and warns of what kubestrap ignores in it.
+func runConfigValidate(cmd *cobra.Command, file string, args []string) error {
+	path, err := validatePath(file, args)
+	if err != nil {
+		return err
+	}
+	docs, err := config.ReadFile(path)
+	if err != nil {
+		return err
+	}
+	var warnings []string
+	if docs.Join != nil {
+		var c *config.JoinConfiguration
+		if c, err = config.LoadJoin(path, nil); err == nil {
+			warnings = c.Warnings
+		}
+	} else {
+		var c *config.Init
+		if c, err = config.LoadInit(path, nil); err == nil {
+			warnings = c.Warnings
+		}
+	}
+	warnConfig(cmd, warnings)
+	if err == nil {
+		cmd.Println(path + ": valid")
+	}
+	return err
 }
 
 // validatePath takes the file from --config (kubeadm's form) or the one

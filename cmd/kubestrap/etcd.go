@@ -214,9 +214,14 @@ func printSnapshotStatus(out io.Writer, st *snapshot.Status) error {
 	return tw.Flush()
 }
 
+// snapshotRestoreFlags are etcd snapshot restore's flags.
+type snapshotRestoreFlags struct {
+	force, otherCluster bool
+	criSocket           string
+}
+
 func newSnapshotRestoreCommand(out io.Writer) *cobra.Command {
-	var force, otherCluster bool
-	var criSocket string
+	f := &snapshotRestoreFlags{}
 	cmd := &cobra.Command{Use: "restore FILE", Short: "Restore this node's etcd from a snapshot (single control-plane clusters)",
 		Long: "restore checks FILE's hash, stops etcd and the API server (their manifests move out of the manifest dir),\n" +
 			"restores the data dir from FILE (the old one stays as DATADIR.before-restore-TIME), starts them again and waits\n" +
@@ -226,76 +231,94 @@ func newSnapshotRestoreCommand(out io.Writer) *cobra.Command {
 			"and the manifest) still answers, and a snapshot of another etcd cluster unless --force-other-cluster. Every\n" +
 			"restore makes a new etcd cluster ID, so members of the old cluster cannot take the restored one for theirs.",
 		Args: cobra.ExactArgs(1), RunE: func(cmd *cobra.Command, args []string) error {
-			lock, err := hostfs.AcquireLock(hostfs.LockPath, "etcd snapshot restore")
-			if err != nil {
-				return err
-			}
-			defer lock.Release()
-			cri := resetflow.NewResetData(resetflow.ResetOptions{Env: preflight.Host(), CRISocket: criSocket}).CRIEndpoint()
-			opts, closer, err := snapshot.HostRestore("/", args[0], force, cri, out)
-			if err != nil {
-				return err
-			}
-			defer func() { _ = closer.Close() }()
-			opts.ForceOtherCluster = otherCluster
-			start := time.Now()
-			res, err := snapshot.Restore(cmd.Context(), opts)
-			if err != nil {
-				return err
-			}
-			fmt.Fprintf(out, "[restore] done (%s)\n", phases.FormatDuration(time.Since(start)))
-			if len(res.OtherMembers) > 0 {
-				fmt.Fprintf(out, "next: on each other control-plane node (%s) run `kubestrap reset`, then join it again "+
-					"with `kubestrap join ... --control-plane`\n", strings.Join(res.OtherMembers, ", "))
-			}
-			return nil
+			return runSnapshotRestore(cmd, out, args[0], f)
 		}}
-	cmd.Flags().BoolVar(&force, "force-new-cluster", false, "restore as a new single-member cluster although others are (or may be) members")
-	cmd.Flags().BoolVar(&otherCluster, "force-other-cluster", false, "restore a snapshot whose etcd cluster ID is not this node's")
-	cmd.Flags().StringVar(&criSocket, "cri-socket", "", "the runtime's CRI endpoint (default: the kubelet's)")
+	cmd.Flags().BoolVar(&f.force, "force-new-cluster", false, "restore as a new single-member cluster although others are (or may be) members")
+	cmd.Flags().BoolVar(&f.otherCluster, "force-other-cluster", false, "restore a snapshot whose etcd cluster ID is not this node's")
+	cmd.Flags().StringVar(&f.criSocket, "cri-socket", "", "the runtime's CRI endpoint (default: the kubelet's)")
 	return cmd
 }
 
+// runSnapshotRestore restores this node's etcd from file, under the host
+// lock, and says what the other control-plane nodes must do then.
+func runSnapshotRestore(cmd *cobra.Command, out io.Writer, file string, f *snapshotRestoreFlags) error {
+	lock, err := hostfs.AcquireLock(hostfs.LockPath, "etcd snapshot restore")
+	if err != nil {
+		return err
+	}
+	defer lock.Release()
+	cri := resetflow.NewResetData(resetflow.ResetOptions{Env: preflight.Host(), CRISocket: f.criSocket}).CRIEndpoint()
+	opts, closer, err := snapshot.HostRestore("/", file, f.force, cri, out)
+	if err != nil {
+		return err
+	}
+	defer func() { _ = closer.Close() }()
+	opts.ForceOtherCluster = f.otherCluster
+	start := time.Now()
+	res, err := snapshot.Restore(cmd.Context(), opts)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "[restore] done (%s)\n", phases.FormatDuration(time.Since(start)))
+	if len(res.OtherMembers) > 0 {
+		fmt.Fprintf(out, "next: on each other control-plane node (%s) run `kubestrap reset`, then join it again "+
+			"with `kubestrap join ... --control-plane`\n", strings.Join(res.OtherMembers, ", "))
+	}
+	return nil
+}
+
 func newSnapshotScheduleCommand(out io.Writer) *cobra.Command {
-	s := snapshot.Schedule{}
+	s := &snapshot.Schedule{}
 	var disable bool
 	cmd := &cobra.Command{Use: "schedule", Short: "Save snapshots periodically with a systemd timer (or --disable it)", Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if disable {
-				done, err := snapshot.Disable(cmd.Context(), systemd.DBus{}, snapshot.UnitDir)
-				switch {
-				case err != nil:
-					return err
-				case done:
-					fmt.Fprintf(out, "[schedule] disabled and removed %s; saved snapshots stay\n", snapshot.TimerName)
-				default:
-					fmt.Fprintln(out, "[schedule] no schedule to disable")
-				}
-				return nil
+				return disableSnapshotSchedule(cmd, out)
 			}
-			var err error
-			if s.Binary, err = selfPath(); err != nil {
-				return err
-			}
-			if err := s.Validate(); err != nil {
-				return usage(err)
-			}
-			if _, err := staticpods.LocalMember("/"); err != nil {
-				return err
-			}
-			if err := snapshot.Enable(cmd.Context(), systemd.DBus{}, snapshot.UnitDir, s); err != nil {
-				return err
-			}
-			_, err = fmt.Fprintf(out, "[schedule] %s saves a snapshot every %s into %s, keeping the newest %d "+
-				"(`systemctl list-timers %s` shows the next run)\n", snapshot.TimerName, snapshot.Span(s.Every), s.Dir, s.Retain,
-				snapshot.TimerName)
-			return err
+			return enableSnapshotSchedule(cmd, out, s)
 		}}
 	cmd.Flags().DurationVar(&s.Every, "every", 6*time.Hour, "how often to save")
 	cmd.Flags().IntVar(&s.Retain, "retain", 5, "how many scheduled snapshots to keep")
 	cmd.Flags().StringVar(&s.Dir, "dir", snapshot.DefaultDir, "where to save them")
 	cmd.Flags().BoolVar(&disable, "disable", false, "stop and remove the schedule")
 	return cmd
+}
+
+// disableSnapshotSchedule stops and removes the snapshot timer, if there is
+// one; the snapshots it saved stay.
+func disableSnapshotSchedule(cmd *cobra.Command, out io.Writer) error {
+	done, err := snapshot.Disable(cmd.Context(), systemd.DBus{}, snapshot.UnitDir)
+	switch {
+	case err != nil:
+		return err
+	case done:
+		fmt.Fprintf(out, "[schedule] disabled and removed %s; saved snapshots stay\n", snapshot.TimerName)
+	default:
+		fmt.Fprintln(out, "[schedule] no schedule to disable")
+	}
+	return nil
+}
+
+// enableSnapshotSchedule installs (or updates) the snapshot timer to run
+// this binary; only a node with a local etcd member can have one.
+func enableSnapshotSchedule(cmd *cobra.Command, out io.Writer, s *snapshot.Schedule) error {
+	var err error
+	if s.Binary, err = selfPath(); err != nil {
+		return err
+	}
+	if err := s.Validate(); err != nil {
+		return usage(err)
+	}
+	if _, err := staticpods.LocalMember("/"); err != nil {
+		return err
+	}
+	if err := snapshot.Enable(cmd.Context(), systemd.DBus{}, snapshot.UnitDir, *s); err != nil {
+		return err
+	}
+	_, err = fmt.Fprintf(out, "[schedule] %s saves a snapshot every %s into %s, keeping the newest %d "+
+		"(`systemctl list-timers %s` shows the next run)\n", snapshot.TimerName, snapshot.Span(s.Every), s.Dir, s.Retain,
+		snapshot.TimerName)
+	return err
 }
 
 // selfPath is this binary's real path, for the service to run.

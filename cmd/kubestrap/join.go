@@ -138,8 +138,7 @@ func startJoin(inv *phases.Invocation, f *joinFlags) (*phases.Session, error) {
 	s := &phases.Session{Skip: cfg.SkipPhases,
 		Data: func() (phases.Data, error) {
 			return joinflow.NewJoinData(cfg, joinflow.JoinOptions{DryRun: inv.DryRun, DryRunDir: inv.DryRunDir, Ignore: ignore,
-				Out: inv.Out, Env: preflight.Host(), Systemd: systemd.DBus{}, AgentBinary: f.agentBinary, NodeIP: f.nodeIP,
-				KubeDir: layout.KubernetesDir})
+				Out: inv.Out, Env: preflight.Host(), Systemd: systemd.DBus{}, AgentBinary: f.agentBinary, NodeIP: f.nodeIP})
 		},
 		Done: func(d phases.Data) (bool, error) {
 			return joinflow.PrepareJoin(inv.Out, layout.KubernetesDir, d.(joinflow.JoinData).NodeName(), cfg, ignore)

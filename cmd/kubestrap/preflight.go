@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/json"
 	"fmt"
 	"io"
 	"strings"
@@ -18,74 +17,99 @@ import (
 	"github.com/kubestrap/kubestrap/systemd"
 )
 
+// preflightFlags are init's configuration flags and preflight's own.
+type preflightFlags struct {
+	initFlags
+	output string
+	fix    bool
+	dryRun bool
+}
+
 func newPreflightCommand(out io.Writer) *cobra.Command {
-	f := &initFlags{}
-	var output string
-	var fix, dryRun bool
+	f := &preflightFlags{}
 	cmd := &cobra.Command{
 		Use:   "preflight",
 		Short: "Run init's preflight checks and print a table (or JSON)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if output != "" && output != "json" && output != "table" {
-				return usage(fmt.Errorf("unknown output %q: use table or json", output))
-			}
-			cfg, err := config.LoadInit(f.configFile, f.apply(cmd.Flags()))
-			if err != nil {
-				return err
-			}
-			env := preflight.Host()
-			var fixes []preflight.Fix
-			if fix {
-				fixOut := out
-				if output == "json" {
-					fixOut = cmd.ErrOrStderr() // stdout is only the JSON object
-				}
-				if !dryRun {
-					// Two --fix runs at once (an init beside, or Ansible
-					// retrying) would edit containerd's config together.
-					lock, err := hostfs.AcquireLock(hostfs.LockPath, "preflight --fix")
-					if err != nil {
-						return err
-					}
-					defer lock.Release()
-				}
-				if fixes, err = runFixes(fixOut, env, cfg, dryRun); err != nil {
-					if output == "json" {
-						// A later fix failed: what the earlier ones changed
-						// must still reach Ansible's changed.
-						_ = writeJSON(out, map[string]any{"changed": len(fixes) > 0 && !dryRun,
-							"fixes": append([]preflight.Fix{}, fixes...), "dryRun": dryRun, "error": err.Error()})
-					}
-					return err
-				}
-			}
-			note := completeForPreflight(cfg, env)
-			checks := preflight.InitChecks(env, cfg)
-			results, runErr := preflight.Run(checks, preflight.NewIgnoreSet(cfg.NodeRegistration.IgnorePreflightErrors...))
-			if output == "json" {
-				enc := json.NewEncoder(out)
-				enc.SetIndent("", "  ")
-				report := map[string]any{"changed": len(fixes) > 0 && !dryRun, "advertiseAddress": cfg.LocalAPIEndpoint.AdvertiseAddress,
-					"advertiseAddressNote": note, "nodeName": cfg.NodeRegistration.Name, "checks": results}
-				if fix {
-					report["fixes"], report["dryRun"] = append([]preflight.Fix{}, fixes...), dryRun
-				}
-				if err := enc.Encode(report); err != nil {
-					return err
-				}
-			} else {
-				printTable(out, results, cfg, note)
-			}
-			return runErr
+			return runPreflight(cmd, out, f)
 		},
 	}
 	f.register(cmd.Flags())
-	cmd.Flags().StringVarP(&output, "output", "o", "table", "output format: table or json")
-	cmd.Flags().BoolVar(&fix, "fix", false, "make the standard fixes first: containerd's CRI plugin, cgroup driver and "+
+	cmd.Flags().StringVarP(&f.output, "output", "o", "table", "output format: table or json")
+	cmd.Flags().BoolVar(&f.fix, "fix", false, "make the standard fixes first: containerd's CRI plugin, cgroup driver and "+
 		"sandbox image; br_netfilter and overlay; sysctls; swap off")
-	cmd.Flags().BoolVar(&dryRun, "dry-run", false, "with --fix: print the fixes without making them")
+	cmd.Flags().BoolVar(&f.dryRun, "dry-run", false, "with --fix: print the fixes without making them")
 	return cmd
+}
+
+// runPreflight loads init's configuration, makes the fixes (with --fix),
+// runs init's checks and prints them; it fails when a check failed.
+func runPreflight(cmd *cobra.Command, out io.Writer, f *preflightFlags) error {
+	if f.output != "" && f.output != "json" && f.output != "table" {
+		return usage(fmt.Errorf("unknown output %q: use table or json", f.output))
+	}
+	cfg, err := config.LoadInit(f.configFile, f.apply(cmd.Flags()))
+	if err != nil {
+		return err
+	}
+	env := preflight.Host()
+	var fixes []preflight.Fix
+	if f.fix {
+		if !f.dryRun {
+			// Two --fix runs at once (an init beside, or Ansible
+			// retrying) would edit containerd's config together.
+			lock, err := hostfs.AcquireLock(hostfs.LockPath, "preflight --fix")
+			if err != nil {
+				return err
+			}
+			defer lock.Release()
+		}
+		if fixes, err = preflightFixes(cmd, out, f, env, cfg); err != nil {
+			return err
+		}
+	}
+	note := completeForPreflight(cfg, env)
+	checks := preflight.InitChecks(env, cfg)
+	results, runErr := preflight.Run(checks, preflight.NewIgnoreSet(cfg.NodeRegistration.IgnorePreflightErrors...))
+	if f.output == "json" {
+		if err := writePreflightJSON(out, f, cfg, note, results, fixes); err != nil {
+			return err
+		}
+	} else {
+		printTable(out, results, cfg, note)
+	}
+	return runErr
+}
+
+// preflightFixes runs the standard fixes for --fix. With -o json, their
+// progress goes to stderr, and a failure is also reported as JSON.
+func preflightFixes(cmd *cobra.Command, out io.Writer, f *preflightFlags, env *preflight.Env,
+	cfg *config.Init) ([]preflight.Fix, error) {
+	fixOut := out
+	if f.output == "json" {
+		fixOut = cmd.ErrOrStderr() // stdout is only the JSON object
+	}
+	fixes, err := runFixes(fixOut, env, cfg, f.dryRun)
+	if err != nil && f.output == "json" {
+		// A later fix failed: what the earlier ones changed
+		// must still reach Ansible's changed.
+		_ = writeJSON(out, map[string]any{"changed": len(fixes) > 0 && !f.dryRun,
+			"fixes": append([]preflight.Fix{}, fixes...), "dryRun": f.dryRun, "error": err.Error()})
+	}
+	return fixes, err
+}
+
+// writePreflightJSON prints preflight's report as one JSON object; the
+// fixes and dryRun keys are there only with --fix.
+func writePreflightJSON(out io.Writer, f *preflightFlags, cfg *config.Init, note string, results []preflight.Result,
+	fixes []preflight.Fix) error {
+	report := map[string]any{"changed": len(fixes) > 0 && !f.dryRun, "advertiseAddress": cfg.LocalAPIEndpoint.AdvertiseAddress,
+		"advertiseAddressNote": note, "nodeName": cfg.NodeRegistration.Name, "checks": results}
+	if f.fix {
+		report["fixes"], report["dryRun"] = append([]preflight.Fix{}, fixes...), f.dryRun
+	}
+	return writeJSON(out, report)
 }
 
 // runFixes plans the standard fixes, prints each with how to revert it,

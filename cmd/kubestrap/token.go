@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/clientcmd"
@@ -48,73 +49,101 @@ func adminClient(path string) (kubernetes.Interface, error) {
 	return kubernetes.NewForConfig(rc)
 }
 
-func newTokenCreateCommand(out io.Writer, kubeconfig *string) *cobra.Command {
-	var ttl time.Duration
-	var description, output string
-	var printJoin bool
-	var certificateKey string
-	cmd := &cobra.Command{Use: "create [TOKEN]", Short: "Create a bootstrap token", Args: cobra.MaximumNArgs(1),
-		RunE: func(_ *cobra.Command, args []string) error {
-			tok := config.BootstrapToken{Description: description, TTL: &metav1.Duration{Duration: ttl},
-				Usages: config.DefaultTokenUsages, Groups: []string{config.DefaultNodeTokenGroup}}
-			if len(args) == 1 {
-				if !bootstraputil.IsValidBootstrapToken(args[0]) {
-					return usage(fmt.Errorf("malformed bootstrap token: a token looks like abcdef.0123456789abcdef"))
-				}
-				tok.Token = args[0]
-			} else {
-				var err error
-				if tok.Token, err = bootstraputil.GenerateBootstrapToken(); err != nil {
-					return err
-				}
-			}
-			if ttl < 0 {
-				return usage(fmt.Errorf("--ttl must not be negative (0 means never expires)"))
-			}
-			if certificateKey != "" {
-				if err := certs.CheckCertificateKey(certificateKey); err != nil {
-					return usage(err)
-				}
-				printJoin = true
-			}
-			c, err := adminClient(*kubeconfig)
-			if err != nil {
-				return err
-			}
-			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-			defer cancel()
-			now := time.Now()
-			if err := tokens.Create(ctx, c, tok, now); err != nil {
-				return err
-			}
-			if !printJoin && output != "json" {
-				_, err = fmt.Fprintln(out, tok.Token)
-				return err
-			}
-			info, err := joinInfo(ctx, c, tok.Token, ttl, now)
-			if err != nil {
-				return err
-			}
-			line := info.JoinCommand
-			if certificateKey != "" {
-				info = info.WithControlPlane(certificateKey)
-				line = info.ControlPlaneJoinCommand
-			}
-			if output == "json" {
-				info.Changed = true // a token was created
-				return writeJSON(out, info)
-			}
-			_, err = fmt.Fprintln(out, line)
-			return err
-		}}
-	cmd.Flags().DurationVar(&ttl, "ttl", config.DefaultTokenTTL, "how long the token lives; 0 for ever")
-	cmd.Flags().StringVar(&description, "description", "", "a note stored with the token")
-	cmd.Flags().BoolVar(&printJoin, "print-join-command", false, "print the whole join command")
-	cmd.Flags().StringVar(&certificateKey, "certificate-key", "", "with --print-join-command: print the control-plane join "+
+// tokenCreateFlags are token create's flags.
+type tokenCreateFlags struct {
+	ttl            time.Duration
+	description    string
+	output         string
+	printJoin      bool
+	certificateKey string
+}
+
+// register adds token create's flags to fs.
+func (f *tokenCreateFlags) register(fs *pflag.FlagSet) {
+	fs.DurationVar(&f.ttl, "ttl", config.DefaultTokenTTL, "how long the token lives; 0 for ever")
+	fs.StringVar(&f.description, "description", "", "a note stored with the token")
+	fs.BoolVar(&f.printJoin, "print-join-command", false, "print the whole join command")
+	fs.StringVar(&f.certificateKey, "certificate-key", "", "with --print-join-command: print the control-plane join "+
 		"command for this key (the certificates must be uploaded with it: `kubestrap init phase upload-certs --upload-certs`, "+
 		"which keeps a key it makes in "+layout.CertificateKeyFile+")")
-	cmd.Flags().StringVarP(&output, "output", "o", "", "json: the join information as JSON")
+	fs.StringVarP(&f.output, "output", "o", "", "json: the join information as JSON")
+}
+
+func newTokenCreateCommand(out io.Writer, kubeconfig *string) *cobra.Command {
+	f := &tokenCreateFlags{}
+	cmd := &cobra.Command{Use: "create [TOKEN]", Short: "Create a bootstrap token", Args: cobra.MaximumNArgs(1),
+		RunE: func(_ *cobra.Command, args []string) error {
+			return runTokenCreate(out, *kubeconfig, f, args)
+		}}
+	f.register(cmd.Flags())
 	return cmd
+}
+
+// runTokenCreate creates the token (args[0], or a new one) and prints it,
+// or the join command or JSON join information.
+func runTokenCreate(out io.Writer, kubeconfig string, f *tokenCreateFlags, args []string) error {
+	tok, err := tokenToCreate(f, args)
+	if err != nil {
+		return err
+	}
+	c, err := adminClient(kubeconfig)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	now := time.Now()
+	if err := tokens.Create(ctx, c, tok, now); err != nil {
+		return err
+	}
+	if !f.printJoin && f.output != "json" {
+		_, err = fmt.Fprintln(out, tok.Token)
+		return err
+	}
+	info, err := joinInfo(ctx, c, tok.Token, f.ttl, now)
+	if err != nil {
+		return err
+	}
+	line := info.JoinCommand
+	if f.certificateKey != "" {
+		info = info.WithControlPlane(f.certificateKey)
+		line = info.ControlPlaneJoinCommand
+	}
+	if f.output == "json" {
+		info.Changed = true // a token was created
+		return writeJSON(out, info)
+	}
+	_, err = fmt.Fprintln(out, line)
+	return err
+}
+
+// tokenToCreate checks the arguments and flags before anything reaches the
+// cluster, and makes the token to create. A --certificate-key implies
+// --print-join-command.
+func tokenToCreate(f *tokenCreateFlags, args []string) (config.BootstrapToken, error) {
+	tok := config.BootstrapToken{Description: f.description, TTL: &metav1.Duration{Duration: f.ttl},
+		Usages: config.DefaultTokenUsages, Groups: []string{config.DefaultNodeTokenGroup}}
+	if len(args) == 1 {
+		if !bootstraputil.IsValidBootstrapToken(args[0]) {
+			return tok, usage(fmt.Errorf("malformed bootstrap token: a token looks like abcdef.0123456789abcdef"))
+		}
+		tok.Token = args[0]
+	} else {
+		var err error
+		if tok.Token, err = bootstraputil.GenerateBootstrapToken(); err != nil {
+			return tok, err
+		}
+	}
+	if f.ttl < 0 {
+		return tok, usage(fmt.Errorf("--ttl must not be negative (0 means never expires)"))
+	}
+	if f.certificateKey != "" {
+		if err := certs.CheckCertificateKey(f.certificateKey); err != nil {
+			return tok, usage(err)
+		}
+		f.printJoin = true
+	}
+	return tok, nil
 }
 
 // joinInfo builds the join command from cluster-info (the endpoint nodes

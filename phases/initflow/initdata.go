@@ -72,6 +72,7 @@ type InitOptions struct {
 }
 
 type initData struct {
+	phases.Base
 	cfg  *config.Init
 	opts InitOptions
 
@@ -117,39 +118,18 @@ func NewInitData(cfg *config.Init, opts InitOptions) (InitData, error) {
 			}
 		}
 	}
-	return &initData{cfg: cfg, opts: opts}, nil
+	return &initData{Base: phases.NewBase(phases.Host{DryRun: opts.DryRun, DryRunDir: opts.DryRunDir, Out: opts.Out,
+		Env: opts.Env, Systemd: opts.Systemd, Ignore: opts.Ignore, AgentBinary: opts.AgentBinary}), cfg: cfg, opts: opts}, nil
 }
 
-func (d *initData) Cfg() *config.Init           { return d.cfg }
-func (d *initData) DryRun() bool                { return d.opts.DryRun }
-func (d *initData) Out() io.Writer              { return d.opts.Out }
-func (d *initData) Env() *preflight.Env         { return d.opts.Env }
-func (d *initData) Ignore() preflight.IgnoreSet { return d.opts.Ignore }
-func (d *initData) KubernetesDir() string       { return d.path(layout.KubernetesDir) }
-func (d *initData) ManifestDir() string         { return d.path(layout.ManifestDir) }
-func (d *initData) KubeletDir() string          { return d.path(layout.KubeletDir) }
+func (d *initData) Cfg() *config.Init { return d.cfg }
 
 // CertDir is the configured certificatesDir, or pki/ of the dry-run tree.
 func (d *initData) CertDir() string {
 	if d.opts.DryRun {
 		return filepath.Join(d.KubernetesDir(), layout.PKISubdir)
 	}
-	return d.path(d.cfg.Cluster.CertificatesDir)
-}
-
-// HostPath maps a node path into the host root, or into the dry-run tree:
-// there /etc/kubernetes becomes the tree's root (so it reads pki/,
-// manifests/, *.conf), other paths keep their shape below it.
-func (d *initData) HostPath(p string) string { return d.path(p) }
-
-func (d *initData) path(p string) string {
-	if !d.opts.DryRun {
-		return d.opts.Env.Root.Path(p)
-	}
-	if rel, err := filepath.Rel(layout.KubernetesDir, p); err == nil && !strings.HasPrefix(rel, "..") {
-		return filepath.Join(d.opts.DryRunDir, rel)
-	}
-	return filepath.Join(d.opts.DryRunDir, p)
+	return d.HostPath(d.cfg.Cluster.CertificatesDir)
 }
 
 // placeholderInit is a defaulted config used only to list phase names.
@@ -159,9 +139,7 @@ func placeholderInit() *config.Init {
 	return c
 }
 
-func (d *initData) Systemd() systemd.Manager { return d.opts.Systemd }
-func (d *initData) AgentBinary() string      { return d.opts.AgentBinary }
-func (d *initData) JSON() io.Writer          { return d.opts.JSON }
+func (d *initData) JSON() io.Writer { return d.opts.JSON }
 
 // Client builds the admin client once. admin.conf's group has rights only
 // through a ClusterRoleBinding that super-admin.conf (system:masters)

@@ -319,7 +319,7 @@ func runJoinWaitReady(ctx context.Context, d JoinData) (string, error) {
 	}
 	ctx, cancel := context.WithTimeout(ctx, phases.APITimeout)
 	defer cancel()
-	if err := waitReady(ctx, c, d.NodeName(), waitSpec(d, "wait-ready")); err != nil {
+	if err := kubelet.WaitNodeReady(ctx, c, d.NodeName(), waitSpec(d, "wait-ready")); err != nil {
 		return "", err
 	}
 	if err := join.RegisterHost(ctx, c, d.Env(), d.NodeName()); err != nil {
@@ -331,23 +331,6 @@ func runJoinWaitReady(ctx context.Context, d JoinData) (string, error) {
 		return "", err
 	}
 	return fmt.Sprintf("node %s is Ready (%s after join started)", d.NodeName(), phases.FormatDuration(now().Sub(d.Start()))), nil
-}
-
-func waitReady(ctx context.Context, c kubernetes.Interface, name string, s poll.Spec) error {
-	s.What = "node " + name + " to be Ready (`kubectl describe node " + name + "` says why not)"
-	return poll.Until(ctx, s, func(ctx context.Context) (bool, error) {
-		n, err := c.CoreV1().Nodes().Get(ctx, name, metav1.GetOptions{})
-		return err == nil && nodeReady(n), err
-	})
-}
-
-func nodeReady(n *corev1.Node) bool {
-	for _, c := range n.Status.Conditions {
-		if c.Type == corev1.NodeReady {
-			return c.Status == corev1.ConditionTrue
-		}
-	}
-	return false
 }
 
 func writeJoinRecord(ctx context.Context, d JoinData) error {

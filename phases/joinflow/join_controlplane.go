@@ -201,7 +201,7 @@ func runControlPlaneManifests(ctx context.Context, d JoinData) (string, error) {
 		if p.Name == staticpods.Etcd {
 			continue // written by control-plane-join/etcd, once the member is added
 		}
-		path, _, err := staticpods.Write(filepath.Join(d.KubernetesDir(), "manifests"), p)
+		path, _, err := staticpods.Write(d.ManifestDir(), p)
 		if err != nil {
 			return "", err
 		}
@@ -292,7 +292,7 @@ func writeEtcdMember(d JoinData, ic *config.Init, initialCluster, dataDir string
 	if err := os.Chmod(dataDir, 0o700); err != nil {
 		return err
 	}
-	_, _, err = staticpods.Write(filepath.Join(d.KubernetesDir(), "manifests"), staticpods.EtcdMemberPod(ic, img, initialCluster))
+	_, _, err = staticpods.Write(d.ManifestDir(), staticpods.EtcdMemberPod(ic, img, initialCluster))
 	return err
 }
 

@@ -38,6 +38,7 @@ type JoinData interface {
 	// KubernetesDir and KubeletDir are /etc/kubernetes and /var/lib/kubelet,
 	// or their stand-ins inside the dry-run dir.
 	KubernetesDir() string
+	ManifestDir() string
 	KubeletDir() string
 	// HostPath maps a node path into the dry-run dir in a dry run.
 	HostPath(p string) string
@@ -74,8 +75,6 @@ type JoinOptions struct {
 	AgentBinary string
 	// NodeIP overrides the address detected from the route to the API.
 	NodeIP string
-	// KubeDir is /etc/kubernetes (a temp dir in tests).
-	KubeDir string
 	// BootstrapClient and KubeletClient replace the clients built from the
 	// token and from kubelet.conf (tests).
 	BootstrapClient kubernetes.Interface
@@ -88,6 +87,7 @@ type JoinOptions struct {
 }
 
 type joinData struct {
+	phases.Base
 	cfg   *config.JoinConfiguration
 	opts  JoinOptions
 	start time.Time
@@ -116,35 +116,17 @@ func NewJoinData(cfg *config.JoinConfiguration, opts JoinOptions) (JoinData, err
 			return nil, err
 		}
 	}
-	if opts.KubeDir == "" {
-		opts.KubeDir = layout.KubernetesDir
-	}
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	return &joinData{cfg: cfg, opts: opts, start: opts.Now()}, nil
+	return &joinData{Base: phases.NewBase(phases.Host{DryRun: opts.DryRun, DryRunDir: opts.DryRunDir, Out: opts.Out,
+		Env: opts.Env, Systemd: opts.Systemd, Ignore: opts.Ignore, AgentBinary: opts.AgentBinary}),
+		cfg: cfg, opts: opts, start: opts.Now()}, nil
 }
 
 func (d *joinData) Cfg() *config.JoinConfiguration { return d.cfg }
-func (d *joinData) DryRun() bool                   { return d.opts.DryRun }
-func (d *joinData) Out() io.Writer                 { return d.opts.Out }
-func (d *joinData) Env() *preflight.Env            { return d.opts.Env }
-func (d *joinData) Ignore() preflight.IgnoreSet    { return d.opts.Ignore }
-func (d *joinData) Systemd() systemd.Manager       { return d.opts.Systemd }
-func (d *joinData) AgentBinary() string            { return d.opts.AgentBinary }
 func (d *joinData) NodeName() string               { return d.cfg.NodeRegistration.Name }
 func (d *joinData) Start() time.Time               { return d.start }
-func (d *joinData) KubernetesDir() string          { return d.HostPath(d.opts.KubeDir) }
-func (d *joinData) KubeletDir() string             { return d.HostPath(layout.KubeletDir) }
-
-// HostPath maps a node path into the host root, or into the dry-run tree
-// keeping its shape.
-func (d *joinData) HostPath(p string) string {
-	if !d.opts.DryRun {
-		return d.opts.Env.Root.Path(p)
-	}
-	return filepath.Join(d.opts.DryRunDir, p)
-}
 
 func (d *joinData) ClusterInfo(ctx context.Context) (*join.ClusterInfo, error) {
 	d.mu.Lock()

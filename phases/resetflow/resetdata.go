@@ -20,6 +20,7 @@ import (
 	"github.com/kubestrap/kubestrap/etcd"
 	"github.com/kubestrap/kubestrap/layout"
 	"github.com/kubestrap/kubestrap/node"
+	"github.com/kubestrap/kubestrap/phases"
 	"github.com/kubestrap/kubestrap/preflight"
 	"github.com/kubestrap/kubestrap/staticpods"
 	"github.com/kubestrap/kubestrap/systemd"
@@ -96,6 +97,7 @@ type ResetOptions struct {
 }
 
 type resetData struct {
+	phases.Base
 	opts   ResetOptions
 	report *cleanup.Report
 
@@ -113,20 +115,18 @@ var _ ResetData = (*resetData)(nil)
 
 // NewResetData makes reset's data; nothing is read until a phase asks.
 func NewResetData(opts ResetOptions) ResetData {
-	return &resetData{opts: opts, report: &cleanup.Report{DryRun: opts.DryRun}}
+	// A dry run of reset reads the real host (it writes nothing), so its
+	// base maps paths into the host root.
+	return &resetData{Base: phases.NewBase(phases.Host{Out: opts.Out, Env: opts.Env, Systemd: opts.Systemd}),
+		opts: opts, report: &cleanup.Report{DryRun: opts.DryRun}}
 }
 
 func (d *resetData) DryRun() bool             { return d.opts.DryRun }
 func (d *resetData) Force() bool              { return d.opts.Force }
-func (d *resetData) Out() io.Writer           { return d.opts.Out }
-func (d *resetData) Env() *preflight.Env      { return d.opts.Env }
 func (d *resetData) Host() cleanup.Host       { return d.opts.Host }
-func (d *resetData) Systemd() systemd.Manager { return d.opts.Systemd }
 func (d *resetData) Report() *cleanup.Report  { return d.report }
-func (d *resetData) HostPath(p string) string { return d.opts.Env.Root.Path(p) }
-func (d *resetData) ControlPlane() bool       { return node.RoleAt(d.kubeDir()) == node.ControlPlane }
-func (d *resetData) kubeDir() string          { return d.HostPath(layout.KubernetesDir) }
-func (d *resetData) kubePath(f string) string { return filepath.Join(d.kubeDir(), f) }
+func (d *resetData) ControlPlane() bool       { return node.RoleAt(d.KubernetesDir()) == node.ControlPlane }
+func (d *resetData) kubePath(f string) string { return filepath.Join(d.KubernetesDir(), f) }
 
 // initRecord is the configuration a finished init recorded; nil on other
 // nodes or when it does not read.
