@@ -6,9 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"net"
 	"path/filepath"
-	"strconv"
 
 	"k8s.io/client-go/tools/clientcmd"
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
@@ -52,21 +50,17 @@ func Kubeconfigs(c *config.Init) []KubeconfigSpec {
 
 // LocalServer is this node's API server URL.
 func LocalServer(c *config.Init) string {
-	port := strconv.Itoa(int(c.LocalAPIEndpoint.BindPort))
-	return "https://" + net.JoinHostPort(c.LocalAPIEndpoint.AdvertiseAddress, port)
+	return config.NewEndpoint(c.LocalAPIEndpoint.AdvertiseAddress, int(c.LocalAPIEndpoint.BindPort)).URL()
 }
 
 // ClusterServer is the cluster's API URL: the control-plane endpoint when
 // set (port 6443 when it has none), else this node's.
 func ClusterServer(c *config.Init) string {
-	ep := c.Cluster.ControlPlaneEndpoint
-	if ep == "" {
+	if c.Cluster.ControlPlaneEndpoint == "" {
 		return LocalServer(c)
 	}
-	if _, _, err := net.SplitHostPort(ep); err != nil {
-		ep = net.JoinHostPort(ep, strconv.Itoa(int(c.LocalAPIEndpoint.BindPort)))
-	}
-	return "https://" + ep
+	ep, _ := config.ParseEndpoint(c.Cluster.ControlPlaneEndpoint, int(c.LocalAPIEndpoint.BindPort))
+	return ep.URL()
 }
 
 // EnsureKubeconfig writes the kubeconfig of spec into dir with a client

@@ -25,6 +25,11 @@ var uploadFiles = []string{
 	"etcd/ca.crt", "etcd/ca.key",
 }
 
+// SharedFiles are the files every control plane has the same copy of
+// (the CAs and the service-account key), relative to the certificates dir:
+// what upload-certs shares and a control-plane join needs.
+func SharedFiles() []string { return append([]string(nil), uploadFiles...) }
+
 // uploadSecretKey is the Secret data key of a file: kubeadm replaces the
 // slashes of the relative path with dashes ("etcd/ca.crt" -> "etcd-ca.crt").
 func uploadSecretKey(file string) string { return strings.ReplaceAll(file, "/", "-") }

@@ -6,17 +6,34 @@ import (
 	"context"
 	"crypto/tls"
 	"fmt"
+	"path/filepath"
 	"time"
 
 	"go.etcd.io/etcd/client/pkg/v3/transport"
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.uber.org/zap"
+
+	"github.com/kubestrap/kubestrap/layout"
 )
 
 // TLSFiles are the client credentials for etcd (the healthcheck-client
 // or apiserver-etcd-client pair) and the etcd CA.
 type TLSFiles struct {
 	CA, Cert, Key string
+}
+
+// HealthcheckClient is kubestrap's own etcd client credential under
+// certDir: the healthcheck-client pair, as kubeadm's etcd probes use.
+func HealthcheckClient(certDir string) TLSFiles {
+	return TLSFiles{CA: filepath.Join(certDir, layout.EtcdCACert), Cert: filepath.Join(certDir, layout.EtcdHealthcheckClientCert),
+		Key: filepath.Join(certDir, layout.EtcdHealthcheckClientKey)}
+}
+
+// APIServerClient is the API server's etcd client credential under
+// certDir, which may add and promote members.
+func APIServerClient(certDir string) TLSFiles {
+	return TLSFiles{CA: filepath.Join(certDir, layout.EtcdCACert), Cert: filepath.Join(certDir, layout.APIServerEtcdClientCert),
+		Key: filepath.Join(certDir, layout.APIServerEtcdClientKey)}
 }
 
 func (f TLSFiles) config() (*tls.Config, error) {

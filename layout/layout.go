@@ -26,10 +26,22 @@ const (
 	// PKIDir is the default certificatesDir.
 	PKIDir = KubernetesDir + "/" + PKISubdir
 	// CACertPath is the default caCertPath of a join: the cluster CA.
-	CACertPath = PKIDir + "/ca.crt"
+	CACertPath = PKIDir + "/" + CACert
 
 	KubeletDir    = "/var/lib/kubelet"
 	KubeletPKIDir = KubeletDir + "/pki"
+)
+
+// PKI file names, relative to the certificates dir (PKIDir by default).
+const (
+	CACert                    = "ca.crt"
+	CAKey                     = "ca.key"
+	EtcdCACert                = "etcd/ca.crt"
+	EtcdCAKey                 = "etcd/ca.key"
+	EtcdHealthcheckClientCert = "etcd/healthcheck-client.crt"
+	EtcdHealthcheckClientKey  = "etcd/healthcheck-client.key"
+	APIServerEtcdClientCert   = "apiserver-etcd-client.crt"
+	APIServerEtcdClientKey    = "apiserver-etcd-client.key"
 )
 
 // Kubeconfig file names under KubernetesDir.

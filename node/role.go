@@ -44,7 +44,7 @@ func RoleAt(kubeDir string) Role {
 // JoinStarted reports what an unfinished join leaves before its record:
 // the kubelet's kubeconfigs or the cluster CA.
 func JoinStarted(kubeDir string) bool {
-	for _, f := range []string{layout.BootstrapKubeletConf, layout.KubeletConf, filepath.Join(layout.PKISubdir, "ca.crt")} {
+	for _, f := range []string{layout.BootstrapKubeletConf, layout.KubeletConf, filepath.Join(layout.PKISubdir, layout.CACert)} {
 		if _, err := os.Stat(filepath.Join(kubeDir, f)); err == nil {
 			return true
 		}

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"net"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -21,6 +20,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/clientcmd"
 
+	"github.com/kubestrap/kubestrap/config"
 	"github.com/kubestrap/kubestrap/etcd"
 	"github.com/kubestrap/kubestrap/hostfs"
 	"github.com/kubestrap/kubestrap/layout"
@@ -87,7 +87,7 @@ func clientURLFor(host string) string {
 	if host == "" {
 		return ""
 	}
-	return "https://" + net.JoinHostPort(host, strconv.Itoa(layout.EtcdClientPort))
+	return config.NewEndpoint(host, layout.EtcdClientPort).URL()
 }
 
 // livePeers probes candidates at once, each with a short timeout, and

@@ -3,13 +3,12 @@ package staticpods
 import (
 	"errors"
 	"fmt"
-	"net"
 	"net/url"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 
+	"github.com/kubestrap/kubestrap/config"
 	"github.com/kubestrap/kubestrap/etcd"
 	"github.com/kubestrap/kubestrap/hostfs"
 	"github.com/kubestrap/kubestrap/layout"
@@ -48,19 +47,18 @@ func ReadLocalEtcd(manifest string, root hostfs.Root) (*LocalEtcd, error) {
 	for _, m := range strings.Split(le.InitialCluster, ",") {
 		if _, peer, ok := strings.Cut(m, "="); ok && peer != le.PeerURL {
 			if u, err := url.Parse(peer); err == nil {
-				le.Endpoints = append(le.Endpoints, "https://"+net.JoinHostPort(u.Hostname(), strconv.Itoa(layout.EtcdClientPort)))
+				le.Endpoints = append(le.Endpoints, config.NewEndpoint(u.Hostname(), layout.EtcdClientPort).URL())
 			}
 		}
 	}
-	pki := filepath.Join(layout.PKIDir, "etcd")
+	// The certificates dir is the one above the etcd CA the manifest names.
+	certDir := layout.PKIDir
 	if ca := flags["trusted-ca-file"]; ca != "" {
-		pki = filepath.Dir(ca)
+		certDir = filepath.Dir(filepath.Dir(ca))
 	}
-	le.TLS = etcd.TLSFiles{CA: filepath.Join(pki, "ca.crt"), Cert: filepath.Join(pki, "healthcheck-client.crt"),
-		Key: filepath.Join(pki, "healthcheck-client.key")}
+	le.TLS = etcd.HealthcheckClient(certDir)
 	if !root.Exists(le.TLS.Cert) {
-		up := filepath.Dir(pki)
-		le.TLS.Cert, le.TLS.Key = filepath.Join(up, "apiserver-etcd-client.crt"), filepath.Join(up, "apiserver-etcd-client.key")
+		le.TLS = etcd.APIServerClient(certDir)
 	}
 	return le, nil
 }

@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -40,7 +39,7 @@ const KubeletHealthzPort = 10248
 // healthcheck-client certificate), kube-apiserver /readyz (trusting only
 // the cluster CA), and the controller manager's and scheduler's health.
 func ControlPlaneProbes(c *config.Init, certDir string) ([]Probe, error) {
-	caPEM, err := os.ReadFile(filepath.Join(certDir, "ca.crt"))
+	caPEM, err := os.ReadFile(filepath.Join(certDir, layout.CACert))
 	if err != nil {
 		return nil, err
 	}
@@ -50,10 +49,9 @@ func ControlPlaneProbes(c *config.Init, certDir string) ([]Probe, error) {
 	// kcm and scheduler serve with self-signed certificates of their own;
 	// only their liveness matters here.
 	selfSigned := httpClient(&tls.Config{InsecureSkipVerify: true}) //nolint:gosec // health probe of a local self-signed endpoint
-	api := "https://" + net.JoinHostPort(c.LocalAPIEndpoint.AdvertiseAddress, strconv.Itoa(int(c.LocalAPIEndpoint.BindPort)))
-	etcdEP := "https://" + net.JoinHostPort(localhost(c), strconv.Itoa(layout.EtcdClientPort))
-	etcdFiles := etcd.TLSFiles{CA: filepath.Join(certDir, "etcd/ca.crt"),
-		Cert: filepath.Join(certDir, "etcd/healthcheck-client.crt"), Key: filepath.Join(certDir, "etcd/healthcheck-client.key")}
+	api := config.NewEndpoint(c.LocalAPIEndpoint.AdvertiseAddress, int(c.LocalAPIEndpoint.BindPort)).URL()
+	etcdEP := config.NewEndpoint(localhost(c), layout.EtcdClientPort).URL()
+	etcdFiles := etcd.HealthcheckClient(certDir)
 	return []Probe{
 		{Name: "kubelet", Check: httpOK(httpClient(nil), "http://127.0.0.1:"+strconv.Itoa(KubeletHealthzPort)+"/healthz")},
 		{Name: Etcd, Check: func(ctx context.Context) error {

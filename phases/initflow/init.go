@@ -180,7 +180,7 @@ func manifestRun(name string) func(context.Context, phases.Data) (string, error)
 func runKubeletStart(ctx context.Context, id InitData) (string, error) {
 	c := id.Cfg()
 	e := id.Env()
-	params, err := kubelet.HostParams(e, &c.Cluster, filepath.Join(c.Cluster.CertificatesDir, "ca.crt"),
+	params, err := kubelet.HostParams(e, &c.Cluster, filepath.Join(c.Cluster.CertificatesDir, layout.CACert),
 		c.NodeRegistration.CRISocket)
 	if err != nil {
 		return "", err

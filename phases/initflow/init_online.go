@@ -46,7 +46,7 @@ func runWaitControlPlane(ctx context.Context, d InitData) (string, error) {
 	if d.DryRun() {
 		return "dry-run: would wait for the kubelet, etcd, kube-apiserver, kube-controller-manager and kube-scheduler", nil
 	}
-	if _, err := phases.ReadNeeded(filepath.Join(d.CertDir(), "ca.crt"), "init", "certs/ca"); err != nil {
+	if _, err := phases.ReadNeeded(filepath.Join(d.CertDir(), layout.CACert), "init", "certs/ca"); err != nil {
 		return "", err
 	}
 	return phases.WaitControlPlane(ctx, d.Out(), d.Cfg(), d.CertDir(), "wait-control-plane")
@@ -111,7 +111,7 @@ func runMarkControlPlane(ctx context.Context, d InitData, c kubernetes.Interface
 }
 
 func runBootstrapToken(ctx context.Context, d InitData, c kubernetes.Interface) (string, error) {
-	ca, err := phases.ReadNeeded(filepath.Join(d.CertDir(), "ca.crt"), "init", "certs/ca")
+	ca, err := phases.ReadNeeded(filepath.Join(d.CertDir(), layout.CACert), "init", "certs/ca")
 	if err != nil {
 		return "", err
 	}

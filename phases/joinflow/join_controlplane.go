@@ -4,10 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 
 	"github.com/kubestrap/kubestrap/certs"
@@ -64,8 +62,7 @@ func isControlPlaneJoin(data phases.Data) (bool, error) {
 
 // sharedCAFiles are what download-certs brings; with all of them present
 // (copied by hand, as kubeadm allows) no certificate key is needed.
-var sharedCAFiles = []string{"ca.crt", "ca.key", "sa.key", "sa.pub", "front-proxy-ca.crt", "front-proxy-ca.key",
-	"etcd/ca.crt", "etcd/ca.key"}
+var sharedCAFiles = certs.SharedFiles()
 
 func runDownloadCerts(ctx context.Context, d JoinData) (string, error) {
 	ic, err := d.ControlPlaneInit(ctx)
@@ -99,7 +96,7 @@ func runDownloadCerts(ctx context.Context, d JoinData) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	if err := sameCA(d, ctx, filepath.Join(certDir, "ca.crt")); err != nil {
+	if err := sameCA(d, ctx, filepath.Join(certDir, layout.CACert)); err != nil {
 		return "", err
 	}
 	return fmt.Sprintf("%d files decrypted into %s", len(files), certDir), nil
@@ -225,8 +222,7 @@ func controlPlaneAdmin(ctx context.Context, d JoinData) (*config.Init, kubernete
 // etcdFiles are the client credentials a control-plane node talks to etcd
 // with (the API server's).
 func etcdFiles(certDir string) etcd.TLSFiles {
-	return etcd.TLSFiles{CA: filepath.Join(certDir, "etcd", "ca.crt"), Cert: filepath.Join(certDir, "apiserver-etcd-client.crt"),
-		Key: filepath.Join(certDir, "apiserver-etcd-client.key")}
+	return etcd.APIServerClient(certDir)
 }
 
 func runEtcdJoin(ctx context.Context, d JoinData) (string, error) {
@@ -320,7 +316,7 @@ func etcdEndpoints(ctx context.Context, c kubernetes.Interface, self string) ([]
 		}
 		for _, a := range n.Status.Addresses {
 			if a.Type == "InternalIP" {
-				out = append(out, "https://"+net.JoinHostPort(a.Address, strconv.Itoa(layout.EtcdClientPort)))
+				out = append(out, config.NewEndpoint(a.Address, layout.EtcdClientPort).URL())
 			}
 		}
 	}
@@ -339,7 +335,7 @@ func runJoinWaitControlPlane(ctx context.Context, d JoinData) (string, error) {
 		return "", err
 	}
 	certDir := d.HostPath(ic.Cluster.CertificatesDir)
-	if _, err := phases.ReadNeeded(filepath.Join(certDir, "ca.crt"), "join", "control-plane-prepare/download-certs"); err != nil {
+	if _, err := phases.ReadNeeded(filepath.Join(certDir, layout.CACert), "join", "control-plane-prepare/download-certs"); err != nil {
 		return "", err
 	}
 	return phases.WaitControlPlane(ctx, d.Out(), ic, certDir, "control-plane-join/wait-control-plane")

@@ -238,13 +238,16 @@ func (d *joinData) apiEndpoint(ctx context.Context) (string, error) {
 		return bt.APIServerEndpoint, nil
 	}
 	if server, err := kubeconfigServer(filepath.Join(d.KubernetesDir(), layout.KubeletConf)); err == nil {
-		return strings.TrimPrefix(server, "https://"), nil
+		if ep, err := config.EndpointOf(server); err == nil {
+			return ep.String(), nil
+		}
 	}
 	info, err := d.ClusterInfo(ctx)
 	if err != nil {
 		return "", err
 	}
-	return strings.TrimPrefix(info.Server, "https://"), nil
+	ep, err := config.EndpointOf(info.Server)
+	return ep.String(), err
 }
 
 func (d *joinData) KubeletClient() (kubernetes.Interface, error) {
