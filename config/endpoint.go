@@ -14,7 +14,9 @@ import (
 type Endpoint struct{ Host, Port string }
 
 // NewEndpoint is host and port as an Endpoint.
-func NewEndpoint(host string, port int) Endpoint { return Endpoint{Host: host, Port: strconv.Itoa(port)} }
+func NewEndpoint(host string, port int) Endpoint {
+	return Endpoint{Host: host, Port: strconv.Itoa(port)}
+}
 
 // ParseEndpoint reads host:port; a bare host gets defaultPort.
 func ParseEndpoint(s string, defaultPort int) (Endpoint, error) {
