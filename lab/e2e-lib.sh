@@ -42,6 +42,18 @@ diagnose() {
 		echo "[e2e] kubelet log of $n: $log" >&2
 	done
 }
+# demo_container INDENT: the demo container (answers "pod=NAME node=NODE" on
+# 8080), indented for a pod spec's containers list.
+demo_container() {
+	sed "s/^/$1/" <<'YAML'
+- name: demo
+  image: kubestrap.io/demo:v1
+  imagePullPolicy: Never
+  env:
+  - {name: POD_NAME, valueFrom: {fieldRef: {fieldPath: metadata.name}}}
+  - {name: NODE_NAME, valueFrom: {fieldRef: {fieldPath: spec.nodeName}}}
+YAML
+}
 # demo_yaml REPLICAS: the demo Deployment, its pods spread over the nodes
 # (one per node first) and Ready once they serve /healthz on 8080.
 demo_yaml() {
@@ -59,13 +71,20 @@ spec:
       - {maxSkew: 1, topologyKey: kubernetes.io/hostname, whenUnsatisfiable: DoNotSchedule, nodeTaintsPolicy: Honor,
          labelSelector: {matchLabels: {app: demo}}}
       containers:
-      - name: demo
-        image: kubestrap.io/demo:v1
-        imagePullPolicy: Never
-        env:
-        - {name: POD_NAME, valueFrom: {fieldRef: {fieldPath: metadata.name}}}
-        - {name: NODE_NAME, valueFrom: {fieldRef: {fieldPath: spec.nodeName}}}
+$(demo_container '      ')
         readinessProbe: {httpGet: {path: /healthz, port: 8080}, periodSeconds: 1}
+YAML
+}
+# demo_pod_yaml: the demo as a static pod on the host network.
+demo_pod_yaml() {
+	cat <<YAML
+apiVersion: v1
+kind: Pod
+metadata: {name: demo, namespace: default}
+spec:
+  hostNetwork: true
+  containers:
+$(demo_container '  ')
 YAML
 }
 # default_sa NODE: wait until kube-controller-manager has made the default
