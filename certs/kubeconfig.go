@@ -53,15 +53,20 @@ func LocalServer(c *config.Init) string {
 	return config.NewEndpoint(c.LocalAPIEndpoint.AdvertiseAddress, int(c.LocalAPIEndpoint.BindPort)).URL()
 }
 
-// ClusterServer is the cluster's API URL: the control-plane endpoint when
-// set (port 6443 when it has none), else this node's.
-func ClusterServer(c *config.Init) string {
+// ClusterEndpoint is the cluster's API endpoint: the control-plane
+// endpoint when set (this node's bind port when it has none), else this
+// node's.
+func ClusterEndpoint(c *config.Init) config.Endpoint {
+	port := int(c.LocalAPIEndpoint.BindPort)
 	if c.Cluster.ControlPlaneEndpoint == "" {
-		return LocalServer(c)
+		return config.NewEndpoint(c.LocalAPIEndpoint.AdvertiseAddress, port)
 	}
-	ep, _ := config.ParseEndpoint(c.Cluster.ControlPlaneEndpoint, int(c.LocalAPIEndpoint.BindPort))
-	return ep.URL()
+	ep, _ := config.ParseEndpoint(c.Cluster.ControlPlaneEndpoint, port)
+	return ep
 }
+
+// ClusterServer is the cluster's API URL (ClusterEndpoint's).
+func ClusterServer(c *config.Init) string { return ClusterEndpoint(c).URL() }
 
 // EnsureKubeconfig writes the kubeconfig of spec into dir with a client
 // certificate signed by the cluster CA, or keeps the existing file when it

@@ -129,14 +129,16 @@ func TestInitPhasesAloneDoTheirWork(t *testing.T) {
 	}
 }
 
-// Per-phase resume keeps one token: bootstrap-token and show-join-command
-// run as two separate commands agree, and a re-run makes no second token.
-func TestOneTokenAcrossPhaseRuns(t *testing.T) {
+// Per-phase resume keeps one token and one certificate key:
+// bootstrap-token, upload-certs and show-join-command run as separate
+// commands agree, and a re-run makes no second token.
+func TestOneTokenAndKeyAcrossPhaseRuns(t *testing.T) {
 	shortTimeouts(t)
 	env := preflighttest.FakeHost(t)
 	client := fake.NewSimpleClientset(&corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: "cp-1"}})
 	newData := func(out *bytes.Buffer) InitData {
-		d, err := NewInitData(phasestest.InitConfig(t, nil), InitOptions{Out: &bytes.Buffer{}, JSON: out, Env: env, Client: client,
+		cfg := phasestest.InitConfig(t, func(c *config.Init) { c.UploadCerts, c.Cluster.ControlPlaneEndpoint = true, "192.168.56.9:6443" })
+		d, err := NewInitData(cfg, InitOptions{Out: &bytes.Buffer{}, JSON: out, Env: env, Client: client,
 			Systemd: &systemdtest.Fake{}, AgentBinary: fakeAgent(t), Ignore: preflight.NewIgnoreSet("all")})
 		if err != nil {
 			t.Fatal(err)
@@ -144,16 +146,26 @@ func TestOneTokenAcrossPhaseRuns(t *testing.T) {
 		return d
 	}
 	r := &phases.Runner{Command: "init", Phases: InitPhases()}
-	for _, p := range []string{"certs/ca", "bootstrap-token", "bootstrap-token"} { // a second run, as a resume would
+	// A second bootstrap-token run, as a resume would; upload-certs makes
+	// and keeps a key.
+	for _, p := range []string{"certs", "bootstrap-token", "bootstrap-token", "upload-certs"} {
 		if _, err := phasestest.RunAlone(t, r, p, newData(&bytes.Buffer{})); err != nil {
 			t.Fatalf("%s: %v", p, err)
 		}
 	}
 	secrets, _ := client.CoreV1().Secrets("kube-system").List(context.Background(), metav1.ListOptions{})
-	if len(secrets.Items) != 1 {
-		t.Fatalf("%d tokens after two bootstrap-token runs, want 1", len(secrets.Items))
+	var ids []string
+	for _, s := range secrets.Items {
+		// upload-certs' own short-lived token owns its Secret; init's has
+		// init's description.
+		if s.Type == corev1.SecretTypeBootstrapToken && string(s.Data["description"]) == InitTokenDescription {
+			ids = append(ids, string(s.Data["token-id"]))
+		}
 	}
-	id := string(secrets.Items[0].Data["token-id"])
+	if len(ids) != 1 {
+		t.Fatalf("%d init tokens after two bootstrap-token runs, want 1", len(ids))
+	}
+	id := ids[0]
 	cm, _ := client.CoreV1().ConfigMaps("kube-public").Get(context.Background(), "cluster-info", metav1.GetOptions{})
 	cm.Data["jws-kubeconfig-"+id] = "signed by the bootstrapsigner"
 	_, _ = client.CoreV1().ConfigMaps("kube-public").Update(context.Background(), cm, metav1.UpdateOptions{})
@@ -163,6 +175,12 @@ func TestOneTokenAcrossPhaseRuns(t *testing.T) {
 	}
 	if !strings.Contains(out.String(), `"token": "`+id+".") {
 		t.Errorf("show-join-command printed another token than the one created (%s):\n%s", id, out.String())
+	}
+	// The key upload-certs kept reaches show-join-command run alone (it
+	// used to travel in the configuration of one run only).
+	key, _ := os.ReadFile(env.Root.Path(layout.CertificateKeyFile))
+	if k := strings.TrimSpace(string(key)); len(k) != 64 || !strings.Contains(out.String(), `"certificateKey": "`+k+`"`) {
+		t.Errorf("show-join-command alone printed no control-plane join with the kept key %q:\n%s", k, out.String())
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"os"
 	"path/filepath"
 	"strings"
 	"time"
@@ -77,20 +78,21 @@ func uploadCertsPhase() phases.Phase {
 }
 
 func runUploadCerts(ctx context.Context, d InitData, c kubernetes.Interface) (string, error) {
-	cfg := d.Cfg()
+	key := d.Cfg().CertificateKey
 	how := "the certificate key given in the configuration"
-	if cfg.CertificateKey == "" {
-		key, err := certs.NewCertificateKey()
-		if err != nil {
+	if key == "" {
+		var err error
+		if key, err = certs.NewCertificateKey(); err != nil {
 			return "", err
 		}
-		cfg.CertificateKey = key
+		// Kept, not put into the configuration: show-join-command reads
+		// it from here, also when run alone later.
 		if err := hostfs.WriteFileAtomic(d.HostPath(layout.CertificateKeyFile), []byte(key+"\n"), 0o600); err != nil {
 			return "", err
 		}
 		how = "a new certificate key, kept in " + layout.CertificateKeyFile + " (0600)"
 	}
-	if _, err := controlplane.UploadCerts(ctx, c, d.CertDir(), cfg.CertificateKey, time.Now()); err != nil {
+	if _, err := controlplane.UploadCerts(ctx, c, d.CertDir(), key, time.Now()); err != nil {
 		return "", err
 	}
 	// The key itself is in no log line (Ansible and CI keep those): the
@@ -239,11 +241,11 @@ func runShowJoinCommand(ctx context.Context, d InitData) (string, error) {
 	if t.TTL != nil && t.TTL.Duration > 0 {
 		expires = time.Now().Add(t.TTL.Duration)
 	}
-	endpoint := strings.TrimPrefix(certs.ClusterServer(cfg), "https://")
+	endpoint := certs.ClusterEndpoint(cfg).String()
 	info := tokens.NewJoinInfo(endpoint, t.Token, ca, expires)
 	info.Changed = true // it ends an init that ran
-	if cfg.UploadCerts && cfg.CertificateKey != "" {
-		info = info.WithControlPlane(cfg.CertificateKey)
+	if key := certificateKey(d); cfg.UploadCerts && key != "" {
+		info = info.WithControlPlane(key)
 	}
 	if !d.DryRun() {
 		if err := waitTokenSigned(ctx, d, t.Token); err != nil {
@@ -278,6 +280,20 @@ func runShowJoinCommand(ctx context.Context, d InitData) (string, error) {
 	}
 	fmt.Fprintf(d.Out(), "To join worker nodes, run on each as root:\n\n  %s\n\n", info.JoinCommand)
 	return msg, nil
+}
+
+// certificateKey is the key upload-certs encrypted the shared
+// certificates with: the configured one, else the one it made and kept
+// (0600); "" when there is none.
+func certificateKey(d InitData) string {
+	if k := d.Cfg().CertificateKey; k != "" {
+		return k
+	}
+	b, err := os.ReadFile(d.HostPath(layout.CertificateKeyFile))
+	if err != nil {
+		return ""
+	}
+	return strings.TrimSpace(string(b))
 }
 
 // waitTokenSigned waits until joining with the token can work: the
@@ -338,7 +354,7 @@ func InitializedJoinInfo(ctx context.Context, d InitData) (tokens.JoinInfo, erro
 			return tokens.JoinInfo{}, err
 		}
 	}
-	info := tokens.NewJoinInfo(strings.TrimPrefix(certs.ClusterServer(cfg), "https://"), tok, ca, time.Time{})
+	info := tokens.NewJoinInfo(certs.ClusterEndpoint(cfg).String(), tok, ca, time.Time{})
 	if tok == "" {
 		info.JoinCommand = ""
 		info.Note = "init's token has expired or was deleted: `kubestrap token create --print-join-command` makes a new one"
