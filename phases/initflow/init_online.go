@@ -265,11 +265,18 @@ func runShowJoinCommand(ctx context.Context, d InitData) (string, error) {
 		enc.SetIndent("", "  ")
 		return msg, enc.Encode(info)
 	}
+	printJoinCommands(d, info)
+	return msg, nil
+}
+
+// printJoinCommands ends an init as kubeadm's does: where the admin
+// kubeconfig is and the join commands; a dry run says nothing was started.
+func printJoinCommands(d InitData, info tokens.JoinInfo) {
 	if d.DryRun() {
 		// Nothing runs after a dry run: never say the control plane is up.
 		fmt.Fprintf(d.Out(), "\n[dry-run] nothing was started. A real init would end by printing a join command like:\n\n  %s\n\n",
 			info.JoinCommand)
-		return msg, nil
+		return
 	}
 	admin := filepath.Join(d.KubernetesDir(), layout.AdminConf)
 	fmt.Fprintf(d.Out(), "\nYour Kubernetes control plane is up.\n\nTo use it as an admin:\n  export KUBECONFIG=%s\n\n", admin)
@@ -279,7 +286,6 @@ func runShowJoinCommand(ctx context.Context, d InitData) (string, error) {
 			info.ControlPlaneJoinCommand)
 	}
 	fmt.Fprintf(d.Out(), "To join worker nodes, run on each as root:\n\n  %s\n\n", info.JoinCommand)
-	return msg, nil
 }
 
 // certificateKey is the key upload-certs encrypted the shared

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -18,6 +17,7 @@ import (
 
 	"github.com/kubestrap/kubestrap/cleanup"
 	"github.com/kubestrap/kubestrap/components/addons"
+	"github.com/kubestrap/kubestrap/components/kubelet"
 	"github.com/kubestrap/kubestrap/join"
 	"github.com/kubestrap/kubestrap/layout"
 	"github.com/kubestrap/kubestrap/phases"
@@ -160,65 +160,35 @@ func runDeleteNode(ctx context.Context, d ResetData) (string, error) {
 }
 
 func runStopKubelet(ctx context.Context, d ResetData) (string, error) {
-	root := d.Env().Root
-	files := []string{layout.KubeletDropInPath, layout.KubeletUnitPath, layout.KubeletBinary}
-	var present []string
-	for _, f := range files {
-		if root.Exists(f) {
-			present = append(present, f)
-		}
-	}
-	if !systemd.Running(root) {
-		if len(present) == 0 {
-			return "no kubelet unit and no systemd", nil
-		}
-		return "", systemd.ErrNoSystemd
-	}
 	ctx, cancel := context.WithTimeout(ctx, systemd.Timeout)
 	defer cancel()
-	sd := d.Systemd()
-	state, err := sd.ActiveState(ctx, layout.KubeletUnit)
-	if err != nil {
-		return "", fmt.Errorf("ask systemd for %s's state: %w", layout.KubeletUnit, err)
+	root := d.Env().Root
+	inst, err := kubelet.Inspect(ctx, root, d.Systemd())
+	if errors.Is(err, kubelet.ErrNotInstalled) {
+		return err.Error(), nil
+	} else if err != nil {
+		return "", err
 	}
-	running := state == "active" || state == "activating" || state == "reloading"
 	if d.DryRun() {
-		if running {
+		if inst.Running {
 			d.Report().Removed("running " + layout.KubeletUnit)
 		}
-		d.Report().Removed(present...)
-		return fmt.Sprintf("dry-run: would stop %s (%s), disable it and remove %s", layout.KubeletUnit, state,
-			strings.Join(present, ", ")), nil
+		d.Report().Removed(inst.Files...)
+		return fmt.Sprintf("dry-run: would stop %s (%s), disable it and remove %s", layout.KubeletUnit, inst.State,
+			strings.Join(inst.Files, ", ")), nil
 	}
-	var did []string
-	if running {
-		if err := sd.Stop(ctx, layout.KubeletUnit); err != nil {
-			return "", fmt.Errorf("stop kubelet: %w", err)
-		}
+	did, err := kubelet.Uninstall(ctx, root, d.Systemd(), inst, cleanup.Files{Root: root, Report: d.Report()}.Remove)
+	if inst.Running && len(did) > 0 { // the stop, Uninstall's first step, succeeded
 		d.Report().Removed("running " + layout.KubeletUnit)
-		did = append(did, "stopped "+layout.KubeletUnit)
 	}
-	if root.Exists(layout.KubeletUnitPath) {
-		if err := sd.Disable(ctx, layout.KubeletUnit); err != nil {
-			return "", fmt.Errorf("disable kubelet: %w", err)
-		}
-		did = append(did, "disabled it")
+	if err != nil {
+		return "", err
 	}
-	f := cleanup.Files{Root: root, Report: d.Report()}
-	for _, p := range present {
-		if err := f.Remove(p); err != nil {
-			return "", err
-		}
-	}
-	_ = os.Remove(root.Path(filepath.Dir(layout.KubeletDropInPath))) // when empty
-	if len(present) > 0 {
-		if err := sd.Reload(ctx); err != nil {
-			return "", fmt.Errorf("systemd daemon-reload: %w", err)
-		}
-		did = append(did, "removed "+strings.Join(present, ", "))
+	if len(inst.Files) > 0 {
+		did = append(did, "removed "+strings.Join(inst.Files, ", "))
 	}
 	if len(did) == 0 {
-		return layout.KubeletUnit + " is " + state + " and not installed: nothing to do", nil
+		return layout.KubeletUnit + " is " + inst.State + " and not installed: nothing to do", nil
 	}
 	return strings.Join(did, "; "), nil
 }
