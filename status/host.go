@@ -17,6 +17,7 @@ import (
 	"github.com/kubestrap/kubestrap/etcd"
 	"github.com/kubestrap/kubestrap/hostfs"
 	"github.com/kubestrap/kubestrap/layout"
+	"github.com/kubestrap/kubestrap/node"
 	"github.com/kubestrap/kubestrap/staticpods"
 	"github.com/kubestrap/kubestrap/systemd"
 )
@@ -66,18 +67,8 @@ func ForHost(o HostOptions) Sources {
 	return s
 }
 
-// RoleOf tells a control-plane node (its API server manifest, or init's
-// record) from a worker (a kubelet.conf only) and a bare host.
-func RoleOf(root hostfs.Root) Role {
-	switch {
-	case root.Exists(filepath.Join(layout.ManifestDir, staticpods.KubeAPIServer+".yaml")),
-		root.Exists(filepath.Join(layout.KubernetesDir, layout.InitRecord)):
-		return ControlPlane
-	case root.Exists(layout.KubeletConfPath):
-		return Worker
-	}
-	return None
-}
+// RoleOf is the role of the node at root (node.RoleAt).
+func RoleOf(root hostfs.Root) Role { return node.RoleAt(root.Path(layout.KubernetesDir)) }
 
 // nodeName is the name in the kubelet's client certificate, which is the
 // Node it may act as; the host name when there is none.
@@ -87,8 +78,8 @@ func nodeName(kubeDir string) string {
 			return n
 		}
 	}
-	h, _ := os.Hostname()
-	return strings.ToLower(h)
+	name, _ := node.DefaultName(os.Hostname)
+	return name
 }
 
 // controlPlaneProbes are init's probes less the kubelet's (its unit state

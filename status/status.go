@@ -22,18 +22,19 @@ import (
 	"github.com/kubestrap/kubestrap/components/kubelet"
 	"github.com/kubestrap/kubestrap/components/tokens"
 	"github.com/kubestrap/kubestrap/etcd"
+	"github.com/kubestrap/kubestrap/node"
 	"github.com/kubestrap/kubestrap/staticpods"
 )
 
-// Role is what the node is in its cluster.
-type Role string
+// Role is what the node is in its cluster, as package node decides it.
+type Role = node.Role
 
 // The roles a node may have.
 const (
-	ControlPlane Role = "control-plane"
-	Worker       Role = "worker"
+	ControlPlane = node.ControlPlane
+	Worker       = node.Worker
 	// None is a host that is not part of a cluster.
-	None Role = "none"
+	None = node.None
 )
 
 // CertWarning is how long before expiry a certificate needs attention.

@@ -22,7 +22,7 @@ import (
 
 var now = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
 
-func node(name string, ready bool) *corev1.Node {
+func testNode(name string, ready bool) *corev1.Node {
 	st := corev1.ConditionTrue
 	if !ready {
 		st = corev1.ConditionFalse
@@ -46,7 +46,7 @@ func expiry(name, kind string, left time.Duration) certs.Expiry {
 func healthy() (Sources, *etcdtest.Fake, *fake.Clientset) {
 	f := etcdtest.New(member(1, "cp1", true), member(2, "cp2", true), member(3, "cp3", true))
 	f.LeaderID = 2
-	c := fake.NewClientset(node("cp1", true), node("cp2", true), node("w1", true))
+	c := fake.NewClientset(testNode("cp1", true), testNode("cp2", true), testNode("w1", true))
 	ok := func(context.Context) error { return nil }
 	return Sources{Role: ControlPlane, NodeName: "cp1", Now: now, Kubestrap: "v0.1.0",
 		UnitState:  func(context.Context, string) (string, error) { return "active", nil },
@@ -87,7 +87,7 @@ func TestHealthyClusterHasNoProblems(t *testing.T) {
 func TestProblemsEachWithTheirFix(t *testing.T) {
 	s, f, c := healthy()
 	f.SetHealthy(3, false)
-	if _, err := c.CoreV1().Nodes().Update(context.Background(), node("w1", false), metav1.UpdateOptions{}); err != nil {
+	if _, err := c.CoreV1().Nodes().Update(context.Background(), testNode("w1", false), metav1.UpdateOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	certsOf := s.Certs

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"path/filepath"
-	"strings"
 	"sync"
 	"time"
 
@@ -14,6 +13,7 @@ import (
 
 	"github.com/kubestrap/kubestrap/certs"
 	"github.com/kubestrap/kubestrap/layout"
+	"github.com/kubestrap/kubestrap/node"
 	"github.com/kubestrap/kubestrap/phases"
 	"github.com/kubestrap/kubestrap/poll"
 	"github.com/kubestrap/kubestrap/systemd"
@@ -90,11 +90,11 @@ var _ InitData = (*initData)(nil)
 // host name, advertise address from the routes) and validates it again.
 func NewInitData(cfg *config.Init, opts InitOptions) (InitData, error) {
 	if cfg.NodeRegistration.Name == "" {
-		h, err := opts.Env.Hostname()
+		name, err := node.DefaultName(opts.Env.Hostname)
 		if err != nil {
-			return nil, fmt.Errorf("read host name for the node name: %w (pass --node-name)", err)
+			return nil, err
 		}
-		cfg.NodeRegistration.Name = strings.ToLower(h)
+		cfg.NodeRegistration.Name = name
 	}
 	if cfg.LocalAPIEndpoint.AdvertiseAddress == "" {
 		choice, err := preflight.DetectAdvertiseAddress(opts.Env)

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"path/filepath"
-	"strings"
 	"sync"
 	"time"
 
@@ -19,6 +18,7 @@ import (
 	"github.com/kubestrap/kubestrap/config"
 	"github.com/kubestrap/kubestrap/join"
 	"github.com/kubestrap/kubestrap/layout"
+	"github.com/kubestrap/kubestrap/node"
 	"github.com/kubestrap/kubestrap/phases"
 	"github.com/kubestrap/kubestrap/preflight"
 	"github.com/kubestrap/kubestrap/systemd"
@@ -107,11 +107,11 @@ var _ JoinData = (*joinData)(nil)
 // and validates it.
 func NewJoinData(cfg *config.JoinConfiguration, opts JoinOptions) (JoinData, error) {
 	if cfg.NodeRegistration.Name == "" {
-		h, err := opts.Env.Hostname()
+		name, err := node.DefaultName(opts.Env.Hostname)
 		if err != nil {
-			return nil, fmt.Errorf("read host name for the node name: %w (pass --node-name)", err)
+			return nil, err
 		}
-		cfg.NodeRegistration.Name = strings.ToLower(h)
+		cfg.NodeRegistration.Name = name
 		if err := config.ValidateJoin(cfg); err != nil {
 			return nil, err
 		}

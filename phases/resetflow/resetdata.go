@@ -171,9 +171,7 @@ func (d *resetData) NodeName() string {
 		}
 	}
 	if d.nodeName == "" {
-		if h, err := d.opts.Env.Hostname(); err == nil {
-			d.nodeName = strings.ToLower(h)
-		}
+		d.nodeName, _ = node.DefaultName(d.opts.Env.Hostname)
 	}
 	return d.nodeName
 }
