@@ -12,6 +12,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/client-go/kubernetes"
 
+	"github.com/kubestrap/kubestrap/node"
 	"github.com/kubestrap/kubestrap/preflight"
 )
 
@@ -27,7 +28,7 @@ type Identity struct {
 }
 
 // HostIdentity reads the identity of the host e stands for.
-func HostIdentity(e *preflight.Env) (Identity, error) {
+func HostIdentity(e *node.Host) (Identity, error) {
 	ifs, err := e.Interfaces()
 	if err != nil {
 		return Identity{}, err
@@ -36,7 +37,7 @@ func HostIdentity(e *preflight.Env) (Identity, error) {
 }
 
 // LocalIdentity reads this host's identity.
-func LocalIdentity(e *preflight.Env, ifs []preflight.Interface, macs map[string]string) (Identity, error) {
+func LocalIdentity(e *node.Host, ifs []node.Interface, macs map[string]string) (Identity, error) {
 	id := Identity{}
 	mid, err := e.Root.ReadString("/etc/machine-id")
 	if err != nil || mid == "" {
@@ -47,7 +48,7 @@ func LocalIdentity(e *preflight.Env, ifs []preflight.Interface, macs map[string]
 		id.ProductUUID = strings.ToLower(u)
 	}
 	for _, i := range ifs {
-		if m := macs[i.Name]; m != "" && !preflight.IgnoredInterface(i.Name) {
+		if m := macs[i.Name]; m != "" && !node.IgnoredInterface(i.Name) {
 			id.MACHashes = append(id.MACHashes, HashMAC(m))
 		}
 	}
@@ -145,7 +146,7 @@ func RouteSourceIP(endpoint string) (string, error) {
 // RegisterHost claims this host's identity (a no-op when identity-check
 // already did), so that a later clone of it is refused; on a cluster made
 // by an older kubestrap it adds the registry entries instead.
-func RegisterHost(ctx context.Context, c kubernetes.Interface, e *preflight.Env, node string) error {
+func RegisterHost(ctx context.Context, c kubernetes.Interface, e *node.Host, node string) error {
 	id, err := HostIdentity(e)
 	if err != nil {
 		return err

@@ -9,7 +9,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
-func node(name, machineID, uuid, macs string) corev1.Node {
+func testNode(name, machineID, uuid, macs string) corev1.Node {
 	n := corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: name, Annotations: map[string]string{}}}
 	n.Status.NodeInfo.MachineID, n.Status.NodeInfo.SystemUUID = machineID, uuid
 	if macs != "" {
@@ -20,7 +20,7 @@ func node(name, machineID, uuid, macs string) corev1.Node {
 
 func TestCheckIdentity(t *testing.T) {
 	me := Identity{MachineID: "m-me", ProductUUID: "u-me", MACHashes: []string{HashMAC("02:42:ac:11:00:04"), "h2"}}
-	nodes := []corev1.Node{node("cp-1", "m-cp", "u-cp", "a,b"), node("worker-1", "m-w1", "u-w1", "c")}
+	nodes := []corev1.Node{testNode("cp-1", "m-cp", "u-cp", "a,b"), testNode("worker-1", "m-w1", "u-w1", "c")}
 	tests := []struct {
 		name, nodeName string
 		extra          corev1.Node
@@ -29,10 +29,10 @@ func TestCheckIdentity(t *testing.T) {
 	}{
 		{"fresh", "worker-2", corev1.Node{}, "", false},
 		{"same name, other machine", "worker-1", corev1.Node{}, "node worker-1 already has this host's name", false},
-		{"clone by machine-id", "worker-2", node("worker-9", "m-me", "x", ""), "node worker-9 already has this host's machine-id", false},
-		{"clone by product_uuid", "worker-2", node("worker-9", "m-9", "U-ME", ""), "product_uuid", false},
-		{"clone by MAC", "worker-2", node("worker-9", "m-9", "u-9", "zz,h2"), "MAC address", false},
-		{"myself", "worker-2", node("worker-2", "m-me", "u-me", ""), "", true},
+		{"clone by machine-id", "worker-2", testNode("worker-9", "m-me", "x", ""), "node worker-9 already has this host's machine-id", false},
+		{"clone by product_uuid", "worker-2", testNode("worker-9", "m-9", "U-ME", ""), "product_uuid", false},
+		{"clone by MAC", "worker-2", testNode("worker-9", "m-9", "u-9", "zz,h2"), "MAC address", false},
+		{"myself", "worker-2", testNode("worker-2", "m-me", "u-me", ""), "", true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/kubestrap/kubestrap/layout"
+	"github.com/kubestrap/kubestrap/node"
 	"github.com/kubestrap/kubestrap/preflight"
 	"github.com/kubestrap/kubestrap/systemd"
 )
@@ -19,7 +20,7 @@ type Host struct {
 	Out       io.Writer
 	// Env is the host; its Root is also where every file is written, so
 	// tests point reads and writes at one fake tree.
-	Env         *preflight.Env
+	Env         *node.Host
 	Systemd     systemd.Manager
 	Ignore      preflight.IgnoreSet
 	AgentBinary string
@@ -35,7 +36,7 @@ func NewBase(h Host) Base { return Base{h: h} }
 
 func (b *Base) DryRun() bool                { return b.h.DryRun }
 func (b *Base) Out() io.Writer              { return b.h.Out }
-func (b *Base) Env() *preflight.Env         { return b.h.Env }
+func (b *Base) Env() *node.Host             { return b.h.Env }
 func (b *Base) Systemd() systemd.Manager    { return b.h.Systemd }
 func (b *Base) Ignore() preflight.IgnoreSet { return b.h.Ignore }
 

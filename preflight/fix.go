@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/kubestrap/kubestrap/node"
 	"github.com/kubestrap/kubestrap/systemd"
 )
 
@@ -45,7 +46,7 @@ type FixOptions struct {
 // what it changes and how to revert it. Nothing is changed until Apply.
 // A problem that must be fixed by hand comes last, as a Fix whose Apply
 // returns a *NotFixedError, so that the other fixes are made first.
-func PlanFixes(e *Env, o FixOptions) ([]Fix, error) {
+func PlanFixes(e *node.Host, o FixOptions) ([]Fix, error) {
 	held, err := cgroupDriverHeld(e, o.Want)
 	if err != nil {
 		return nil, err
@@ -66,7 +67,7 @@ func PlanFixes(e *Env, o FixOptions) ([]Fix, error) {
 	return fixes, nil
 }
 
-func containerdFix(e *Env, o FixOptions) ([]Fix, error) {
+func containerdFix(e *node.Host, o FixOptions) ([]Fix, error) {
 	old, err := e.Root.ReadFile(ContainerdConfigPath)
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return nil, err
@@ -88,7 +89,7 @@ func containerdFix(e *Env, o FixOptions) ([]Fix, error) {
 }
 
 // restartContainerd restarts containerd and waits until CRI answers again.
-func restartContainerd(e *Env, o FixOptions) error {
+func restartContainerd(e *node.Host, o FixOptions) error {
 	ctx, cancel := context.WithTimeout(context.Background(), systemd.Timeout)
 	defer cancel()
 	if err := o.Systemd.Restart(ctx, "containerd.service"); err != nil {
@@ -107,7 +108,7 @@ func restartContainerd(e *Env, o FixOptions) error {
 	return fmt.Errorf("containerd did not answer CRI after the restart: %w", last)
 }
 
-func swapFix(e *Env, o FixOptions) []Fix {
+func swapFix(e *node.Host, o FixOptions) []Fix {
 	b, err := e.Root.ReadFile("/proc/swaps")
 	if err != nil || len(strings.Split(strings.TrimSpace(string(b)), "\n")) < 2 {
 		return nil

@@ -7,8 +7,10 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/kubestrap/kubestrap/layout"
 	"github.com/pelletier/go-toml/v2"
+
+	"github.com/kubestrap/kubestrap/layout"
+	"github.com/kubestrap/kubestrap/node"
 )
 
 // ContainerdWant is what Kubernetes needs of containerd's configuration.
@@ -123,7 +125,7 @@ func tomlValue(v any) string {
 // cgroupDriverHeld returns a not-fixed Fix when --fix would switch
 // containerd's cgroup driver under a configured kubelet: the kubelet keeps
 // its driver, and the running node's pods stop starting.
-func cgroupDriverHeld(e *Env, want ContainerdWant) (*Fix, error) {
+func cgroupDriverHeld(e *node.Host, want ContainerdWant) (*Fix, error) {
 	if want.CgroupDriver == "" || !e.Root.Exists(layout.KubeletConfigPath) {
 		return nil, nil
 	}
@@ -142,7 +144,7 @@ func cgroupDriverHeld(e *Env, want ContainerdWant) (*Fix, error) {
 
 // kubeletCgroupDriver reads cgroupDriver from the kubelet's config; unset
 // means the kubelet's default, cgroupfs.
-func kubeletCgroupDriver(e *Env) string {
+func kubeletCgroupDriver(e *node.Host) string {
 	b, _ := e.Root.ReadFile(layout.KubeletConfigPath)
 	sc := bufio.NewScanner(bytes.NewReader(b))
 	for sc.Scan() {

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/kubestrap/kubestrap/hostfs"
+	"github.com/kubestrap/kubestrap/node"
 )
 
 func backupName(path string, now func() time.Time) string {
@@ -55,7 +56,7 @@ func writeLike(path string, data []byte, fi fs.FileInfo) error {
 
 // restoreText is the revert text for a file a fix writes: restore the
 // backup, or remove the file the fix created.
-func restoreText(e *Env, hostPath, backup string) string {
+func restoreText(e *node.Host, hostPath, backup string) string {
 	if e.Root.Exists(hostPath) {
 		return "cp -p " + backup + " " + hostPath
 	}

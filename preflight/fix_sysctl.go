@@ -5,6 +5,8 @@ import (
 	"os"
 	"strconv"
 	"strings"
+
+	"github.com/kubestrap/kubestrap/node"
 )
 
 // Drop-ins the fixes own. They are kubestrap's own files, so that --fix
@@ -51,7 +53,7 @@ var sysctls = append([]sysctl{
 func (s sysctl) path() string { return "/proc/sys/" + strings.ReplaceAll(s.key, ".", "/") }
 
 // low reports a live value below min; unreadable counts as low.
-func (s sysctl) low(e *Env) bool {
+func (s sysctl) low(e *node.Host) bool {
 	v, err := e.Root.ReadString(s.path())
 	n, perr := strconv.Atoi(v)
 	return err != nil || perr != nil || n < s.min
@@ -61,7 +63,7 @@ func (s sysctl) String() string { return s.key + " = " + strconv.Itoa(s.min) }
 
 // sysctlContent is SysctlFile's wanted text. An optional setting already
 // in the file stays, which keeps the fix idempotent once it is set live.
-func sysctlContent(e *Env, old string) string {
+func sysctlContent(e *node.Host, old string) string {
 	var b strings.Builder
 	b.WriteString("# written by kubestrap: bridged pod traffic through iptables, routing, inotify limits\n")
 	for _, s := range sysctls {
@@ -72,7 +74,7 @@ func sysctlContent(e *Env, old string) string {
 	return b.String()
 }
 
-func modulesFix(e *Env, o FixOptions) []Fix {
+func modulesFix(e *node.Host, o FixOptions) []Fix {
 	if b, err := e.Root.ReadFile(ModulesFile); err == nil && strings.Contains(string(b), "br_netfilter") {
 		return nil
 	}
@@ -91,7 +93,7 @@ func modulesFix(e *Env, o FixOptions) []Fix {
 // loadModules tolerates a failing modprobe when the bridge sysctls exist:
 // containers and some VMs have no modules to load, and the sysctls are
 // what the sysctl fix needs.
-func loadModules(e *Env) error {
+func loadModules(e *node.Host) error {
 	if _, err := e.LookPath("modprobe"); err != nil {
 		return nil
 	}
@@ -103,7 +105,7 @@ func loadModules(e *Env) error {
 	return nil
 }
 
-func sysctlFix(e *Env, o FixOptions) []Fix {
+func sysctlFix(e *node.Host, o FixOptions) []Fix {
 	old, _ := e.Root.ReadFile(SysctlFile)
 	want := sysctlContent(e, string(old))
 	var live []string
@@ -131,7 +133,7 @@ func sysctlFix(e *Env, o FixOptions) []Fix {
 		}}}
 }
 
-func setLive(e *Env, set []sysctl) error {
+func setLive(e *node.Host, set []sysctl) error {
 	for _, s := range set {
 		if err := os.WriteFile(e.Root.Path(s.path()), []byte(strconv.Itoa(s.min)+"\n"), 0o644); err != nil {
 			return fmt.Errorf("set %s: %w (%s)", s.key, err, s.hint)

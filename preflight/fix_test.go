@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/kubestrap/kubestrap/layout"
+	"github.com/kubestrap/kubestrap/node"
 	"github.com/kubestrap/kubestrap/systemd/systemdtest"
 )
 
@@ -133,7 +134,7 @@ var fixNow = func() time.Time { return time.Date(2026, 11, 22, 4, 0, 0, 0, time.
 const backupSuffix = ".kubestrap-backup-20261122T040000Z"
 
 // applyAll plans and applies every fix; a not-fixed one is returned.
-func applyAll(t *testing.T, e *Env) (applied []string, notFixed error) {
+func applyAll(t *testing.T, e *node.Host) (applied []string, notFixed error) {
 	t.Helper()
 	fixes, err := PlanFixes(e, FixOptions{Want: want, Systemd: &systemdtest.Fake{}, Now: fixNow})
 	if err != nil {
@@ -151,7 +152,7 @@ func applyAll(t *testing.T, e *Env) (applied []string, notFixed error) {
 	return applied, notFixed
 }
 
-func swapOn(t *testing.T, e *Env) {
+func swapOn(t *testing.T, e *node.Host) {
 	root := string(e.Root)
 	write(t, root, "/proc/swaps", "Filename Type Size Used Priority\n/dev/sda2 partition 1 0 -2\n")
 	write(t, root, "/etc/fstab", "/dev/sda2 swap swap defaults 0 0\n")

@@ -10,8 +10,10 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/kubestrap/kubestrap/layout"
 	"k8s.io/apimachinery/pkg/util/validation"
+
+	"github.com/kubestrap/kubestrap/layout"
+	"github.com/kubestrap/kubestrap/node"
 )
 
 // simple adapts a function to a Checker.
@@ -32,7 +34,7 @@ func one(err error) []error {
 
 // PrivilegedUser requires root: kubestrap writes /etc/kubernetes and
 // manages systemd units.
-func PrivilegedUser(e *Env) Checker {
+func PrivilegedUser(e *node.Host) Checker {
 	return simple{"IsPrivilegedUser", func() ([]error, []error) {
 		if e.UID() != 0 {
 			return nil, one(errors.New("kubestrap must run as root: use sudo"))
@@ -42,7 +44,7 @@ func PrivilegedUser(e *Env) Checker {
 }
 
 // NumCPU requires two CPUs: the control plane does not fit in one.
-func NumCPU(e *Env, min int) Checker {
+func NumCPU(e *node.Host, min int) Checker {
 	return simple{"NumCPU", func() ([]error, []error) {
 		if n := e.NumCPU(); n < min {
 			return nil, one(fmt.Errorf("the node has %d CPU(s); at least %d are required (give the VM more vCPUs)", n, min))
@@ -52,7 +54,7 @@ func NumCPU(e *Env, min int) Checker {
 }
 
 // Mem requires enough memory for a control plane (kubeadm: 1700 MB).
-func Mem(e *Env, minMB int) Checker {
+func Mem(e *node.Host, minMB int) Checker {
 	return simple{"Mem", func() ([]error, []error) {
 		b, err := e.Root.ReadFile("/proc/meminfo")
 		if err != nil {
@@ -82,7 +84,7 @@ func memTotalKB(meminfo []byte) (int64, error) {
 
 // Swap requires swap off: the kubelet refuses to start with swap on by
 // default, and a kubelet that never starts is a slow way to learn that.
-func Swap(e *Env) Checker {
+func Swap(e *node.Host) Checker {
 	return simple{"Swap", func() ([]error, []error) {
 		b, err := e.Root.ReadFile("/proc/swaps")
 		if err != nil {
@@ -115,7 +117,7 @@ const BridgeNetfilterFix = "run:\n" +
 
 // FileContent requires a /proc/sys value, with kubeadm's check name
 // FileContent--proc-sys-..., and the modules-load.d/sysctl.d fix.
-func FileContent(e *Env, path, want, why string) Checker {
+func FileContent(e *node.Host, path, want, why string) Checker {
 	name := "FileContent-" + strings.ReplaceAll(path, "/", "-")
 	return simple{name, func() ([]error, []error) {
 		got, err := e.Root.ReadString(path)
@@ -136,7 +138,7 @@ func FileContent(e *Env, path, want, why string) Checker {
 // kubelet needs. Node containers share one kernel, so their kubelets and
 // pods draw on one budget; when it runs out, pods fail with "too many open
 // files". It never errors: a single VM with the defaults usually copes.
-func InotifyLimits(e *Env) Checker {
+func InotifyLimits(e *node.Host) Checker {
 	return simple{"InotifyLimits", func() ([]error, []error) {
 		var low, set []string
 		for _, s := range inotifySysctls {
@@ -170,7 +172,7 @@ var placeholderUUIDs = map[string]bool{
 // Firecracker among them, have no DMI): node identity then falls back to
 // /etc/machine-id. Unreadable is an error. A placeholder UUID is flagged
 // because cloned templates share it.
-func ProductUUID(e *Env) Checker {
+func ProductUUID(e *node.Host) Checker {
 	const path = "/sys/class/dmi/id/product_uuid"
 	return simple{"ProductUUID", func() ([]error, []error) {
 		v, err := e.Root.ReadString(path)
@@ -198,7 +200,7 @@ var machineIDRE = regexp.MustCompile(`^[0-9a-f]{32}$`)
 
 // MachineID requires a well-formed /etc/machine-id: the node's identity
 // when there is no usable product_uuid.
-func MachineID(e *Env) Checker {
+func MachineID(e *node.Host) Checker {
 	return simple{"MachineID", func() ([]error, []error) {
 		v, err := e.Root.ReadString("/etc/machine-id")
 		fix := "run `rm -f /etc/machine-id && systemd-machine-id-setup`"
@@ -219,7 +221,7 @@ func MachineID(e *Env) Checker {
 
 // Hostname checks the node name is a valid DNS-1123 subdomain and that the
 // host's name resolves (the kubelet and API server look it up).
-func Hostname(e *Env, nodeName string) Checker {
+func Hostname(e *node.Host, nodeName string) Checker {
 	return simple{"Hostname", func() ([]error, []error) {
 		var warns, errs []error
 		if problems := validation.IsDNS1123Subdomain(nodeName); len(problems) > 0 {
@@ -241,7 +243,7 @@ func Hostname(e *Env, nodeName string) Checker {
 // DirAvailable requires a directory to be absent or empty, with kubeadm's
 // name DirAvailable--<path>: a leftover manifest or etcd member from an
 // earlier cluster would be adopted silently.
-func DirAvailable(e *Env, path string) Checker {
+func DirAvailable(e *node.Host, path string) Checker {
 	name := layout.DirAvailableCheck(path)
 	return simple{name, func() ([]error, []error) {
 		entries, err := readDir(e.Root.Path(path))
@@ -267,7 +269,7 @@ func first(s []string, n int) []string {
 }
 
 // FileExisting requires (or, with warnOnly, recommends) a binary in PATH.
-func FileExisting(e *Env, bin, pkg string, warnOnly bool) Checker {
+func FileExisting(e *node.Host, bin, pkg string, warnOnly bool) Checker {
 	return simple{"FileExisting-" + bin, func() ([]error, []error) {
 		if _, err := e.LookPath(bin); err != nil {
 			msg := fmt.Errorf("%s not found in PATH: install it (package %s)", bin, pkg)

@@ -5,18 +5,19 @@ import (
 	"strings"
 
 	"github.com/kubestrap/kubestrap/config"
+	"github.com/kubestrap/kubestrap/node"
 )
 
 // KubeletVersion checks the kubelet that will run (the bundled one, or
 // --agent-binary) against the control plane's version by the upstream skew
 // policy: a kubelet never newer than the API server, at most three minors
 // older. kubeadm has the same check under the same name.
-func KubeletVersion(e *Env, binary, controlPlane string) Checker {
+func KubeletVersion(e *node.Host, binary, controlPlane string) Checker {
 	return &kubeletVersionCheck{e: e, binary: binary, controlPlane: controlPlane}
 }
 
 type kubeletVersionCheck struct {
-	e                    *Env
+	e                    *node.Host
 	binary, controlPlane string
 }
 

@@ -4,6 +4,8 @@ import (
 	"errors"
 	"strings"
 	"testing"
+
+	"github.com/kubestrap/kubestrap/node"
 )
 
 func TestKubeletVersion(t *testing.T) {
@@ -21,7 +23,7 @@ func TestKubeletVersion(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			e := &Env{Run: func(string, ...string) ([]byte, error) { return []byte(tt.out), tt.runErr }}
+			e := &node.Host{Run: func(string, ...string) ([]byte, error) { return []byte(tt.out), tt.runErr }}
 			warns, errs := KubeletVersion(e, "/opt/kubestrap/kubelet", tt.controlPlane).Check()
 			if got := joinErrs(errs); (tt.wantErr == "") != (got == "") || !strings.Contains(got, tt.wantErr) {
 				t.Errorf("errors %q, want %q", got, tt.wantErr)

@@ -2,7 +2,7 @@
 // node. Checks are small values with stable names (kubeadm's names where
 // the check is the same, so existing --ignore-preflight-errors lists keep
 // working); warnings and errors are kept apart; every host read goes
-// through an injected Env so that tests run against fake roots.
+// through an injected node.Host so that tests run against fake roots.
 package preflight
 
 import (

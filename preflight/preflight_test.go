@@ -13,6 +13,7 @@ import (
 
 	"github.com/kubestrap/kubestrap/config"
 	"github.com/kubestrap/kubestrap/hostfs"
+	"github.com/kubestrap/kubestrap/node"
 )
 
 const debianContainerd = `version = 2
@@ -41,7 +42,7 @@ const systemdContainerd = `version = 2
 
 // fakeEnv is a healthy node: every check passes except the ones a test
 // breaks by writing or removing files.
-func fakeEnv(t *testing.T) *Env {
+func fakeEnv(t *testing.T) *node.Host {
 	t.Helper()
 	root := t.TempDir()
 	files := map[string]string{
@@ -62,7 +63,7 @@ func fakeEnv(t *testing.T) *Env {
 	for p, c := range files {
 		write(t, root, p, c)
 	}
-	return &Env{
+	return &node.Host{
 		Root:       hostfs.Root(root),
 		UID:        func() int { return 0 },
 		NumCPU:     func() int { return 2 },
@@ -72,7 +73,7 @@ func fakeEnv(t *testing.T) *Env {
 		Listen:     func(string, string) (net.Listener, error) { return fakeListener{}, nil },
 		Run:        func(string, ...string) ([]byte, error) { return nil, errors.New("not found") },
 		CRIVersion: func(context.Context, string) (string, string, error) { return "containerd", "1.6.20", nil },
-		Interfaces: func() ([]Interface, error) { return nil, nil },
+		Interfaces: func() ([]node.Interface, error) { return nil, nil },
 	}
 }
 
@@ -135,82 +136,88 @@ func TestHealthyNodePasses(t *testing.T) {
 func TestBrokenNode(t *testing.T) {
 	tests := []struct {
 		name   string
-		breaks func(t *testing.T, e *Env)
+		breaks func(t *testing.T, e *node.Host)
 		check  string
 		status Status
 		want   string
 	}{
-		{"not root", func(_ *testing.T, e *Env) { e.UID = func() int { return 1000 } }, "IsPrivilegedUser", Failed, "sudo"},
-		{"one cpu", func(_ *testing.T, e *Env) { e.NumCPU = func() int { return 1 } }, "NumCPU", Failed, "has 1 CPU"},
-		{"little memory", func(t *testing.T, e *Env) { write(t, string(e.Root), "/proc/meminfo", "MemTotal: 1000000 kB\n") },
+		{"not root", func(_ *testing.T, e *node.Host) { e.UID = func() int { return 1000 } }, "IsPrivilegedUser", Failed, "sudo"},
+		{"one cpu", func(_ *testing.T, e *node.Host) { e.NumCPU = func() int { return 1 } }, "NumCPU", Failed, "has 1 CPU"},
+		{"little memory", func(t *testing.T, e *node.Host) { write(t, string(e.Root), "/proc/meminfo", "MemTotal: 1000000 kB\n") },
 			"Mem", Failed, "976 MB"},
-		{"swap on", func(t *testing.T, e *Env) {
+		{"swap on", func(t *testing.T, e *node.Host) {
 			write(t, string(e.Root), "/proc/swaps", "Filename Type Size Used Priority\n/swapfile file 1 0 -2\n")
 		}, "Swap", Failed, "swapoff -a"},
-		{"no br_netfilter", func(t *testing.T, e *Env) {
+		{"no br_netfilter", func(t *testing.T, e *node.Host) {
 			_ = os.Remove(e.Root.Path("/proc/sys/net/bridge/bridge-nf-call-iptables"))
 		}, "FileContent--proc-sys-net-bridge-bridge-nf-call-iptables", Failed, "/etc/modules-load.d/kubestrap.conf"},
-		{"forwarding off", func(t *testing.T, e *Env) { write(t, string(e.Root), "/proc/sys/net/ipv4/ip_forward", "0\n") },
+		{"forwarding off", func(t *testing.T, e *node.Host) { write(t, string(e.Root), "/proc/sys/net/ipv4/ip_forward", "0\n") },
 			"FileContent--proc-sys-net-ipv4-ip_forward", Failed, "net.ipv4.ip_forward = 1"},
-		{"no product_uuid", func(t *testing.T, e *Env) { _ = os.RemoveAll(e.Root.Path("/sys/class/dmi")) },
+		{"no product_uuid", func(t *testing.T, e *node.Host) { _ = os.RemoveAll(e.Root.Path("/sys/class/dmi")) },
 			"ProductUUID", Warning, "/etc/machine-id instead"},
-		{"unreadable product_uuid", func(t *testing.T, e *Env) {
+		{"unreadable product_uuid", func(t *testing.T, e *node.Host) {
 			p := e.Root.Path("/sys/class/dmi/id/product_uuid")
 			_ = os.Remove(p)
 			_ = os.Mkdir(p, 0o755) // reading a directory fails the way an unreadable file does
 		}, "ProductUUID", Failed, "cannot be read"},
-		{"zero product_uuid", func(t *testing.T, e *Env) {
+		{"zero product_uuid", func(t *testing.T, e *node.Host) {
 			write(t, string(e.Root), "/sys/class/dmi/id/product_uuid", "00000000-0000-0000-0000-000000000000\n")
 		}, "ProductUUID", Warning, "placeholder"},
-		{"placeholder product_uuid", func(t *testing.T, e *Env) {
+		{"placeholder product_uuid", func(t *testing.T, e *node.Host) {
 			write(t, string(e.Root), "/sys/class/dmi/id/product_uuid", "03000200-0400-0500-0006-000700080009\n")
 		}, "ProductUUID", Warning, "cloned VMs share"},
-		{"empty machine-id", func(t *testing.T, e *Env) { write(t, string(e.Root), "/etc/machine-id", "\n") },
+		{"empty machine-id", func(t *testing.T, e *node.Host) { write(t, string(e.Root), "/etc/machine-id", "\n") },
 			"MachineID", Failed, "systemd-machine-id-setup"},
-		{"no machine-id", func(t *testing.T, e *Env) { _ = os.Remove(e.Root.Path("/etc/machine-id")) },
+		{"no machine-id", func(t *testing.T, e *node.Host) { _ = os.Remove(e.Root.Path("/etc/machine-id")) },
 			"MachineID", Failed, "does not exist"},
-		{"bad node name", func(_ *testing.T, e *Env) {}, "Hostname", Failed, "DNS-1123"},
-		{"unresolvable host", func(_ *testing.T, e *Env) {
+		{"bad node name", func(_ *testing.T, e *node.Host) {}, "Hostname", Failed, "DNS-1123"},
+		{"unresolvable host", func(_ *testing.T, e *node.Host) {
 			e.LookupHost = func(string) ([]string, error) { return nil, errors.New("no such host") }
 		}, "Hostname", Warning, "/etc/hosts"},
-		{"manifests left", func(t *testing.T, e *Env) { write(t, string(e.Root), "/etc/kubernetes/manifests/etcd.yaml", "x") },
+		{"manifests left", func(t *testing.T, e *node.Host) { write(t, string(e.Root), "/etc/kubernetes/manifests/etcd.yaml", "x") },
 			"DirAvailable--etc-kubernetes-manifests", Failed, "etcd.yaml"},
-		{"etcd data left", func(t *testing.T, e *Env) { write(t, string(e.Root), "/var/lib/etcd/member/wal", "x") },
+		{"etcd data left", func(t *testing.T, e *node.Host) { write(t, string(e.Root), "/var/lib/etcd/member/wal", "x") },
 			"DirAvailable--var-lib-etcd", Failed, "not empty"},
-		{"no iptables", func(_ *testing.T, e *Env) { e.LookPath = lookPathWithout("iptables") },
+		{"no iptables", func(_ *testing.T, e *node.Host) { e.LookPath = lookPathWithout("iptables") },
 			"FileExisting-iptables", Failed, "package iptables"},
-		{"no socat", func(_ *testing.T, e *Env) { e.LookPath = lookPathWithout("socat") },
+		{"no socat", func(_ *testing.T, e *node.Host) { e.LookPath = lookPathWithout("socat") },
 			"FileExisting-socat", Warning, "socat not found"},
-		{"CRI disabled", func(t *testing.T, e *Env) { write(t, string(e.Root), "/etc/containerd/config.toml", centosContainerd) },
+		{"CRI disabled", func(t *testing.T, e *node.Host) {
+			write(t, string(e.Root), "/etc/containerd/config.toml", centosContainerd)
+		},
 			"CRI", Failed, `remove "cri" from disabled_plugins`},
-		{"CRI not served", func(_ *testing.T, e *Env) {
+		{"CRI not served", func(_ *testing.T, e *node.Host) {
 			e.CRIVersion = func(context.Context, string) (string, string, error) {
 				return "", "", errors.New("rpc error: code = Unimplemented desc = unknown service runtime.v1.RuntimeService")
 			}
 		}, "CRI", Failed, "does not serve CRI"},
-		{"containerd down", func(_ *testing.T, e *Env) {
+		{"containerd down", func(_ *testing.T, e *node.Host) {
 			e.CRIVersion = func(context.Context, string) (string, string, error) {
 				return "", "", errors.New("dial unix /var/run/containerd/containerd.sock: connect: no such file or directory")
 			}
 		}, "CRI", Failed, "systemctl enable --now containerd"},
-		{"cgroupfs under systemd", func(t *testing.T, e *Env) { write(t, string(e.Root), "/etc/containerd/config.toml", debianContainerd) },
+		{"cgroupfs under systemd", func(t *testing.T, e *node.Host) {
+			write(t, string(e.Root), "/etc/containerd/config.toml", debianContainerd)
+		},
 			"CgroupDriver", Warning, "SystemdCgroup = true"},
-		{"inotify limits low", func(t *testing.T, e *Env) {
+		{"inotify limits low", func(t *testing.T, e *node.Host) {
 			write(t, string(e.Root), "/proc/sys/fs/inotify/max_user_instances", "128\n")
 		}, "InotifyLimits", Warning, "sysctl -w fs.inotify.max_user_instances=512`"},
-		{"inotify watches low", func(t *testing.T, e *Env) {
+		{"inotify watches low", func(t *testing.T, e *node.Host) {
 			write(t, string(e.Root), "/proc/sys/fs/inotify/max_user_watches", "8192\n")
 		}, "InotifyLimits", Warning, "fs.inotify.max_user_watches=524288"},
-		{"selinux enforcing", func(t *testing.T, e *Env) { write(t, string(e.Root), "/sys/fs/selinux/enforce", "1") },
+		{"selinux enforcing", func(t *testing.T, e *node.Host) { write(t, string(e.Root), "/sys/fs/selinux/enforce", "1") },
 			"SELinux", Warning, "setenforce 0"},
-		{"centos 7 kernel", func(t *testing.T, e *Env) {
+		{"centos 7 kernel", func(t *testing.T, e *node.Host) {
 			write(t, string(e.Root), "/proc/sys/kernel/osrelease", "3.10.0-1160.el7.x86_64")
 		}, "KernelVersion", Warning, "supported with limits"},
-		{"ancient kernel", func(t *testing.T, e *Env) { write(t, string(e.Root), "/proc/sys/kernel/osrelease", "2.6.32-754.el6") },
+		{"ancient kernel", func(t *testing.T, e *node.Host) {
+			write(t, string(e.Root), "/proc/sys/kernel/osrelease", "2.6.32-754.el6")
+		},
 			"KernelVersion", Failed, "older than 3.10"},
-		{"cgroup v1", func(t *testing.T, e *Env) { _ = os.Remove(e.Root.Path("/sys/fs/cgroup/cgroup.controllers")) },
+		{"cgroup v1", func(t *testing.T, e *node.Host) { _ = os.Remove(e.Root.Path("/sys/fs/cgroup/cgroup.controllers")) },
 			"SystemVerification-CgroupVersion", Warning, "failCgroupV1: false"},
-		{"port taken", func(_ *testing.T, e *Env) {
+		{"port taken", func(_ *testing.T, e *node.Host) {
 			e.Listen = func(_, addr string) (net.Listener, error) {
 				if addr == ":6443" {
 					return nil, errors.New("address already in use")
@@ -218,7 +225,7 @@ func TestBrokenNode(t *testing.T) {
 				return fakeListener{}, nil
 			}
 		}, "Port-6443", Failed, "port 6443 (kube-apiserver) is in use"},
-		{"firewalld closed", func(_ *testing.T, e *Env) {
+		{"firewalld closed", func(_ *testing.T, e *node.Host) {
 			e.Run = func(name string, args ...string) ([]byte, error) {
 				if args[0] == "--state" {
 					return []byte("running\n"), nil
@@ -272,7 +279,7 @@ func TestRealPortIsDetected(t *testing.T) {
 	}
 	defer func() { _ = l.Close() }()
 	port := l.Addr().(*net.TCPAddr).Port
-	e := Host()
+	e := node.Real()
 	_, errs := Port(e, port, "test").Check()
 	if len(errs) != 1 || !strings.Contains(errs[0].Error(), strconv.Itoa(port)) {
 		t.Errorf("taken port %d not reported: %v", port, errs)
@@ -362,29 +369,29 @@ func addrs(s ...string) []netip.Addr {
 }
 
 func TestChooseAdvertiseAddress(t *testing.T) {
-	lo := Interface{Name: "lo", Addrs: addrs("127.0.0.1")}
-	nat := Interface{Name: "enp0s3", Addrs: addrs("10.0.2.15")}
-	docker := Interface{Name: "docker0", Addrs: addrs("172.17.0.1")}
-	hostOnly := Interface{Name: "enp0s8", Addrs: addrs("192.168.56.10")}
-	second := Interface{Name: "enp0s9", Addrs: addrs("192.168.57.10")}
+	lo := node.Interface{Name: "lo", Addrs: addrs("127.0.0.1")}
+	nat := node.Interface{Name: "enp0s3", Addrs: addrs("10.0.2.15")}
+	docker := node.Interface{Name: "docker0", Addrs: addrs("172.17.0.1")}
+	hostOnly := node.Interface{Name: "enp0s8", Addrs: addrs("192.168.56.10")}
+	second := node.Interface{Name: "enp0s9", Addrs: addrs("192.168.57.10")}
 	tests := []struct {
 		name    string
 		def     string
-		ifs     []Interface
+		ifs     []node.Interface
 		want    string
 		wantErr string
 		note    string
 	}{
-		{"plain", "eth0", []Interface{lo, {Name: "eth0", Addrs: addrs("192.168.1.20", "fe80::1")}, docker}, "192.168.1.20", "", "default-route"},
-		{"vagrant", "enp0s3", []Interface{lo, nat, hostOnly, docker}, "192.168.56.10", "", "VirtualBox NAT"},
-		{"vagrant two nets", "enp0s3", []Interface{lo, nat, hostOnly, second}, "", "192.168.56.10 (enp0s8), 192.168.57.10 (enp0s9)", ""},
-		{"nat only", "enp0s3", []Interface{lo, nat}, "10.0.2.15", "", "other nodes cannot reach"},
-		{"no route", "", []Interface{lo, hostOnly}, "192.168.56.10", "", "no default route"},
-		{"nothing", "", []Interface{lo}, "", "--apiserver-advertise-address", ""},
+		{"plain", "eth0", []node.Interface{lo, {Name: "eth0", Addrs: addrs("192.168.1.20", "fe80::1")}, docker}, "192.168.1.20", "", "default-route"},
+		{"vagrant", "enp0s3", []node.Interface{lo, nat, hostOnly, docker}, "192.168.56.10", "", "VirtualBox NAT"},
+		{"vagrant two nets", "enp0s3", []node.Interface{lo, nat, hostOnly, second}, "", "192.168.56.10 (enp0s8), 192.168.57.10 (enp0s9)", ""},
+		{"nat only", "enp0s3", []node.Interface{lo, nat}, "10.0.2.15", "", "other nodes cannot reach"},
+		{"no route", "", []node.Interface{lo, hostOnly}, "192.168.56.10", "", "no default route"},
+		{"nothing", "", []node.Interface{lo}, "", "--apiserver-advertise-address", ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, err := ChooseAdvertiseAddress(tt.def, tt.ifs)
+			got, err := node.ChooseAdvertiseAddress(tt.def, tt.ifs)
 			if tt.wantErr != "" {
 				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
 					t.Fatalf("error %v, want %q", err, tt.wantErr)
@@ -400,11 +407,11 @@ func TestChooseAdvertiseAddress(t *testing.T) {
 
 func TestDefaultRouteInterface(t *testing.T) {
 	e := fakeEnv(t)
-	if got, err := DefaultRouteInterface(e); err != nil || got != "enp0s3" {
+	if got, err := node.DefaultRouteInterface(e); err != nil || got != "enp0s3" {
 		t.Errorf("got %q %v", got, err)
 	}
 	write(t, string(e.Root), "/proc/net/route", "Iface\tDestination\tGateway\tFlags\tRefCnt\tUse\tMetric\tMask\n")
-	if _, err := DefaultRouteInterface(e); err == nil {
+	if _, err := node.DefaultRouteInterface(e); err == nil {
 		t.Error("want an error without a default route")
 	}
 }

@@ -10,11 +10,9 @@ import (
 	"time"
 
 	"github.com/pelletier/go-toml/v2"
-	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials/insecure"
-	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 
 	"github.com/kubestrap/kubestrap/config"
+	"github.com/kubestrap/kubestrap/node"
 )
 
 // ContainerdConfigPath is where containerd reads its configuration.
@@ -55,7 +53,7 @@ func (c ContainerdConfig) CgroupDriver() string {
 
 // ReadContainerdConfig parses containerd's config; a missing file means
 // containerd's built-in defaults.
-func ReadContainerdConfig(e *Env) (ContainerdConfig, error) {
+func ReadContainerdConfig(e *node.Host) (ContainerdConfig, error) {
 	b, err := e.Root.ReadFile(ContainerdConfigPath)
 	if errors.Is(err, fs.ErrNotExist) {
 		return ContainerdConfig{CNIBinDir: "/opt/cni/bin", CNIConfDir: "/etc/cni/net.d"}, nil
@@ -129,12 +127,12 @@ const CRIFix = "edit " + ContainerdConfigPath + ": remove \"cri\" from disabled_
 
 // CRI checks that the container runtime answers a CRI Version call, that
 // its CRI plugin is on, and that it can run the Kubernetes version.
-func CRI(e *Env, endpoint string, kubernetesMinor int) Checker {
+func CRI(e *node.Host, endpoint string, kubernetesMinor int) Checker {
 	return &criCheck{e: e, endpoint: endpoint, minor: kubernetesMinor}
 }
 
 type criCheck struct {
-	e        *Env
+	e        *node.Host
 	endpoint string
 	minor    int
 	info     string
@@ -185,29 +183,15 @@ func majorOf(v string) int {
 	return n
 }
 
-// criVersion makes a CRI Version call over the runtime's unix socket.
-func criVersion(ctx context.Context, endpoint string) (string, string, error) {
-	conn, err := grpc.NewClient(endpoint, grpc.WithTransportCredentials(insecure.NewCredentials()))
-	if err != nil {
-		return "", "", err
-	}
-	defer func() { _ = conn.Close() }()
-	resp, err := runtimeapi.NewRuntimeServiceClient(conn).Version(ctx, &runtimeapi.VersionRequest{}, grpc.WaitForReady(false))
-	if err != nil {
-		return "", "", err
-	}
-	return resp.RuntimeName, resp.RuntimeVersion, nil
-}
-
 // CgroupDriver reports containerd's cgroup driver, which the kubelet must
 // match, and warns when systemd runs the host but containerd uses cgroupfs
 // (two managers of one cgroup tree is what the Kubernetes docs warn about).
-func CgroupDriver(e *Env) Checker {
+func CgroupDriver(e *node.Host) Checker {
 	return &cgroupDriverCheck{e: e}
 }
 
 type cgroupDriverCheck struct {
-	e    *Env
+	e    *node.Host
 	info string
 }
 

@@ -5,6 +5,7 @@ import (
 
 	"github.com/kubestrap/kubestrap/config"
 	"github.com/kubestrap/kubestrap/layout"
+	"github.com/kubestrap/kubestrap/node"
 )
 
 // Minimums for a control-plane node, as kubeadm enforces them.
@@ -25,7 +26,7 @@ var binaries = []binary{
 }
 
 // nodeChecks are common to every node.
-func nodeChecks(e *Env, nodeName, criSocket string, minor int) []Checker {
+func nodeChecks(e *node.Host, nodeName, criSocket string, minor int) []Checker {
 	checks := []Checker{
 		PrivilegedUser(e),
 		Swap(e),
@@ -54,7 +55,7 @@ func nodeChecks(e *Env, nodeName, criSocket string, minor int) []Checker {
 }
 
 // InitChecks are the checks of `kubestrap init` and `kubestrap preflight`.
-func InitChecks(e *Env, c *config.Init) []Checker {
+func InitChecks(e *node.Host, c *config.Init) []Checker {
 	v, _ := config.ParseKubernetesVersion(c.Cluster.KubernetesVersion)
 	checks := []Checker{NumCPU(e, MinCPUs), Mem(e, MinMemoryMB)}
 	checks = append(checks, nodeChecks(e, c.NodeRegistration.Name, c.NodeRegistration.CRISocket, v.Minor)...)
@@ -69,7 +70,7 @@ func InitChecks(e *Env, c *config.Init) []Checker {
 }
 
 // JoinChecks are the worker subset run by `kubestrap join`.
-func JoinChecks(e *Env, c *config.JoinConfiguration, kubernetesMinor int) []Checker {
+func JoinChecks(e *node.Host, c *config.JoinConfiguration, kubernetesMinor int) []Checker {
 	checks := nodeChecks(e, c.NodeRegistration.Name, c.NodeRegistration.CRISocket, kubernetesMinor)
 	checks = append(checks, Firewalld(e, WorkerPorts()))
 	if c.CACertPath != "" {
@@ -80,7 +81,7 @@ func JoinChecks(e *Env, c *config.JoinConfiguration, kubernetesMinor int) []Chec
 
 // ControlPlaneJoinChecks are what a control-plane join adds to JoinChecks:
 // the control plane's ports, and an etcd data dir that is free.
-func ControlPlaneJoinChecks(e *Env, bindPort int, etcdDataDir string) []Checker {
+func ControlPlaneJoinChecks(e *node.Host, bindPort int, etcdDataDir string) []Checker {
 	var checks []Checker
 	for _, p := range layout.ControlPlanePorts(bindPort) {
 		checks = append(checks, Port(e, p.Number, p.Owner))
@@ -89,7 +90,7 @@ func ControlPlaneJoinChecks(e *Env, bindPort int, etcdDataDir string) []Checker 
 }
 
 // fileAvailable requires a file to be absent (kubeadm's FileAvailable--).
-func fileAvailable(e *Env, path string) Checker {
+func fileAvailable(e *node.Host, path string) Checker {
 	return simple{layout.FileAvailableCheck(path), func() ([]error, []error) {
 		if e.Root.Exists(path) {
 			return nil, one(fmt.Errorf("%s already exists: this node was set up before; reset the node first with `kubestrap reset` (it lists what it removes and what it leaves)", path))

@@ -8,11 +8,12 @@ import (
 	"strings"
 
 	"github.com/kubestrap/kubestrap/layout"
+	"github.com/kubestrap/kubestrap/node"
 )
 
 // Port requires a TCP port to be free, by really binding it: reading
 // /proc/net/tcp misses ports held by other network namespaces' proxies.
-func Port(e *Env, port int, owner string) Checker {
+func Port(e *node.Host, port int, owner string) Checker {
 	return simple{layout.PortCheck(port), func() ([]error, []error) {
 		l, err := e.Listen("tcp", ":"+strconv.Itoa(port))
 		if err != nil {
@@ -26,7 +27,7 @@ func Port(e *Env, port int, owner string) Checker {
 
 // SELinux warns when SELinux is enforcing: without container-selinux's
 // policy, static pods cannot read /etc/kubernetes/pki.
-func SELinux(e *Env) Checker {
+func SELinux(e *node.Host) Checker {
 	return simple{"SELinux", func() ([]error, []error) {
 		v, err := e.Root.ReadString("/sys/fs/selinux/enforce")
 		if err != nil || v != "1" {
@@ -67,7 +68,7 @@ func WorkerPorts() []FirewallPort {
 
 // Firewalld warns, with the exact firewall-cmd commands, when firewalld
 // runs and does not open the ports the node needs (CentOS 7 ships it on).
-func Firewalld(e *Env, ports []FirewallPort) Checker {
+func Firewalld(e *node.Host, ports []FirewallPort) Checker {
 	return simple{"Firewalld", func() ([]error, []error) {
 		if _, err := e.LookPath("firewall-cmd"); err != nil {
 			return nil, nil
@@ -99,7 +100,7 @@ var kernelRE = regexp.MustCompile(`^(\d+)\.(\d+)`)
 
 // KernelVersion refuses kernels older than 3.10 and warns for 3.10-4.4
 // (CentOS 7's 3.10 works, without newer cgroup and overlayfs features).
-func KernelVersion(e *Env) Checker {
+func KernelVersion(e *node.Host) Checker {
 	return simple{"KernelVersion", func() ([]error, []error) {
 		v, err := e.Root.ReadString("/proc/sys/kernel/osrelease")
 		if err != nil {
@@ -125,7 +126,7 @@ func KernelVersion(e *Env) Checker {
 // CgroupVersion reports cgroup v1 or v2. On v1 it warns that Kubernetes
 // v1.35 deprecates it and that kubestrap sets failCgroupV1: false.
 type CgroupVersion struct {
-	E       *Env
+	E       *node.Host
 	version int
 }
 
@@ -147,7 +148,7 @@ func (c *CgroupVersion) Info() string { return "cgroup v" + strconv.Itoa(c.versi
 
 // DetectCgroupVersion returns 2 when /sys/fs/cgroup is the unified
 // hierarchy, else 1 (hybrid hosts count as v1: the kubelet uses v1 there).
-func DetectCgroupVersion(e *Env) int {
+func DetectCgroupVersion(e *node.Host) int {
 	if _, err := e.Root.ReadFile("/sys/fs/cgroup/cgroup.controllers"); err == nil {
 		return 2
 	}

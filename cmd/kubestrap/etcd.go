@@ -14,10 +14,10 @@ import (
 
 	"github.com/kubestrap/kubestrap/etcd"
 	"github.com/kubestrap/kubestrap/hostfs"
+	"github.com/kubestrap/kubestrap/node"
 	"github.com/kubestrap/kubestrap/phases"
 	"github.com/kubestrap/kubestrap/phases/resetflow"
 	"github.com/kubestrap/kubestrap/poll"
-	"github.com/kubestrap/kubestrap/preflight"
 	"github.com/kubestrap/kubestrap/snapshot"
 	"github.com/kubestrap/kubestrap/staticpods"
 	"github.com/kubestrap/kubestrap/status"
@@ -247,7 +247,7 @@ func runSnapshotRestore(cmd *cobra.Command, out io.Writer, file string, f *snaps
 		return err
 	}
 	defer lock.Release()
-	cri := resetflow.NewResetData(resetflow.ResetOptions{Env: preflight.Host(), CRISocket: f.criSocket}).CRIEndpoint()
+	cri := resetflow.NewResetData(resetflow.ResetOptions{Env: node.Real(), CRISocket: f.criSocket}).CRIEndpoint()
 	opts, closer, err := snapshot.HostRestore("/", file, f.force, cri, out)
 	if err != nil {
 		return err

@@ -9,6 +9,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/kubestrap/kubestrap/config"
+	"github.com/kubestrap/kubestrap/node"
 	"github.com/kubestrap/kubestrap/phases"
 	"github.com/kubestrap/kubestrap/phases/initflow"
 	"github.com/kubestrap/kubestrap/preflight"
@@ -38,7 +39,7 @@ func startInit(inv *phases.Invocation, f *initFlags) (*phases.Session, error) {
 		return nil, err
 	}
 	warnConfig(inv.Cmd, cfg.Warnings)
-	env := preflight.Host()
+	env := node.Real()
 	ignore := preflight.NewIgnoreSet(cfg.NodeRegistration.IgnorePreflightErrors...)
 	if unknown := ignore.Unknown(append(preflight.InitChecks(env, cfg), preflight.KubeletVersion(env, "", ""))); len(unknown) > 0 {
 		return nil, usage(fmt.Errorf("--ignore-preflight-errors names unknown checks: %s (see `kubestrap preflight`)",

@@ -12,6 +12,7 @@ import (
 
 	"github.com/kubestrap/kubestrap/config"
 	"github.com/kubestrap/kubestrap/layout"
+	"github.com/kubestrap/kubestrap/node"
 	"github.com/kubestrap/kubestrap/phases"
 	"github.com/kubestrap/kubestrap/phases/joinflow"
 	"github.com/kubestrap/kubestrap/preflight"
@@ -138,7 +139,7 @@ func startJoin(inv *phases.Invocation, f *joinFlags) (*phases.Session, error) {
 	s := &phases.Session{Skip: cfg.SkipPhases,
 		Data: func() (phases.Data, error) {
 			return joinflow.NewJoinData(cfg, joinflow.JoinOptions{DryRun: inv.DryRun, DryRunDir: inv.DryRunDir, Ignore: ignore,
-				Out: inv.Out, Env: preflight.Host(), Systemd: systemd.DBus{}, AgentBinary: f.agentBinary, NodeIP: f.nodeIP})
+				Out: inv.Out, Env: node.Real(), Systemd: systemd.DBus{}, AgentBinary: f.agentBinary, NodeIP: f.nodeIP})
 		},
 		Done: func(d phases.Data) (bool, error) {
 			return joinflow.PrepareJoin(inv.Out, layout.KubernetesDir, d.(joinflow.JoinData).NodeName(), cfg, ignore)

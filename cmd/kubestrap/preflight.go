@@ -12,6 +12,7 @@ import (
 	"github.com/kubestrap/kubestrap/components/images"
 	"github.com/kubestrap/kubestrap/config"
 	"github.com/kubestrap/kubestrap/hostfs"
+	"github.com/kubestrap/kubestrap/node"
 	"github.com/kubestrap/kubestrap/phases"
 	"github.com/kubestrap/kubestrap/preflight"
 	"github.com/kubestrap/kubestrap/systemd"
@@ -53,7 +54,7 @@ func runPreflight(cmd *cobra.Command, out io.Writer, f *preflightFlags) error {
 	if err != nil {
 		return err
 	}
-	env := preflight.Host()
+	env := node.Real()
 	var fixes []preflight.Fix
 	if f.fix {
 		if !f.dryRun {
@@ -84,7 +85,7 @@ func runPreflight(cmd *cobra.Command, out io.Writer, f *preflightFlags) error {
 
 // preflightFixes runs the standard fixes for --fix. With -o json, their
 // progress goes to stderr, and a failure is also reported as JSON.
-func preflightFixes(cmd *cobra.Command, out io.Writer, f *preflightFlags, env *preflight.Env,
+func preflightFixes(cmd *cobra.Command, out io.Writer, f *preflightFlags, env *node.Host,
 	cfg *config.Init) ([]preflight.Fix, error) {
 	fixOut := out
 	if f.output == "json" {
@@ -115,7 +116,7 @@ func writePreflightJSON(out io.Writer, f *preflightFlags, cfg *config.Init, note
 // runFixes plans the standard fixes, prints each with how to revert it,
 // and applies them unless dryRun. It returns the fixes it made (or, in a
 // dry run, would make).
-func runFixes(out io.Writer, env *preflight.Env, cfg *config.Init, dryRun bool) ([]preflight.Fix, error) {
+func runFixes(out io.Writer, env *node.Host, cfg *config.Init, dryRun bool) ([]preflight.Fix, error) {
 	images, err := images.Images(&cfg.Cluster)
 	if err != nil {
 		return nil, err
@@ -170,7 +171,7 @@ func applyFixes(out io.Writer, fixes []preflight.Fix, dryRun bool) ([]preflight.
 
 // completeForPreflight fills the node name and address like init does, but
 // reports a detection failure as a note rather than stopping the report.
-func completeForPreflight(cfg *config.Init, env *preflight.Env) string {
+func completeForPreflight(cfg *config.Init, env *node.Host) string {
 	if cfg.NodeRegistration.Name == "" {
 		if h, err := env.Hostname(); err == nil {
 			cfg.NodeRegistration.Name = strings.ToLower(h)
@@ -179,7 +180,7 @@ func completeForPreflight(cfg *config.Init, env *preflight.Env) string {
 	if cfg.LocalAPIEndpoint.AdvertiseAddress != "" {
 		return "given"
 	}
-	choice, err := preflight.DetectAdvertiseAddress(env)
+	choice, err := node.DetectAdvertiseAddress(env)
 	if err != nil {
 		return "ERROR: " + err.Error()
 	}

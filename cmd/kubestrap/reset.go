@@ -12,9 +12,9 @@ import (
 	"golang.org/x/term"
 
 	"github.com/kubestrap/kubestrap/cleanup"
+	"github.com/kubestrap/kubestrap/node"
 	"github.com/kubestrap/kubestrap/phases"
 	"github.com/kubestrap/kubestrap/phases/resetflow"
-	"github.com/kubestrap/kubestrap/preflight"
 	"github.com/kubestrap/kubestrap/systemd"
 )
 
@@ -54,7 +54,7 @@ func startReset(inv *phases.Invocation, f *resetFlags) *phases.Session {
 		Locked: func() error { return recoverParked(inv.Out, "reset") },
 		Data: func() (phases.Data, error) {
 			data = resetflow.NewResetData(resetflow.ResetOptions{DryRun: inv.DryRun, Force: f.force, Out: inv.Out,
-				Env: preflight.Host(), Host: cleanup.RealHost(), Systemd: systemd.DBus{}, CRISocket: f.criSocket})
+				Env: node.Real(), Host: cleanup.RealHost(), Systemd: systemd.DBus{}, CRISocket: f.criSocket})
 			return data, nil
 		},
 		Close: func() { data.Close() },

@@ -12,6 +12,7 @@ import (
 	"k8s.io/client-go/util/retry"
 
 	"github.com/kubestrap/kubestrap/components/kubelet"
+	"github.com/kubestrap/kubestrap/node"
 	"github.com/kubestrap/kubestrap/poll"
 	"github.com/kubestrap/kubestrap/preflight"
 )
@@ -55,7 +56,7 @@ func ClaimFirstPodCIDR(ctx context.Context, c kubernetes.Interface, node, podSub
 
 // NodeNetwork waits for the node's podCIDR, makes sure the runtime has the
 // CNI plugins, and writes the node's conflist. Join uses it too.
-func NodeNetwork(ctx context.Context, c kubernetes.Interface, e *preflight.Env, node, nodeIP string, s poll.Spec) (string, []string, error) {
+func NodeNetwork(ctx context.Context, c kubernetes.Interface, e *node.Host, node, nodeIP string, s poll.Spec) (string, []string, error) {
 	var cidr string
 	s.What = "node " + node + " to get a podCIDR from kube-controller-manager's node IPAM"
 	err := poll.Until(ctx, s, func(ctx context.Context) (bool, error) {

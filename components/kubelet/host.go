@@ -9,6 +9,7 @@ import (
 
 	"github.com/kubestrap/kubestrap/config"
 	"github.com/kubestrap/kubestrap/hostfs"
+	"github.com/kubestrap/kubestrap/node"
 	"github.com/kubestrap/kubestrap/preflight"
 	"github.com/kubestrap/kubestrap/systemd"
 )
@@ -16,7 +17,7 @@ import (
 // HostParams gathers the kubelet's inputs from the cluster's
 // configuration and from this host (the runtime's cgroup driver, the cgroup
 // version, the resolver file); init and join configure the kubelet alike.
-func HostParams(e *preflight.Env, cluster *config.ClusterConfiguration, caFile, criSocket string) (Params, error) {
+func HostParams(e *node.Host, cluster *config.ClusterConfiguration, caFile, criSocket string) (Params, error) {
 	dns, err := ClusterDNSIP(cluster.Networking.ServiceSubnet)
 	if err != nil {
 		return Params{}, err

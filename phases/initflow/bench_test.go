@@ -6,8 +6,8 @@ import (
 	"testing"
 
 	"github.com/kubestrap/kubestrap/config"
+	"github.com/kubestrap/kubestrap/node"
 	"github.com/kubestrap/kubestrap/phases"
-	"github.com/kubestrap/kubestrap/preflight"
 )
 
 // BenchmarkInitDryRun measures the offline half of `kubestrap init`
@@ -22,7 +22,7 @@ func BenchmarkInitDryRun(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		d, err := NewInitData(c, InitOptions{DryRun: true, DryRunDir: b.TempDir(), Out: io.Discard, Env: preflight.Host()})
+		d, err := NewInitData(c, InitOptions{DryRun: true, DryRunDir: b.TempDir(), Out: io.Discard, Env: node.Real()})
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -36,7 +36,7 @@ type InitData interface {
 	ManifestDir() string
 	KubeletDir() string
 	Out() io.Writer
-	Env() *preflight.Env
+	Env() *node.Host
 	Ignore() preflight.IgnoreSet
 	// Client is a cluster-admin client from admin.conf.
 	Client() (kubernetes.Interface, error)
@@ -66,7 +66,7 @@ type InitOptions struct {
 	Out       io.Writer
 	// Env is the host; its Root is also where every file is written, so
 	// tests point reads and writes at one fake tree.
-	Env *preflight.Env
+	Env *node.Host
 	// Client replaces the admin client from admin.conf (tests).
 	Client kubernetes.Interface
 }
@@ -97,7 +97,7 @@ func NewInitData(cfg *config.Init, opts InitOptions) (InitData, error) {
 		cfg.NodeRegistration.Name = name
 	}
 	if cfg.LocalAPIEndpoint.AdvertiseAddress == "" {
-		choice, err := preflight.DetectAdvertiseAddress(opts.Env)
+		choice, err := node.DetectAdvertiseAddress(opts.Env)
 		if err != nil {
 			return nil, err
 		}

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/kubestrap/kubestrap/config"
+	"github.com/kubestrap/kubestrap/node"
 	"github.com/kubestrap/kubestrap/phases/phasestest"
 	"github.com/kubestrap/kubestrap/preflight"
 )
@@ -41,7 +42,7 @@ func TestResumeIgnoresMatchInitChecks(t *testing.T) {
 		},
 	} {
 		c := phasestest.InitConfig(t, mutate)
-		want := ownChecks(preflight.InitChecks(&preflight.Env{}, c))
+		want := ownChecks(preflight.InitChecks(&node.Host{}, c))
 		if got := sorted(ResumeIgnores(c)); !slices.Equal(got, want) {
 			t.Errorf("%s: ResumeIgnores = %v, InitChecks has %v", name, got, want)
 		}

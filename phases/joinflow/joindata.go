@@ -31,7 +31,7 @@ type JoinData interface {
 	Cfg() *config.JoinConfiguration
 	DryRun() bool
 	Out() io.Writer
-	Env() *preflight.Env
+	Env() *node.Host
 	Ignore() preflight.IgnoreSet
 	Systemd() systemd.Manager
 	AgentBinary() string
@@ -70,7 +70,7 @@ type JoinOptions struct {
 	DryRunDir   string
 	Ignore      preflight.IgnoreSet
 	Out         io.Writer
-	Env         *preflight.Env
+	Env         *node.Host
 	Systemd     systemd.Manager
 	AgentBinary string
 	// NodeIP overrides the address detected from the route to the API.

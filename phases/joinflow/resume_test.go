@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/kubestrap/kubestrap/etcd"
+	"github.com/kubestrap/kubestrap/node"
 	"github.com/kubestrap/kubestrap/phases/phasestest"
 	"github.com/kubestrap/kubestrap/preflight"
 )
@@ -34,7 +35,7 @@ func sorted(s []string) []string {
 
 func TestJoinResumeIgnoresMatchJoinChecks(t *testing.T) {
 	c := phasestest.JoinConfig(t)
-	want := ownChecks(preflight.JoinChecks(&preflight.Env{}, c, 35))
+	want := ownChecks(preflight.JoinChecks(&node.Host{}, c, 35))
 	if got := sorted(joinResumeIgnores(c)); !slices.Equal(got, want) {
 		t.Errorf("joinResumeIgnores = %v, JoinChecks has %v", got, want)
 	}

@@ -29,6 +29,7 @@ import (
 	"github.com/kubestrap/kubestrap/config"
 	"github.com/kubestrap/kubestrap/etcd"
 	"github.com/kubestrap/kubestrap/join"
+	"github.com/kubestrap/kubestrap/node"
 	"github.com/kubestrap/kubestrap/phases"
 	"github.com/kubestrap/kubestrap/phases/initflow"
 	"github.com/kubestrap/kubestrap/phases/joinflow"
@@ -80,7 +81,7 @@ func member(id uint64, name, ip string) *pb.Member {
 // pods, a pod volume mount, the pod network and preflight --fix's edits,
 // plus an admin's files that reset must leave.
 type usedNode struct {
-	env    *preflight.Env
+	env    *node.Host
 	sd     *systemdtest.Fake
 	client *fake.Clientset
 	rt     *cleanuptest.Runtime

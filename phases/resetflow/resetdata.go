@@ -36,7 +36,7 @@ type ResetData interface {
 	// safely (no quorum, no member answers).
 	Force() bool
 	Out() io.Writer
-	Env() *preflight.Env
+	Env() *node.Host
 	Host() cleanup.Host
 	Systemd() systemd.Manager
 	// HostPath maps a node path into the host root.
@@ -84,7 +84,7 @@ var _ EtcdCluster = (*clientv3.Client)(nil)
 type ResetOptions struct {
 	DryRun, Force bool
 	Out           io.Writer
-	Env           *preflight.Env
+	Env           *node.Host
 	Host          cleanup.Host
 	Systemd       systemd.Manager
 	// CRISocket overrides the runtime endpoint read from the kubelet's

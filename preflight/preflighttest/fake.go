@@ -1,5 +1,5 @@
 // Package preflighttest is a fake host for the tests of the packages that
-// take a *preflight.Env: a temp dir laid out as a healthy node.
+// take a *node.Host: a temp dir laid out as a healthy node.
 package preflighttest
 
 import (
@@ -11,12 +11,12 @@ import (
 	"testing"
 
 	"github.com/kubestrap/kubestrap/hostfs"
-	"github.com/kubestrap/kubestrap/preflight"
+	"github.com/kubestrap/kubestrap/node"
 )
 
 // FakeHost is a healthy systemd node in a temp dir, for the flows' tests:
 // their reads and writes go there, ports count as taken and no command runs.
-func FakeHost(t *testing.T) *preflight.Env {
+func FakeHost(t *testing.T) *node.Host {
 	t.Helper()
 	root := t.TempDir()
 	files := map[string]string{
@@ -42,7 +42,7 @@ func FakeHost(t *testing.T) *preflight.Env {
 	if err := os.MkdirAll(filepath.Join(root, "run/systemd/system"), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	return &preflight.Env{
+	return &node.Host{
 		Root:       hostfs.Root(root),
 		UID:        func() int { return 0 },
 		NumCPU:     func() int { return 2 },
@@ -52,7 +52,7 @@ func FakeHost(t *testing.T) *preflight.Env {
 		Listen:     func(string, string) (net.Listener, error) { return nil, errors.New("port in use by the test") },
 		Run:        func(string, ...string) ([]byte, error) { return nil, errors.New("no commands in tests") },
 		CRIVersion: func(context.Context, string) (string, string, error) { return "containerd", "1.6.20", nil },
-		Interfaces: func() ([]preflight.Interface, error) { return nil, nil },
+		Interfaces: func() ([]node.Interface, error) { return nil, nil },
 	}
 }
 

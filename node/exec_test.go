@@ -1,4 +1,4 @@
-package preflight
+package node
 
 import (
 	"context"
@@ -32,7 +32,7 @@ func TestCommandRunnerKeepsOutput(t *testing.T) {
 	if !errors.As(err, &exit) || !strings.Contains(err.Error(), "exit status 1: modprobe: FATAL: Module nope not found") {
 		t.Fatalf("got %v", err)
 	}
-	if out, err := Host().Run("sh", "-c", "echo ok"); err != nil || string(out) != "ok\n" {
-		t.Errorf("Host().Run: %q %v", out, err)
+	if out, err := Real().Run("sh", "-c", "echo ok"); err != nil || string(out) != "ok\n" {
+		t.Errorf("Real().Run: %q %v", out, err)
 	}
 }

@@ -1,4 +1,4 @@
-package preflight
+package node
 
 import (
 	"context"
@@ -8,7 +8,7 @@ import (
 	"time"
 )
 
-// CommandTimeout bounds every external command preflight runs. firewall-cmd
+// CommandTimeout bounds every external command kubestrap runs on the host. firewall-cmd
 // waits on firewalld over D-Bus and modprobe on a module's init code; when
 // either hangs, preflight would hang with it, while on a healthy host none
 // of them needs more than a few seconds.
@@ -33,7 +33,7 @@ func (e *CommandError) Error() string {
 // Unwrap gives callers the *exec.ExitError or context.DeadlineExceeded.
 func (e *CommandError) Unwrap() error { return e.Err }
 
-// commandRunner returns the Env.Run that every real command goes through.
+// commandRunner returns the Host.Run that every real command goes through.
 func commandRunner(timeout time.Duration) func(string, ...string) ([]byte, error) {
 	return func(name string, args ...string) ([]byte, error) {
 		ctx, cancel := context.WithTimeout(context.Background(), timeout)

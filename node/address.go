@@ -1,4 +1,4 @@
-package preflight
+package node
 
 import (
 	"bufio"
@@ -43,7 +43,7 @@ func hostInterfaces() ([]Interface, error) {
 
 // DefaultRouteInterface reads /proc/net/route for the interface of the
 // IPv4 default route.
-func DefaultRouteInterface(e *Env) (string, error) {
+func DefaultRouteInterface(e *Host) (string, error) {
 	b, err := e.Root.ReadFile("/proc/net/route")
 	if err != nil {
 		return "", err
@@ -134,7 +134,7 @@ func IgnoredInterface(name string) bool {
 }
 
 // DetectAdvertiseAddress runs ChooseAdvertiseAddress on the host's data.
-func DetectAdvertiseAddress(e *Env) (AddressChoice, error) {
+func DetectAdvertiseAddress(e *Host) (AddressChoice, error) {
 	def, _ := DefaultRouteInterface(e)
 	ifs, err := e.Interfaces()
 	if err != nil {
