@@ -23,7 +23,7 @@ var layers = [][]string{
 	{"components/addons", "components/apply", "components/controlplane", "components/images", "components/kubelet",
 		"components/tokens", "staticpods", "renew", "join", "snapshot"},
 	{"etcd", "certs", "preflight", "cleanup"},
-	{"node", "hostfs", "config", "systemd"},
+	{"node", "config", "systemd"},
 	{"layout", "poll", "parallel", "golden"},
 }
 

@@ -14,8 +14,8 @@ import (
 	"github.com/cloudflare/cfssl/helpers"
 
 	"github.com/kubestrap/kubestrap/config"
-	"github.com/kubestrap/kubestrap/hostfs"
 	"github.com/kubestrap/kubestrap/layout"
+	"github.com/kubestrap/kubestrap/node"
 )
 
 // KubeconfigSpec declares one kubeconfig file: whose identity it carries
@@ -103,7 +103,7 @@ func (p *PKI) EnsureKubeconfig(dir string, spec KubeconfigSpec, clusterName stri
 		return res, err
 	}
 	res.Action = Generated
-	return res, hostfs.WriteFileAtomic(path, data, KeyMode)
+	return res, node.WriteFileAtomic(path, data, KeyMode)
 }
 
 // NewKubeconfig builds a one-cluster, one-user kubeconfig with embedded

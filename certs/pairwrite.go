@@ -9,7 +9,7 @@ import (
 )
 
 // tmpMarker is in the name of every temp file kubestrap writes next to a key
-// or certificate (".ca.key.tmp-123"), the same pattern hostfs.WriteFileAtomic
+// or certificate (".ca.key.tmp-123"), the same pattern node.WriteFileAtomic
 // uses, so that cleanTemps also removes leftovers of older releases.
 const tmpMarker = ".tmp-"
 

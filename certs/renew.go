@@ -18,7 +18,7 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 
-	"github.com/kubestrap/kubestrap/hostfs"
+	"github.com/kubestrap/kubestrap/node"
 )
 
 // Backdate is how far before its issue a certificate becomes valid, for
@@ -171,7 +171,7 @@ func (p *PKI) RenewKubeconfig(path, caBase string) (old, renewed *x509.Certifica
 	if err != nil {
 		return old, nil, err
 	}
-	return old, renewed, hostfs.WriteFileAtomic(path, data, KeyMode)
+	return old, renewed, node.WriteFileAtomic(path, data, KeyMode)
 }
 
 // currentUser is the credentials of a kubeconfig's current context.

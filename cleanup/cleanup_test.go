@@ -16,10 +16,10 @@ import (
 
 	"github.com/kubestrap/kubestrap/cleanup"
 	"github.com/kubestrap/kubestrap/cleanup/cleanuptest"
-	"github.com/kubestrap/kubestrap/hostfs"
+	"github.com/kubestrap/kubestrap/node"
 )
 
-func write(t *testing.T, root hostfs.Root, files ...string) {
+func write(t *testing.T, root node.Root, files ...string) {
 	t.Helper()
 	for _, f := range files {
 		p := root.Path(f)
@@ -35,7 +35,7 @@ func write(t *testing.T, root hostfs.Root, files ...string) {
 func TestCleanRemovesOnlyOwnedFiles(t *testing.T) {
 	owned := cleanup.Owned{Entries: []string{"admin.conf", "pki"}, Dirs: map[string]cleanup.Owned{"manifests": {Entries: []string{"etcd.yaml"}}}}
 	for _, dry := range []bool{true, false} {
-		root := hostfs.Root(t.TempDir())
+		root := node.Root(t.TempDir())
 		write(t, root, "/etc/k/admin.conf", "/etc/k/.admin.conf.tmp-123", "/etc/k/pki/ca.crt", "/etc/k/manifests/etcd.yaml",
 			"/etc/k/manifests/kube-vip.yaml", "/etc/k/notes.txt")
 		r := &cleanup.Report{DryRun: dry}
@@ -58,7 +58,7 @@ func TestCleanRemovesOnlyOwnedFiles(t *testing.T) {
 		}
 	}
 	// Only owned files: the directory goes too, and a second run finds nothing.
-	root := hostfs.Root(t.TempDir())
+	root := node.Root(t.TempDir())
 	write(t, root, "/etc/k/admin.conf", "/etc/k/manifests/etcd.yaml")
 	r := &cleanup.Report{}
 	if gone, err := (cleanup.Files{Root: root, Report: r}).Clean("/etc/k", owned); !gone || err != nil {
@@ -82,7 +82,7 @@ func TestSafeToRemove(t *testing.T) {
 }
 
 func TestMountsBelowDeepestFirst(t *testing.T) {
-	root := hostfs.Root(t.TempDir())
+	root := node.Root(t.TempDir())
 	mounts := strings.Join([]string{
 		"/dev/sda1 / ext4 rw 0 0",
 		"tmpfs /var/lib/kubelet/pods/a/volumes/kubernetes.io~projected/kube-api-access tmpfs rw 0 0",
@@ -194,7 +194,7 @@ func TestRemoveChains(t *testing.T) {
 }
 
 func TestIPVSServices(t *testing.T) {
-	root := hostfs.Root(t.TempDir())
+	root := node.Root(t.TempDir())
 	if n, ok, err := cleanup.IPVSServices(root); n != 0 || ok || err != nil {
 		t.Fatalf("no ip_vs: %d %v %v", n, ok, err)
 	}
@@ -247,7 +247,7 @@ func TestSelfBindMount(t *testing.T) {
 		{"not a mount point", "22 1 8:1 / / rw - ext4 /dev/sda1 rw\n", false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			root := hostfs.Root(t.TempDir())
+			root := node.Root(t.TempDir())
 			if err := os.MkdirAll(root.Path("/proc/self"), 0o755); err != nil {
 				t.Fatal(err)
 			}
@@ -264,14 +264,14 @@ func TestSelfBindMount(t *testing.T) {
 // After reset, kube-proxy's empty filter/nat/mangle tables go; a table
 // with anything in it (Docker's, a DROP policy) stays.
 func TestRemoveUnusedTables(t *testing.T) {
-	filter, nat, nat6 := cleanup.NFTable{Family: "ip", Name: "filter"}, cleanup.NFTable{Family: "ip", Name: "nat"},
-		cleanup.NFTable{Family: "ip6", Name: "nat"}
-	n := &cleanuptest.NFT{Present: []cleanup.NFTable{filter, nat, nat6}, Used: map[cleanup.NFTable]bool{nat: true}}
+	filter, nat, nat6 := node.NFTable{Family: "ip", Name: "filter"}, node.NFTable{Family: "ip", Name: "nat"},
+		node.NFTable{Family: "ip6", Name: "nat"}
+	n := &cleanuptest.NFT{Present: []node.NFTable{filter, nat, nat6}, Used: map[node.NFTable]bool{nat: true}}
 	if gone, err := cleanup.RemoveUnusedTables(n, true); err != nil || len(gone) != 2 || len(n.Deleted) != 0 {
 		t.Fatalf("dry run: %v, %v, deleted %v", gone, err, n.Deleted)
 	}
 	gone, err := cleanup.RemoveUnusedTables(n, false)
-	if err != nil || !reflect.DeepEqual(n.Deleted, []cleanup.NFTable{filter, nat6}) || len(gone) != 2 {
+	if err != nil || !reflect.DeepEqual(n.Deleted, []node.NFTable{filter, nat6}) || len(gone) != 2 {
 		t.Fatalf("gone %v, %v, deleted %v", gone, err, n.Deleted)
 	}
 	if again, _ := cleanup.RemoveUnusedTables(n, false); len(again) != 0 {

@@ -11,13 +11,13 @@ import (
 	"strings"
 	"syscall"
 
-	"github.com/kubestrap/kubestrap/hostfs"
+	"github.com/kubestrap/kubestrap/node"
 )
 
 // Files removes host paths below Root and records them in Report; in a
 // dry run it records what it would remove and changes nothing.
 type Files struct {
-	Root   hostfs.Root
+	Root   node.Root
 	DryRun bool
 	Report *Report
 }

@@ -7,9 +7,7 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/vishvananda/netlink"
-
-	"github.com/kubestrap/kubestrap/hostfs"
+	"github.com/kubestrap/kubestrap/node"
 )
 
 // IPVSService is one TCP, UDP or SCTP virtual service of IPVS. (Firewall
@@ -33,7 +31,7 @@ func (s IPVSService) String() string { return s.Protocol + " " + s.Addr.String()
 // ReadIPVSServices returns the TCP, UDP and SCTP virtual services in
 // IPVSFile under root; ok is false when the file does not exist (no ip_vs
 // module).
-func ReadIPVSServices(root hostfs.Root) (svcs []IPVSService, ok bool, err error) {
+func ReadIPVSServices(root node.Root) (svcs []IPVSService, ok bool, err error) {
 	b, err := root.ReadFile(IPVSFile)
 	if err != nil {
 		if !root.Exists(IPVSFile) {
@@ -148,28 +146,3 @@ func ParseServiceCIDRs(s string) ([]netip.Prefix, error) {
 // KubeProxyLink is kube-proxy's dummy link in IPVS mode, which holds every
 // address it balances besides the ClusterIPs' own.
 const KubeProxyLink = "kube-ipvs0"
-
-// LinkAddrs returns the IPv4 and IPv6 addresses of the named link; a link
-// that does not exist (kube-proxy ran in iptables mode, or reset deleted
-// it) has none.
-func LinkAddrs(name string) ([]netip.Addr, error) {
-	l, err := netlink.LinkByName(name)
-	var nf netlink.LinkNotFoundError
-	if errors.As(err, &nf) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, err
-	}
-	list, err := netlink.AddrList(l, netlink.FAMILY_ALL)
-	if err != nil {
-		return nil, fmt.Errorf("addresses of %s: %w", name, err)
-	}
-	var out []netip.Addr
-	for _, a := range list {
-		if ip, ok := netip.AddrFromSlice(a.IP); ok {
-			out = append(out, ip.Unmap())
-		}
-	}
-	return out, nil
-}

@@ -7,7 +7,7 @@ import (
 	"testing"
 
 	"github.com/kubestrap/kubestrap/cleanup"
-	"github.com/kubestrap/kubestrap/hostfs"
+	"github.com/kubestrap/kubestrap/node"
 )
 
 // ipvsFixture has kube-proxy's ClusterIP 10.96.0.1:443 with a real server,
@@ -27,7 +27,7 @@ SCTP [fd00:0000:0000:0000:0000:0000:0000:000a]:0BB8 rr
 `
 
 func TestKubeProxyIPVSServices(t *testing.T) {
-	root := hostfs.Root(t.TempDir())
+	root := node.Root(t.TempDir())
 	if svcs, ok, err := cleanup.ReadIPVSServices(root); svcs != nil || ok || err != nil {
 		t.Fatalf("no ip_vs: %v %v %v", svcs, ok, err)
 	}
@@ -67,14 +67,14 @@ func TestParseServiceCIDRs(t *testing.T) {
 }
 
 func TestLinkAddrs(t *testing.T) {
-	addrs, err := cleanup.LinkAddrs("lo")
+	addrs, err := node.LinkAddrs("lo")
 	if err != nil {
 		t.Fatalf("netlink: %v", err)
 	}
 	if len(addrs) == 0 || !addrs[0].IsLoopback() {
 		t.Errorf("lo: %v, want its loopback address", addrs)
 	}
-	if addrs, err := cleanup.LinkAddrs("kstr-none0"); err != nil || len(addrs) != 0 {
+	if addrs, err := node.LinkAddrs("kstr-none0"); err != nil || len(addrs) != 0 {
 		t.Errorf("missing link: %v %v, want none and no error", addrs, err)
 	}
 }

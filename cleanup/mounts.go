@@ -9,7 +9,7 @@ import (
 	"strings"
 	"syscall"
 
-	"github.com/kubestrap/kubestrap/hostfs"
+	"github.com/kubestrap/kubestrap/node"
 )
 
 // MountsFile lists the mounts of kubestrap's own mount namespace, which is
@@ -19,7 +19,7 @@ const MountsFile = "/proc/self/mounts"
 // MountsBelow lists the mount points strictly below dir (host paths), read
 // from MountsFile under root, in the order to unmount them: deepest first,
 // and of mounts stacked on one point the last mounted first.
-func MountsBelow(root hostfs.Root, dir string) ([]string, error) {
+func MountsBelow(root node.Root, dir string) ([]string, error) {
 	b, err := root.ReadFile(MountsFile)
 	if err != nil {
 		return nil, fmt.Errorf("list mounts: %w", err)
@@ -67,7 +67,7 @@ func unescapeMount(s string) string {
 // back to a lazy unmount (MNT_DETACH) for a busy one. A target that is no
 // longer mounted (EINVAL) or gone (ENOENT) counts as done. It returns the
 // targets it unmounted.
-func Unmount(root hostfs.Root, targets []string, unmount func(target string, flags int) error) ([]string, error) {
+func Unmount(root node.Root, targets []string, unmount func(target string, flags int) error) ([]string, error) {
 	var done []string
 	var errs []error
 	for _, t := range targets {
@@ -94,7 +94,7 @@ type mountInfo struct {
 	dev, root, point string
 }
 
-func readMountInfo(root hostfs.Root) ([]mountInfo, error) {
+func readMountInfo(root node.Root) ([]mountInfo, error) {
 	b, err := root.ReadFile(MountInfoFile)
 	if err != nil {
 		return nil, err
@@ -115,7 +115,7 @@ func readMountInfo(root hostfs.Root) ([]mountInfo, error) {
 // the kubelet. Such a mount shows the same device as the mount dir sits
 // on, with dir's own place in that file system as its root. A volume an
 // admin mounted there (another device or root) is not one: it stays.
-func SelfBindMount(root hostfs.Root, dir string) (bool, error) {
+func SelfBindMount(root node.Root, dir string) (bool, error) {
 	ms, err := readMountInfo(root)
 	if err != nil {
 		if !root.Exists(MountInfoFile) {

@@ -5,46 +5,12 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/coreos/go-iptables/iptables"
-	"github.com/vishvananda/netlink"
-
-	"github.com/kubestrap/kubestrap/hostfs"
+	"github.com/kubestrap/kubestrap/node"
 )
-
-// Links is the host's network links as a reset sees them; Netlink is the
-// real one, tests fake it.
-type Links interface {
-	Exists(name string) (bool, error)
-	Delete(name string) error
-}
-
-// Netlink is Links over rtnetlink.
-type Netlink struct{}
-
-var _ Links = Netlink{}
-
-// Exists implements Links.
-func (Netlink) Exists(name string) (bool, error) {
-	_, err := netlink.LinkByName(name)
-	var nf netlink.LinkNotFoundError
-	if errors.As(err, &nf) {
-		return false, nil
-	}
-	return err == nil, err
-}
-
-// Delete implements Links.
-func (Netlink) Delete(name string) error {
-	l, err := netlink.LinkByName(name)
-	if err != nil {
-		return err
-	}
-	return netlink.LinkDel(l)
-}
 
 // DeleteLinks deletes the named links that exist and returns their names
 // (in a dry run, the ones that would go).
-func DeleteLinks(l Links, names []string, dryRun bool) ([]string, error) {
+func DeleteLinks(l node.Links, names []string, dryRun bool) ([]string, error) {
 	var gone []string
 	var errs []error
 	for _, n := range names {
@@ -67,31 +33,6 @@ func DeleteLinks(l Links, names []string, dryRun bool) ([]string, error) {
 	return gone, errors.Join(errs...)
 }
 
-// IPTables is the part of go-iptables a reset uses; *iptables.IPTables has
-// it, tests fake it.
-type IPTables interface {
-	ListChains(table string) ([]string, error)
-	// List returns a chain in iptables -S form: its policy or -N line
-	// first, then one "-A CHAIN ..." line per rule.
-	List(table, chain string) ([]string, error)
-	// Delete deletes the first rule of chain that matches rulespec (the
-	// rule's arguments after the chain name, as iptables -D takes them).
-	Delete(table, chain string, rulespec ...string) error
-	ClearChain(table, chain string) error
-	DeleteChain(table, chain string) error
-}
-
-var _ IPTables = (*iptables.IPTables)(nil)
-
-// OpenIPTables opens the host's iptables (or ip6tables); an error means the
-// host has no such command.
-func OpenIPTables(ipv6 bool) (IPTables, error) {
-	if ipv6 {
-		return iptables.NewWithProtocol(iptables.ProtocolIPv6)
-	}
-	return iptables.NewWithProtocol(iptables.ProtocolIPv4)
-}
-
 // ChainsRemoved is what RemoveChains removed from one table.
 type ChainsRemoved struct {
 	Table  string
@@ -110,7 +51,7 @@ var builtinChains = map[string]bool{"INPUT": true, "OUTPUT": true, "FORWARD": tr
 // one of prefixes: first the rules of built-in chains that jump to them,
 // then every such chain is flushed (they jump to each other), then each is
 // deleted. It returns per table what went (or in a dry run would go).
-func RemoveChains(ipt IPTables, tables, prefixes []string, dryRun bool) ([]ChainsRemoved, error) {
+func RemoveChains(ipt node.IPTables, tables, prefixes []string, dryRun bool) ([]ChainsRemoved, error) {
 	ours := func(chain string) bool {
 		for _, p := range prefixes {
 			if strings.HasPrefix(chain, p) {
@@ -162,7 +103,7 @@ func RemoveChains(ipt IPTables, tables, prefixes []string, dryRun bool) ([]Chain
 // is one of ours. It deletes each by its spec, not its number: firewalld or
 // Docker may edit the chain between the List and the deletes, and a number
 // would then hit someone else's rule.
-func deleteJumps(ipt IPTables, table, chain string, ours func(string) bool, dryRun bool) (int, error) {
+func deleteJumps(ipt node.IPTables, table, chain string, ours func(string) bool, dryRun bool) (int, error) {
 	rules, err := ipt.List(table, chain)
 	if err != nil {
 		return 0, fmt.Errorf("list %s/%s: %w", table, chain, err)
@@ -256,7 +197,7 @@ const IPVSFile = "/proc/net/ip_vs"
 
 // IPVSServices counts the virtual services in IPVSFile under root; ok is
 // false when the file does not exist (no ip_vs module).
-func IPVSServices(root hostfs.Root) (n int, ok bool, err error) {
+func IPVSServices(root node.Root) (n int, ok bool, err error) {
 	b, err := root.ReadFile(IPVSFile)
 	if err != nil {
 		if !root.Exists(IPVSFile) {

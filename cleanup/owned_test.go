@@ -11,14 +11,14 @@ import (
 	"github.com/kubestrap/kubestrap/certs"
 	"github.com/kubestrap/kubestrap/cleanup"
 	"github.com/kubestrap/kubestrap/config"
-	"github.com/kubestrap/kubestrap/hostfs"
+	"github.com/kubestrap/kubestrap/node"
 )
 
 // A data dir set to a shared /var/lib/x loses etcd's member dir only; the
 // data join and restore set aside stays, reported as such.
 func TestCleanEtcdDataDirSharedParent(t *testing.T) {
 	for _, dry := range []bool{true, false} {
-		root := hostfs.Root(t.TempDir())
+		root := node.Root(t.TempDir())
 		write(t, root, "/var/lib/x/member/snap/db", "/var/lib/x/member/wal/0.wal", "/var/lib/x/.member.tmp-1",
 			"/var/lib/x/member.stale-1700000000/snap/db", "/var/lib/x/other-app/state",
 			"/var/lib/x.before-restore-20240101T000000Z/member/snap/db")
@@ -55,7 +55,7 @@ func TestCleanEtcdDataDirSharedParent(t *testing.T) {
 // The certificates dir loses every file the certs package generates, and
 // then itself; an admin's file keeps it.
 func TestCleanCertificatesDir(t *testing.T) {
-	root := hostfs.Root(t.TempDir())
+	root := node.Root(t.TempDir())
 	c := &config.Init{}
 	c.NodeRegistration.Name = "cp-1"
 	c.LocalAPIEndpoint.AdvertiseAddress = "192.168.56.10"

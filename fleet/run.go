@@ -22,8 +22,8 @@ import (
 
 	"github.com/kubestrap/kubestrap/components/tokens"
 	"github.com/kubestrap/kubestrap/config"
-	"github.com/kubestrap/kubestrap/hostfs"
 	"github.com/kubestrap/kubestrap/layout"
+	"github.com/kubestrap/kubestrap/node"
 	"github.com/kubestrap/kubestrap/parallel"
 )
 
@@ -501,7 +501,7 @@ func (r *run) fetchKubeconfig(ctx context.Context, first *hostRun) error {
 		r.step(first, "kubeconfig", false, r.opts.Kubeconfig+" is current", time.Since(t0))
 		return nil
 	}
-	if err := hostfs.WriteFileAtomic(r.opts.Kubeconfig, data, 0o600); err != nil {
+	if err := node.WriteFileAtomic(r.opts.Kubeconfig, data, 0o600); err != nil {
 		return err
 	}
 	r.step(first, "kubeconfig", true, "admin kubeconfig written to "+r.opts.Kubeconfig, time.Since(t0))

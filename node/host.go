@@ -2,17 +2,18 @@ package node
 
 import (
 	"context"
+	"io"
 	"net"
+	"net/netip"
 	"os"
 	"os/exec"
 	"runtime"
+	"syscall"
 
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
-
-	"github.com/kubestrap/kubestrap/hostfs"
 )
 
 // Host is the node kubestrap runs on, as every package reaches it: its
@@ -20,7 +21,7 @@ import (
 // container runtime and its addresses. Tests replace any field; Real is
 // the running host.
 type Host struct {
-	Root       hostfs.Root
+	Root       Root
 	UID        func() int
 	NumCPU     func() int
 	Hostname   func() (string, error)
@@ -35,12 +36,27 @@ type Host struct {
 	CRIVersion func(ctx context.Context, endpoint string) (name, version string, err error)
 	// Interfaces lists the host's interfaces and their addresses.
 	Interfaces func() ([]Interface, error)
+
+	// What a reset reaches beyond the files:
+	// Unmount is syscall.Unmount.
+	Unmount func(target string, flags int) error
+	// CRI connects to the runtime's CRI endpoint; the caller closes it.
+	CRI   func(endpoint string) (Runtime, io.Closer, error)
+	Links Links
+	// IPTables opens iptables, or ip6tables; an error means the host has
+	// no such command.
+	IPTables func(ipv6 bool) (IPTables, error)
+	// LinkAddrs lists a link's addresses (none when it does not exist):
+	// those of kube-ipvs0 tell kube-proxy's IPVS services from others'.
+	LinkAddrs func(name string) ([]netip.Addr, error)
+	// NFTables is the kernel's nftables, where iptables-nft keeps tables.
+	NFTables NFTables
 }
 
 // Real is the running host.
 func Real() *Host {
 	return &Host{
-		Root:       hostfs.Root("/"),
+		Root:       Root("/"),
 		UID:        os.Geteuid,
 		NumCPU:     runtime.NumCPU,
 		Hostname:   os.Hostname,
@@ -50,6 +66,12 @@ func Real() *Host {
 		Run:        commandRunner(CommandTimeout),
 		CRIVersion: criVersion,
 		Interfaces: hostInterfaces,
+		Unmount:    syscall.Unmount,
+		CRI:        DialCRI,
+		Links:      Netlink{},
+		IPTables:   OpenIPTables,
+		LinkAddrs:  LinkAddrs,
+		NFTables:   Netfilter{},
 	}
 }
 

@@ -1,6 +1,8 @@
-// Package node is what kubestrap knows about the host it runs on, decided
-// once: the role init and join left it in, read from the records and files
-// they write. Every command asks here rather than looking for files itself.
+// Package node is the host kubestrap runs on, as one model every package
+// uses: its files through an injectable root with atomic writes, its
+// commands with timeouts, the container runtime, its addresses, host name
+// and node name, the lock one kubestrap operation at a time holds, and the
+// role init and join left it in, decided once from the records they write.
 package node
 
 import (

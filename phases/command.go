@@ -9,7 +9,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/kubestrap/kubestrap/hostfs"
+	"github.com/kubestrap/kubestrap/node"
 )
 
 // Flow is a phase tree and what its command needs to build a run's data.
@@ -84,7 +84,7 @@ func (e *UsageError) Error() string { return e.Err.Error() }
 func (e *UsageError) Unwrap() error { return e.Err }
 
 // LockPath is the node lock every flow takes; a variable for tests.
-var LockPath = hostfs.LockPath
+var LockPath = node.LockPath
 
 type flowFlags struct {
 	dryRun bool
@@ -231,7 +231,7 @@ func (f *Flow) prepare(inv *Invocation, s *Session) (func(), error) {
 			}
 		}, nil
 	}
-	lock, err := hostfs.AcquireLock(LockPath, f.Command)
+	lock, err := node.AcquireLock(LockPath, f.Command)
 	if err != nil {
 		return nil, err
 	}

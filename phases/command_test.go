@@ -10,7 +10,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/kubestrap/kubestrap/hostfs"
+	"github.com/kubestrap/kubestrap/node"
 )
 
 // testFlow is a flow named join (so kubeadm's join aliases apply) with a
@@ -26,7 +26,7 @@ type testFlow struct {
 func (tf *testFlow) command(t *testing.T) (*cobra.Command, *bytes.Buffer) {
 	t.Helper()
 	LockPath = filepath.Join(t.TempDir(), "lock")
-	t.Cleanup(func() { LockPath = hostfs.LockPath })
+	t.Cleanup(func() { LockPath = node.LockPath })
 	run := func(name string) func(context.Context, Data) (string, error) {
 		return func(context.Context, Data) (string, error) { tf.ran = append(tf.ran, name); return "ok", nil }
 	}
@@ -131,7 +131,7 @@ func TestBindToCommandDoneDryRunAndLock(t *testing.T) {
 		t.Errorf("dry run: ran %v, dir %q, err %v, out %s", tf.ran, tf.dryRunTo, err, out)
 	}
 	cmd, _ := tf.command(t)
-	lock, err := hostfs.AcquireLock(LockPath, "other")
+	lock, err := node.AcquireLock(LockPath, "other")
 	if err != nil {
 		t.Fatal(err)
 	}

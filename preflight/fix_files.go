@@ -7,7 +7,6 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/kubestrap/kubestrap/hostfs"
 	"github.com/kubestrap/kubestrap/node"
 )
 
@@ -25,7 +24,7 @@ func backupName(path string, now func() time.Time) string {
 func writeFixFile(path, backup string, data []byte) error {
 	fi, err := os.Stat(path)
 	if errors.Is(err, fs.ErrNotExist) {
-		return hostfs.WriteFileAtomic(path, data, 0o644)
+		return node.WriteFileAtomic(path, data, 0o644)
 	}
 	if err != nil {
 		return err
@@ -43,7 +42,7 @@ func writeFixFile(path, backup string, data []byte) error {
 // writeLike writes data atomically with fi's mode and owner. It starts
 // owner-only and root-owned, so no moment is more open than the end state.
 func writeLike(path string, data []byte, fi fs.FileInfo) error {
-	if err := hostfs.WriteFileAtomic(path, data, fi.Mode().Perm()&0o700); err != nil {
+	if err := node.WriteFileAtomic(path, data, fi.Mode().Perm()&0o700); err != nil {
 		return err
 	}
 	if st, ok := fi.Sys().(*syscall.Stat_t); ok {

@@ -12,7 +12,6 @@ import (
 	"testing"
 
 	"github.com/kubestrap/kubestrap/config"
-	"github.com/kubestrap/kubestrap/hostfs"
 	"github.com/kubestrap/kubestrap/node"
 )
 
@@ -64,7 +63,7 @@ func fakeEnv(t *testing.T) *node.Host {
 		write(t, root, p, c)
 	}
 	return &node.Host{
-		Root:       hostfs.Root(root),
+		Root:       node.Root(root),
 		UID:        func() int { return 0 },
 		NumCPU:     func() int { return 2 },
 		Hostname:   func() (string, error) { return "cp-1", nil },

@@ -6,11 +6,10 @@ import (
 	"path/filepath"
 	"time"
 
-	"github.com/kubestrap/kubestrap/cleanup"
 	"github.com/kubestrap/kubestrap/config"
 	"github.com/kubestrap/kubestrap/etcd"
-	"github.com/kubestrap/kubestrap/hostfs"
 	"github.com/kubestrap/kubestrap/layout"
+	"github.com/kubestrap/kubestrap/node"
 	"github.com/kubestrap/kubestrap/staticpods"
 )
 
@@ -24,7 +23,7 @@ type Saved struct {
 
 // SaveLocal saves a snapshot of this node's member into file (dir/DefaultName
 // when file is empty) and then keeps the newest retain in file's dir.
-func SaveLocal(ctx context.Context, root hostfs.Root, file, dir string, retain int, now time.Time) (*Saved, error) {
+func SaveLocal(ctx context.Context, root node.Root, file, dir string, retain int, now time.Time) (*Saved, error) {
 	le, err := staticpods.LocalMember(root)
 	if err != nil {
 		return nil, err
@@ -50,7 +49,7 @@ func SaveLocal(ctx context.Context, root hostfs.Root, file, dir string, retain i
 }
 
 // KubernetesVersion is the version init recorded; "" on other nodes.
-func KubernetesVersion(root hostfs.Root) string {
+func KubernetesVersion(root node.Root) string {
 	docs, err := config.ReadFile(root.Path(filepath.Join(layout.KubernetesDir, layout.InitRecord)))
 	if err != nil {
 		return ""
@@ -65,12 +64,12 @@ func KubernetesVersion(root hostfs.Root) string {
 // HostRestore wires a restore to the host: the member from its manifest,
 // the cluster through clientv3, the runtime through the CRI, and init's
 // probes. The caller closes the returned closer.
-func HostRestore(root hostfs.Root, file string, force bool, criEndpoint string, out io.Writer) (RestoreOptions, io.Closer, error) {
+func HostRestore(root node.Root, file string, force bool, criEndpoint string, out io.Writer) (RestoreOptions, io.Closer, error) {
 	le, err := staticpods.LocalMember(root)
 	if err != nil {
 		return RestoreOptions{}, nil, err
 	}
-	rt, conn, err := cleanup.DialCRI(criEndpoint)
+	rt, conn, err := node.DialCRI(criEndpoint)
 	if err != nil {
 		return RestoreOptions{}, nil, err
 	}
@@ -91,7 +90,7 @@ func HostRestore(root hostfs.Root, file string, force bool, criEndpoint string, 
 
 // members lists the cluster through every member the manifest knows, with
 // a short timeout: a stopped etcd is the usual reason to restore.
-func members(le *staticpods.LocalEtcd, root hostfs.Root) func(ctx context.Context) ([]etcd.Member, error) {
+func members(le *staticpods.LocalEtcd, root node.Root) func(ctx context.Context) ([]etcd.Member, error) {
 	return func(ctx context.Context) ([]etcd.Member, error) {
 		c, err := etcd.Client(le.Endpoints, le.HostTLS(root))
 		if err != nil {
@@ -105,6 +104,6 @@ func members(le *staticpods.LocalEtcd, root hostfs.Root) func(ctx context.Contex
 }
 
 // ParkDir is where a restore parks the etcd and API server manifests.
-func ParkDir(root hostfs.Root) string {
+func ParkDir(root node.Root) string {
 	return root.Path(filepath.Join(layout.KubernetesDir, staticpods.ParkDirName))
 }

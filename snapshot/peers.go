@@ -22,8 +22,8 @@ import (
 
 	"github.com/kubestrap/kubestrap/config"
 	"github.com/kubestrap/kubestrap/etcd"
-	"github.com/kubestrap/kubestrap/hostfs"
 	"github.com/kubestrap/kubestrap/layout"
+	"github.com/kubestrap/kubestrap/node"
 	"github.com/kubestrap/kubestrap/staticpods"
 )
 
@@ -116,7 +116,7 @@ func livePeers(ctx context.Context, peers []Peer, answers func(ctx context.Conte
 // (through the control-plane endpoint, which other control planes serve),
 // the members through any etcd that answers, probes with the node's etcd
 // client certificate.
-func hostLivePeers(root hostfs.Root, le *staticpods.LocalEtcd) func(ctx context.Context) ([]string, error) {
+func hostLivePeers(root node.Root, le *staticpods.LocalEtcd) func(ctx context.Context) ([]string, error) {
 	return func(ctx context.Context) ([]string, error) {
 		mctx, cancel := context.WithTimeout(ctx, 4*time.Second)
 		members, _ := members(le, root)(mctx)
@@ -158,7 +158,7 @@ func controlPlaneNodes(ctx context.Context, kubeconfig string) ([]corev1.Node, e
 
 // hostClusterID is the cluster ID of the live local member, else the one
 // in its data dir's write-ahead log.
-func hostClusterID(root hostfs.Root, le *staticpods.LocalEtcd) func(ctx context.Context) (string, error) {
+func hostClusterID(root node.Root, le *staticpods.LocalEtcd) func(ctx context.Context) (string, error) {
 	return func(ctx context.Context) (string, error) {
 		if c, err := etcd.Client(le.Endpoints[:1], le.HostTLS(root)); err == nil {
 			defer func() { _ = c.Close() }()
@@ -202,5 +202,5 @@ func appendLineage(path string, ids ...string) error {
 	if err := os.MkdirAll(filepath.Dir(path), dirMode); err != nil && !errors.Is(err, fs.ErrExist) {
 		return err
 	}
-	return hostfs.WriteFileAtomic(path, []byte(strings.Join(have, "\n")+"\n"), fileMode)
+	return node.WriteFileAtomic(path, []byte(strings.Join(have, "\n")+"\n"), fileMode)
 }

@@ -16,7 +16,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/kubestrap/kubestrap/etcd"
-	"github.com/kubestrap/kubestrap/hostfs"
+	"github.com/kubestrap/kubestrap/node"
 	"github.com/kubestrap/kubestrap/poll"
 	"github.com/kubestrap/kubestrap/staticpods"
 )
@@ -30,7 +30,7 @@ type RestoreOptions struct {
 	// Local is this node's member as its manifest describes it.
 	Local *staticpods.LocalEtcd
 	// Root maps Local's node paths (the data dir) to host paths.
-	Root hostfs.Root
+	Root node.Root
 	// ManifestDir is the kubelet's static pod dir; ParkDir the fixed dir
 	// (on the same file system, outside ManifestDir) where the etcd and API
 	// server manifests wait, with a journal, while etcd is stopped.

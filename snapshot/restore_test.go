@@ -24,9 +24,9 @@ import (
 	"github.com/kubestrap/kubestrap/staticpods"
 )
 
-// node is a control-plane node's files for a restore: the manifests, the
+// testNode is a control-plane node's files for a restore: the manifests, the
 // data dir and a good snapshot.
-type node struct {
+type testNode struct {
 	root, manifests, dataDir, file string
 	opts                           RestoreOptions
 	restored                       []etcdutl.RestoreConfig
@@ -36,7 +36,7 @@ type node struct {
 
 // runtime reports an etcd container running on the first list after
 // the stop, and exited from then on.
-type runtime struct{ n *node }
+type runtime struct{ n *testNode }
 
 func (r runtime) ListContainers(context.Context, *runtimeapi.ListContainersRequest, ...grpc.CallOption) (*runtimeapi.ListContainersResponse, error) {
 	state := runtimeapi.ContainerState_CONTAINER_EXITED
@@ -54,9 +54,9 @@ func member(id uint64, name, ip string) etcd.Member {
 		ClientURLs: []string{"https://" + ip + ":2379"}, Healthy: true}
 }
 
-func newNode(t *testing.T, members ...etcd.Member) *node {
+func newNode(t *testing.T, members ...etcd.Member) *testNode {
 	t.Helper()
-	n := &node{root: t.TempDir()}
+	n := &testNode{root: t.TempDir()}
 	kube := filepath.Join(n.root, "etc/kubernetes")
 	n.manifests = filepath.Join(kube, "manifests")
 	n.dataDir = filepath.Join(n.root, "var/lib/etcd")
@@ -91,7 +91,7 @@ func newNode(t *testing.T, members ...etcd.Member) *node {
 
 // manifestsInPlace fails the test unless every manifest is where the
 // kubelet reads it and no parked copy is left.
-func (n *node) manifestsInPlace(t *testing.T) {
+func (n *testNode) manifestsInPlace(t *testing.T) {
 	t.Helper()
 	for _, c := range []string{"etcd", "kube-apiserver", "kube-scheduler"} {
 		if _, err := os.Stat(staticpods.ManifestPath(n.manifests, c)); err != nil {
@@ -298,7 +298,7 @@ func TestRestoreRefusesAnotherClustersSnapshot(t *testing.T) {
 // killedRestore runs a restore that dies (as with kill -9) inside its
 // etcdutl step, after writing part of the new data dir: nothing after
 // that point runs.
-func killedRestore(t *testing.T, n *node) {
+func killedRestore(t *testing.T, n *testNode) {
 	t.Helper()
 	n.opts.RestoreDataDir = func(c etcdutl.RestoreConfig) error {
 		_ = os.MkdirAll(filepath.Join(c.OutputDataDir, "member", "wal"), 0o700)

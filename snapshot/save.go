@@ -20,8 +20,8 @@ import (
 
 	clientv3 "go.etcd.io/etcd/client/v3"
 
-	"github.com/kubestrap/kubestrap/hostfs"
 	"github.com/kubestrap/kubestrap/layout"
+	"github.com/kubestrap/kubestrap/node"
 )
 
 // DefaultDir is where snapshots go unless told otherwise. It is outside
@@ -115,7 +115,7 @@ func Save(ctx context.Context, src Source, o SaveOptions) (*Info, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := hostfs.WriteFileAtomic(SidecarPath(o.Path), append(b, '\n'), fileMode); err != nil {
+	if err := node.WriteFileAtomic(SidecarPath(o.Path), append(b, '\n'), fileMode); err != nil {
 		return nil, err
 	}
 	return info, syncDir(filepath.Dir(o.Path))

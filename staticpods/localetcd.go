@@ -10,8 +10,8 @@ import (
 
 	"github.com/kubestrap/kubestrap/config"
 	"github.com/kubestrap/kubestrap/etcd"
-	"github.com/kubestrap/kubestrap/hostfs"
 	"github.com/kubestrap/kubestrap/layout"
+	"github.com/kubestrap/kubestrap/node"
 )
 
 // LocalEtcd is a node's etcd member, read back from its static pod
@@ -33,7 +33,7 @@ type LocalEtcd struct {
 // ReadLocalEtcd reads a member from its manifest (a path under root): the
 // static pod knows its name, URLs and data dir also when the API server
 // and etcd are down. It returns nil, nil when the node runs no etcd.
-func ReadLocalEtcd(manifest string, root hostfs.Root) (*LocalEtcd, error) {
+func ReadLocalEtcd(manifest string, root node.Root) (*LocalEtcd, error) {
 	flags, err := ReadFlags(manifest, Etcd)
 	if errors.Is(err, os.ErrNotExist) {
 		return nil, nil
@@ -69,7 +69,7 @@ var ErrNoMember = errors.New("this node runs no etcd member (no " + layout.Manif
 
 // LocalMember reads this node's member from its manifest in the host's
 // manifest dir (under root); ErrNoMember when there is none.
-func LocalMember(root hostfs.Root) (*LocalEtcd, error) {
+func LocalMember(root node.Root) (*LocalEtcd, error) {
 	le, err := ReadLocalEtcd(ManifestPath(root.Path(layout.ManifestDir), Etcd), root)
 	if err == nil && le == nil {
 		err = ErrNoMember
@@ -82,6 +82,6 @@ func ManifestPath(dir, component string) string { return filepath.Join(dir, comp
 
 // HostTLS is TLS with its paths mapped into root, for a client run from
 // the host (or a test's stand-in for it).
-func (le *LocalEtcd) HostTLS(root hostfs.Root) etcd.TLSFiles {
+func (le *LocalEtcd) HostTLS(root node.Root) etcd.TLSFiles {
 	return etcd.TLSFiles{CA: root.Path(le.TLS.CA), Cert: root.Path(le.TLS.Cert), Key: root.Path(le.TLS.Key)}
 }

@@ -18,7 +18,7 @@ import (
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 
 	"github.com/kubestrap/kubestrap/config"
-	"github.com/kubestrap/kubestrap/hostfs"
+	"github.com/kubestrap/kubestrap/node"
 	"github.com/kubestrap/kubestrap/poll"
 )
 
@@ -112,7 +112,7 @@ func (p *Parked) writeJournal() error {
 	if err != nil {
 		return err
 	}
-	return hostfs.WriteFileAtomic(filepath.Join(p.Dir, journalName), append(b, '\n'), 0o600)
+	return node.WriteFileAtomic(filepath.Join(p.Dir, journalName), append(b, '\n'), 0o600)
 }
 
 // ReadJournal returns the journal of a park in parkDir; nil, nil when

@@ -13,7 +13,7 @@ import (
 	"google.golang.org/grpc"
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 
-	"github.com/kubestrap/kubestrap/hostfs"
+	"github.com/kubestrap/kubestrap/node"
 	"github.com/kubestrap/kubestrap/poll"
 )
 
@@ -131,7 +131,7 @@ func TestProbeConfigFromManifest(t *testing.T) {
 }
 
 func TestReadLocalEtcdFromManifest(t *testing.T) {
-	le, err := ReadLocalEtcd("testdata/etcd.yaml", hostfs.Root(t.TempDir()))
+	le, err := ReadLocalEtcd("testdata/etcd.yaml", node.Root(t.TempDir()))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -14,7 +14,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/kubestrap/kubestrap/config"
-	"github.com/kubestrap/kubestrap/hostfs"
+	"github.com/kubestrap/kubestrap/node"
 )
 
 // ManifestMode keeps manifests private: they name key paths and flags.
@@ -37,7 +37,7 @@ func Write(dir string, p *corev1.Pod) (path string, changed bool, err error) {
 	if old, err := os.ReadFile(path); err == nil && bytes.Equal(old, data) {
 		return path, false, nil
 	}
-	return path, true, hostfs.WriteFileAtomic(path, data, ManifestMode)
+	return path, true, node.WriteFileAtomic(path, data, ManifestMode)
 }
 
 // Components are the static pods kubestrap writes, by name; each one's
@@ -69,7 +69,7 @@ func MarkRestart(dir, component string, at time.Time) error {
 	if err != nil {
 		return fmt.Errorf("render %s: %w", path, err)
 	}
-	return hostfs.WriteFileAtomic(path, data, ManifestMode)
+	return node.WriteFileAtomic(path, data, ManifestMode)
 }
 
 func readPod(path string) (*corev1.Pod, error) {

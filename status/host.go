@@ -15,7 +15,6 @@ import (
 	"github.com/kubestrap/kubestrap/certs"
 	"github.com/kubestrap/kubestrap/config"
 	"github.com/kubestrap/kubestrap/etcd"
-	"github.com/kubestrap/kubestrap/hostfs"
 	"github.com/kubestrap/kubestrap/layout"
 	"github.com/kubestrap/kubestrap/node"
 	"github.com/kubestrap/kubestrap/staticpods"
@@ -25,7 +24,7 @@ import (
 // HostOptions say which host status looks at.
 type HostOptions struct {
 	// Root stands for "/" (a test's fake tree; "" is the real host).
-	Root      hostfs.Root
+	Root      node.Root
 	Systemd   systemd.Manager
 	Kubestrap string
 	Now       time.Time
@@ -68,7 +67,7 @@ func ForHost(o HostOptions) Sources {
 }
 
 // RoleOf is the role of the node at root (node.RoleAt).
-func RoleOf(root hostfs.Root) Role { return node.RoleAt(root.Path(layout.KubernetesDir)) }
+func RoleOf(root node.Root) Role { return node.RoleAt(root.Path(layout.KubernetesDir)) }
 
 // nodeName is the name in the kubelet's client certificate, which is the
 // Node it may act as; the host name when there is none.
@@ -84,7 +83,7 @@ func nodeName(kubeDir string) string {
 
 // controlPlaneProbes are init's probes less the kubelet's (its unit state
 // is reported already), with the API server's address from its manifest.
-func controlPlaneProbes(root hostfs.Root, manifests string) ([]staticpods.Probe, *config.Init) {
+func controlPlaneProbes(root node.Root, manifests string) ([]staticpods.Probe, *config.Init) {
 	c, err := staticpods.ProbeConfig(manifests)
 	if err == nil {
 		var probes []staticpods.Probe
@@ -98,7 +97,7 @@ func controlPlaneProbes(root hostfs.Root, manifests string) ([]staticpods.Probe,
 // LocalEtcdMembers lists the members, with their health and the leader,
 // through this node's member and the others its manifest names, with the
 // node's etcd client certificate.
-func LocalEtcdMembers(root hostfs.Root) func(ctx context.Context) ([]etcd.Member, uint64, error) {
+func LocalEtcdMembers(root node.Root) func(ctx context.Context) ([]etcd.Member, uint64, error) {
 	return func(ctx context.Context) ([]etcd.Member, uint64, error) {
 		le, err := staticpods.LocalMember(root)
 		if err != nil {

@@ -5,11 +5,11 @@ import (
 	"path/filepath"
 	"testing"
 
-	"github.com/kubestrap/kubestrap/hostfs"
+	"github.com/kubestrap/kubestrap/node"
 )
 
 func TestRoleOf(t *testing.T) {
-	touch := func(root string, files ...string) hostfs.Root {
+	touch := func(root string, files ...string) node.Root {
 		for _, f := range files {
 			p := filepath.Join(root, f)
 			if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
@@ -19,7 +19,7 @@ func TestRoleOf(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		return hostfs.Root(root)
+		return node.Root(root)
 	}
 	tests := []struct {
 		files []string

@@ -18,7 +18,7 @@ import (
 	"github.com/coreos/go-systemd/v22/unit"
 	"github.com/godbus/dbus/v5"
 
-	"github.com/kubestrap/kubestrap/hostfs"
+	"github.com/kubestrap/kubestrap/node"
 )
 
 // Manager is what kubestrap asks of systemd; tests use a fake.
@@ -60,7 +60,7 @@ var ErrNoSystemd = errors.New("systemd is not running on this host (kubestrap st
 	"boot the node with systemd as PID 1")
 
 // Running reports whether systemd is the init system (sd_booted's test).
-func Running(root hostfs.Root) bool { return root.Exists("/run/systemd/system") }
+func Running(root node.Root) bool { return root.Exists("/run/systemd/system") }
 
 // DBus is a Manager talking to systemd over its private socket, which
 // works as root even when no D-Bus daemon runs.
@@ -273,5 +273,5 @@ func WriteUnit(path string, opts []*unit.UnitOption) (bool, error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return false, err
 	}
-	return true, hostfs.WriteFileAtomic(path, data, 0o644)
+	return true, node.WriteFileAtomic(path, data, 0o644)
 }

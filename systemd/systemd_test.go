@@ -8,7 +8,7 @@ import (
 
 	"github.com/coreos/go-systemd/v22/unit"
 
-	"github.com/kubestrap/kubestrap/hostfs"
+	"github.com/kubestrap/kubestrap/node"
 )
 
 func TestWriteUnitReportsChanges(t *testing.T) {
@@ -36,11 +36,11 @@ func TestWriteUnitReportsChanges(t *testing.T) {
 
 func TestRunning(t *testing.T) {
 	root := t.TempDir()
-	if Running(hostfs.Root(root)) {
+	if Running(node.Root(root)) {
 		t.Error("systemd reported on a root without /run/systemd/system")
 	}
 	_ = os.MkdirAll(filepath.Join(root, "run/systemd/system"), 0o755)
-	if !Running(hostfs.Root(root)) {
+	if !Running(node.Root(root)) {
 		t.Error("systemd not detected")
 	}
 }

@@ -19,7 +19,7 @@ import (
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 
 	"github.com/kubestrap/kubestrap/cleanup"
-	"github.com/kubestrap/kubestrap/hostfs"
+	"github.com/kubestrap/kubestrap/node"
 )
 
 // Runtime is a fake CRI runtime; removing a sandbox drops it from Pods.
@@ -33,7 +33,7 @@ type Runtime struct {
 	Calls   []string
 }
 
-var _ cleanup.Runtime = (*Runtime)(nil)
+var _ node.Runtime = (*Runtime)(nil)
 
 func (f *Runtime) record(s string) {
 	f.mu.Lock()
@@ -41,20 +41,20 @@ func (f *Runtime) record(s string) {
 	f.Calls = append(f.Calls, s)
 }
 
-// ListPodSandbox implements cleanup.Runtime.
+// ListPodSandbox implements node.Runtime.
 func (f *Runtime) ListPodSandbox(context.Context, *runtimeapi.ListPodSandboxRequest, ...grpc.CallOption) (*runtimeapi.ListPodSandboxResponse, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return &runtimeapi.ListPodSandboxResponse{Items: append([]*runtimeapi.PodSandbox(nil), f.Pods...)}, f.ListErr
 }
 
-// StopPodSandbox implements cleanup.Runtime.
+// StopPodSandbox implements node.Runtime.
 func (f *Runtime) StopPodSandbox(_ context.Context, in *runtimeapi.StopPodSandboxRequest, _ ...grpc.CallOption) (*runtimeapi.StopPodSandboxResponse, error) {
 	f.record("stop " + in.PodSandboxId)
 	return &runtimeapi.StopPodSandboxResponse{}, nil
 }
 
-// RemovePodSandbox implements cleanup.Runtime.
+// RemovePodSandbox implements node.Runtime.
 func (f *Runtime) RemovePodSandbox(_ context.Context, in *runtimeapi.RemovePodSandboxRequest, _ ...grpc.CallOption) (*runtimeapi.RemovePodSandboxResponse, error) {
 	f.record("remove " + in.PodSandboxId)
 	if err := f.Fail[in.PodSandboxId]; err != nil {
@@ -71,14 +71,14 @@ func (f *Runtime) RemovePodSandbox(_ context.Context, in *runtimeapi.RemovePodSa
 	return &runtimeapi.RemovePodSandboxResponse{}, nil
 }
 
-// ListContainers implements cleanup.Runtime.
+// ListContainers implements node.Runtime.
 func (f *Runtime) ListContainers(context.Context, *runtimeapi.ListContainersRequest, ...grpc.CallOption) (*runtimeapi.ListContainersResponse, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return &runtimeapi.ListContainersResponse{Containers: append([]*runtimeapi.Container(nil), f.Containers...)}, nil
 }
 
-// RemoveContainer implements cleanup.Runtime.
+// RemoveContainer implements node.Runtime.
 func (f *Runtime) RemoveContainer(_ context.Context, in *runtimeapi.RemoveContainerRequest, _ ...grpc.CallOption) (*runtimeapi.RemoveContainerResponse, error) {
 	f.record("remove container " + in.ContainerId)
 	f.mu.Lock()
@@ -95,12 +95,12 @@ func (f *Runtime) RemoveContainer(_ context.Context, in *runtimeapi.RemoveContai
 // Links is a fake set of network links by name.
 type Links map[string]bool
 
-var _ cleanup.Links = Links{}
+var _ node.Links = Links{}
 
-// Exists implements cleanup.Links.
+// Exists implements node.Links.
 func (f Links) Exists(n string) (bool, error) { return f[n], nil }
 
-// Delete implements cleanup.Links.
+// Delete implements node.Links.
 func (f Links) Delete(n string) error {
 	if !f[n] {
 		return errors.New("link not found")
@@ -131,9 +131,9 @@ func (e NotExistError) Error() string {
 // IsNotExist is true, like that of *iptables.Error for a missing rule.
 func (NotExistError) IsNotExist() bool { return true }
 
-var _ cleanup.IPTables = (*IPTables)(nil)
+var _ node.IPTables = (*IPTables)(nil)
 
-// ListChains implements cleanup.IPTables, sorted.
+// ListChains implements node.IPTables, sorted.
 func (f *IPTables) ListChains(table string) ([]string, error) {
 	var out []string
 	for c := range f.Rules[table] {
@@ -143,7 +143,7 @@ func (f *IPTables) ListChains(table string) ([]string, error) {
 	return out, nil
 }
 
-// List implements cleanup.IPTables.
+// List implements node.IPTables.
 func (f *IPTables) List(table, chain string) ([]string, error) {
 	out := append([]string{"-P " + chain + " ACCEPT"}, f.Rules[table][chain]...)
 	if f.AfterList != nil {
@@ -152,7 +152,7 @@ func (f *IPTables) List(table, chain string) ([]string, error) {
 	return out, nil
 }
 
-// Delete implements cleanup.IPTables: it deletes the first rule whose
+// Delete implements node.IPTables: it deletes the first rule whose
 // line, written back as iptables -S writes it, is "-A chain rulespec".
 func (f *IPTables) Delete(table, chain string, rulespec ...string) error {
 	line := "-A " + chain
@@ -188,14 +188,14 @@ func saveQuote(a string) string {
 	return b.String()
 }
 
-// ClearChain implements cleanup.IPTables.
+// ClearChain implements node.IPTables.
 func (f *IPTables) ClearChain(table, chain string) error {
 	f.Calls = append(f.Calls, "flush "+table+"/"+chain)
 	f.Rules[table][chain] = nil
 	return nil
 }
 
-// DeleteChain implements cleanup.IPTables.
+// DeleteChain implements node.IPTables.
 func (f *IPTables) DeleteChain(table, chain string) error {
 	if len(f.Rules[table][chain]) > 0 {
 		return errors.New("directory not empty")
@@ -214,7 +214,7 @@ func (f *IPTables) DeleteChain(table, chain string) error {
 
 // Unmounter is an unmount that drops the target's line from the mounts
 // file under root, as the kernel would; a target not mounted is EINVAL.
-func Unmounter(root hostfs.Root) func(target string, flags int) error {
+func Unmounter(root node.Root) func(target string, flags int) error {
 	return func(target string, _ int) error {
 		p := root.Path(cleanup.MountsFile)
 		b, err := os.ReadFile(p)
@@ -233,48 +233,47 @@ func Unmounter(root hostfs.Root) func(target string, flags int) error {
 	}
 }
 
-// Host is a cleanup.Host over the fakes; a nil rt means no runtime answers.
-func Host(root hostfs.Root, rt *Runtime, links Links, ipt *IPTables) cleanup.Host {
-	return cleanup.Host{
-		Unmount: Unmounter(root),
-		CRI: func(string) (cleanup.Runtime, io.Closer, error) {
-			if rt == nil {
-				return nil, nil, errors.New("connection refused")
-			}
-			return rt, io.NopCloser(nil), nil
-		},
-		Links: links,
-		IPTables: func(ipv6 bool) (cleanup.IPTables, error) {
-			if ipv6 {
-				return nil, errors.New("ip6tables: not found")
-			}
-			return ipt, nil
-		},
-		// No kube-ipvs0 addresses; a test that needs some sets its own.
-		LinkAddrs: func(string) ([]netip.Addr, error) { return nil, nil },
-		NFTables:  &NFT{},
+// Reach points h's mounts, runtime, links, iptables and nftables at the
+// fakes (its files stay in h.Root); a nil rt means no runtime answers.
+func Reach(h *node.Host, rt *Runtime, links Links, ipt *IPTables) {
+	h.Unmount = Unmounter(h.Root)
+	h.CRI = func(string) (node.Runtime, io.Closer, error) {
+		if rt == nil {
+			return nil, nil, errors.New("connection refused")
+		}
+		return rt, io.NopCloser(nil), nil
 	}
+	h.Links = links
+	h.IPTables = func(ipv6 bool) (node.IPTables, error) {
+		if ipv6 {
+			return nil, errors.New("ip6tables: not found")
+		}
+		return ipt, nil
+	}
+	// No kube-ipvs0 addresses; a test that needs some sets its own.
+	h.LinkAddrs = func(string) ([]netip.Addr, error) { return nil, nil }
+	h.NFTables = &NFT{}
 }
 
 // NFT is an nftables ruleset of iptables-nft tables: those in Used hold
 // something (rules, a DROP policy); Deleted records what went.
 type NFT struct {
-	Present []cleanup.NFTable
-	Used    map[cleanup.NFTable]bool
-	Deleted []cleanup.NFTable
+	Present []node.NFTable
+	Used    map[node.NFTable]bool
+	Deleted []node.NFTable
 }
 
-// Tables implements cleanup.NFTables.
-func (n *NFT) Tables() ([]cleanup.NFTable, error) {
-	return append([]cleanup.NFTable(nil), n.Present...), nil
+// Tables implements node.NFTables.
+func (n *NFT) Tables() ([]node.NFTable, error) {
+	return append([]node.NFTable(nil), n.Present...), nil
 }
 
-// Unused implements cleanup.NFTables.
-func (n *NFT) Unused(t cleanup.NFTable) (bool, error) { return !n.Used[t], nil }
+// Unused implements node.NFTables.
+func (n *NFT) Unused(t node.NFTable) (bool, error) { return !n.Used[t], nil }
 
-// Delete implements cleanup.NFTables.
-func (n *NFT) Delete(t cleanup.NFTable) error {
+// Delete implements node.NFTables.
+func (n *NFT) Delete(t node.NFTable) error {
 	n.Deleted = append(n.Deleted, t)
-	n.Present = slices.DeleteFunc(n.Present, func(p cleanup.NFTable) bool { return p == t })
+	n.Present = slices.DeleteFunc(n.Present, func(p node.NFTable) bool { return p == t })
 	return nil
 }

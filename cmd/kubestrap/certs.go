@@ -4,8 +4,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"strings"
-	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -85,61 +83,22 @@ func runCheckExpiration(out io.Writer, f *certsFlags) error {
 		return err
 	}
 	rows := certs.CheckExpiration(f.certDir, f.kubeDir, certs.Tree(c), certs.Kubeconfigs(c), time.Now())
-	if err := printExpiry(out, rows, f.output); err != nil {
+	if f.output == "json" {
+		err = writeJSON(out, rows)
+	} else {
+		err = certs.WriteExpiryTable(out, rows)
+	}
+	if err != nil {
 		return err
 	}
 	return certs.CheckWindow(rows, f.warnWithin)
 }
 
 func printCertList(out io.Writer, c *config.Init, output string) error {
-	type row struct {
-		Name   string `json:"name"`
-		File   string `json:"file"`
-		CA     string `json:"ca,omitempty"`
-		Common string `json:"commonName"`
-	}
-	var rows []row
-	for _, s := range certs.Tree(c) {
-		rows = append(rows, row{s.Name, s.BaseName + ".crt", s.CA, s.CommonName})
-	}
-	for _, k := range certs.Kubeconfigs(c) {
-		rows = append(rows, row{k.Name, "../" + k.File, certs.CAName, k.CommonName})
-	}
 	if output == "json" {
-		return writeJSON(out, rows)
+		return writeJSON(out, certs.Listing(c))
 	}
-	tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "NAME\tFILE\tCA\tCOMMON NAME")
-	for _, r := range rows {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", r.Name, r.File, dash(r.CA), r.Common)
-	}
-	return tw.Flush()
-}
-
-func printExpiry(out io.Writer, rows []certs.Expiry, output string) error {
-	if output == "json" {
-		return writeJSON(out, rows)
-	}
-	tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "CERTIFICATE\tKIND\tEXPIRES\tRESIDUAL TIME\tCA\tRENEWAL")
-	for _, r := range rows {
-		expires := r.NotAfter.Format("Jan 02, 2006 15:04 MST")
-		switch {
-		case r.Missing:
-			expires, r.Residual = "missing", "-"
-		case r.Error != "":
-			expires, r.Residual = "unreadable: "+r.Error, "-"
-		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", r.Name, r.Kind, expires, r.Residual, dash(r.CA), r.Renewal)
-	}
-	return tw.Flush()
-}
-
-func dash(s string) string {
-	if strings.TrimSpace(s) == "" {
-		return "-"
-	}
-	return s
+	return certs.WriteListing(out, certs.Listing(c))
 }
 
 func writeJSON(out io.Writer, v any) error {

@@ -10,8 +10,8 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/kubestrap/kubestrap/certs"
-	"github.com/kubestrap/kubestrap/hostfs"
 	"github.com/kubestrap/kubestrap/layout"
+	"github.com/kubestrap/kubestrap/node"
 	"github.com/kubestrap/kubestrap/renew"
 	"github.com/kubestrap/kubestrap/systemd"
 )
@@ -61,7 +61,7 @@ func runRenew(cmd *cobra.Command, args []string, f *renewFlags) error {
 		return err
 	}
 	if !f.dryRun {
-		lock, err := hostfs.AcquireLock(hostfs.LockPath, "certs renew")
+		lock, err := node.AcquireLock(node.LockPath, "certs renew")
 		if err != nil {
 			return err
 		}

@@ -22,37 +22,20 @@ func newConfigPrintCommand(out io.Writer) *cobra.Command {
 	print.AddCommand(&cobra.Command{
 		Use: "init-defaults", Short: "Print the default InitConfiguration and ClusterConfiguration", Args: cobra.NoArgs,
 		RunE: func(*cobra.Command, []string) error {
-			return printInitDefaults(out)
+			return printYAML(out, config.InitDefaultsYAML)
 		},
 	}, &cobra.Command{
 		Use: "join-defaults", Short: "Print the default JoinConfiguration", Args: cobra.NoArgs,
 		RunE: func(*cobra.Command, []string) error {
-			return printJoinDefaults(out)
+			return printYAML(out, config.JoinDefaultsYAML)
 		},
 	})
 	return print
 }
 
-// printInitDefaults prints the default InitConfiguration and ClusterConfiguration.
-func printInitDefaults(out io.Writer) error {
-	c := &config.Init{}
-	config.SetInitDefaults(c)
-	b, err := config.MarshalInit(c)
-	if err != nil {
-		return err
-	}
-	_, err = out.Write(b)
-	return err
-}
-
-// printJoinDefaults prints the default JoinConfiguration, with example
-// discovery values to replace.
-func printJoinDefaults(out io.Writer) error {
-	c := &config.JoinConfiguration{Discovery: config.Discovery{BootstrapToken: &config.BootstrapTokenDiscovery{
-		Token: "abcdef.0123456789abcdef", APIServerEndpoint: "192.168.56.10:6443",
-		CACertHashes: []string{"sha256:<hash printed by kubestrap init>"}}}}
-	config.SetJoinDefaults(c)
-	b, err := config.MarshalJoin(c)
+// printYAML prints the config file marshal makes.
+func printYAML(out io.Writer, marshal func() ([]byte, error)) error {
+	b, err := marshal()
 	if err != nil {
 		return err
 	}
@@ -82,22 +65,7 @@ func runConfigValidate(cmd *cobra.Command, file string, args []string) error {
 	if err != nil {
 		return err
 	}
-	docs, err := config.ReadFile(path)
-	if err != nil {
-		return err
-	}
-	var warnings []string
-	if docs.Join != nil {
-		var c *config.JoinConfiguration
-		if c, err = config.LoadJoin(path, nil); err == nil {
-			warnings = c.Warnings
-		}
-	} else {
-		var c *config.Init
-		if c, err = config.LoadInit(path, nil); err == nil {
-			warnings = c.Warnings
-		}
-	}
+	warnings, err := config.ValidateFile(path)
 	warnConfig(cmd, warnings)
 	if err == nil {
 		cmd.Println(path + ": valid")

@@ -7,13 +7,11 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/kubestrap/kubestrap/etcd"
-	"github.com/kubestrap/kubestrap/hostfs"
 	"github.com/kubestrap/kubestrap/node"
 	"github.com/kubestrap/kubestrap/phases"
 	"github.com/kubestrap/kubestrap/phases/resetflow"
@@ -75,7 +73,7 @@ func newEtcdMemberRemoveCommand(out io.Writer) *cobra.Command {
 			if err := checkOutput(output); err != nil {
 				return err
 			}
-			lock, err := hostfs.AcquireLock(hostfs.LockPath, "etcd members remove")
+			lock, err := node.AcquireLock(node.LockPath, "etcd members remove")
 			if err != nil {
 				return err
 			}
@@ -137,7 +135,7 @@ func newSnapshotSaveCommand(out io.Writer) *cobra.Command {
 				return writeJSON(out, saved.Info)
 			}
 			i := saved.Info
-			fmt.Fprintf(out, "[snapshot] saved %s: %s, revision %d, sha256 %s (%s)\n", saved.Path, size(i.Size), i.Revision,
+			fmt.Fprintf(out, "[snapshot] saved %s: %s, revision %d, sha256 %s (%s)\n", saved.Path, snapshot.Size(i.Size), i.Revision,
 				i.SHA256, phases.FormatDuration(time.Since(start)))
 			for _, r := range saved.Pruned {
 				fmt.Fprintf(out, "[snapshot] removed %s (--retain %d)\n", r, retain)
@@ -161,17 +159,7 @@ func newSnapshotListCommand(out io.Writer) *cobra.Command {
 			if err != nil || output == "json" {
 				return jsonOrErr(out, append([]snapshot.Entry{}, entries...), err)
 			}
-			tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "FILE\tTAKEN\tSIZE\tREVISION\tMEMBER\tKUBERNETES\tSHA256")
-			for _, e := range entries {
-				i := e.Info
-				if i == nil {
-					i = &snapshot.Info{SHA256: "(no sidecar)"}
-				}
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%s\t%s\n", e.Path, e.Time().Format("2006-01-02 15:04:05 MST"), size(e.Size),
-					i.Revision, dash(i.Member), dash(i.KubernetesVersion), i.SHA256[:min(12, len(i.SHA256))])
-			}
-			return tw.Flush()
+			return snapshot.WriteList(out, entries)
 		}}
 	cmd.Flags().StringVar(&dir, "dir", snapshot.DefaultDir, "the snapshot dir")
 	cmd.Flags().StringVarP(&output, "output", "o", "", "output format: table or json")
@@ -189,29 +177,10 @@ func newSnapshotStatusCommand(out io.Writer) *cobra.Command {
 			if err != nil || output == "json" {
 				return jsonOrErr(out, st, err)
 			}
-			return printSnapshotStatus(out, st)
+			return st.WriteText(out)
 		}}
 	cmd.Flags().StringVarP(&output, "output", "o", "", "output format: table or json")
 	return cmd
-}
-
-func printSnapshotStatus(out io.Writer, st *snapshot.Status) error {
-	tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
-	sha := st.SHA256 + " (no sidecar to compare with)"
-	if st.ExpectedSHA256 != "" {
-		sha = st.SHA256 + " (matches the sidecar)"
-	}
-	rows := [][2]string{{"file", st.File}, {"sha256", sha}, {"etcd checksum", st.EtcdChecksum},
-		{"revision", fmt.Sprint(st.Revision)}, {"total keys", fmt.Sprint(st.TotalKeys)}, {"total size", size(st.TotalSize)},
-		{"storage version", dash(st.StorageVersion)}}
-	if i := st.Sidecar; i != nil {
-		rows = append(rows, [2]string{"taken", i.Time.Format(time.RFC3339) + " from member " + i.Member},
-			[2]string{"cluster id", i.ClusterID}, [2]string{"kubernetes", dash(i.KubernetesVersion)})
-	}
-	for _, r := range rows {
-		fmt.Fprintf(tw, "%s:\t%s\n", r[0], r[1])
-	}
-	return tw.Flush()
 }
 
 // snapshotRestoreFlags are etcd snapshot restore's flags.
@@ -242,7 +211,7 @@ func newSnapshotRestoreCommand(out io.Writer) *cobra.Command {
 // runSnapshotRestore restores this node's etcd from file, under the host
 // lock, and says what the other control-plane nodes must do then.
 func runSnapshotRestore(cmd *cobra.Command, out io.Writer, file string, f *snapshotRestoreFlags) error {
-	lock, err := hostfs.AcquireLock(hostfs.LockPath, "etcd snapshot restore")
+	lock, err := node.AcquireLock(node.LockPath, "etcd snapshot restore")
 	if err != nil {
 		return err
 	}
@@ -336,16 +305,4 @@ func jsonOrErr(out io.Writer, v any, err error) error {
 		return err
 	}
 	return writeJSON(out, v)
-}
-
-func size(n int64) string {
-	switch {
-	case n >= 1<<30:
-		return fmt.Sprintf("%.1f GiB", float64(n)/(1<<30))
-	case n >= 1<<20:
-		return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
-	case n >= 1<<10:
-		return fmt.Sprintf("%.1f KiB", float64(n)/(1<<10))
-	}
-	return fmt.Sprintf("%d B", n)
 }

@@ -9,7 +9,6 @@ import (
 
 	"github.com/kubestrap/kubestrap/components/images"
 	"github.com/kubestrap/kubestrap/config"
-	"github.com/kubestrap/kubestrap/hostfs"
 	"github.com/kubestrap/kubestrap/snapshot"
 )
 
@@ -108,30 +107,8 @@ func newImagesBuildCommand(out io.Writer) *cobra.Command {
 	return cmd
 }
 
-// recoverParked finishes or rolls back a day-2 operation that a killed run
-// left with static pods stopped (a park with its journal), and says which.
-// The caller holds the node lock, so no live run's park is touched.
+// recoverParked recovers what a killed day-2 run left on this host; the
+// caller holds the node lock.
 func recoverParked(out io.Writer, prefix string) error {
-	msg, err := snapshot.Recover(snapshot.ParkDir("/"), out)
-	if err != nil {
-		return err
-	}
-	if msg != "" {
-		fmt.Fprintf(out, "[%s] %s\n", prefix, msg)
-	}
-	return nil
-}
-
-// recoverParkedIfIdle is recoverParked for commands that otherwise only
-// read (status): it recovers only when no other kubestrap run holds the
-// lock, since a running restore's park is not a leftover.
-func recoverParkedIfIdle(out io.Writer, prefix string) {
-	lock, err := hostfs.AcquireLock(hostfs.LockPath, prefix)
-	if err != nil {
-		return
-	}
-	defer lock.Release()
-	if err := recoverParked(out, prefix); err != nil {
-		fmt.Fprintf(out, "[%s] warning: %v\n", prefix, err)
-	}
+	return snapshot.RecoverLeftover("/", out, prefix)
 }

@@ -11,7 +11,6 @@ import (
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
 
-	"github.com/kubestrap/kubestrap/cleanup"
 	"github.com/kubestrap/kubestrap/node"
 	"github.com/kubestrap/kubestrap/phases"
 	"github.com/kubestrap/kubestrap/phases/resetflow"
@@ -54,7 +53,7 @@ func startReset(inv *phases.Invocation, f *resetFlags) *phases.Session {
 		Locked: func() error { return recoverParked(inv.Out, "reset") },
 		Data: func() (phases.Data, error) {
 			data = resetflow.NewResetData(resetflow.ResetOptions{DryRun: inv.DryRun, Force: f.force, Out: inv.Out,
-				Env: node.Real(), Host: cleanup.RealHost(), Systemd: systemd.DBus{}, CRISocket: f.criSocket})
+				Env: node.Real(), Systemd: systemd.DBus{}, CRISocket: f.criSocket})
 			return data, nil
 		},
 		Close: func() { data.Close() },

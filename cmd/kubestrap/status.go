@@ -7,6 +7,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/kubestrap/kubestrap/snapshot"
 	"github.com/kubestrap/kubestrap/status"
 	"github.com/kubestrap/kubestrap/systemd"
 )
@@ -26,7 +27,7 @@ func newStatusCommand(out io.Writer) *cobra.Command {
 			if err := checkOutput(output); err != nil {
 				return err
 			}
-			recoverParkedIfIdle(cmd.ErrOrStderr(), "status")
+			snapshot.RecoverLeftoverIfIdle("/", cmd.ErrOrStderr(), "status")
 			r := status.Gather(cmd.Context(), status.ForHost(status.HostOptions{Root: "/", Systemd: systemd.DBus{},
 				Kubestrap: version, Now: time.Now()}))
 			var err error

@@ -5,21 +5,16 @@ import (
 	"fmt"
 	"io"
 	"strings"
-	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/client-go/kubernetes"
-	"k8s.io/client-go/tools/clientcmd"
-	bootstrapapi "k8s.io/cluster-bootstrap/token/api"
 	bootstraputil "k8s.io/cluster-bootstrap/token/util"
 
 	"github.com/kubestrap/kubestrap/certs"
 	"github.com/kubestrap/kubestrap/components/tokens"
 	"github.com/kubestrap/kubestrap/config"
-	"github.com/kubestrap/kubestrap/join"
 	"github.com/kubestrap/kubestrap/layout"
 )
 
@@ -39,14 +34,6 @@ func newTokenCommand(out io.Writer) *cobra.Command {
 		}},
 		newTokenCreateCommand(out, &kubeconfig), newTokenListCommand(out, &kubeconfig), newTokenDeleteCommand(out, &kubeconfig))
 	return cmd
-}
-
-func adminClient(path string) (kubernetes.Interface, error) {
-	rc, err := clientcmd.BuildConfigFromFlags("", path)
-	if err != nil {
-		return nil, fmt.Errorf("load %s: %w (run this on a control-plane node, or pass --kubeconfig)", path, err)
-	}
-	return kubernetes.NewForConfig(rc)
 }
 
 // tokenCreateFlags are token create's flags.
@@ -86,7 +73,7 @@ func runTokenCreate(out io.Writer, kubeconfig string, f *tokenCreateFlags, args 
 	if err != nil {
 		return err
 	}
-	c, err := adminClient(kubeconfig)
+	c, err := tokens.AdminClient(kubeconfig)
 	if err != nil {
 		return err
 	}
@@ -100,7 +87,7 @@ func runTokenCreate(out io.Writer, kubeconfig string, f *tokenCreateFlags, args 
 		_, err = fmt.Fprintln(out, tok.Token)
 		return err
 	}
-	info, err := joinInfo(ctx, c, tok.Token, f.ttl, now)
+	info, err := tokens.JoinInfoFromCluster(ctx, c, tok.Token, f.ttl, now)
 	if err != nil {
 		return err
 	}
@@ -146,47 +133,24 @@ func tokenToCreate(f *tokenCreateFlags, args []string) (config.BootstrapToken, e
 	return tok, nil
 }
 
-// joinInfo builds the join command from cluster-info (the endpoint nodes
-// use) and the CA it carries.
-func joinInfo(ctx context.Context, c kubernetes.Interface, token string, ttl time.Duration, now time.Time) (tokens.JoinInfo, error) {
-	cm, err := c.CoreV1().ConfigMaps(metav1.NamespacePublic).Get(ctx, bootstrapapi.ConfigMapClusterInfo, metav1.GetOptions{})
-	if err != nil {
-		return tokens.JoinInfo{}, fmt.Errorf("read cluster-info: %w", err)
-	}
-	ci, err := join.ParseClusterInfoKubeconfig([]byte(cm.Data[bootstrapapi.KubeConfigKey]))
-	if err != nil {
-		return tokens.JoinInfo{}, err
-	}
-	var expires time.Time
-	if ttl > 0 {
-		expires = now.Add(ttl)
-	}
-	return tokens.NewJoinInfo(strings.TrimPrefix(ci.Server, "https://"), token, ci.CA, expires), nil
-}
-
 func newTokenListCommand(out io.Writer, kubeconfig *string) *cobra.Command {
 	var output string
 	cmd := &cobra.Command{Use: "list", Short: "List bootstrap tokens (ids, never secrets)", Args: cobra.NoArgs,
 		RunE: func(*cobra.Command, []string) error {
-			c, err := adminClient(*kubeconfig)
+			c, err := tokens.AdminClient(*kubeconfig)
 			if err != nil {
 				return err
 			}
 			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 			defer cancel()
-			tokens, err := tokens.List(ctx, c)
+			list, err := tokens.List(ctx, c)
 			if err != nil {
 				return err
 			}
 			if output == "json" {
-				return writeJSON(out, tokens)
+				return writeJSON(out, list)
 			}
-			tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "ID\tEXPIRES\tUSAGES\tDESCRIPTION")
-			for _, t := range tokens {
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", t.ID, dash(t.Expires), strings.Join(t.Usages, ","), dash(t.Description))
-			}
-			return tw.Flush()
+			return tokens.WriteList(out, list)
 		}}
 	cmd.Flags().StringVarP(&output, "output", "o", "", "json")
 	return cmd
@@ -195,7 +159,7 @@ func newTokenListCommand(out io.Writer, kubeconfig *string) *cobra.Command {
 func newTokenDeleteCommand(out io.Writer, kubeconfig *string) *cobra.Command {
 	return &cobra.Command{Use: "delete ID...", Short: "Delete bootstrap tokens", Args: cobra.MinimumNArgs(1),
 		RunE: func(_ *cobra.Command, args []string) error {
-			c, err := adminClient(*kubeconfig)
+			c, err := tokens.AdminClient(*kubeconfig)
 			if err != nil {
 				return err
 			}

@@ -5,8 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"path/filepath"
-	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -80,10 +78,8 @@ func runFleet(cmd *cobra.Command, f *fleetFlags, do fleetFunc) error {
 	}
 	kubeconfig := f.kubeconfig
 	if kubeconfig == "" && cmd.Name() == "up" {
-		name := "admin.conf"
-		if c.Metadata.Name != "" {
-			name = strings.ToLower(c.Metadata.Name) + ".admin.conf"
-		}
+		kubeconfig = fleet.DefaultKubeconfig(c, f.file)
+	}
 		kubeconfig = filepath.Join(filepath.Dir(f.file), name)
 	}
 	rep, err := do(cmd.Context(), c, fleet.Options{AcceptNewHostKeys: f.acceptNew, Force: f.force, Kubeconfig: kubeconfig, Out: progress})
@@ -95,10 +91,7 @@ func runFleet(cmd *cobra.Command, f *fleetFlags, do fleetFunc) error {
 			return jerr
 		}
 	} else {
-		fmt.Fprintln(progress, rep.String())
-		if err == nil && rep.Kubeconfig != "" {
-			fmt.Fprintf(progress, "export KUBECONFIG=%s\n", rep.Kubeconfig)
-		}
+		rep.WriteText(progress)
 	}
 	return err
 }

@@ -22,7 +22,7 @@ import (
 	"github.com/kubestrap/kubestrap/components/images"
 	"github.com/kubestrap/kubestrap/components/kubelet"
 	"github.com/kubestrap/kubestrap/config"
-	"github.com/kubestrap/kubestrap/hostfs"
+	"github.com/kubestrap/kubestrap/node"
 )
 
 //go:embed *.yaml
@@ -78,7 +78,7 @@ func CoreDNSManifest(c *config.ClusterConfiguration, img images.ImageSet, server
 // ConntrackWritable reports whether nf_conntrack_max can be written here.
 // In containers (the lab) and some hardened hosts it cannot, and kube-proxy
 // then crashes unless told not to touch it.
-func ConntrackWritable(root hostfs.Root) bool {
+func ConntrackWritable(root node.Root) bool {
 	f, err := os.OpenFile(root.Path("/proc/sys/net/netfilter/nf_conntrack_max"), os.O_WRONLY, 0)
 	if err != nil {
 		return !errors.Is(err, syscall.EACCES) && !errors.Is(err, syscall.EROFS) && !errors.Is(err, syscall.EPERM)

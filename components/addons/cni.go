@@ -7,7 +7,7 @@ import (
 	"os"
 	"path/filepath"
 
-	"github.com/kubestrap/kubestrap/hostfs"
+	"github.com/kubestrap/kubestrap/node"
 )
 
 // CNIPlugins are the standard plugins kubestrap's pod network uses.
@@ -34,7 +34,7 @@ func EnsureCNIPlugins(binDir, bundleDir string) ([]string, error) {
 		if err != nil {
 			return installed, fmt.Errorf("CNI plugin %s is missing from %s and from the bundle: %w", p, binDir, err)
 		}
-		if err := hostfs.WriteFileAtomic(dst, data, 0o755); err != nil {
+		if err := node.WriteFileAtomic(dst, data, 0o755); err != nil {
 			return installed, err
 		}
 		installed = append(installed, p)
@@ -75,7 +75,7 @@ func WriteConflist(confDir string, data []byte) (bool, error) {
 	if old, err := os.ReadFile(path); err == nil && string(old) == string(data) {
 		return false, nil
 	}
-	return true, hostfs.WriteFileAtomic(path, data, 0o644)
+	return true, node.WriteFileAtomic(path, data, 0o644)
 }
 
 // PodMTU is the MTU of the interface holding nodeIP minus the vxlan

@@ -8,7 +8,6 @@ import (
 	kubeletv1beta1 "k8s.io/kubelet/config/v1beta1"
 
 	"github.com/kubestrap/kubestrap/config"
-	"github.com/kubestrap/kubestrap/hostfs"
 	"github.com/kubestrap/kubestrap/node"
 	"github.com/kubestrap/kubestrap/preflight"
 	"github.com/kubestrap/kubestrap/systemd"
@@ -57,7 +56,7 @@ func UserConfig(out io.Writer, prefix string, base *kubeletv1beta1.KubeletConfig
 
 // InstallAndStart installs the bundled kubelet and (re)starts its unit; init
 // and join share it.
-func InstallAndStart(ctx context.Context, root hostfs.Root, sd systemd.Manager, agentBinary string) (string, error) {
+func InstallAndStart(ctx context.Context, root node.Root, sd systemd.Manager, agentBinary string) (string, error) {
 	if !systemd.Running(root) {
 		return "", systemd.ErrNoSystemd
 	}

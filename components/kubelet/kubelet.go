@@ -14,8 +14,8 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/kubestrap/kubestrap/config"
-	"github.com/kubestrap/kubestrap/hostfs"
 	"github.com/kubestrap/kubestrap/layout"
+	"github.com/kubestrap/kubestrap/node"
 )
 
 // Params are the host- and cluster-specific inputs of the kubelet's
@@ -109,10 +109,10 @@ func WriteConfig(dir string, c *kubeletv1beta1.KubeletConfiguration, flags strin
 	if err != nil {
 		return err
 	}
-	if err := hostfs.WriteFileAtomic(filepath.Join(dir, layout.KubeletConfigFile), data, 0o644); err != nil {
+	if err := node.WriteFileAtomic(filepath.Join(dir, layout.KubeletConfigFile), data, 0o644); err != nil {
 		return err
 	}
-	return hostfs.WriteFileAtomic(filepath.Join(dir, layout.KubeletFlagsFile), []byte(flags), 0o644)
+	return node.WriteFileAtomic(filepath.Join(dir, layout.KubeletFlagsFile), []byte(flags), 0o644)
 }
 
 // RuntimeEndpoint is the CRI endpoint the node's kubelet uses, read from
@@ -135,7 +135,7 @@ func RuntimeEndpoint(configPath string) string {
 // loopback. A loopback nameserver (127.0.0.53 of systemd-resolved, 127.0.0.11
 // of Docker's DNS) would be CoreDNS itself inside the pod: a forwarding
 // loop. With none left it returns "" and false: pods get no upstream.
-func ResolvConfFor(root hostfs.Root) (string, bool) {
+func ResolvConfFor(root node.Root) (string, bool) {
 	for _, p := range []string{"/run/systemd/resolve/resolv.conf", "/etc/resolv.conf"} {
 		b, err := root.ReadFile(p)
 		if err == nil && hasUpstream(string(b)) {

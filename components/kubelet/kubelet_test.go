@@ -11,8 +11,8 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/kubestrap/kubestrap/config"
-	"github.com/kubestrap/kubestrap/hostfs"
 	"github.com/kubestrap/kubestrap/layout"
+	"github.com/kubestrap/kubestrap/node"
 	"github.com/kubestrap/kubestrap/systemd"
 )
 
@@ -66,16 +66,16 @@ func TestResolvConfFor(t *testing.T) {
 		_ = os.WriteFile(full, []byte(c), 0o644)
 	}
 	put("/etc/resolv.conf", "nameserver 127.0.0.11\noptions ndots:0\n")
-	if got, ok := ResolvConfFor(hostfs.Root(root)); got != "" || ok {
+	if got, ok := ResolvConfFor(node.Root(root)); got != "" || ok {
 		t.Errorf("docker's loopback DNS only: got %q %v", got, ok)
 	}
 	put("/run/systemd/resolve/resolv.conf", "nameserver 192.168.1.1\n")
-	if got, ok := ResolvConfFor(hostfs.Root(root)); got != "/run/systemd/resolve/resolv.conf" || !ok {
+	if got, ok := ResolvConfFor(node.Root(root)); got != "/run/systemd/resolve/resolv.conf" || !ok {
 		t.Errorf("systemd-resolved upstream: got %q %v", got, ok)
 	}
 	_ = os.Remove(filepath.Join(root, "run/systemd/resolve/resolv.conf"))
 	put("/etc/resolv.conf", "nameserver 127.0.0.53\nnameserver 10.0.2.3\n")
-	if got, ok := ResolvConfFor(hostfs.Root(root)); got != "/etc/resolv.conf" || !ok {
+	if got, ok := ResolvConfFor(node.Root(root)); got != "/etc/resolv.conf" || !ok {
 		t.Errorf("one real nameserver: got %q %v", got, ok)
 	}
 }

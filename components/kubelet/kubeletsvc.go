@@ -12,8 +12,8 @@ import (
 
 	"github.com/coreos/go-systemd/v22/unit"
 
-	"github.com/kubestrap/kubestrap/hostfs"
 	"github.com/kubestrap/kubestrap/layout"
+	"github.com/kubestrap/kubestrap/node"
 	"github.com/kubestrap/kubestrap/systemd"
 )
 
@@ -66,7 +66,7 @@ func InstallAgent(src, dst string) (bool, error) {
 	if err != nil {
 		return false, fmt.Errorf("read the bundled kubelet: %w", err)
 	}
-	return true, hostfs.WriteFileAtomic(dst, data, 0o755)
+	return true, node.WriteFileAtomic(dst, data, 0o755)
 }
 
 // sameContent compares the files by identity, size, then bytes (cheaper
@@ -170,7 +170,7 @@ func DropInOptions() []*unit.UnitOption {
 // and (re)starts the kubelet through systemd. The restart happens every
 // time: the kubelet reads its config only at start. daemon-reload runs when
 // a file changed or systemd says it is needed (an admin edited a unit).
-func Start(ctx context.Context, root hostfs.Root, sd systemd.Manager, agent string) (string, error) {
+func Start(ctx context.Context, root node.Root, sd systemd.Manager, agent string) (string, error) {
 	var notes []string
 	changed, err := InstallAgent(agent, root.Path(layout.KubeletBinary))
 	if err != nil {

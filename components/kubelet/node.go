@@ -9,7 +9,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/clientcmd"
 
-	"github.com/kubestrap/kubestrap/hostfs"
+	"github.com/kubestrap/kubestrap/node"
 	"github.com/kubestrap/kubestrap/poll"
 )
 
@@ -29,7 +29,7 @@ func WaitNode(ctx context.Context, c kubernetes.Interface, name string, s poll.S
 // file instead of the embedded one, once the kubelet has written it, so
 // that rotation keeps the kubeconfig valid. It waits for the file.
 // current is the host path the kubeconfig names; it is looked for in root.
-func FinalizeKubeconfig(ctx context.Context, root hostfs.Root, path, current string, s poll.Spec) (bool, error) {
+func FinalizeKubeconfig(ctx context.Context, root node.Root, path, current string, s poll.Spec) (bool, error) {
 	s.What = "the kubelet to write " + current
 	err := poll.Until(ctx, s, func(context.Context) (bool, error) {
 		_, err := os.Stat(root.Path(current))
@@ -57,5 +57,5 @@ func FinalizeKubeconfig(ctx context.Context, root hostfs.Root, path, current str
 	if err != nil {
 		return false, err
 	}
-	return true, hostfs.WriteFileAtomic(path, data, 0o600)
+	return true, node.WriteFileAtomic(path, data, 0o600)
 }

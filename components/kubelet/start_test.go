@@ -7,13 +7,13 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/kubestrap/kubestrap/hostfs"
 	"github.com/kubestrap/kubestrap/layout"
+	"github.com/kubestrap/kubestrap/node"
 	"github.com/kubestrap/kubestrap/systemd/systemdtest"
 )
 
 func TestStartReloadsWhenAFileChangedOrSystemdAsks(t *testing.T) {
-	root := hostfs.Root(t.TempDir())
+	root := node.Root(t.TempDir())
 	agent := filepath.Join(t.TempDir(), "kubelet")
 	if err := os.WriteFile(agent, []byte("#!/bin/true\n"), 0o755); err != nil {
 		t.Fatal(err)

@@ -7,8 +7,8 @@ import (
 	"os"
 	"path/filepath"
 
-	"github.com/kubestrap/kubestrap/hostfs"
 	"github.com/kubestrap/kubestrap/layout"
+	"github.com/kubestrap/kubestrap/node"
 	"github.com/kubestrap/kubestrap/systemd"
 )
 
@@ -26,7 +26,7 @@ var ErrNotInstalled = errors.New("no kubelet unit and no systemd")
 
 // Inspect reads the kubelet's installation on root. It needs systemd when
 // any of the files is present (systemd.ErrNoSystemd otherwise).
-func Inspect(ctx context.Context, root hostfs.Root, sd systemd.Manager) (Installation, error) {
+func Inspect(ctx context.Context, root node.Root, sd systemd.Manager) (Installation, error) {
 	var inst Installation
 	for _, f := range []string{layout.KubeletDropInPath, layout.KubeletUnitPath, layout.KubeletBinary} {
 		if root.Exists(f) {
@@ -51,7 +51,7 @@ func Inspect(ctx context.Context, root hostfs.Root, sd systemd.Manager) (Install
 // Uninstall stops and disables the kubelet unit and removes inst's files
 // through remove (which records them), then reloads systemd. It returns
 // what it did, in order.
-func Uninstall(ctx context.Context, root hostfs.Root, sd systemd.Manager, inst Installation,
+func Uninstall(ctx context.Context, root node.Root, sd systemd.Manager, inst Installation,
 	remove func(path string) error) ([]string, error) {
 	var did []string
 	if inst.Running {

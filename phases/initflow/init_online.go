@@ -19,9 +19,9 @@ import (
 	"github.com/kubestrap/kubestrap/components/kubelet"
 	"github.com/kubestrap/kubestrap/components/tokens"
 	"github.com/kubestrap/kubestrap/config"
-	"github.com/kubestrap/kubestrap/hostfs"
 	"github.com/kubestrap/kubestrap/join"
 	"github.com/kubestrap/kubestrap/layout"
+	"github.com/kubestrap/kubestrap/node"
 	"github.com/kubestrap/kubestrap/phases"
 	"github.com/kubestrap/kubestrap/poll"
 )
@@ -87,7 +87,7 @@ func runUploadCerts(ctx context.Context, d InitData, c kubernetes.Interface) (st
 		}
 		// Kept, not put into the configuration: show-join-command reads
 		// it from here, also when run alone later.
-		if err := hostfs.WriteFileAtomic(d.HostPath(layout.CertificateKeyFile), []byte(key+"\n"), 0o600); err != nil {
+		if err := node.WriteFileAtomic(d.HostPath(layout.CertificateKeyFile), []byte(key+"\n"), 0o600); err != nil {
 			return "", err
 		}
 		how = "a new certificate key, kept in " + layout.CertificateKeyFile + " (0600)"
@@ -331,7 +331,7 @@ func writeInitRecord(d InitData) error {
 	if err != nil {
 		return err
 	}
-	return hostfs.WriteFileAtomic(filepath.Join(d.KubernetesDir(), layout.InitRecord), b, 0o600)
+	return node.WriteFileAtomic(filepath.Join(d.KubernetesDir(), layout.InitRecord), b, 0o600)
 }
 
 func initWaitSpec(d InitData, prefix string) poll.Spec {

@@ -19,9 +19,9 @@ import (
 	"github.com/kubestrap/kubestrap/components/addons"
 	"github.com/kubestrap/kubestrap/components/kubelet"
 	"github.com/kubestrap/kubestrap/config"
-	"github.com/kubestrap/kubestrap/hostfs"
 	"github.com/kubestrap/kubestrap/join"
 	"github.com/kubestrap/kubestrap/layout"
+	"github.com/kubestrap/kubestrap/node"
 	"github.com/kubestrap/kubestrap/phases"
 	"github.com/kubestrap/kubestrap/poll"
 	"github.com/kubestrap/kubestrap/preflight"
@@ -238,7 +238,7 @@ func writeJoinNodeFiles(d JoinData, info *join.ClusterInfo, cluster *config.Clus
 	if err := os.MkdirAll(filepath.Dir(caPath), 0o755); err != nil {
 		return err
 	}
-	if err := hostfs.WriteFileAtomic(caPath, info.CAPEM, certs.CertMode); err != nil {
+	if err := node.WriteFileAtomic(caPath, info.CAPEM, certs.CertMode); err != nil {
 		return err
 	}
 	params, err := kubelet.HostParams(d.Env(), cluster, cfg.CACertPath, cfg.NodeRegistration.CRISocket)
@@ -341,5 +341,5 @@ func writeJoinRecord(ctx context.Context, d JoinData) error {
 	nodeIP, _ := d.NodeIP(ctx)
 	rec := fmt.Sprintf("# written by kubestrap join when it finished\nnode: %s\nserver: %s\nnodeIP: %s\n",
 		d.NodeName(), server, nodeIP)
-	return hostfs.WriteFileAtomic(filepath.Join(d.KubernetesDir(), layout.JoinRecord), []byte(rec), 0o600)
+	return node.WriteFileAtomic(filepath.Join(d.KubernetesDir(), layout.JoinRecord), []byte(rec), 0o600)
 }

@@ -9,8 +9,8 @@ import (
 
 	"github.com/kubestrap/kubestrap/certs"
 	"github.com/kubestrap/kubestrap/components/kubelet"
-	"github.com/kubestrap/kubestrap/hostfs"
 	"github.com/kubestrap/kubestrap/layout"
+	"github.com/kubestrap/kubestrap/node"
 	"github.com/kubestrap/kubestrap/phases"
 )
 
@@ -67,5 +67,5 @@ func writeKubeletConf(ctx context.Context, d JoinData, path, server string, caPE
 	if err != nil {
 		return err
 	}
-	return hostfs.WriteFileAtomic(path, data, certs.KeyMode)
+	return node.WriteFileAtomic(path, data, certs.KeyMode)
 }

@@ -200,7 +200,7 @@ func runRemovePods(ctx context.Context, d ResetData) (string, error) {
 			HowToRevert: "start containerd, then `kubestrap reset phase remove-pods`"})
 		return "left the pods: the runtime at " + ep + " did not answer", nil
 	}
-	rt, closer, err := d.Host().CRI(ep)
+	rt, closer, err := d.Env().CRI(ep)
 	if err != nil {
 		return leave(err)
 	}
@@ -241,7 +241,7 @@ func runUnmount(_ context.Context, d ResetData) (string, error) {
 		mounts = append(mounts, layout.KubeletDir)
 	}
 	if !d.DryRun() {
-		if mounts, err = cleanup.Unmount(root, mounts, d.Host().Unmount); err != nil && len(mounts) == 0 {
+		if mounts, err = cleanup.Unmount(root, mounts, d.Env().Unmount); err != nil && len(mounts) == 0 {
 			return "", err
 		}
 	}
@@ -359,7 +359,7 @@ func runCNIConfig(_ context.Context, d ResetData) (string, error) {
 var podNetworkLinks = []string{"cni0", "flannel.1", "kube-ipvs0"}
 
 func runLinks(_ context.Context, d ResetData) (string, error) {
-	gone, err := cleanup.DeleteLinks(d.Host().Links, podNetworkLinks, d.DryRun())
+	gone, err := cleanup.DeleteLinks(d.Env().Links, podNetworkLinks, d.DryRun())
 	for _, l := range gone {
 		d.Report().Removed("link " + l)
 	}
@@ -377,7 +377,7 @@ func runIPTables(_ context.Context, d ResetData) (string, error) {
 	var errs []error
 	for _, v6 := range []bool{false, true} {
 		cmd := map[bool]string{false: "iptables", true: "ip6tables"}[v6]
-		ipt, err := d.Host().IPTables(v6)
+		ipt, err := d.Env().IPTables(v6)
 		if err != nil {
 			if !v6 {
 				d.Report().Leave(cleanup.Left{What: "iptables chains KUBE-* and FLANNEL*", Why: "iptables: " + err.Error(),
@@ -408,7 +408,7 @@ func runIPTables(_ context.Context, d ResetData) (string, error) {
 // chains are gone, so that iptables-save shows what it did before init.
 // Failing that is no reason to fail the reset: the tables hold nothing.
 func removeUnusedTables(d ResetData) []string {
-	nft := d.Host().NFTables
+	nft := d.Env().NFTables
 	if nft == nil {
 		return nil
 	}
@@ -435,7 +435,7 @@ func runIPVS(_ context.Context, d ResetData) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	addrs, err := d.Host().LinkAddrs(cleanup.KubeProxyLink)
+	addrs, err := d.Env().LinkAddrs(cleanup.KubeProxyLink)
 	if err != nil {
 		return "", err
 	}

@@ -150,8 +150,9 @@ func newUsedNodeWith(t *testing.T, mutate func(*config.Init)) *usedNode {
 }
 
 func (n *usedNode) data(dryRun, force bool) ResetData {
+	cleanuptest.Reach(n.env, n.rt, n.links, n.ipt)
 	return NewResetData(ResetOptions{DryRun: dryRun, Force: force, Out: &bytes.Buffer{}, Env: n.env, Systemd: n.sd,
-		Host: cleanuptest.Host(n.env.Root, n.rt, n.links, n.ipt), Client: n.client,
+		Client:     n.client,
 		EtcdClient: func([]string, etcd.TLSFiles) (EtcdCluster, error) { return n.etcd, nil }})
 }
 
@@ -516,10 +517,7 @@ func TestResetIPVSDeletesOnlyKubeProxysServices(t *testing.T) {
 		return nil, nil
 	}
 	d := n.data(false, false)
-	h := d.Host()
-	h.LinkAddrs = func(string) ([]netip.Addr, error) { return []netip.Addr{netip.MustParseAddr("10.96.0.1")}, nil }
-	d = NewResetData(ResetOptions{Out: &bytes.Buffer{}, Env: n.env, Systemd: n.sd, Host: h, Client: n.client,
-		EtcdClient: func([]string, etcd.TLSFiles) (EtcdCluster, error) { return n.etcd, nil }})
+	n.env.LinkAddrs = func(string) ([]netip.Addr, error) { return []netip.Addr{netip.MustParseAddr("10.96.0.1")}, nil }
 	out, err := phasestest.RunAlone(t, &phases.Runner{Command: "reset", Phases: ResetPhases()}, "network/ipvs", d)
 	if err != nil {
 		t.Fatal(err)

@@ -37,7 +37,6 @@ type ResetData interface {
 	Force() bool
 	Out() io.Writer
 	Env() *node.Host
-	Host() cleanup.Host
 	Systemd() systemd.Manager
 	// HostPath maps a node path into the host root.
 	HostPath(p string) string
@@ -85,7 +84,6 @@ type ResetOptions struct {
 	DryRun, Force bool
 	Out           io.Writer
 	Env           *node.Host
-	Host          cleanup.Host
 	Systemd       systemd.Manager
 	// CRISocket overrides the runtime endpoint read from the kubelet's
 	// configuration.
@@ -123,7 +121,6 @@ func NewResetData(opts ResetOptions) ResetData {
 
 func (d *resetData) DryRun() bool             { return d.opts.DryRun }
 func (d *resetData) Force() bool              { return d.opts.Force }
-func (d *resetData) Host() cleanup.Host       { return d.opts.Host }
 func (d *resetData) Report() *cleanup.Report  { return d.report }
 func (d *resetData) ControlPlane() bool       { return node.RoleAt(d.KubernetesDir()) == node.ControlPlane }
 func (d *resetData) kubePath(f string) string { return filepath.Join(d.KubernetesDir(), f) }

@@ -10,7 +10,6 @@ import (
 	"path/filepath"
 	"testing"
 
-	"github.com/kubestrap/kubestrap/hostfs"
 	"github.com/kubestrap/kubestrap/node"
 )
 
@@ -43,7 +42,7 @@ func FakeHost(t *testing.T) *node.Host {
 		t.Fatal(err)
 	}
 	return &node.Host{
-		Root:       hostfs.Root(root),
+		Root:       node.Root(root),
 		UID:        func() int { return 0 },
 		NumCPU:     func() int { return 2 },
 		Hostname:   func() (string, error) { return "cp-1", nil },

@@ -1,7 +1,8 @@
-// Package hostfs is kubestrap's access to the host's file system: reads go
-// through a Root so that tests can point them at a fake tree, and writes are
-// atomic so that a crash never leaves a half-written key or manifest.
-package hostfs
+package node
+
+// The host's file system: reads go through a Root so that tests can point
+// them at a fake tree, and writes are atomic so that a crash never leaves a
+// half-written key or manifest.
 
 import (
 	"errors"
