@@ -9,7 +9,6 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/kubestrap/kubestrap/certs"
 	"github.com/kubestrap/kubestrap/layout"
 	"github.com/kubestrap/kubestrap/node"
 	"github.com/kubestrap/kubestrap/renew"
@@ -71,8 +70,7 @@ func runRenew(cmd *cobra.Command, args []string, f *renewFlags) error {
 		}
 	}
 	s := renew.LoadSettings(cmd.Context(), f.kubeDir, f.certDir, f.validity, renew.AdminClient(f.kubeDir))
-	fmt.Fprintf(out, "[renew] certificates in %s; new ones valid for %s (from %s)\n", s.CertDir,
-		certs.ShortDuration(s.Validity), s.Source)
+	s.WriteText(out)
 	rep, err := renew.Run(cmd.Context(), targets, renew.Options{CertDir: s.CertDir, KubeDir: f.kubeDir,
 		Validity: s.Validity, Within: f.within, DryRun: f.dryRun, Out: out, Now: time.Now,
 		Wait: renew.HealthWait(out, s.CertDir, f.kubeDir, s.CRIEndpoint)})

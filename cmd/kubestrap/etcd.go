@@ -6,16 +6,13 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 
-	"github.com/kubestrap/kubestrap/etcd"
 	"github.com/kubestrap/kubestrap/node"
 	"github.com/kubestrap/kubestrap/phases"
 	"github.com/kubestrap/kubestrap/phases/resetflow"
-	"github.com/kubestrap/kubestrap/poll"
 	"github.com/kubestrap/kubestrap/snapshot"
 	"github.com/kubestrap/kubestrap/staticpods"
 	"github.com/kubestrap/kubestrap/status"
@@ -80,7 +77,7 @@ func newEtcdMemberRemoveCommand(out io.Writer) *cobra.Command {
 			defer lock.Release()
 			ctx, cancel := context.WithTimeout(cmd.Context(), 2*time.Minute)
 			defer cancel()
-			m, err := removeEtcdMember(ctx, args[0], force, cmd.ErrOrStderr())
+			m, err := staticpods.RemoveOtherMember(ctx, "/", args[0], force, cmd.ErrOrStderr())
 			if err != nil {
 				return err
 			}
@@ -94,24 +91,6 @@ func newEtcdMemberRemoveCommand(out io.Writer) *cobra.Command {
 	cmd.Flags().BoolVar(&force, "force", false, "remove the member even when the cluster would be left without quorum")
 	cmd.Flags().StringVarP(&output, "output", "o", "", "output format: table or json")
 	return cmd
-}
-
-func removeEtcdMember(ctx context.Context, nameOrID string, force bool, progress io.Writer) (etcd.Member, error) {
-	le, err := staticpods.LocalMember("/")
-	if err != nil {
-		return etcd.Member{}, err
-	}
-	c, err := etcd.Client(le.Endpoints, le.HostTLS("/"))
-	if err != nil {
-		return etcd.Member{}, err
-	}
-	defer func() { _ = c.Close() }()
-	members, err := etcd.Members(ctx, c, etcd.HealthOf(le.HostTLS("/")))
-	if err != nil {
-		return etcd.Member{}, fmt.Errorf("list the etcd members: %w", err)
-	}
-	return etcd.RemoveOther(ctx, c, members, nameOrID, le.PeerURL, force,
-		poll.Spec{Interval: time.Second, Timeout: time.Minute, Out: progress, Prefix: "etcd"})
 }
 
 func newSnapshotSaveCommand(out io.Writer) *cobra.Command {
@@ -134,12 +113,7 @@ func newSnapshotSaveCommand(out io.Writer) *cobra.Command {
 			if output == "json" {
 				return writeJSON(out, saved.Info)
 			}
-			i := saved.Info
-			fmt.Fprintf(out, "[snapshot] saved %s: %s, revision %d, sha256 %s (%s)\n", saved.Path, snapshot.Size(i.Size), i.Revision,
-				i.SHA256, phases.FormatDuration(time.Since(start)))
-			for _, r := range saved.Pruned {
-				fmt.Fprintf(out, "[snapshot] removed %s (--retain %d)\n", r, retain)
-			}
+			saved.WriteText(out, retain, phases.FormatDuration(time.Since(start)))
 			return nil
 		}}
 	cmd.Flags().StringVar(&dir, "dir", snapshot.DefaultDir, "where the snapshot goes when no FILE is given")
@@ -229,10 +203,7 @@ func runSnapshotRestore(cmd *cobra.Command, out io.Writer, file string, f *snaps
 		return err
 	}
 	fmt.Fprintf(out, "[restore] done (%s)\n", phases.FormatDuration(time.Since(start)))
-	if len(res.OtherMembers) > 0 {
-		fmt.Fprintf(out, "next: on each other control-plane node (%s) run `kubestrap reset`, then join it again "+
-			"with `kubestrap join ... --control-plane`\n", strings.Join(res.OtherMembers, ", "))
-	}
+	res.WriteNext(out)
 	return nil
 }
 
@@ -257,14 +228,10 @@ func newSnapshotScheduleCommand(out io.Writer) *cobra.Command {
 // one; the snapshots it saved stay.
 func disableSnapshotSchedule(cmd *cobra.Command, out io.Writer) error {
 	done, err := snapshot.Disable(cmd.Context(), systemd.DBus{}, snapshot.UnitDir)
-	switch {
-	case err != nil:
+	if err != nil {
 		return err
-	case done:
-		fmt.Fprintf(out, "[schedule] disabled and removed %s; saved snapshots stay\n", snapshot.TimerName)
-	default:
-		fmt.Fprintln(out, "[schedule] no schedule to disable")
 	}
+	snapshot.WriteDisabled(out, done)
 	return nil
 }
 
@@ -284,10 +251,7 @@ func enableSnapshotSchedule(cmd *cobra.Command, out io.Writer, s *snapshot.Sched
 	if err := snapshot.Enable(cmd.Context(), systemd.DBus{}, snapshot.UnitDir, *s); err != nil {
 		return err
 	}
-	_, err = fmt.Fprintf(out, "[schedule] %s saves a snapshot every %s into %s, keeping the newest %d "+
-		"(`systemctl list-timers %s` shows the next run)\n", snapshot.TimerName, snapshot.Span(s.Every), s.Dir, s.Retain,
-		snapshot.TimerName)
-	return err
+	return s.WriteText(out)
 }
 
 // selfPath is this binary's real path, for the service to run.

@@ -80,8 +80,6 @@ func runFleet(cmd *cobra.Command, f *fleetFlags, do fleetFunc) error {
 	if kubeconfig == "" && cmd.Name() == "up" {
 		kubeconfig = fleet.DefaultKubeconfig(c, f.file)
 	}
-		kubeconfig = filepath.Join(filepath.Dir(f.file), name)
-	}
 	rep, err := do(cmd.Context(), c, fleet.Options{AcceptNewHostKeys: f.acceptNew, Force: f.force, Kubeconfig: kubeconfig, Out: progress})
 	if err != nil {
 		rep.Error = err.Error()
