@@ -109,7 +109,7 @@ func (f *Flow) BindToCommand(cmd *cobra.Command) {
 func (f *Flow) phaseCommand(ff *flowFlags) *cobra.Command {
 	phaseCmd := &cobra.Command{
 		Use:   "phase [name]",
-		Short: fmt.Sprintf("Run one phase of %s (e.g. `phase a b` or `phase a/b`)", f.Command),
+		Short: fmt.Sprintf("Run one phase of %s; a child phase as `phase NAME CHILD` or `phase NAME/CHILD`", f.Command),
 		Args:  cobra.ArbitraryArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if len(args) == 0 {
