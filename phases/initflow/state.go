@@ -6,16 +6,12 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"time"
 
 	"github.com/kubestrap/kubestrap/config"
 	"github.com/kubestrap/kubestrap/layout"
 	"github.com/kubestrap/kubestrap/node"
 	"github.com/kubestrap/kubestrap/preflight"
 )
-
-// now is the clock of the phases' duration lines.
-var now = time.Now
 
 // PrepareInit makes init idempotent: a finished init with the same
 // configuration is a no-op (done), with another one an error naming the
