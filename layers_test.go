@@ -31,7 +31,7 @@ var layers = [][]string{
 var flows = []string{"phases/initflow", "phases/joinflow", "phases/resetflow"}
 
 // fakes are imported by tests only.
-var fakes = []string{"cleanup/cleanuptest", "etcd/etcdtest", "systemd/systemdtest", "preflight/preflighttest",
+var fakes = []string{"cleanup/cleanuptest", "etcd/etcdtest", "systemd/systemdtest", "node/nodetest",
 	"phases/phasestest"}
 
 type pkg struct {
@@ -120,7 +120,7 @@ func TestLayerRulesCatchViolations(t *testing.T) {
 	pkgs := []pkg{
 		{ImportPath: m("layout"), Imports: []string{m("config")}},
 		{ImportPath: m("phases/initflow"), Imports: []string{m("phases/joinflow")}},
-		{ImportPath: m("certs"), Imports: []string{m("preflight/preflighttest")}},
+		{ImportPath: m("certs"), Imports: []string{m("node/nodetest")}},
 		{ImportPath: m("newthing")},
 		{ImportPath: m("config"), Imports: []string{m("layout"), "fmt"}},
 	}

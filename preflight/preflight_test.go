@@ -13,6 +13,7 @@ import (
 
 	"github.com/kubestrap/kubestrap/config"
 	"github.com/kubestrap/kubestrap/node"
+	"github.com/kubestrap/kubestrap/node/nodetest"
 )
 
 const debianContainerd = `version = 2
@@ -43,37 +44,15 @@ const systemdContainerd = `version = 2
 // breaks by writing or removing files.
 func fakeEnv(t *testing.T) *node.Host {
 	t.Helper()
-	root := t.TempDir()
-	files := map[string]string{
-		"/proc/meminfo": "MemTotal:       24000000 kB\nMemFree: 1 kB\n",
-		"/proc/swaps":   "Filename\t\t\t\tType\t\tSize\t\tUsed\t\tPriority\n",
-		"/proc/sys/net/bridge/bridge-nf-call-iptables": "1\n",
-		"/proc/sys/net/ipv4/ip_forward":                "1\n",
-		"/proc/sys/kernel/osrelease":                   "6.1.0-18-amd64\n",
-		"/proc/sys/fs/inotify/max_user_instances":      "8192\n",
-		"/proc/sys/fs/inotify/max_user_watches":        "1048576\n",
-		"/proc/1/comm":                                 "systemd\n",
-		"/etc/machine-id":                              "0123456789abcdef0123456789abcdef\n",
-		"/sys/class/dmi/id/product_uuid":               "4c4c4544-0042-3510-8052-b4c04f384d32\n",
-		"/sys/fs/cgroup/cgroup.controllers":            "cpu memory\n",
-		"/etc/containerd/config.toml":                  systemdContainerd,
-		"/proc/net/route":                              "Iface\tDestination\tGateway \tFlags\tRefCnt\tUse\tMetric\tMask\nenp0s3\t00000000\t0202000A\t0003\t0\t0\t100\t00000000\n",
+	h := nodetest.FakeHost(t)
+	// The checks' tests start from free ports, no CNI plugins and no
+	// commands found; each test changes what it needs.
+	h.Listen = func(string, string) (net.Listener, error) { return fakeListener{}, nil }
+	h.Run = func(string, ...string) ([]byte, error) { return nil, errors.New("not found") }
+	if err := os.RemoveAll(h.Root.Path("/opt/cni")); err != nil {
+		t.Fatal(err)
 	}
-	for p, c := range files {
-		write(t, root, p, c)
-	}
-	return &node.Host{
-		Root:       node.Root(root),
-		UID:        func() int { return 0 },
-		NumCPU:     func() int { return 2 },
-		Hostname:   func() (string, error) { return "cp-1", nil },
-		LookupHost: func(string) ([]string, error) { return []string{"192.168.56.10"}, nil },
-		LookPath:   func(b string) (string, error) { return "/usr/bin/" + b, nil },
-		Listen:     func(string, string) (net.Listener, error) { return fakeListener{}, nil },
-		Run:        func(string, ...string) ([]byte, error) { return nil, errors.New("not found") },
-		CRIVersion: func(context.Context, string) (string, string, error) { return "containerd", "1.6.20", nil },
-		Interfaces: func() ([]node.Interface, error) { return nil, nil },
-	}
+	return h
 }
 
 type fakeListener struct{ net.Listener }

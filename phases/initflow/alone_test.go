@@ -8,7 +8,6 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -19,29 +18,17 @@ import (
 	"github.com/kubestrap/kubestrap/config"
 	"github.com/kubestrap/kubestrap/layout"
 	"github.com/kubestrap/kubestrap/node"
+	"github.com/kubestrap/kubestrap/node/nodetest"
 	"github.com/kubestrap/kubestrap/phases"
 	"github.com/kubestrap/kubestrap/phases/phasestest"
 	"github.com/kubestrap/kubestrap/preflight"
-	"github.com/kubestrap/kubestrap/preflight/preflighttest"
 	"github.com/kubestrap/kubestrap/systemd/systemdtest"
 )
-
-func fakeAgent(t *testing.T) string {
-	p := filepath.Join(t.TempDir(), "kubelet")
-	preflighttest.WriteFile(t, p, "#!/bin/true\n")
-	return p
-}
-
-func shortTimeouts(t *testing.T) {
-	cp, api := phases.ControlPlaneTimeout, phases.APITimeout
-	phases.ControlPlaneTimeout, phases.APITimeout = 300*time.Millisecond, 300*time.Millisecond
-	t.Cleanup(func() { phases.ControlPlaneTimeout, phases.APITimeout = cp, api })
-}
 
 // Every init phase run alone on a fresh node does its work or says what it
 // needs first; none panics.
 func TestEveryInitPhaseRunsAlone(t *testing.T) {
-	shortTimeouts(t)
+	phasestest.ShortTimeouts(t)
 	needCA := "run `kubestrap init phase certs/ca` first"
 	needEtcdCA := "run `kubestrap init phase certs/etcd-ca` first"
 	want := map[string]string{
@@ -69,10 +56,10 @@ func TestEveryInitPhaseRunsAlone(t *testing.T) {
 	r := &phases.Runner{Command: "init", Phases: InitPhases()}
 	for _, path := range r.Paths() {
 		t.Run(path, func(t *testing.T) {
-			env := preflighttest.FakeHost(t)
+			env := nodetest.FakeHost(t)
 			client := fake.NewSimpleClientset(&corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: "cp-1"}})
 			d, err := NewInitData(phasestest.InitConfig(t, nil), InitOptions{Out: &bytes.Buffer{}, Env: env, Client: client,
-				Systemd: &systemdtest.Fake{}, AgentBinary: fakeAgent(t), Ignore: preflight.NewIgnoreSet("all")})
+				Systemd: &systemdtest.Fake{}, AgentBinary: phasestest.FakeAgent(t), Ignore: preflight.NewIgnoreSet("all")})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -91,13 +78,13 @@ func TestEveryInitPhaseRunsAlone(t *testing.T) {
 
 // The work a phase run alone must have done, checked below the fake root.
 func TestInitPhasesAloneDoTheirWork(t *testing.T) {
-	shortTimeouts(t)
+	phasestest.ShortTimeouts(t)
 	r := &phases.Runner{Command: "init", Phases: InitPhases()}
-	env := preflighttest.FakeHost(t)
+	env := nodetest.FakeHost(t)
 	client := fake.NewSimpleClientset(&corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: "cp-1"}})
 	sd := &systemdtest.Fake{}
 	d, err := NewInitData(phasestest.InitConfig(t, nil), InitOptions{Out: &bytes.Buffer{}, Env: env, Client: client, Systemd: sd,
-		AgentBinary: fakeAgent(t), Ignore: preflight.NewIgnoreSet("all")})
+		AgentBinary: phasestest.FakeAgent(t), Ignore: preflight.NewIgnoreSet("all")})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -133,13 +120,13 @@ func TestInitPhasesAloneDoTheirWork(t *testing.T) {
 // bootstrap-token, upload-certs and show-join-command run as separate
 // commands agree, and a re-run makes no second token.
 func TestOneTokenAndKeyAcrossPhaseRuns(t *testing.T) {
-	shortTimeouts(t)
-	env := preflighttest.FakeHost(t)
+	phasestest.ShortTimeouts(t)
+	env := nodetest.FakeHost(t)
 	client := fake.NewSimpleClientset(&corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: "cp-1"}})
 	newData := func(out *bytes.Buffer) InitData {
 		cfg := phasestest.InitConfig(t, func(c *config.Init) { c.UploadCerts, c.Cluster.ControlPlaneEndpoint = true, "192.168.56.9:6443" })
 		d, err := NewInitData(cfg, InitOptions{Out: &bytes.Buffer{}, JSON: out, Env: env, Client: client,
-			Systemd: &systemdtest.Fake{}, AgentBinary: fakeAgent(t), Ignore: preflight.NewIgnoreSet("all")})
+			Systemd: &systemdtest.Fake{}, AgentBinary: phasestest.FakeAgent(t), Ignore: preflight.NewIgnoreSet("all")})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -187,12 +174,12 @@ func TestOneTokenAndKeyAcrossPhaseRuns(t *testing.T) {
 // upload-certs alone makes a key: it is kept in a 0600 file and printed in
 // no phase line (Ansible and CI keep those).
 func TestUploadCertsKeepsANewKeyOutOfTheLog(t *testing.T) {
-	env := preflighttest.FakeHost(t)
+	env := nodetest.FakeHost(t)
 	client := fake.NewSimpleClientset()
 	cfg := phasestest.InitConfig(t, func(c *config.Init) { c.UploadCerts, c.Cluster.ControlPlaneEndpoint = true, "192.168.56.9:6443" })
 	out := &bytes.Buffer{}
 	d, err := NewInitData(cfg, InitOptions{Out: out, Env: env, Client: client, Systemd: &systemdtest.Fake{},
-		AgentBinary: fakeAgent(t), Ignore: preflight.NewIgnoreSet("all")})
+		AgentBinary: phasestest.FakeAgent(t), Ignore: preflight.NewIgnoreSet("all")})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -218,16 +205,16 @@ func TestUploadCertsKeepsANewKeyOutOfTheLog(t *testing.T) {
 func TestInitRefusesAJoinedNode(t *testing.T) {
 	var re *node.RoleError
 	worker := t.TempDir()
-	preflighttest.WriteFile(t, filepath.Join(worker, layout.JoinRecord), "node: w1\n")
+	nodetest.WriteFile(t, filepath.Join(worker, layout.JoinRecord), "node: w1\n")
 	if _, err := PrepareInit(&bytes.Buffer{}, worker, phasestest.InitConfig(t, nil), preflight.NewIgnoreSet()); !errors.As(err, &re) {
 		t.Errorf("init on a joined worker: %v", err)
 	}
 	// A control plane that joined looks like an unfinished init (manifests,
 	// admin.conf) but must not be "resumed" into a cluster of its own.
 	cp := t.TempDir()
-	preflighttest.WriteFile(t, filepath.Join(cp, layout.JoinRecord), "node: cp-2\n")
-	preflighttest.WriteFile(t, filepath.Join(cp, layout.AdminConf), "x")
-	preflighttest.WriteFile(t, filepath.Join(cp, layout.ManifestsSubdir, "kube-apiserver.yaml"), "x")
+	nodetest.WriteFile(t, filepath.Join(cp, layout.JoinRecord), "node: cp-2\n")
+	nodetest.WriteFile(t, filepath.Join(cp, layout.AdminConf), "x")
+	nodetest.WriteFile(t, filepath.Join(cp, layout.ManifestsSubdir, "kube-apiserver.yaml"), "x")
 	if _, err := PrepareInit(&bytes.Buffer{}, cp, phasestest.InitConfig(t, nil), preflight.NewIgnoreSet()); !errors.As(err, &re) ||
 		!strings.Contains(err.Error(), "joined a cluster as a control plane") {
 		t.Errorf("init on a joined control plane: %v", err)

@@ -10,8 +10,8 @@ import (
 
 	"github.com/kubestrap/kubestrap/config"
 	"github.com/kubestrap/kubestrap/layout"
+	"github.com/kubestrap/kubestrap/node/nodetest"
 	"github.com/kubestrap/kubestrap/phases/phasestest"
-	"github.com/kubestrap/kubestrap/preflight/preflighttest"
 )
 
 func TestDetectInitState(t *testing.T) {
@@ -80,7 +80,7 @@ func TestInitRecordLoadsAsConfig(t *testing.T) {
 func TestInitRefusesSharedDataDir(t *testing.T) {
 	for _, dir := range []string{"/var/lib", "/home/admin", "/etc/kubernetes"} {
 		cfg := phasestest.InitConfig(t, func(c *config.Init) { c.Cluster.Etcd.Local = &config.LocalEtcd{DataDir: dir} })
-		_, err := NewInitData(cfg, InitOptions{Out: io.Discard, Env: preflighttest.FakeHost(t)})
+		_, err := NewInitData(cfg, InitOptions{Out: io.Discard, Env: nodetest.FakeHost(t)})
 		if err == nil || !strings.Contains(err.Error(), "etcd.local.dataDir") || !strings.Contains(err.Error(), "/var/lib/etcd") {
 			t.Errorf("%s: %v", dir, err)
 		}

@@ -2,7 +2,6 @@ package initflow
 
 import (
 	"slices"
-	"strings"
 	"testing"
 
 	"github.com/kubestrap/kubestrap/config"
@@ -10,26 +9,6 @@ import (
 	"github.com/kubestrap/kubestrap/phases/phasestest"
 	"github.com/kubestrap/kubestrap/preflight"
 )
-
-// ownChecks are the names of the port, dir and file checks among checks:
-// those a node's own earlier, unfinished run trips.
-func ownChecks(checks []preflight.Checker) []string {
-	var names []string
-	for _, c := range checks {
-		n := c.Name()
-		if strings.HasPrefix(n, "Port-") || strings.HasPrefix(n, "DirAvailable-") || strings.HasPrefix(n, "FileAvailable-") {
-			names = append(names, n)
-		}
-	}
-	slices.Sort(names)
-	return names
-}
-
-func sorted(s []string) []string {
-	s = slices.Clone(s)
-	slices.Sort(s)
-	return s
-}
 
 // The resume ignores are exactly the port and directory checks that init's
 // preflight runs, so that the two cannot drift apart.
@@ -42,8 +21,8 @@ func TestResumeIgnoresMatchInitChecks(t *testing.T) {
 		},
 	} {
 		c := phasestest.InitConfig(t, mutate)
-		want := ownChecks(preflight.InitChecks(&node.Host{}, c))
-		if got := sorted(ResumeIgnores(c)); !slices.Equal(got, want) {
+		want := phasestest.OwnChecks(preflight.InitChecks(&node.Host{}, c))
+		if got := phasestest.Sorted(ResumeIgnores(c)); !slices.Equal(got, want) {
 			t.Errorf("%s: ResumeIgnores = %v, InitChecks has %v", name, got, want)
 		}
 	}

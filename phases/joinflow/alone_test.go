@@ -8,7 +8,6 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -21,24 +20,12 @@ import (
 	"github.com/kubestrap/kubestrap/join"
 	"github.com/kubestrap/kubestrap/layout"
 	"github.com/kubestrap/kubestrap/node"
+	"github.com/kubestrap/kubestrap/node/nodetest"
 	"github.com/kubestrap/kubestrap/phases"
 	"github.com/kubestrap/kubestrap/phases/phasestest"
 	"github.com/kubestrap/kubestrap/preflight"
-	"github.com/kubestrap/kubestrap/preflight/preflighttest"
 	"github.com/kubestrap/kubestrap/systemd/systemdtest"
 )
-
-func fakeAgent(t *testing.T) string {
-	p := filepath.Join(t.TempDir(), "kubelet")
-	preflighttest.WriteFile(t, p, "#!/bin/true\n")
-	return p
-}
-
-func shortTimeouts(t *testing.T) {
-	cp, api := phases.ControlPlaneTimeout, phases.APITimeout
-	phases.ControlPlaneTimeout, phases.APITimeout = 300*time.Millisecond, 300*time.Millisecond
-	t.Cleanup(func() { phases.ControlPlaneTimeout, phases.APITimeout = cp, api })
-}
 
 // joinFixture is a cluster as join sees it: cluster-info (a real CA), the
 // uploaded ClusterConfiguration, and this node's Node once registered.
@@ -72,7 +59,7 @@ func newJoinFixture(t *testing.T) joinFixture {
 // and TLS bootstrap); none panics, and none needs an earlier phase's state
 // in memory.
 func TestEveryJoinPhaseRunsAlone(t *testing.T) {
-	shortTimeouts(t)
+	phasestest.ShortTimeouts(t)
 	needKubelet := "run `kubestrap join phase tls-bootstrap` first"
 	want := map[string]string{
 		"tls-bootstrap":   "was not signed",
@@ -90,8 +77,8 @@ func TestEveryJoinPhaseRunsAlone(t *testing.T) {
 	for _, path := range r.Paths() {
 		t.Run(path, func(t *testing.T) {
 			f := newJoinFixture(t)
-			d, err := NewJoinData(phasestest.JoinConfig(t), JoinOptions{Out: &bytes.Buffer{}, Env: preflighttest.FakeHost(t),
-				Systemd: &systemdtest.Fake{}, AgentBinary: fakeAgent(t), Ignore: preflight.NewIgnoreSet("all"),
+			d, err := NewJoinData(phasestest.JoinConfig(t), JoinOptions{Out: &bytes.Buffer{}, Env: nodetest.FakeHost(t),
+				Systemd: &systemdtest.Fake{}, AgentBinary: phasestest.FakeAgent(t), Ignore: preflight.NewIgnoreSet("all"),
 				NodeIP: "192.168.56.11", BootstrapClient: f.client,
 				Discover: func(context.Context) (*join.ClusterInfo, error) { return f.info, nil }})
 			if err != nil {
@@ -108,7 +95,7 @@ func TestEveryJoinPhaseRunsAlone(t *testing.T) {
 // before anything is written.
 func TestJoinRefusesClone(t *testing.T) {
 	f := newJoinFixture(t)
-	env := preflighttest.FakeHost(t)
+	env := nodetest.FakeHost(t)
 	reg, err := join.NewRegistry()
 	if err != nil {
 		t.Fatal(err)
@@ -125,13 +112,13 @@ func TestJoinRefusesClone(t *testing.T) {
 		t.Fatal(err)
 	}
 	d, err := NewJoinData(phasestest.JoinConfig(t), JoinOptions{Out: &bytes.Buffer{}, Env: env, Systemd: &systemdtest.Fake{},
-		AgentBinary: fakeAgent(t), Ignore: preflight.NewIgnoreSet("all"), NodeIP: "192.168.56.11", BootstrapClient: f.client,
+		AgentBinary: phasestest.FakeAgent(t), Ignore: preflight.NewIgnoreSet("all"), NodeIP: "192.168.56.11", BootstrapClient: f.client,
 		Discover: func(context.Context) (*join.ClusterInfo, error) { return f.info, nil }})
 	if err != nil {
 		t.Fatal(err)
 	}
 	err = (&phases.Runner{Command: "join", Phases: JoinPhases(), Out: &bytes.Buffer{}}).Run(context.Background(), d)
-	if err == nil || !strings.Contains(err.Error(), "already has this host's machine-id") ||
+	if err == nil || !strings.Contains(err.Error(), "already has this host's") ||
 		!strings.Contains(err.Error(), "phase identity-check failed") {
 		t.Fatalf("clone not refused in identity-check: %v", err)
 	}
@@ -145,8 +132,8 @@ func TestJoinRefusesClone(t *testing.T) {
 // Leftovers of another cluster are refused before anything is written.
 func TestJoinRefusesLeftoversOfAnotherCluster(t *testing.T) {
 	f := newJoinFixture(t)
-	env := preflighttest.FakeHost(t)
-	preflighttest.WriteFile(t, env.Root.Path("/etc/kubernetes/pki/ca.crt"), "-----BEGIN CERTIFICATE-----\nb3RoZXI=\n-----END CERTIFICATE-----\n")
+	env := nodetest.FakeHost(t)
+	nodetest.WriteFile(t, env.Root.Path("/etc/kubernetes/pki/ca.crt"), "-----BEGIN CERTIFICATE-----\nb3RoZXI=\n-----END CERTIFICATE-----\n")
 	d, _ := NewJoinData(phasestest.JoinConfig(t), JoinOptions{Out: &bytes.Buffer{}, Env: env, Ignore: preflight.NewIgnoreSet("all"),
 		BootstrapClient: f.client, Discover: func(context.Context) (*join.ClusterInfo, error) { return f.info, nil }})
 	_, err := phasestest.RunAlone(t, &phases.Runner{Command: "join", Phases: JoinPhases()}, "discovery", d)
@@ -159,7 +146,7 @@ func TestJoinRefusesLeftoversOfAnotherCluster(t *testing.T) {
 // Every control-plane join phase run alone on a fresh node does its work or
 // names what it needs first.
 func TestEveryControlPlaneJoinPhaseRunsAlone(t *testing.T) {
-	shortTimeouts(t)
+	phasestest.ShortTimeouts(t)
 	needCerts := "control-plane-prepare/download-certs"
 	want := map[string]string{
 		"tls-bootstrap":                         "was not signed",
@@ -187,8 +174,8 @@ func TestEveryControlPlaneJoinPhaseRunsAlone(t *testing.T) {
 			cfg := phasestest.JoinConfig(t)
 			cfg.ControlPlane = &config.JoinControlPlane{CertificateKey: strings.Repeat("ab", 32),
 				LocalAPIEndpoint: config.APIEndpoint{BindPort: 6443}}
-			d, err := NewJoinData(cfg, JoinOptions{Out: &bytes.Buffer{}, Env: preflighttest.FakeHost(t), Systemd: &systemdtest.Fake{},
-				AgentBinary: fakeAgent(t), Ignore: preflight.NewIgnoreSet("all"), NodeIP: "192.168.56.12",
+			d, err := NewJoinData(cfg, JoinOptions{Out: &bytes.Buffer{}, Env: nodetest.FakeHost(t), Systemd: &systemdtest.Fake{},
+				AgentBinary: phasestest.FakeAgent(t), Ignore: preflight.NewIgnoreSet("all"), NodeIP: "192.168.56.12",
 				BootstrapClient: f.client, Discover: func(context.Context) (*join.ClusterInfo, error) { return f.info, nil }})
 			if err != nil {
 				t.Fatal(err)
@@ -202,7 +189,7 @@ func TestEveryControlPlaneJoinPhaseRunsAlone(t *testing.T) {
 // join refuses a control-plane node.
 func TestJoinRefusesAControlPlane(t *testing.T) {
 	dir := t.TempDir()
-	preflighttest.WriteFile(t, filepath.Join(dir, layout.InitRecord), "x")
+	nodetest.WriteFile(t, filepath.Join(dir, layout.InitRecord), "x")
 	_, err := PrepareJoin(&bytes.Buffer{}, dir, "cp-1", phasestest.JoinConfig(t), preflight.NewIgnoreSet())
 	var re *node.RoleError
 	if !errors.As(err, &re) || !strings.Contains(err.Error(), "control-plane node") {

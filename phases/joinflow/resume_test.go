@@ -4,7 +4,6 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"strings"
 	"testing"
 
 	"github.com/kubestrap/kubestrap/etcd"
@@ -13,30 +12,10 @@ import (
 	"github.com/kubestrap/kubestrap/preflight"
 )
 
-// ownChecks are the names of the port, dir and file checks among checks:
-// those a node's own earlier, unfinished run trips.
-func ownChecks(checks []preflight.Checker) []string {
-	var names []string
-	for _, c := range checks {
-		n := c.Name()
-		if strings.HasPrefix(n, "Port-") || strings.HasPrefix(n, "DirAvailable-") || strings.HasPrefix(n, "FileAvailable-") {
-			names = append(names, n)
-		}
-	}
-	slices.Sort(names)
-	return names
-}
-
-func sorted(s []string) []string {
-	s = slices.Clone(s)
-	slices.Sort(s)
-	return s
-}
-
 func TestJoinResumeIgnoresMatchJoinChecks(t *testing.T) {
 	c := phasestest.JoinConfig(t)
-	want := ownChecks(preflight.JoinChecks(&node.Host{}, c, 35))
-	if got := sorted(joinResumeIgnores(c)); !slices.Equal(got, want) {
+	want := phasestest.OwnChecks(preflight.JoinChecks(&node.Host{}, c, 35))
+	if got := phasestest.Sorted(joinResumeIgnores(c)); !slices.Equal(got, want) {
 		t.Errorf("joinResumeIgnores = %v, JoinChecks has %v", got, want)
 	}
 	for _, n := range []string{"Port-10250", "DirAvailable--etc-kubernetes-manifests",

@@ -5,11 +5,16 @@ package phasestest
 import (
 	"bytes"
 	"context"
+	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/kubestrap/kubestrap/config"
+	"github.com/kubestrap/kubestrap/node/nodetest"
 	"github.com/kubestrap/kubestrap/phases"
+	"github.com/kubestrap/kubestrap/preflight"
 )
 
 // InitConfig is init's configuration for node cp-1 at 192.168.56.10,
@@ -67,4 +72,39 @@ func CheckOutcome(t *testing.T, path, want string, err error) {
 	case want != "" && (err == nil || !strings.Contains(err.Error(), want)):
 		t.Errorf("phase %s alone: error %v, want one naming %q", path, err, want)
 	}
+}
+
+// FakeAgent is a stand-in kubelet binary for kubelet-start.
+func FakeAgent(t *testing.T) string {
+	p := filepath.Join(t.TempDir(), "kubelet")
+	nodetest.WriteFile(t, p, "#!/bin/true\n")
+	return p
+}
+
+// ShortTimeouts makes the online phases give up at once in a test.
+func ShortTimeouts(t *testing.T) {
+	cp, api := phases.ControlPlaneTimeout, phases.APITimeout
+	phases.ControlPlaneTimeout, phases.APITimeout = 300*time.Millisecond, 300*time.Millisecond
+	t.Cleanup(func() { phases.ControlPlaneTimeout, phases.APITimeout = cp, api })
+}
+
+// OwnChecks are the names, sorted, of the port, dir and file checks among
+// checks: those a node's own earlier, unfinished run trips.
+func OwnChecks(checks []preflight.Checker) []string {
+	var names []string
+	for _, c := range checks {
+		n := c.Name()
+		if strings.HasPrefix(n, "Port-") || strings.HasPrefix(n, "DirAvailable-") || strings.HasPrefix(n, "FileAvailable-") {
+			names = append(names, n)
+		}
+	}
+	slices.Sort(names)
+	return names
+}
+
+// Sorted is a sorted copy of s.
+func Sorted(s []string) []string {
+	s = slices.Clone(s)
+	slices.Sort(s)
+	return s
 }

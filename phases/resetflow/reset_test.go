@@ -30,12 +30,12 @@ import (
 	"github.com/kubestrap/kubestrap/etcd"
 	"github.com/kubestrap/kubestrap/join"
 	"github.com/kubestrap/kubestrap/node"
+	"github.com/kubestrap/kubestrap/node/nodetest"
 	"github.com/kubestrap/kubestrap/phases"
 	"github.com/kubestrap/kubestrap/phases/initflow"
 	"github.com/kubestrap/kubestrap/phases/joinflow"
 	"github.com/kubestrap/kubestrap/phases/phasestest"
 	"github.com/kubestrap/kubestrap/preflight"
-	"github.com/kubestrap/kubestrap/preflight/preflighttest"
 	"github.com/kubestrap/kubestrap/staticpods"
 	"github.com/kubestrap/kubestrap/systemd/systemdtest"
 )
@@ -94,7 +94,7 @@ func newUsedNode(t *testing.T) *usedNode { return newUsedNodeWith(t, nil) }
 
 func newUsedNodeWith(t *testing.T, mutate func(*config.Init)) *usedNode {
 	t.Helper()
-	env := preflighttest.FakeHost(t)
+	env := nodetest.FakeHost(t)
 	cfg := phasestest.InitConfig(t, mutate)
 	img, err := images.Images(&cfg.Cluster)
 	if err != nil {
@@ -106,7 +106,7 @@ func newUsedNodeWith(t *testing.T, mutate func(*config.Init)) *usedNode {
 		}
 	}
 	rec, _ := initflow.InitRecordFor(cfg)
-	preflighttest.WriteFile(t, env.Root.Path("/etc/kubernetes/kubestrap-init.yaml"), string(rec))
+	nodetest.WriteFile(t, env.Root.Path("/etc/kubernetes/kubestrap-init.yaml"), string(rec))
 	for _, f := range []string{"/etc/kubernetes/admin.conf", "/etc/kubernetes/super-admin.conf", "/etc/kubernetes/kubelet.conf",
 		"/etc/kubernetes/controller-manager.conf", "/etc/kubernetes/scheduler.conf", "/etc/kubernetes/pki/ca.crt",
 		"/etc/kubernetes/pki/etcd/ca.crt", "/etc/kubernetes/pki/etcd/healthcheck-client.crt",
@@ -122,9 +122,9 @@ func newUsedNodeWith(t *testing.T, mutate func(*config.Init)) *usedNode {
 		// preflight --fix's edits.
 		"/etc/containerd/config.toml.kubestrap-backup-20250101T000000Z", "/etc/sysctl.d/99-kubestrap.conf",
 		"/etc/modules-load.d/kubestrap.conf", "/etc/fstab.kubestrap-backup-20250101T000000Z"} {
-		preflighttest.WriteFile(t, env.Root.Path(f), "x\n")
+		nodetest.WriteFile(t, env.Root.Path(f), "x\n")
 	}
-	preflighttest.WriteFile(t, env.Root.Path("/proc/self/mounts"), "/dev/sda1 / ext4 rw 0 0\n"+
+	nodetest.WriteFile(t, env.Root.Path("/proc/self/mounts"), "/dev/sda1 / ext4 rw 0 0\n"+
 		"tmpfs /var/lib/kubelet/pods/a/volumes/v tmpfs rw 0 0\n")
 	client := fake.NewSimpleClientset(&corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: "cp-1"}})
 	reg, _ := join.NewRegistry()
@@ -461,7 +461,7 @@ func TestDeleteNodeForbidden(t *testing.T) {
 // stays untouched.
 func TestResetRemovesConfiguredEtcdDataDir(t *testing.T) {
 	n := newUsedNodeWith(t, func(c *config.Init) { c.Cluster.Etcd.Local = &config.LocalEtcd{DataDir: "/data/etcd"} })
-	preflighttest.WriteFile(t, n.env.Root.Path("/data/etcd/member/snap/db"), "x")
+	nodetest.WriteFile(t, n.env.Root.Path("/data/etcd/member/snap/db"), "x")
 	d := n.data(false, false)
 	if got := d.EtcdDataDir(); got != "/data/etcd" {
 		t.Fatalf("data dir %s", got)
@@ -505,7 +505,7 @@ func TestResetKeepsDataOfAMemberStillRegistered(t *testing.T) {
 // in the Service CIDR) and leaves the VIP; no --clear.
 func TestResetIPVSDeletesOnlyKubeProxysServices(t *testing.T) {
 	n := newUsedNode(t)
-	preflighttest.WriteFile(t, n.env.Root.Path("/proc/net/ip_vs"), "IP Virtual Server version 1.2.1 (size=4096)\n"+
+	nodetest.WriteFile(t, n.env.Root.Path("/proc/net/ip_vs"), "IP Virtual Server version 1.2.1 (size=4096)\n"+
 		"Prot LocalAddress:Port Scheduler Flags\n  -> RemoteAddress:Port Forward Weight ActiveConn InActConn\n"+
 		"TCP  0A600001:01BB rr\n  -> AC120002:192B      Masq    1      0          0\n"+
 		"TCP  C0A83864:192B rr\n  -> C0A8380A:192B      Route   1      0          0\n"+
@@ -533,8 +533,8 @@ func TestResetIPVSDeletesOnlyKubeProxysServices(t *testing.T) {
 // no-op.
 func TestResetRemovesOnlyEtcdsEntriesFromASharedDataDir(t *testing.T) {
 	n := newUsedNodeWith(t, func(c *config.Init) { c.Cluster.Etcd.Local = &config.LocalEtcd{DataDir: "/srv/shared"} })
-	preflighttest.WriteFile(t, n.env.Root.Path("/srv/shared/member/snap/db"), "x")
-	preflighttest.WriteFile(t, n.env.Root.Path("/srv/shared/canary"), "keep")
+	nodetest.WriteFile(t, n.env.Root.Path("/srv/shared/member/snap/db"), "x")
+	nodetest.WriteFile(t, n.env.Root.Path("/srv/shared/canary"), "keep")
 	if err := os.RemoveAll(n.env.Root.Path("/var/lib/etcd")); err != nil { // only the custom dir here
 		t.Fatal(err)
 	}

@@ -1,6 +1,6 @@
-// Package preflighttest is a fake host for the tests of the packages that
-// take a *node.Host: a temp dir laid out as a healthy node.
-package preflighttest
+// Package nodetest is the one fake of package node's Host, for every
+// package's tests: a temp dir laid out as a healthy node.
+package nodetest
 
 import (
 	"context"
@@ -13,13 +13,14 @@ import (
 	"github.com/kubestrap/kubestrap/node"
 )
 
-// FakeHost is a healthy systemd node in a temp dir, for the flows' tests:
-// their reads and writes go there, ports count as taken and no command runs.
+// FakeHost is a healthy systemd node in a temp dir: reads and writes go
+// there, ports count as taken (the flows' tests ignore preflight) and no
+// command runs. A test changes what it needs.
 func FakeHost(t *testing.T) *node.Host {
 	t.Helper()
 	root := t.TempDir()
 	files := map[string]string{
-		"/proc/meminfo": "MemTotal: 24000000 kB\n",
+		"/proc/meminfo": "MemTotal:       24000000 kB\nMemFree: 1 kB\n",
 		"/proc/swaps":   "Filename Type Size Used Priority\n",
 		"/proc/sys/net/bridge/bridge-nf-call-iptables": "1\n",
 		"/proc/sys/net/ipv4/ip_forward":                "1\n",
@@ -28,11 +29,15 @@ func FakeHost(t *testing.T) *node.Host {
 		"/proc/sys/fs/inotify/max_user_watches":        "1048576\n",
 		"/proc/1/comm":                                 "systemd\n",
 		"/etc/machine-id":                              "0123456789abcdef0123456789abcdef\n",
-		"/sys/fs/cgroup/cgroup.controllers":            "cpu memory\n",
-		"/etc/resolv.conf":                             "nameserver 192.168.56.1\n",
+		"/sys/class/dmi/id/product_uuid":               "4c4c4544-0042-3510-8052-b4c04f384d32\n",
+		"/proc/net/route": "Iface\tDestination\tGateway \tFlags\tRefCnt\tUse\tMetric\tMask\n" +
+			"enp0s3\t00000000\t0202000A\t0003\t0\t0\t100\t00000000\n",
+		"/sys/fs/cgroup/cgroup.controllers": "cpu memory\n",
+		"/etc/resolv.conf":                  "nameserver 192.168.56.1\n",
 		// CNI plugins as a packaged node has them (containernetworking-plugins).
 		"/opt/cni/bin/bridge": "#!", "/opt/cni/bin/host-local": "#!", "/opt/cni/bin/loopback": "#!", "/opt/cni/bin/portmap": "#!",
 		"/etc/containerd/config.toml": "version = 2\n[plugins.\"io.containerd.grpc.v1.cri\"]\n" +
+			"  sandbox_image = \"registry.k8s.io/pause:3.10.1\"\n" +
 			"  [plugins.\"io.containerd.grpc.v1.cri\".containerd.runtimes.runc.options]\n    SystemdCgroup = true\n",
 	}
 	for p, c := range files {
