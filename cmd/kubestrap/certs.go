@@ -14,11 +14,12 @@ import (
 	"github.com/kubestrap/kubestrap/renew"
 )
 
-// certsFlags are the flags of certs list and check-expiration; the two
-// share --output and --config.
+// certsFlags are the flags of certs list or check-expiration; both have
+// --output and --config.
 type certsFlags struct {
-	certDir, kubeDir, configFile, output string
-	warnWithin                           time.Duration
+	certDir, kubeDir, configFile string
+	output                       *output
+	warnWithin                   time.Duration
 }
 
 // load reads the --config file, or the defaults without one.
@@ -34,34 +35,38 @@ func (f *certsFlags) load() (*config.Init, error) {
 	return c, nil
 }
 
-// register adds the flags of list and check to them.
-func (f *certsFlags) register(list, check *cobra.Command) {
-	for _, c := range []*cobra.Command{list, check} {
-		c.Flags().StringVarP(&f.output, "output", "o", "table", "output format: table or json")
-		c.Flags().StringVar(&f.configFile, "config", "", "kubestrap config file")
+// register adds the flags of list, or with check those of check, to cmd.
+// -o is not checked: an unknown format has always printed the table.
+func (f *certsFlags) register(cmd *cobra.Command, check bool) {
+	f.output = addOutput(cmd.Flags(), "table", "output format: table or json")
+	cmd.Flags().StringVar(&f.configFile, "config", "", "kubestrap config file")
+	if !check {
+		return
 	}
-	check.Flags().StringVar(&f.certDir, "cert-dir", config.DefaultCertificatesDir, "where the PKI is stored")
-	check.Flags().StringVar(&f.kubeDir, "kubeconfig-dir", layout.KubernetesDir, "where the kubeconfig files are")
-	check.Flags().DurationVar(&f.warnWithin, "warn-within", renew.AutoWithin,
+	cmd.Flags().StringVar(&f.certDir, "cert-dir", config.DefaultCertificatesDir, "where the PKI is stored")
+	cmd.Flags().StringVar(&f.kubeDir, "kubeconfig-dir", layout.KubernetesDir, "where the kubeconfig files are")
+	cmd.Flags().DurationVar(&f.warnWithin, "warn-within", renew.AutoWithin,
 		"exit 1 when a certificate (CAs included) expires within this time, or cannot be read")
 }
 
 func newCertsCommand(out io.Writer) *cobra.Command {
 	cmd := &cobra.Command{Use: "certs", Short: "Inspect and renew the cluster's certificates"}
-	f := &certsFlags{}
+	lf, cf := &certsFlags{}, &certsFlags{}
 	list := &cobra.Command{Use: "list", Short: "List the certificates kubestrap manages", Args: cobra.NoArgs,
 		RunE: func(*cobra.Command, []string) error {
-			c, err := f.load()
+			c, err := lf.load()
 			if err != nil {
 				return err
 			}
-			return printCertList(out, c, f.output)
+			rows := certs.Listing(c)
+			return lf.output.print(out, rows, func() error { return certs.WriteListing(out, rows) })
 		}}
 	check := &cobra.Command{Use: "check-expiration", Short: "Show when every certificate and kubeconfig expires",
 		Args: cobra.NoArgs, RunE: func(*cobra.Command, []string) error {
-			return runCheckExpiration(out, f)
+			return runCheckExpiration(out, cf)
 		}}
-	f.register(list, check)
+	lf.register(list, false)
+	cf.register(check, true)
 	key := &cobra.Command{Use: "certificate-key", Short: "Print a new random key for --certificate-key", Args: cobra.NoArgs,
 		RunE: func(*cobra.Command, []string) error {
 			k, err := certs.NewCertificateKey()
@@ -83,24 +88,14 @@ func runCheckExpiration(out io.Writer, f *certsFlags) error {
 		return err
 	}
 	rows := certs.CheckExpiration(f.certDir, f.kubeDir, certs.Tree(c), certs.Kubeconfigs(c), time.Now())
-	if f.output == "json" {
-		err = writeJSON(out, rows)
-	} else {
-		err = certs.WriteExpiryTable(out, rows)
-	}
-	if err != nil {
+	if err := f.output.print(out, rows, func() error { return certs.WriteExpiryTable(out, rows) }); err != nil {
 		return err
 	}
 	return certs.CheckWindow(rows, f.warnWithin)
 }
 
-func printCertList(out io.Writer, c *config.Init, output string) error {
-	if output == "json" {
-		return writeJSON(out, certs.Listing(c))
-	}
-	return certs.WriteListing(out, certs.Listing(c))
-}
-
+// writeJSON is kubestrap's one JSON encoder (two-space indent), so the
+// commands' JSON and the envelope's look alike.
 func writeJSON(out io.Writer, v any) error {
 	enc := json.NewEncoder(out)
 	enc.SetIndent("", "  ")

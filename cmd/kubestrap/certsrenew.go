@@ -16,9 +16,10 @@ import (
 )
 
 type renewFlags struct {
-	within, validity         time.Duration
-	dryRun                   bool
-	output, certDir, kubeDir string
+	within, validity time.Duration
+	dryRun           bool
+	output           *output
+	certDir, kubeDir string
 }
 
 func newCertsRenewCommand() *cobra.Command {
@@ -41,7 +42,7 @@ func newCertsRenewCommand() *cobra.Command {
 	fl.DurationVar(&f.within, "expiring-within", 0, "renew only certificates that expire within this time, e.g. 720h (0: all named)")
 	fl.DurationVar(&f.validity, "validity", 0, "lifetime of the new certificates (default: the cluster's certificateValidityPeriod)")
 	fl.BoolVar(&f.dryRun, "dry-run", false, "list what would be renewed and restarted; change nothing")
-	fl.StringVarP(&f.output, "output", "o", "", "json: print the report as one JSON object")
+	f.output = addOutput(fl, "", "json: print the report as one JSON object", "json")
 	fl.StringVar(&f.certDir, "cert-dir", "", "where the PKI is (default: the cluster's certificatesDir)")
 	fl.StringVar(&f.kubeDir, "kubeconfig-dir", layout.KubernetesDir, "where the kubeconfig files and manifests/ are")
 	return cmd
@@ -55,10 +56,10 @@ func runRenew(cmd *cobra.Command, args []string, f *renewFlags) error {
 	if f.validity != 0 && f.validity < time.Hour {
 		return usage(fmt.Errorf("--validity %s: must be at least 1h", f.validity))
 	}
-	out, jsonOut, err := splitOutput(cmd, f.output)
-	if err != nil {
+	if err := f.output.check(); err != nil {
 		return err
 	}
+	out := f.output.progress(cmd)
 	if !f.dryRun {
 		lock, err := node.AcquireLock(node.LockPath, "certs renew")
 		if err != nil {
@@ -74,27 +75,12 @@ func runRenew(cmd *cobra.Command, args []string, f *renewFlags) error {
 	rep, err := renew.Run(cmd.Context(), targets, renew.Options{CertDir: s.CertDir, KubeDir: f.kubeDir,
 		Validity: s.Validity, Within: f.within, DryRun: f.dryRun, Out: out, Now: time.Now,
 		Wait: renew.HealthWait(out, s.CertDir, f.kubeDir, s.CRIEndpoint)})
-	if jsonOut != nil {
-		if jerr := writeJSON(jsonOut, rep); jerr != nil && err == nil {
-			err = jerr
-		}
-	}
-	return err
-}
-
-// splitOutput sends progress lines to stderr when stdout is for JSON.
-func splitOutput(cmd *cobra.Command, output string) (out, jsonOut io.Writer, err error) {
-	switch output {
-	case "":
-		return cmd.OutOrStdout(), nil, nil
-	case "json":
-		return cmd.ErrOrStderr(), cmd.OutOrStdout(), nil
-	}
-	return nil, nil, usage(fmt.Errorf("unknown output %q: use json", output))
+	// The text report is the progress lines already printed.
+	return f.output.printAfter(cmd.OutOrStdout(), rep, err, func() error { return nil })
 }
 
 func newAutoRenewCommand(out io.Writer) *cobra.Command {
-	var certDir, kubeDir, output string
+	var certDir, kubeDir string
 	auto := func() (renew.Auto, error) {
 		self, err := os.Executable()
 		return renew.Auto{Systemd: systemd.DBus{}, UnitDir: layout.SystemdUnitDir, Binary: self,
@@ -118,33 +104,32 @@ func newAutoRenewCommand(out io.Writer) *cobra.Command {
 		RunE: run(renew.Auto.Enable)}
 	disable := &cobra.Command{Use: "disable", Short: "Stop the timer and remove its units", Args: cobra.NoArgs,
 		RunE: run(renew.Auto.Disable)}
+	var o *output
 	status := &cobra.Command{Use: "status", Short: "Say whether auto-renewal is enabled, and its last and next run",
 		Args: cobra.NoArgs, RunE: func(cmd *cobra.Command, _ []string) error {
 			a, err := auto()
 			if err != nil {
 				return err
 			}
-			return printAutoStatus(cmd, a, output)
+			return printAutoStatus(cmd, a, o)
 		}}
-	status.Flags().StringVarP(&output, "output", "o", "", "json: print the status as one JSON object")
+	o = addOutput(status.Flags(), "", "json: print the status as one JSON object", "json")
 	cmd.PersistentFlags().StringVar(&certDir, "cert-dir", layout.PKIDir, "where enable looks for control-plane certificates")
 	cmd.PersistentFlags().StringVar(&kubeDir, "kubeconfig-dir", layout.KubernetesDir, "where enable looks for control-plane kubeconfigs")
 	cmd.AddCommand(enable, disable, status)
 	return cmd
 }
 
-func printAutoStatus(cmd *cobra.Command, a renew.Auto, output string) error {
-	out, jsonOut, err := splitOutput(cmd, output)
-	if err != nil {
+// printAutoStatus prints whether auto-renewal is enabled, and its last
+// and next run.
+func printAutoStatus(cmd *cobra.Command, a renew.Auto, o *output) error {
+	if err := o.check(); err != nil {
 		return err
 	}
 	s, err := a.Status(cmd.Context())
 	if err != nil {
 		return err
 	}
-	if jsonOut != nil {
-		return writeJSON(jsonOut, s)
-	}
-	s.WriteText(out)
-	return nil
+	out := cmd.OutOrStdout()
+	return o.print(out, s, func() error { s.WriteText(out); return nil })
 }

@@ -28,19 +28,16 @@ func newEtcdCommand(out io.Writer) *cobra.Command {
 	return cmd
 }
 
-// checkOutput accepts the -o values every command here knows.
-func checkOutput(o string) error {
-	if o != "" && o != "table" && o != "json" {
-		return usage(fmt.Errorf("unknown output %q: use table or json", o))
-	}
-	return nil
+// addEtcdOutput registers the -o every etcd command has: table or json.
+func addEtcdOutput(cmd *cobra.Command, help string) *output {
+	return addOutput(cmd.Flags(), "", help, "table", "json")
 }
 
 func newEtcdMembersCommand(out io.Writer) *cobra.Command {
-	var output string
+	var o *output
 	cmd := &cobra.Command{Use: "members", Short: "List the etcd members with their health and the leader", Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := checkOutput(output); err != nil {
+			if err := o.check(); err != nil {
 				return err
 			}
 			ctx, cancel := context.WithTimeout(cmd.Context(), 15*time.Second)
@@ -49,25 +46,23 @@ func newEtcdMembersCommand(out io.Writer) *cobra.Command {
 			if err != nil && len(ms) == 0 {
 				return err
 			}
-			if output == "json" {
-				return writeJSON(out, status.EtcdView(ms, leader))
-			}
-			return status.EtcdView(ms, leader).WriteText(out)
+			view := status.EtcdView(ms, leader)
+			return o.print(out, view, func() error { return view.WriteText(out) })
 		}}
-	cmd.Flags().StringVarP(&output, "output", "o", "", "output format: table or json")
+	o = addEtcdOutput(cmd, "output format: table or json")
 	cmd.AddCommand(newEtcdMemberRemoveCommand(out))
 	return cmd
 }
 
 func newEtcdMemberRemoveCommand(out io.Writer) *cobra.Command {
 	var force bool
-	var output string
+	var o *output
 	cmd := &cobra.Command{Use: "remove NAME|ID", Short: "Remove another node's etcd member (the dead member of a lost VM)",
 		Long: "remove takes the member named NAME, or with the hex ID that `kubestrap etcd members` shows, out of the etcd\n" +
 			"cluster, through this control plane's etcd. It refuses this node's own member (`kubestrap reset` removes\n" +
 			"that), the last voting member, and a removal that would leave the cluster without quorum unless --force.",
 		Args: cobra.ExactArgs(1), RunE: func(cmd *cobra.Command, args []string) error {
-			if err := checkOutput(output); err != nil {
+			if err := o.check(); err != nil {
 				return err
 			}
 			lock, err := node.AcquireLock(node.LockPath, "etcd members remove")
@@ -81,24 +76,25 @@ func newEtcdMemberRemoveCommand(out io.Writer) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if output == "json" {
-				return writeJSON(out, map[string]any{"removed": m.Name, "id": fmt.Sprintf("%x", m.ID), "peerURLs": m.PeerURLs})
-			}
-			fmt.Fprintf(out, "[etcd] removed member %s (ID %x); if its node is gone for good, also `kubectl delete node %s`\n",
-				m, m.ID, m.Name)
-			return nil
+			removed := map[string]any{"removed": m.Name, "id": fmt.Sprintf("%x", m.ID), "peerURLs": m.PeerURLs}
+			return o.print(out, removed, func() error {
+				fmt.Fprintf(out, "[etcd] removed member %s (ID %x); if its node is gone for good, also `kubectl delete node %s`\n",
+					m, m.ID, m.Name)
+				return nil
+			})
 		}}
 	cmd.Flags().BoolVar(&force, "force", false, "remove the member even when the cluster would be left without quorum")
-	cmd.Flags().StringVarP(&output, "output", "o", "", "output format: table or json")
+	o = addEtcdOutput(cmd, "output format: table or json")
 	return cmd
 }
 
 func newSnapshotSaveCommand(out io.Writer) *cobra.Command {
-	var dir, output string
+	var dir string
 	var retain int
+	var o *output
 	cmd := &cobra.Command{Use: "save [FILE]", Short: "Save a snapshot of this node's etcd member (and FILE.json beside it)",
 		Args: cobra.MaximumNArgs(1), RunE: func(cmd *cobra.Command, args []string) error {
-			if err := checkOutput(output); err != nil {
+			if err := o.check(); err != nil {
 				return err
 			}
 			file := ""
@@ -110,50 +106,51 @@ func newSnapshotSaveCommand(out io.Writer) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if output == "json" {
-				return writeJSON(out, saved.Info)
-			}
-			saved.WriteText(out, retain, phases.FormatDuration(time.Since(start)))
-			return nil
+			return o.print(out, saved.Info, func() error {
+				saved.WriteText(out, retain, phases.FormatDuration(time.Since(start)))
+				return nil
+			})
 		}}
 	cmd.Flags().StringVar(&dir, "dir", snapshot.DefaultDir, "where the snapshot goes when no FILE is given")
 	cmd.Flags().IntVar(&retain, "retain", 0, "then keep only the newest N snapshots named etcd-NODE-TIME.db in the file's dir (0: keep all)")
-	cmd.Flags().StringVarP(&output, "output", "o", "", "json: print the sidecar")
+	o = addEtcdOutput(cmd, "json: print the sidecar")
 	return cmd
 }
 
 func newSnapshotListCommand(out io.Writer) *cobra.Command {
-	var dir, output string
+	var dir string
+	var o *output
 	cmd := &cobra.Command{Use: "list", Short: "List the snapshots in the snapshot dir, newest first", Args: cobra.NoArgs,
 		RunE: func(*cobra.Command, []string) error {
-			if err := checkOutput(output); err != nil {
+			if err := o.check(); err != nil {
 				return err
 			}
 			entries, err := snapshot.List(dir)
-			if err != nil || output == "json" {
-				return jsonOrErr(out, append([]snapshot.Entry{}, entries...), err)
+			if err != nil {
+				return err
 			}
-			return snapshot.WriteList(out, entries)
+			// A copy, so that an empty dir prints [] in JSON, not null.
+			return o.print(out, append([]snapshot.Entry{}, entries...), func() error { return snapshot.WriteList(out, entries) })
 		}}
 	cmd.Flags().StringVar(&dir, "dir", snapshot.DefaultDir, "the snapshot dir")
-	cmd.Flags().StringVarP(&output, "output", "o", "", "output format: table or json")
+	o = addEtcdOutput(cmd, "output format: table or json")
 	return cmd
 }
 
 func newSnapshotStatusCommand(out io.Writer) *cobra.Command {
-	var output string
+	var o *output
 	cmd := &cobra.Command{Use: "status FILE", Short: "Check a snapshot's hash and show etcd's reading of it", Args: cobra.ExactArgs(1),
 		RunE: func(_ *cobra.Command, args []string) error {
-			if err := checkOutput(output); err != nil {
+			if err := o.check(); err != nil {
 				return err
 			}
 			st, err := snapshot.Inspect(args[0])
-			if err != nil || output == "json" {
-				return jsonOrErr(out, st, err)
+			if err != nil {
+				return err
 			}
-			return st.WriteText(out)
+			return o.print(out, st, func() error { return st.WriteText(out) })
 		}}
-	cmd.Flags().StringVarP(&output, "output", "o", "", "output format: table or json")
+	o = addEtcdOutput(cmd, "output format: table or json")
 	return cmd
 }
 
@@ -261,12 +258,4 @@ func selfPath() (string, error) {
 		return "", err
 	}
 	return filepath.EvalSymlinks(p)
-}
-
-// jsonOrErr returns err, or prints v as JSON.
-func jsonOrErr(out io.Writer, v any, err error) error {
-	if err != nil {
-		return err
-	}
-	return writeJSON(out, v)
 }

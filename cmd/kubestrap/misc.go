@@ -16,25 +16,25 @@ import (
 var version = "v0.1.0-dev"
 
 func newVersionCommand(out io.Writer) *cobra.Command {
-	var output string
+	var o *output
 	cmd := &cobra.Command{Use: "version", Short: "Print kubestrap's version", Args: cobra.NoArgs,
 		RunE: func(*cobra.Command, []string) error {
 			info := map[string]string{"kubestrap": version, "defaultKubernetesVersion": config.DefaultKubernetesVersion,
 				"go": runtime.Version(), "platform": runtime.GOOS + "/" + runtime.GOARCH}
-			if output == "json" {
-				return writeJSON(out, info)
-			}
-			_, err := fmt.Fprintf(out, "kubestrap %s (default Kubernetes %s, %s, %s)\n", version,
-				config.DefaultKubernetesVersion, info["go"], info["platform"])
-			return err
+			return o.print(out, info, func() error {
+				_, err := fmt.Fprintf(out, "kubestrap %s (default Kubernetes %s, %s, %s)\n", version,
+					config.DefaultKubernetesVersion, info["go"], info["platform"])
+				return err
+			})
 		}}
-	cmd.Flags().StringVarP(&output, "output", "o", "", "output format: json")
+	o = addJSONOutput(cmd)
 	return cmd
 }
 
 func newImagesCommand(out io.Writer) *cobra.Command {
 	cmd := &cobra.Command{Use: "images", Short: "The container images a cluster needs"}
-	var kv, repo, podNetwork, output string
+	var kv, repo, podNetwork string
+	var o *output
 	list := &cobra.Command{Use: "list", Short: "Print the exact image references of a Kubernetes version", Args: cobra.NoArgs,
 		RunE: func(*cobra.Command, []string) error {
 			c := &config.ClusterConfiguration{KubernetesVersion: kv, ImageRepository: repo,
@@ -47,38 +47,44 @@ func newImagesCommand(out io.Writer) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if output == "json" {
-				return writeJSON(out, s)
-			}
-			for _, ref := range s.List() {
-				fmt.Fprintln(out, ref)
-			}
-			return nil
+			return o.print(out, s, func() error {
+				for _, ref := range s.List() {
+					fmt.Fprintln(out, ref)
+				}
+				return nil
+			})
 		}}
 	list.Flags().StringVar(&kv, "kubernetes-version", config.DefaultKubernetesVersion, "the Kubernetes version")
 	list.Flags().StringVar(&repo, "image-repository", config.DefaultImageRepository, "the registry prefix")
 	list.Flags().StringVar(&podNetwork, "pod-network", config.DefaultPodNetwork, "flannel or none")
-	list.Flags().StringVarP(&output, "output", "o", "", "output format: json")
+	o = addJSONOutput(list)
 	cmd.AddCommand(list, newImagesLoadCommand(out), newImagesBuildCommand(out))
 	return cmd
 }
 
 func newImagesLoadCommand(out io.Writer) *cobra.Command {
-	var output string
+	var o *output
 	cmd := &cobra.Command{Use: "load FILE", Short: "Import an images tarball into containerd (namespace k8s.io), for air-gapped nodes",
 		Args: cobra.ExactArgs(1), RunE: func(_ *cobra.Command, args []string) error {
 			progress := out
-			if output == "json" {
+			if o.isJSON() {
 				progress = io.Discard
 			}
 			sum, err := images.LoadImages(args[0], images.HostCtr, progress)
-			if err != nil || output != "json" {
+			if err != nil {
 				return err
 			}
-			return writeJSON(out, sum)
+			// In text, the progress lines were the report.
+			return o.print(out, sum, func() error { return nil })
 		}}
-	cmd.Flags().StringVarP(&output, "output", "o", "", "output format: json")
+	o = addJSONOutput(cmd)
 	return cmd
+}
+
+// addJSONOutput registers the -o of commands whose only format is json.
+// It is not checked: any other value has always printed text.
+func addJSONOutput(cmd *cobra.Command) *output {
+	return addOutput(cmd.Flags(), "", "output format: json")
 }
 
 func newImagesBuildCommand(out io.Writer) *cobra.Command {

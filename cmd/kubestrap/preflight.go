@@ -1,7 +1,6 @@
 package main
 
 import (
-	"fmt"
 	"io"
 	"time"
 
@@ -17,7 +16,7 @@ import (
 // preflightFlags are init's configuration flags and preflight's own.
 type preflightFlags struct {
 	initFlags
-	output string
+	output *output
 	fix    bool
 	dryRun bool
 }
@@ -33,7 +32,7 @@ func newPreflightCommand(out io.Writer) *cobra.Command {
 		},
 	}
 	f.register(cmd.Flags())
-	cmd.Flags().StringVarP(&f.output, "output", "o", "table", "output format: table or json")
+	f.output = addOutput(cmd.Flags(), "table", "output format: table or json", "table", "json")
 	cmd.Flags().BoolVar(&f.fix, "fix", false, "make the standard fixes first: containerd's CRI plugin, cgroup driver and "+
 		"sandbox image; br_netfilter and overlay; sysctls; swap off")
 	cmd.Flags().BoolVar(&f.dryRun, "dry-run", false, "with --fix: print the fixes without making them")
@@ -43,8 +42,8 @@ func newPreflightCommand(out io.Writer) *cobra.Command {
 // runPreflight loads init's configuration, makes the fixes (with --fix),
 // runs init's checks and prints them; it fails when a check failed.
 func runPreflight(cmd *cobra.Command, out io.Writer, f *preflightFlags) error {
-	if f.output != "" && f.output != "json" && f.output != "table" {
-		return usage(fmt.Errorf("unknown output %q: use table or json", f.output))
+	if err := f.output.check(); err != nil {
+		return err
 	}
 	cfg, err := config.LoadInit(f.configFile, f.apply(cmd.Flags()))
 	if err != nil {
@@ -69,12 +68,12 @@ func runPreflight(cmd *cobra.Command, out io.Writer, f *preflightFlags) error {
 	note := preflight.CompleteForReport(cfg, env)
 	checks := preflight.InitChecks(env, cfg)
 	results, runErr := preflight.Run(checks, preflight.NewIgnoreSet(cfg.NodeRegistration.IgnorePreflightErrors...))
-	if f.output == "json" {
-		if err := writePreflightJSON(out, f, cfg, note, results, fixes); err != nil {
-			return err
-		}
-	} else {
+	report := preflightReport(f, cfg, note, results, fixes)
+	if err := f.output.print(out, report, func() error {
 		preflight.WriteTable(out, results, cfg.NodeRegistration.Name, cfg.LocalAPIEndpoint.AdvertiseAddress, note)
+		return nil
+	}); err != nil {
+		return err
 	}
 	return runErr
 }
@@ -83,30 +82,27 @@ func runPreflight(cmd *cobra.Command, out io.Writer, f *preflightFlags) error {
 // progress goes to stderr, and a failure is also reported as JSON.
 func preflightFixes(cmd *cobra.Command, out io.Writer, f *preflightFlags, env *node.Host,
 	cfg *config.Init) ([]preflight.Fix, error) {
-	fixOut := out
-	if f.output == "json" {
-		fixOut = cmd.ErrOrStderr() // stdout is only the JSON object
-	}
-	fixes, err := runFixes(fixOut, env, cfg, f.dryRun)
-	if err != nil && f.output == "json" {
-		// A later fix failed: what the earlier ones changed
-		// must still reach Ansible's changed.
-		_ = writeJSON(out, map[string]any{"changed": len(fixes) > 0 && !f.dryRun,
-			"fixes": append([]preflight.Fix{}, fixes...), "dryRun": f.dryRun, "error": err.Error()})
+	fixes, err := runFixes(f.output.progress(cmd), env, cfg, f.dryRun)
+	if err != nil {
+		// A later fix failed: what the earlier ones changed must still
+		// reach Ansible's changed. In text, their progress lines said it.
+		_ = f.output.print(out, map[string]any{"changed": len(fixes) > 0 && !f.dryRun,
+			"fixes": append([]preflight.Fix{}, fixes...), "dryRun": f.dryRun, "error": err.Error()},
+			func() error { return nil })
 	}
 	return fixes, err
 }
 
-// writePreflightJSON prints preflight's report as one JSON object; the
-// fixes and dryRun keys are there only with --fix.
-func writePreflightJSON(out io.Writer, f *preflightFlags, cfg *config.Init, note string, results []preflight.Result,
-	fixes []preflight.Fix) error {
+// preflightReport is preflight's report as one JSON object; the fixes and
+// dryRun keys are there only with --fix.
+func preflightReport(f *preflightFlags, cfg *config.Init, note string, results []preflight.Result,
+	fixes []preflight.Fix) map[string]any {
 	report := map[string]any{"changed": len(fixes) > 0 && !f.dryRun, "advertiseAddress": cfg.LocalAPIEndpoint.AdvertiseAddress,
 		"advertiseAddressNote": note, "nodeName": cfg.NodeRegistration.Name, "checks": results}
 	if f.fix {
 		report["fixes"], report["dryRun"] = append([]preflight.Fix{}, fixes...), f.dryRun
 	}
-	return writeJSON(out, report)
+	return report
 }
 
 // runFixes makes the standard fixes for init's configuration: the

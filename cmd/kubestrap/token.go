@@ -40,7 +40,7 @@ func newTokenCommand(out io.Writer) *cobra.Command {
 type tokenCreateFlags struct {
 	ttl            time.Duration
 	description    string
-	output         string
+	output         *output
 	printJoin      bool
 	certificateKey string
 }
@@ -53,7 +53,8 @@ func (f *tokenCreateFlags) register(fs *pflag.FlagSet) {
 	fs.StringVar(&f.certificateKey, "certificate-key", "", "with --print-join-command: print the control-plane join "+
 		"command for this key (the certificates must be uploaded with it: `kubestrap init phase upload-certs --upload-certs`, "+
 		"which keeps a key it makes in "+layout.CertificateKeyFile+")")
-	fs.StringVarP(&f.output, "output", "o", "", "json: the join information as JSON")
+	// Not checked: any -o but json has always printed text.
+	f.output = addOutput(fs, "", "json: the join information as JSON")
 }
 
 func newTokenCreateCommand(out io.Writer, kubeconfig *string) *cobra.Command {
@@ -83,7 +84,7 @@ func runTokenCreate(out io.Writer, kubeconfig string, f *tokenCreateFlags, args 
 	if err := tokens.Create(ctx, c, tok, now); err != nil {
 		return err
 	}
-	if !f.printJoin && f.output != "json" {
+	if !f.printJoin && !f.output.isJSON() {
 		_, err = fmt.Fprintln(out, tok.Token)
 		return err
 	}
@@ -96,12 +97,11 @@ func runTokenCreate(out io.Writer, kubeconfig string, f *tokenCreateFlags, args 
 		info = info.WithControlPlane(f.certificateKey)
 		line = info.ControlPlaneJoinCommand
 	}
-	if f.output == "json" {
-		info.Changed = true // a token was created
-		return writeJSON(out, info)
-	}
-	_, err = fmt.Fprintln(out, line)
-	return err
+	info.Changed = true // a token was created
+	return f.output.print(out, info, func() error {
+		_, err := fmt.Fprintln(out, line)
+		return err
+	})
 }
 
 // tokenToCreate checks the arguments and flags before anything reaches the
@@ -134,7 +134,7 @@ func tokenToCreate(f *tokenCreateFlags, args []string) (config.BootstrapToken, e
 }
 
 func newTokenListCommand(out io.Writer, kubeconfig *string) *cobra.Command {
-	var output string
+	var o *output
 	cmd := &cobra.Command{Use: "list", Short: "List bootstrap tokens (ids, never secrets)", Args: cobra.NoArgs,
 		RunE: func(*cobra.Command, []string) error {
 			c, err := tokens.AdminClient(*kubeconfig)
@@ -147,12 +147,9 @@ func newTokenListCommand(out io.Writer, kubeconfig *string) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if output == "json" {
-				return writeJSON(out, list)
-			}
-			return tokens.WriteList(out, list)
+			return o.print(out, list, func() error { return tokens.WriteList(out, list) })
 		}}
-	cmd.Flags().StringVarP(&output, "output", "o", "", "json")
+	o = addOutput(cmd.Flags(), "", "json") // not checked, as always
 	return cmd
 }
 

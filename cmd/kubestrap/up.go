@@ -12,8 +12,9 @@ import (
 )
 
 type fleetFlags struct {
-	file, output, kubeconfig string
-	acceptNew, force, yes    bool
+	file, kubeconfig      string
+	output                *output
+	acceptNew, force, yes bool
 }
 
 func newUpCommand(out io.Writer) *cobra.Command {
@@ -54,7 +55,7 @@ func newDownCommand(out io.Writer) *cobra.Command {
 
 func (f *fleetFlags) register(cmd *cobra.Command) {
 	cmd.Flags().StringVarP(&f.file, "file", "f", "", "the Cluster file (apiVersion kubestrap.io/v1alpha1, kind Cluster)")
-	cmd.Flags().StringVarP(&f.output, "output", "o", "", "json: print the report as one JSON object (progress lines go to stderr)")
+	f.output = addOutput(cmd.Flags(), "", "json: print the report as one JSON object (progress lines go to stderr)", "json")
 	cmd.Flags().BoolVar(&f.acceptNew, "accept-new-host-keys", false,
 		"record the keys of hosts not yet in known_hosts (OpenSSH's accept-new); a changed key is always refused")
 }
@@ -65,17 +66,14 @@ func runFleet(cmd *cobra.Command, f *fleetFlags, do fleetFunc) error {
 	if f.file == "" {
 		return usage(fmt.Errorf("-f is required: the Cluster file (see kubestrap up --help)"))
 	}
-	if f.output != "" && f.output != "json" {
-		return usage(fmt.Errorf("unknown output %q: use json", f.output))
+	if err := f.output.check(); err != nil {
+		return err
 	}
 	c, err := fleet.Load(f.file)
 	if err != nil {
 		return usage(err)
 	}
-	progress, out := cmd.OutOrStdout(), io.Writer(nil)
-	if f.output == "json" {
-		progress, out = cmd.ErrOrStderr(), cmd.OutOrStdout()
-	}
+	progress := f.output.progress(cmd)
 	kubeconfig := f.kubeconfig
 	if kubeconfig == "" && cmd.Name() == "up" {
 		kubeconfig = fleet.DefaultKubeconfig(c, f.file)
@@ -84,14 +82,7 @@ func runFleet(cmd *cobra.Command, f *fleetFlags, do fleetFunc) error {
 	if err != nil {
 		rep.Error = err.Error()
 	}
-	if out != nil {
-		if jerr := writeJSON(out, rep); jerr != nil && err == nil {
-			return jerr
-		}
-	} else {
-		rep.WriteText(progress)
-	}
-	return err
+	return f.output.printAfter(cmd.OutOrStdout(), rep, err, func() error { rep.WriteText(progress); return nil })
 }
 
 // confirmDown asks before down resets every host of the file, unless
