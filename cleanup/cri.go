@@ -17,59 +17,83 @@ import (
 // containers it removed, or in a dry run would remove; a failure on one
 // pod does not stop the others.
 func RemovePods(ctx context.Context, rt node.Runtime, timeout time.Duration, dryRun bool) ([]string, error) {
-	call := func(f func(ctx context.Context) error) error {
-		cctx, cancel := context.WithTimeout(ctx, timeout)
-		defer cancel()
-		return f(cctx)
-	}
+	r := criRemover{rt: rt, timeout: timeout}
 	var pods *runtimeapi.ListPodSandboxResponse
-	err := call(func(ctx context.Context) (err error) {
-		pods, err = rt.ListPodSandbox(ctx, &runtimeapi.ListPodSandboxRequest{})
+	err := r.call(ctx, func(ctx context.Context) (err error) {
+		pods, err = r.rt.ListPodSandbox(ctx, &runtimeapi.ListPodSandboxRequest{})
 		return err
 	})
 	if err != nil {
 		return nil, fmt.Errorf("list pod sandboxes: %w", err)
 	}
+	removed, errs := r.removePods(ctx, pods.Items, dryRun)
+	if dryRun {
+		return removed, errors.Join(errs...)
+	}
+	ctrs, cerrs := r.removeContainers(ctx)
+	return append(removed, ctrs...), errors.Join(append(errs, cerrs...)...)
+}
+
+// criRemover makes the CRI calls of RemovePods, each bounded by timeout.
+type criRemover struct {
+	rt      node.Runtime
+	timeout time.Duration
+}
+
+func (r criRemover) call(ctx context.Context, f func(ctx context.Context) error) error {
+	cctx, cancel := context.WithTimeout(ctx, r.timeout)
+	defer cancel()
+	return f(cctx)
+}
+
+// removePods stops and removes the pod sandboxes; a failure on one pod
+// does not stop the others.
+func (r criRemover) removePods(ctx context.Context, pods []*runtimeapi.PodSandbox, dryRun bool) ([]string, []error) {
 	var removed []string
 	var errs []error
-	for _, p := range pods.Items {
+	for _, p := range pods {
 		name := p.Id
 		if m := p.Metadata; m != nil {
 			name = m.Namespace + "/" + m.Name
 		}
 		if !dryRun {
-			err := call(func(ctx context.Context) error {
-				if _, err := rt.StopPodSandbox(ctx, &runtimeapi.StopPodSandboxRequest{PodSandboxId: p.Id}); err != nil {
-					return fmt.Errorf("stop: %w", err)
-				}
-				_, err := rt.RemovePodSandbox(ctx, &runtimeapi.RemovePodSandboxRequest{PodSandboxId: p.Id})
-				return err
-			})
-			if err != nil {
+			if err := r.call(ctx, func(ctx context.Context) error { return r.removePod(ctx, p.Id) }); err != nil {
 				errs = append(errs, fmt.Errorf("pod %s: %w", name, err))
 				continue
 			}
 		}
 		removed = append(removed, "pod "+name)
 	}
-	if dryRun {
-		return removed, errors.Join(errs...)
+	return removed, errs
+}
+
+func (r criRemover) removePod(ctx context.Context, id string) error {
+	if _, err := r.rt.StopPodSandbox(ctx, &runtimeapi.StopPodSandboxRequest{PodSandboxId: id}); err != nil {
+		return fmt.Errorf("stop: %w", err)
 	}
+	_, err := r.rt.RemovePodSandbox(ctx, &runtimeapi.RemovePodSandboxRequest{PodSandboxId: id})
+	return err
+}
+
+// removeContainers removes the containers still listed after the pods.
+func (r criRemover) removeContainers(ctx context.Context) ([]string, []error) {
 	var ctrs *runtimeapi.ListContainersResponse
-	err = call(func(ctx context.Context) (err error) {
-		ctrs, err = rt.ListContainers(ctx, &runtimeapi.ListContainersRequest{})
+	err := r.call(ctx, func(ctx context.Context) (err error) {
+		ctrs, err = r.rt.ListContainers(ctx, &runtimeapi.ListContainersRequest{})
 		return err
 	})
 	if err != nil {
-		return removed, errors.Join(append(errs, fmt.Errorf("list containers: %w", err))...)
+		return nil, []error{fmt.Errorf("list containers: %w", err)}
 	}
+	var removed []string
+	var errs []error
 	for _, c := range ctrs.Containers {
 		name := c.Id
 		if m := c.Metadata; m != nil {
 			name = m.Name + " (" + c.Id + ")"
 		}
-		err := call(func(ctx context.Context) error {
-			_, err := rt.RemoveContainer(ctx, &runtimeapi.RemoveContainerRequest{ContainerId: c.Id})
+		err := r.call(ctx, func(ctx context.Context) error {
+			_, err := r.rt.RemoveContainer(ctx, &runtimeapi.RemoveContainerRequest{ContainerId: c.Id})
 			return err
 		})
 		if err != nil {
@@ -78,5 +102,5 @@ func RemovePods(ctx context.Context, rt node.Runtime, timeout time.Duration, dry
 		}
 		removed = append(removed, "container "+name)
 	}
-	return removed, errors.Join(errs...)
+	return removed, errs
 }
