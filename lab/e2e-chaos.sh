@@ -57,6 +57,9 @@ wait "$jpid" && fail "the killed join exited 0"
 id=$(member_line "$cp3" | cut -d' ' -f1)
 eps=$(for n in "$cp1" "$cp2" "$cp3"; do printf 'https://%s:2379,' "$(lab ip "$n")"; done)
 eps=${eps%,}
+# The killed join's etcd may not serve clients yet: wait until all three
+# answer before counting.
+eventually 60 revisions || fail "etcd members did not all answer: $(revisions 2>&1 || true)"
 before=$(revisions | tr ' ' '\n' | sort -n | tail -1)
 on "$cp3" "${cpjoin[@]}" >"$LAB_LOGS/$cp3.join-rerun.log" 2>&1 || fail "re-run of the killed join (log: $LAB_LOGS/$cp3.join-rerun.log)"
 grep -q "already etcd member" "$LAB_LOGS/$cp3.join-rerun.log" || fail "the re-run did not reuse the member: $(grep etcd "$LAB_LOGS/$cp3.join-rerun.log")"
