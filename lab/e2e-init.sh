@@ -30,7 +30,9 @@ ok "node $n1 is Ready"
 # kube-system pod to be Ready: waiting on "the pods there now" raced a
 # mirror pod that appeared a moment later, still Pending.
 mirrors() { [[ $(kc "$n1" get pods -n kube-system --no-headers | grep -c -E '^(etcd|kube-apiserver|kube-controller-manager|kube-scheduler)-') == 4 ]]; }
-eventually 90 mirrors || fail "control-plane mirror pods missing: $(kc "$n1" get pods -n kube-system --no-headers)"
+# Seen once: the kubelet's first try (before the PriorityClasses) failed
+# and no retry came for over 100 s on a loaded machine; the wait is 180 s.
+eventually 180 mirrors || fail "control-plane mirror pods missing: $(kc "$n1" get pods -n kube-system --no-headers)"
 eventually 120 kc "$n1" wait --for=condition=Ready pods --all -n kube-system --timeout=5s || fail "kube-system pods not Ready"
 notrunning=$(kc "$n1" get pods -A --no-headers | awk '$4 != "Running"')
 [[ -z $notrunning ]] || fail "pods not Running: $notrunning"
