@@ -25,13 +25,13 @@ ok "init printed the join information as JSON ($(grep -c '^\[' "$initlog") phase
 kc "$n1" wait --for=condition=Ready "node/$n1" --timeout=120s >/dev/null || fail "node not Ready"
 ok "node $n1 is Ready"
 # The kubelet creates mirror pods once the API server's PriorityClasses
-# exist; one it tried before that appears on its next sync (<= 1 minute).
+# exist; one it tried before that appears on its next sync of that pod:
+# syncFrequency (1 min) with up to 50% jitter, so up to 90 s later.
 # So first wait for all four control-plane pods to exist, then for every
 # kube-system pod to be Ready: waiting on "the pods there now" raced a
 # mirror pod that appeared a moment later, still Pending.
 mirrors() { [[ $(kc "$n1" get pods -n kube-system --no-headers | grep -c -E '^(etcd|kube-apiserver|kube-controller-manager|kube-scheduler)-') == 4 ]]; }
-# Seen once: the kubelet's first try (before the PriorityClasses) failed
-# and no retry came for over 100 s on a loaded machine; the wait is 180 s.
+# A 90 s wait raced that (seen once); 180 s is twice the longest resync.
 eventually 180 mirrors || fail "control-plane mirror pods missing: $(kc "$n1" get pods -n kube-system --no-headers)"
 eventually 120 kc "$n1" wait --for=condition=Ready pods --all -n kube-system --timeout=5s || fail "kube-system pods not Ready"
 notrunning=$(kc "$n1" get pods -A --no-headers | awk '$4 != "Running"')
