@@ -65,5 +65,5 @@ func WaitControlPlane(ctx context.Context, out io.Writer, c *config.Init, certDi
 	if err := w.Wait(ctx); err != nil {
 		return "", err
 	}
-	return "control plane healthy after " + FormatDuration(time.Since(start)), nil
+	return "control plane healthy after " + poll.FormatDuration(time.Since(start)), nil
 }

@@ -13,6 +13,8 @@ import (
 	"io"
 	"strings"
 	"time"
+
+	"github.com/kubestrap/kubestrap/poll"
 )
 
 // Data is what phases share. Each operation defines a narrow interface
@@ -216,13 +218,5 @@ func (r *Runner) now() time.Time {
 }
 
 func (r *Runner) since(t time.Time) string {
-	return FormatDuration(r.now().Sub(t))
-}
-
-// FormatDuration prints durations the way the phase lines show them.
-func FormatDuration(d time.Duration) string {
-	if d < time.Second {
-		return fmt.Sprintf("%dms", d.Milliseconds())
-	}
-	return fmt.Sprintf("%.2fs", d.Seconds())
+	return poll.FormatDuration(r.now().Sub(t))
 }

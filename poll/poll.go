@@ -92,3 +92,12 @@ func lastErrNote(err error) string {
 	}
 	return " (last error: " + err.Error() + ")"
 }
+
+// FormatDuration is how kubestrap prints a time taken in its step lines
+// (phases, fixes): milliseconds under a second, else seconds to 1/100.
+func FormatDuration(d time.Duration) string {
+	if d < time.Second {
+		return fmt.Sprintf("%dms", d.Milliseconds())
+	}
+	return fmt.Sprintf("%.2fs", d.Seconds())
+}

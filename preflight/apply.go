@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/kubestrap/kubestrap/node"
+	"github.com/kubestrap/kubestrap/poll"
 )
 
 // HostCgroupDriver is the cgroup driver containerd and the kubelet must
@@ -59,16 +60,7 @@ func ApplyFixes(out io.Writer, fixes []Fix, dryRun bool) ([]Fix, error) {
 			return applied, fmt.Errorf("fix %s: %w", f.Name, err)
 		}
 		applied = append(applied, f)
-		fmt.Fprintf(out, "[fix] %s: done (%s)\n", f.Name, elapsed(time.Since(start)))
+		fmt.Fprintf(out, "[fix] %s: done (%s)\n", f.Name, poll.FormatDuration(time.Since(start)))
 	}
 	return applied, nil
-}
-
-// elapsed formats d as the phase runner does (phases.FormatDuration, a
-// layer above this one), so that the fixes' lines read like init's.
-func elapsed(d time.Duration) string {
-	if d < time.Second {
-		return fmt.Sprintf("%dms", d.Milliseconds())
-	}
-	return fmt.Sprintf("%.2fs", d.Seconds())
 }

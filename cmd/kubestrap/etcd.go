@@ -11,8 +11,8 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/kubestrap/kubestrap/node"
-	"github.com/kubestrap/kubestrap/phases"
 	"github.com/kubestrap/kubestrap/phases/resetflow"
+	"github.com/kubestrap/kubestrap/poll"
 	"github.com/kubestrap/kubestrap/snapshot"
 	"github.com/kubestrap/kubestrap/staticpods"
 	"github.com/kubestrap/kubestrap/status"
@@ -107,7 +107,7 @@ func newSnapshotSaveCommand(out io.Writer) *cobra.Command {
 				return err
 			}
 			return o.print(out, saved.Info, func() error {
-				saved.WriteText(out, retain, phases.FormatDuration(time.Since(start)))
+				saved.WriteText(out, retain, poll.FormatDuration(time.Since(start)))
 				return nil
 			})
 		}}
@@ -199,7 +199,7 @@ func runSnapshotRestore(cmd *cobra.Command, out io.Writer, file string, f *snaps
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(out, "[restore] done (%s)\n", phases.FormatDuration(time.Since(start)))
+	fmt.Fprintf(out, "[restore] done (%s)\n", poll.FormatDuration(time.Since(start)))
 	res.WriteNext(out)
 	return nil
 }

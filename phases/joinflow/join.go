@@ -274,7 +274,7 @@ func runJoinWaitRegistered(ctx context.Context, d JoinData) (string, error) {
 		return "", fmt.Errorf("%w; `journalctl -u kubelet` says why", err)
 	}
 	return fmt.Sprintf("node %s registered (%s after join started)",
-		d.NodeName(), phases.FormatDuration(now().Sub(d.Start()))), nil
+		d.NodeName(), poll.FormatDuration(now().Sub(d.Start()))), nil
 }
 
 func runJoinNodeNetwork(ctx context.Context, d JoinData) (string, error) {
@@ -330,7 +330,7 @@ func runJoinWaitReady(ctx context.Context, d JoinData) (string, error) {
 	if err := writeJoinRecord(ctx, d); err != nil {
 		return "", err
 	}
-	return fmt.Sprintf("node %s is Ready (%s after join started)", d.NodeName(), phases.FormatDuration(now().Sub(d.Start()))), nil
+	return fmt.Sprintf("node %s is Ready (%s after join started)", d.NodeName(), poll.FormatDuration(now().Sub(d.Start()))), nil
 }
 
 func writeJoinRecord(ctx context.Context, d JoinData) error {
