@@ -8,20 +8,20 @@ import (
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
-	"k8s.io/client-go/tools/clientcmd"
 	bootstrapapi "k8s.io/cluster-bootstrap/token/api"
 
+	"github.com/kubestrap/kubestrap/components/apply"
 	"github.com/kubestrap/kubestrap/join"
 )
 
 // AdminClient is a client from the admin kubeconfig at path, for the token
 // commands; a failure says where they must run.
 func AdminClient(path string) (kubernetes.Interface, error) {
-	rc, err := clientcmd.BuildConfigFromFlags("", path)
+	c, err := apply.ClientFromFile(path)
 	if err != nil {
-		return nil, fmt.Errorf("load %s: %w (run this on a control-plane node, or pass --kubeconfig)", path, err)
+		return nil, fmt.Errorf("%w (run this on a control-plane node, or pass --kubeconfig)", err)
 	}
-	return kubernetes.NewForConfig(rc)
+	return c, nil
 }
 
 // JoinInfoFromCluster builds the join command for token from cluster-info:
