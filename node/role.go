@@ -30,10 +30,7 @@ const (
 // /etc/kubernetes, or a dry run's or a test's stand-in). A control plane's
 // files win: a control-plane join also leaves join's record.
 func RoleAt(kubeDir string) Role {
-	has := func(name string) bool {
-		_, err := os.Stat(filepath.Join(kubeDir, name))
-		return err == nil
-	}
+	has := func(name string) bool { return Exists(filepath.Join(kubeDir, name)) }
 	switch {
 	case has(layout.InitRecord), has(filepath.Join(layout.ManifestsSubdir, layout.APIServerManifest)):
 		return ControlPlane
@@ -47,7 +44,7 @@ func RoleAt(kubeDir string) Role {
 // the kubelet's kubeconfigs or the cluster CA.
 func JoinStarted(kubeDir string) bool {
 	for _, f := range []string{layout.BootstrapKubeletConf, layout.KubeletConf, filepath.Join(layout.PKISubdir, layout.CACert)} {
-		if _, err := os.Stat(filepath.Join(kubeDir, f)); err == nil {
+		if Exists(filepath.Join(kubeDir, f)) {
 			return true
 		}
 	}
@@ -59,3 +56,10 @@ func JoinStarted(kubeDir string) bool {
 type RoleError struct{ Msg string }
 
 func (e *RoleError) Error() string { return e.Msg }
+
+// Exists reports whether path exists (stat succeeds): the records and
+// files that decide a role or a resume are there or not.
+func Exists(path string) bool {
+	_, err := os.Stat(path)
+	return err == nil
+}

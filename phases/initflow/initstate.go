@@ -11,6 +11,7 @@ import (
 
 	"github.com/kubestrap/kubestrap/config"
 	"github.com/kubestrap/kubestrap/layout"
+	"github.com/kubestrap/kubestrap/node"
 	"github.com/kubestrap/kubestrap/staticpods"
 )
 
@@ -113,7 +114,7 @@ func ResumeIgnores(c *config.Init) []string {
 // cluster as it is without repeating every flag. Flags still win.
 func InitConfigFile(given, phase string) string {
 	rec := filepath.Join(layout.KubernetesDir, layout.InitRecord)
-	if given != "" || phase == "" || !exists(rec) {
+	if given != "" || phase == "" || !node.Exists(rec) {
 		return given
 	}
 	return rec

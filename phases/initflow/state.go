@@ -3,7 +3,6 @@ package initflow
 import (
 	"fmt"
 	"io"
-	"os"
 	"path/filepath"
 	"strings"
 
@@ -19,7 +18,7 @@ import (
 func PrepareInit(out io.Writer, kubeDir string, cfg *config.Init, ignore preflight.IgnoreSet) (bool, error) {
 	// A node that joined as a control plane has manifests and admin.conf
 	// like an unfinished init; its join record tells them apart.
-	if exists(filepath.Join(kubeDir, layout.JoinRecord)) && !exists(filepath.Join(kubeDir, layout.InitRecord)) &&
+	if node.Exists(filepath.Join(kubeDir, layout.JoinRecord)) && !node.Exists(filepath.Join(kubeDir, layout.InitRecord)) &&
 		node.RoleAt(kubeDir) == node.ControlPlane {
 		return true, &node.RoleError{Msg: "this node joined a cluster as a control plane (" + filepath.Join(kubeDir, layout.JoinRecord) +
 			"): init would make a second cluster on it; to add nodes run the join command on them, to reuse this one " +
@@ -44,9 +43,4 @@ func PrepareInit(out io.Writer, kubeDir string, cfg *config.Init, ignore preflig
 		}
 	}
 	return false, nil
-}
-
-func exists(p string) bool {
-	_, err := os.Stat(p)
-	return err == nil
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/kubestrap/kubestrap/config"
 	"github.com/kubestrap/kubestrap/etcd"
 	"github.com/kubestrap/kubestrap/layout"
+	"github.com/kubestrap/kubestrap/node"
 	"github.com/kubestrap/kubestrap/phases"
 	"github.com/kubestrap/kubestrap/poll"
 	"github.com/kubestrap/kubestrap/staticpods"
@@ -130,7 +131,7 @@ func needSharedCAs(certDir string) error {
 func missingFiles(dir string, names []string) []string {
 	var out []string
 	for _, n := range names {
-		if !exists(filepath.Join(dir, n)) {
+		if !node.Exists(filepath.Join(dir, n)) {
 			out = append(out, n)
 		}
 	}
@@ -251,7 +252,7 @@ func runEtcdJoin(ctx context.Context, d JoinData) (string, error) {
 	}
 	dataDir := d.HostPath(ic.Cluster.Etcd.Local.DataDir)
 	j, err := etcd.AddLearner(ctx, cli, members, d.NodeName(), staticpods.EtcdPeerURL(ic),
-		exists(filepath.Join(dataDir, "member")), waitSpec(d, "control-plane-join/etcd"))
+		node.Exists(filepath.Join(dataDir, "member")), waitSpec(d, "control-plane-join/etcd"))
 	if err != nil {
 		return "", err
 	}
@@ -372,7 +373,7 @@ func setAsideStaleData(j etcd.Joined, dataDir string) error {
 // moveAside keeps old etcd data out of the way instead of deleting it: it
 // may be the only copy someone wants back.
 func moveAside(path string) error {
-	if !exists(path) {
+	if !node.Exists(path) {
 		return nil
 	}
 	to := fmt.Sprintf("%s.stale-%d", path, now().Unix())

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"os"
 	"path/filepath"
 	"strings"
 	"time"
@@ -28,7 +27,7 @@ var now = time.Now
 func PrepareJoin(out io.Writer, kubeDir, nodeName string, cfg *config.JoinConfiguration, ignore preflight.IgnoreSet) (bool, error) {
 	// A control-plane join resumes over its own manifests; only the node
 	// init made, or a worker join over a control plane, is refused.
-	if exists(filepath.Join(kubeDir, layout.InitRecord)) || (cfg.ControlPlane == nil && node.RoleAt(kubeDir) == node.ControlPlane) {
+	if node.Exists(filepath.Join(kubeDir, layout.InitRecord)) || (cfg.ControlPlane == nil && node.RoleAt(kubeDir) == node.ControlPlane) {
 		return true, &node.RoleError{Msg: "this node is a control-plane node (`kubestrap init` ran here): join is for the other " +
 			"nodes; to add more nodes run the join command on them, and to reuse this one reset it first with `kubestrap reset`"}
 	}
@@ -45,15 +44,10 @@ func PrepareJoin(out io.Writer, kubeDir, nodeName string, cfg *config.JoinConfig
 	return false, nil
 }
 
-func exists(p string) bool {
-	_, err := os.Stat(p)
-	return err == nil
-}
-
 // joinedAlready reports whether this node finished a join: the record is
 // there, its kubelet has credentials and the cluster knows the node.
 func joinedAlready(kubeDir, name string) bool {
-	if !exists(filepath.Join(kubeDir, layout.JoinRecord)) {
+	if !node.Exists(filepath.Join(kubeDir, layout.JoinRecord)) {
 		return false
 	}
 	c, err := apply.ClientFromFile(filepath.Join(kubeDir, layout.KubeletConf))
