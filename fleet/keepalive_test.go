@@ -98,6 +98,9 @@ func TestKeepaliveClosesADarkConnectionNamingTheHost(t *testing.T) {
 	if err == nil || err.Error() != "host cp1 (10.0.0.1:22) stopped answering SSH keepalives for 20s: it is down, or a firewall drops its packets" {
 		t.Fatalf("failure %v", err)
 	}
+	// The request goes out from a goroutine of its own: wait until the fake
+	// has counted it, then require that it was the only one.
+	waitFor(t, "the keepalive request", func() bool { return conn.requests() >= 1 })
 	if conn.requests() != 1 {
 		t.Errorf("%d requests outstanding on a dark host, want 1", conn.requests())
 	}
