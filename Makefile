@@ -90,7 +90,7 @@ bench-go:
 bundle:
 	@if [[ $$EUID == 0 ]] && command -v docker >/dev/null; then \
 	  mkdir -p .lab && { lab/lab.sh rootfs >.lab/rootfs.log 2>&1 & }; fi; \
-	  bundle/build.sh all >/dev/null; rc=$$?; wait; exit $$rc
+	  KUBERNETES_VERSION=$(KUBERNETES_VERSION) bundle/build.sh all >/dev/null; rc=$$?; wait; exit $$rc
 
 ## images: every component image in one tarball (rebuilt only when a bundle binary changed)
 images: bundle
@@ -98,18 +98,22 @@ images: bundle
 IMAGE_BINS := kube-apiserver kube-controller-manager kube-scheduler kube-proxy etcd etcdctl coredns pause demo flanneld
 $(IMAGES_TAR): $(addprefix $(BUNDLE_BIN)/,$(IMAGE_BINS)) | bin/kubestrap
 	@t0=$$SECONDS; rootfs=$$(lab/lab.sh rootfs) && \
-	  bin/kubestrap images build --bin-dir $(BUNDLE_BIN) --rootfs $$rootfs -o $(IMAGES_TAR) && \
+	  bin/kubestrap images build --bin-dir $(BUNDLE_BIN) --kubernetes-version $(KUBERNETES_VERSION) --rootfs $$rootfs -o $(IMAGES_TAR) && \
 	  echo "[images] built in $$((SECONDS - t0))s"
 
-DIST_NAME := kubestrap-$(VERSION)-linux-amd64
+# The default Kubernetes version's release keeps the short name; another
+# version's (make dist KUBERNETES_VERSION=v1.34.4) carries its version.
+DEFAULT_KUBERNETES_VERSION := $(shell . bundle/versions.env && echo $$KUBERNETES_VERSION)
+DIST_NAME := kubestrap-$(VERSION)$(if $(filter-out $(DEFAULT_KUBERNETES_VERSION),$(KUBERNETES_VERSION)),-$(KUBERNETES_VERSION))-linux-amd64
 DIST_DIR := dist/$(DIST_NAME)
 ## dist: dist/kubestrap-VERSION-linux-amd64.tar.gz (kubestrap, kubelet, kubectl, cni/, install.sh) and the images tarball
 DIST_IMAGES := dist/kubestrap-images-$(KUBERNETES_VERSION).tar
 dist: dist/$(DIST_NAME).tar.gz $(DIST_IMAGES)
 	@ls -la dist/*.tar*
 dist/$(DIST_NAME).tar.gz: bin/kubestrap bundle/versions.env release/install.sh | bundle
-	rm -rf dist/kubestrap-*-linux-amd64* && mkdir -p $(DIST_DIR)/cni
+	rm -rf $(DIST_DIR) $(DIST_DIR).tar.gz && mkdir -p $(DIST_DIR)/cni
 	cp bin/kubestrap $(DIST_DIR)/
+	echo $(KUBERNETES_VERSION) > $(DIST_DIR)/kubernetes-version
 	install -m 0755 release/install.sh $(DIST_DIR)/install.sh
 	for b in kubelet kubectl; do ln -f $(BUNDLE_BIN)/$$b $(DIST_DIR)/$$b 2>/dev/null || cp $(BUNDLE_BIN)/$$b $(DIST_DIR)/; done
 	for p in bridge host-local loopback portmap; do cp $(BUNDLE_BIN)/cni-$$p $(DIST_DIR)/cni/$$p; done

@@ -2,12 +2,27 @@
 # build.sh builds the bundle's binaries at pinned versions into a cache outside
 # the repo, once: a binary that already exists is never rebuilt, so a warm run
 # takes seconds. Usage: build.sh [k8s|kubectl|etcd|coredns|flannel|cni|small|kubeadm|all]...
+# KUBERNETES_VERSION=v1.34.4 build.sh ... builds another supported version
+# (bundle/versions-VERSION.env pins its components) into its own cache dir.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
+want="${KUBERNETES_VERSION:-}"
 # shellcheck source-path=SCRIPTDIR source=versions.env
 . "$here/versions.env"
+default_version=$KUBERNETES_VERSION
+if [[ -n $want && $want != "$default_version" ]]; then
+	if [[ ! -f $here/versions-$want.env ]]; then
+		others=("$here"/versions-v*.env)
+		others=("${others[@]##*/versions-}")
+		echo "[bundle] no bundle for Kubernetes $want: supported are $default_version ${others[*]%.env} (add bundle/versions-$want.env)" >&2
+		exit 2
+	fi
+	# shellcheck source=/dev/null
+	. "$here/versions-$want.env"
+fi
 CACHE="${KUBESTRAP_CACHE:-$HOME/.cache/kubestrap}"
 BIN="$CACHE/$KUBERNETES_VERSION/bin"
+DEFAULT_BIN="$CACHE/$default_version/bin"
 mkdir -p "$BIN"
 # Reproducible builds: no VCS stamp (it would change with every commit of
 # this repo and rebuild the images for nothing), no local paths.
@@ -20,6 +35,14 @@ log() { printf '[bundle] %s\n' "$*" >&2; }
 build() {
 	local out="$1" dir="$2" pkg="$3"; shift 3
 	if [[ -x "$BIN/$out" ]]; then log "$out: cached"; return; fi
+	# Flannel, the CNI plugins and the small programs are the same in every
+	# version's bundle: take the default bundle's when it has them.
+	if [[ $dir != "$here/$K8S_MODULE" && $dir != "$here/$ETCD_MODULE" && $dir != "$here/$COREDNS_MODULE" &&
+		$BIN != "$DEFAULT_BIN" && -x $DEFAULT_BIN/$out ]]; then
+		ln -f "$DEFAULT_BIN/$out" "$BIN/$out" 2>/dev/null || cp "$DEFAULT_BIN/$out" "$BIN/$out"
+		log "$out: the $default_version bundle's"
+		return
+	fi
 	local t0=$SECONDS
 	(cd "$dir" && go build -o "$BIN/.$out.tmp" "$@" "$pkg")
 	mv "$BIN/.$out.tmp" "$BIN/$out"
@@ -51,9 +74,9 @@ build_k8s() {
 	((${#missing[@]})) || return 0
 	local t0=$SECONDS tmp="$BIN/.k8s.tmp"
 	rm -rf "$tmp" && mkdir -p "$tmp"
-	download_modules "$here/k8s"
+	download_modules "$here/$K8S_MODULE"
 	log "building ${missing[*]} (one go build: about 5-6 minutes on 2 cores when nothing is cached)"
-	(cd "$here/k8s" && CGO_ENABLED=0 go build -o "$tmp/" -ldflags "$(k8s_ldflags)" "${pkgs[@]}")
+	(cd "$here/$K8S_MODULE" && CGO_ENABLED=0 go build -o "$tmp/" -ldflags "$(k8s_ldflags)" "${pkgs[@]}")
 	for c in "${missing[@]}"; do mv "$tmp/$c" "$BIN/$c"; done
 	rmdir "$tmp"
 	log "${missing[*]}: built in $((SECONDS - t0))s"
@@ -73,20 +96,20 @@ download_modules() {
 # kubeadm is built for side-by-side comparisons only (make bench-vs-kubeadm,
 # the interop e2e): never part of `all`, never shipped in the release.
 build_kubeadm() {
-	CGO_ENABLED=0 build kubeadm "$here/k8s" k8s.io/kubernetes/cmd/kubeadm -ldflags "$(k8s_ldflags)"
+	CGO_ENABLED=0 build kubeadm "$here/$K8S_MODULE" k8s.io/kubernetes/cmd/kubeadm -ldflags "$(k8s_ldflags)"
 }
 
 build_kubectl() {
-	CGO_ENABLED=0 build kubectl "$here/k8s" k8s.io/kubernetes/cmd/kubectl -ldflags "$(k8s_ldflags)"
+	CGO_ENABLED=0 build kubectl "$here/$K8S_MODULE" k8s.io/kubernetes/cmd/kubectl -ldflags "$(k8s_ldflags)"
 }
 
 build_etcd() {
-	CGO_ENABLED=0 build etcd "$here/etcd" go.etcd.io/etcd/server/v3 -ldflags "-s -w"
-	CGO_ENABLED=0 build etcdctl "$here/etcd" go.etcd.io/etcd/etcdctl/v3 -ldflags "-s -w"
+	CGO_ENABLED=0 build etcd "$here/$ETCD_MODULE" go.etcd.io/etcd/server/v3 -ldflags "-s -w"
+	CGO_ENABLED=0 build etcdctl "$here/$ETCD_MODULE" go.etcd.io/etcd/etcdctl/v3 -ldflags "-s -w"
 }
 
 build_coredns() {
-	CGO_ENABLED=0 build coredns "$here/coredns" github.com/coredns/coredns -ldflags "-s -w"
+	CGO_ENABLED=0 build coredns "$here/$COREDNS_MODULE" github.com/coredns/coredns -ldflags "-s -w"
 }
 
 build_flannel() {

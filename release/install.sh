@@ -6,6 +6,9 @@
 # What goes where (PREFIX is /usr/local unless --prefix says otherwise):
 #   PREFIX/lib/kubestrap/{kubestrap,kubelet,kubectl,cni/*}  the release, kept together: kubestrap
 #                       finds the kubelet and cni/ beside its own path (symlinks resolved)
+#   PREFIX/lib/kubestrap/kubelets/VERSION/kubelet           this release's kubelet under its Kubernetes
+#                       version; the other versions' stay (a newer release never takes away the kubelet
+#                       a node runs: `kubestrap upgrade` switches it, when the API server is at that version)
 #   PREFIX/bin/kubestrap, PREFIX/bin/kubectl               symlinks into PREFIX/lib/kubestrap
 #   /etc/bash_completion.d/{kubestrap,kubectl}             when that directory exists, else
 #                       PREFIX/share/bash-completion/completions/ when bash-completion 2 is installed
@@ -184,6 +187,20 @@ writable() {
 	[[ -d $d && -w $d ]]
 }
 
+# kubelet_version: the release's Kubernetes version (make dist writes it;
+# an older release has only its kubelet to ask).
+kubelet_version() {
+	local v
+	if [[ -f $src/kubernetes-version ]]; then
+		v=$(<"$src/kubernetes-version")
+	else
+		v=$("$src/kubelet" --version) || return 1
+		v=${v##* }
+	fi
+	[[ $v =~ ^v[0-9]+\.[0-9]+\.[0-9]+$ ]] || return 1
+	echo "$v"
+}
+
 # The previous install's list, then the plan: PLAN_KIND (file|link),
 # PLAN_DST (path on the machine), PLAN_SRC (file to copy, or link target),
 # PLAN_MODE.
@@ -220,6 +237,8 @@ if ((!uninstall)); then
 
 	tmp=$(mktemp -d "${TMPDIR:-/tmp}/kubestrap-install.XXXXXX")
 	for f in kubestrap kubelet kubectl; do plan file "$lib/$f" "$src/$f" 755; done
+	kube_version=$(kubelet_version) || die "$src/kubelet --version failed: unpack the whole release"
+	plan file "$lib/kubelets/$kube_version/kubelet" "$src/kubelet" 755
 	for f in "${cni[@]}"; do plan file "$lib/cni/$f" "$src/cni/$f" 755; done
 
 	plan link "$p/bin/kubestrap" "$lib/kubestrap"
@@ -272,10 +291,20 @@ if ((uninstall)); then
 	candidates+=("$p/bin/kubestrap" "$p/bin/kubectl")
 fi
 declare -A seen=()
+carried=()
 for d in ${candidates[@]+"${candidates[@]}"}; do
 	[[ -z ${planned[$d]:-} && -z ${seen[$d]:-} ]] || continue
 	seen[$d]=1
 	[[ -e $root$d || -L $root$d ]] || continue
+	case $d in
+	"$lib/kubelets/"*/kubelet)
+		# Another version's kubelet: a node may still run it.
+		if ((!uninstall)); then
+			carried+=("$d")
+			continue
+		fi
+		;;
+	esac
 	case $d in
 	"$p/bin/kubestrap" | "$p/bin/kubectl")
 		if ! ours_link "$d" "$lib/${d##*/}"; then
@@ -337,10 +366,11 @@ done
 # The list of what is installed now, rewritten only when it changes.
 if ((uninstall)); then
 	rm -f "$root$manifest"
-	rmdir "$root$lib/cni" "$root$lib" 2>/dev/null || true
+	for d in "$root$lib"/kubelets/*/; do [[ -d $d ]] && rmdir "$d" 2>/dev/null; done
+	rmdir "$root$lib/kubelets" "$root$lib/cni" "$root$lib" 2>/dev/null || true
 else
 	list="$tmp/installed-files"
-	printf '%s\n' "${PLAN_DST[@]}" >"$list"
+	printf '%s\n' "${PLAN_DST[@]}" ${carried[@]+"${carried[@]}"} >"$list"
 	if ! same "$root$manifest" "$list"; then
 		if ! { pending=$(mktemp "$root$lib/.kubestrap-install.XXXXXX") && cp "$list" "$pending" &&
 			chmod 644 "$pending" && mv -Tf "$pending" "$root$manifest"; }; then

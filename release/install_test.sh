@@ -34,7 +34,8 @@ EOF
 }
 fake_tool kubestrap
 fake_tool kubectl
-printf '#!/bin/sh\necho kubelet v1.35.4\n' >"$rel/kubelet"
+printf '#!/bin/sh\necho Kubernetes v1.35.4\n' >"$rel/kubelet"
+echo v1.35.4 >"$rel/kubernetes-version"
 plugins=(bridge host-local loopback portmap)
 for p in "${plugins[@]}"; do printf '#!/bin/sh\necho %s\n' "$p" >"$rel/cni/$p"; done
 chmod 755 "$rel/kubelet" "$rel"/cni/*
@@ -68,7 +69,7 @@ one_json_object() {
 leftovers() { (cd "$1" && find . \( -type f -o -type l \) | sort); }
 
 lib=/usr/local/lib/kubestrap
-files=("$lib/kubestrap" "$lib/kubelet" "$lib/kubectl")
+files=("$lib/kubestrap" "$lib/kubelet" "$lib/kubectl" "$lib/kubelets/v1.35.4/kubelet")
 for p in "${plugins[@]}"; do files+=("$lib/cni/$p"); done
 links=(/usr/local/bin/kubestrap /usr/local/bin/kubectl)
 completions=(/etc/bash_completion.d/kubestrap /usr/local/share/zsh/site-functions/_kubestrap
@@ -107,13 +108,15 @@ one_json_object
 	fail "install: $out"
 [[ $(list installed) == "$(quoted "${all[@]}")" && $(list removed) == "" ]] || fail "install: installed list: $out"
 [[ $err == *"[install] /usr/local/lib/kubestrap/kubelet: written"* ]] || fail "no progress lines on stderr: $err"
-[[ ${err##*$'\n'} == "[install] kubestrap v9.9.9 installed in /usr/local: 13 path(s) written, 0 removed, 0 unchanged" ]] ||
+[[ ${err##*$'\n'} == "[install] kubestrap v9.9.9 installed in /usr/local: 14 path(s) written, 0 removed, 0 unchanged" ]] ||
 	fail "last line: ${err##*$'\n'}"
-ok "install -o json: one object on stdout, {changed: true, prefix, version, installed: the 13 paths}, progress on stderr"
+ok "install -o json: one object on stdout, {changed: true, prefix, version, installed: the 14 paths}, progress on stderr"
 
 for f in "${files[@]}"; do
 	[[ -f $root$f && ! -L $root$f && $(stat -c %a "$root$f") == 755 ]] || fail "$f: not a 0755 file"
-	cmp -s "$root$f" "$rel/${f#"$lib"/}" || fail "$f differs from the release's"
+	want=$rel/${f#"$lib"/}
+	[[ $f == "$lib"/kubelets/* ]] && want=$rel/kubelet
+	cmp -s "$root$f" "$want" || fail "$f differs from the release's"
 done
 for l in "${links[@]}"; do
 	[[ -L $root$l && $(readlink "$root$l") == "$lib/${l##*/}" ]] || fail "$l: not a link to $lib/${l##*/}"
@@ -133,14 +136,14 @@ one_json_object
 [[ $(field changed) == false && $(list installed) == "" && $(list removed) == "" ]] || fail "second run: $out"
 [[ $(cd "$root" && find . -exec stat -c '%n %i %Y' {} + | sort) == "$before" ]] || fail "the second run rewrote files"
 run "$root"
-[[ $rc == 0 && ${out##*$'\n'} == "[install] kubestrap v9.9.9 is installed in /usr/local: nothing changed (13 paths checked)" ]] ||
+[[ $rc == 0 && ${out##*$'\n'} == "[install] kubestrap v9.9.9 is installed in /usr/local: nothing changed (14 paths checked)" ]] ||
 	fail "second run, human output: $out"
 ok "a second run changes nothing (same inodes and times) and says so in its last line"
 
 echo "# new" >>"$rel/kubelet"
 run "$root" -o json
-[[ $(field changed) == true && $(list installed) == "$(quoted "$lib/kubelet")" && $(list removed) == "" ]] ||
-	fail "changed kubelet: $out"
+[[ $(field changed) == true && $(list installed) == "$(quoted "$lib/kubelet" "$lib/kubelets/v1.35.4/kubelet")" &&
+	$(list removed) == "" ]] || fail "changed kubelet: $out"
 cmp -s "$root$lib/kubelet" "$rel/kubelet" || fail "the new kubelet was not installed"
 chmod 700 "$root$lib/cni/bridge"
 run "$root" -o json
@@ -157,6 +160,25 @@ mv "$work/portmap" "$rel/cni/portmap"
 run "$root" -o json
 [[ $(list installed) == "$(quoted "$lib/cni/portmap")" ]] || fail "plugin back: $out"
 ok "a path an earlier install made that the release no longer has is removed"
+
+# A release of another Kubernetes version: its kubelet goes beside the
+# first one's, which stays (a node may run it until `kubestrap upgrade`).
+mroot=$(new_root multi)
+run "$mroot"
+echo v1.36.0 >"$rel/kubernetes-version"
+run "$mroot" -o json
+[[ $(list installed) == "$(quoted "$lib/kubelets/v1.36.0/kubelet")" && $(list removed) == "" ]] ||
+	fail "another version's release: $out"
+[[ -x $mroot$lib/kubelets/v1.35.4/kubelet && -x $mroot$lib/kubelets/v1.36.0/kubelet ]] || fail "both kubelets should be there"
+grep -qx "$lib/kubelets/v1.35.4/kubelet" "$mroot$lib/installed-files" || fail "the kept kubelet left the installed list"
+rm "$rel/kubernetes-version"
+run "$mroot" -o json
+[[ $rc == 0 && $(list installed) == "" && $(list removed) == "" ]] ||
+	fail "without kubernetes-version the kubelet's --version names the version: $out"
+run "$mroot" --uninstall -o json
+[[ $(leftovers "$mroot") == "" ]] || fail "uninstall left: $(leftovers "$mroot")"
+echo v1.35.4 >"$rel/kubernetes-version"
+ok "each Kubernetes version's kubelet has its own directory; installing another version's release keeps the others; uninstall removes them all"
 
 # An admin's own kubectl and kubectl completion stay, through install and
 # uninstall.
@@ -183,7 +205,7 @@ one_json_object
 [[ ! -e $root$lib ]] || fail "uninstall left $lib"
 run "$root" --uninstall -o json
 [[ $rc == 0 && $(field changed) == false && $(list removed) == "" ]] || fail "second uninstall: $out"
-ok "--uninstall removes the 13 paths and $lib, nothing is left; a second one changes nothing"
+ok "--uninstall removes the 14 paths and $lib, nothing is left; a second one changes nothing"
 
 root=$(new_root prefix)
 run "$root" --prefix=/opt/ks/ -o json
