@@ -18,7 +18,7 @@ const module = "github.com/kubestrap/kubestrap"
 // layers, top to bottom (../shared/ARCHITECTURE.md).
 var layers = [][]string{
 	{"cmd/kubestrap"},
-	{"phases/initflow", "phases/joinflow", "phases/resetflow", "fleet", "status"},
+	{"phases/initflow", "phases/joinflow", "phases/resetflow", "phases/upgradeflow", "fleet", "status"},
 	{"phases"},
 	{"components/addons", "components/apply", "components/controlplane", "components/images", "components/kubelet",
 		"components/tokens", "staticpods", "renew", "join", "snapshot"},
@@ -28,7 +28,7 @@ var layers = [][]string{
 }
 
 // flows may not import one another.
-var flows = []string{"phases/initflow", "phases/joinflow", "phases/resetflow"}
+var flows = []string{"phases/initflow", "phases/joinflow", "phases/resetflow", "phases/upgradeflow"}
 
 // fakes are imported by tests only.
 var fakes = []string{"cleanup/cleanuptest", "etcd/etcdtest", "systemd/systemdtest", "node/nodetest",

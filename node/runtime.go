@@ -32,3 +32,25 @@ func DialCRI(endpoint string) (Runtime, io.Closer, error) {
 	}
 	return runtimeapi.NewRuntimeServiceClient(conn), conn, nil
 }
+
+// MissingImages returns the references among refs that the runtime at
+// endpoint does not have.
+func MissingImages(ctx context.Context, endpoint string, refs []string) ([]string, error) {
+	conn, err := grpc.NewClient(endpoint, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		return nil, fmt.Errorf("CRI endpoint %s: %w", endpoint, err)
+	}
+	defer func() { _ = conn.Close() }()
+	is := runtimeapi.NewImageServiceClient(conn)
+	var missing []string
+	for _, r := range refs {
+		st, err := is.ImageStatus(ctx, &runtimeapi.ImageStatusRequest{Image: &runtimeapi.ImageSpec{Image: r}})
+		if err != nil {
+			return nil, fmt.Errorf("ask the runtime at %s for %s: %w", endpoint, r, err)
+		}
+		if st.Image == nil {
+			missing = append(missing, r)
+		}
+	}
+	return missing, nil
+}

@@ -39,6 +39,9 @@ type Options struct {
 	// Wait blocks until each restarted component runs a container started
 	// at or after since and is healthy; HealthWait is the node's.
 	Wait func(ctx context.Context, components []string, since time.Time) error
+	// NoRestart leaves the static pods alone: the caller restarts them
+	// (an upgrade, which replaces every manifest right after).
+	NoRestart bool
 }
 
 // Report is what a renewal did; its JSON form is `certs renew -o json`'s
@@ -160,6 +163,9 @@ func ordered(components []string) []string {
 // run, all). A component without a manifest on this node is left out:
 // nothing runs it here.
 func (o Options) restart(ctx context.Context, components []string) ([]string, error) {
+	if o.NoRestart {
+		return []string{}, nil
+	}
 	if len(components) == 0 || o.DryRun {
 		return components, nil
 	}

@@ -8,6 +8,7 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
+	"github.com/kubestrap/kubestrap/components/kubelet"
 	"github.com/kubestrap/kubestrap/config"
 	"github.com/kubestrap/kubestrap/node"
 	"github.com/kubestrap/kubestrap/phases"
@@ -34,7 +35,15 @@ func newInitCommand(io.Writer) *cobra.Command {
 // startInit is init's data initializer: the configuration from the file
 // and flags, checked before anything is written.
 func startInit(inv *phases.Invocation, f *initFlags) (*phases.Session, error) {
-	cfg, err := config.LoadInit(initflow.InitConfigFile(f.configFile, inv.Only), f.apply(flagsOf(inv.Cmd, "init")))
+	overrides := func(c *config.Init) {
+		f.apply(flagsOf(inv.Cmd, "init"))(c)
+		// The release's own Kubernetes version, when neither the file nor a
+		// flag names one: a v1.34 release makes a v1.34 cluster.
+		if c.Cluster.KubernetesVersion == "" {
+			c.Cluster.KubernetesVersion = kubelet.ReleaseVersion()
+		}
+	}
+	cfg, err := config.LoadInit(initflow.InitConfigFile(f.configFile, inv.Only), overrides)
 	if err != nil {
 		return nil, err
 	}

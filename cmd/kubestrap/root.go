@@ -41,6 +41,7 @@ func newRootCommand(out, errOut io.Writer) *cobra.Command {
 		newVersionCommand(out),
 		newUpCommand(out),
 		newDownCommand(out),
+		newUpgradeCommand(out),
 	)
 	return root
 }

@@ -1,0 +1,222 @@
+package staticpods
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
+
+	"github.com/kubestrap/kubestrap/config"
+	"github.com/kubestrap/kubestrap/node"
+	"github.com/kubestrap/kubestrap/poll"
+)
+
+// Upgrade moves one static pod of this node to a new image (and flags):
+// the manifest the kubelet runs now is kept in BackupDir while the new one
+// is tried; when the new pod is not healthy in time the kept manifest is
+// put back and waited for, so a bad step leaves the component as it was.
+type Upgrade struct {
+	ManifestDir, BackupDir string
+	Component              string
+	Image                  string
+	// Args are flags set on the container (added, or replacing the same
+	// name), e.g. the cluster's extraArgs.
+	Args        []config.Arg
+	CRIEndpoint string
+	// Timeout bounds the wait for the new pod, and again for a rollback.
+	Timeout time.Duration
+	Out     io.Writer
+	Prefix  string
+	DryRun  bool
+}
+
+// UpgradeResult says what an Upgrade did.
+type UpgradeResult struct {
+	Changed  bool
+	From, To string
+}
+
+// ErrRolledBack marks a step that failed and was undone.
+var ErrRolledBack = errors.New("rolled back")
+
+// Run does the upgrade. A run killed after the new manifest was written
+// finds its backup on the next run: the component is then waited for, and
+// rolled back if it is not healthy.
+func (u Upgrade) Run(ctx context.Context) (UpgradeResult, error) {
+	path := ManifestPath(u.ManifestDir, u.Component)
+	cur, err := os.ReadFile(path)
+	if err != nil {
+		return UpgradeResult{}, fmt.Errorf("read %s: %w", path, err)
+	}
+	curPod, err := readPod(path)
+	if err != nil {
+		return UpgradeResult{}, err
+	}
+	next, err := Marshal(Upgraded(curPod, u.Image, u.Args))
+	if err != nil {
+		return UpgradeResult{}, err
+	}
+	res := UpgradeResult{From: ContainerImage(curPod), To: u.Image}
+	backup := filepath.Join(u.BackupDir, u.Component+".yaml")
+	if bytes.Equal(cur, next) && !node.Exists(backup) {
+		return res, nil
+	}
+	res.Changed = true
+	if u.DryRun {
+		return res, nil
+	}
+	if !bytes.Equal(cur, next) {
+		if err := node.WriteFileAtomic(backup, cur, ManifestMode); err != nil {
+			return res, fmt.Errorf("keep the previous %s manifest: %w", u.Component, err)
+		}
+	}
+	return res, u.tryOrRollBack(ctx, path, backup, cur, next)
+}
+
+// tryOrRollBack writes next (when it is not there already), waits for it,
+// and on failure restores the kept manifest.
+func (u Upgrade) tryOrRollBack(ctx context.Context, path, backup string, cur, next []byte) error {
+	since := time.Now()
+	if !bytes.Equal(cur, next) {
+		if err := node.WriteFileAtomic(path, next, ManifestMode); err != nil {
+			return err
+		}
+	} else if st, err := os.Stat(path); err == nil {
+		since = st.ModTime() // a resumed run: the new manifest was written then
+	}
+	werr := u.wait(ctx, since)
+	if werr == nil {
+		// Done: the kept manifest stays beside, as .prev, for the admin.
+		return os.Rename(backup, backup+".prev")
+	}
+	if ctx.Err() != nil {
+		return werr // interrupted: the next run resumes from the backup
+	}
+	return u.rollBack(ctx, path, backup, werr)
+}
+
+func (u Upgrade) rollBack(ctx context.Context, path, backup string, cause error) error {
+	old, err := os.ReadFile(backup)
+	if err != nil {
+		return fmt.Errorf("%s is not healthy at %s and its previous manifest cannot be read: %w (cause: %v)",
+			u.Component, u.Image, err, cause)
+	}
+	fmt.Fprintf(u.Out, "[%s] %s is not healthy at %s: putting its previous manifest back\n", u.Prefix, u.Component, u.Image)
+	since := time.Now()
+	if err := node.WriteFileAtomic(path, old, ManifestMode); err != nil {
+		return fmt.Errorf("restore %s: %w (cause: %v)", path, err, cause)
+	}
+	if err := u.wait(ctx, since); err != nil {
+		return fmt.Errorf("%s: %w at %s; the previous manifest is back in %s but not healthy yet: %v",
+			u.Component, cause, u.Image, path, err)
+	}
+	_ = os.Remove(backup)
+	return fmt.Errorf("%w: %s did not become healthy at %s: %v\nits previous manifest is back and healthy; "+
+		"the cluster still runs the old version of %s", ErrRolledBack, u.Component, u.Image, cause, u.Component)
+}
+
+// wait waits for a container of the component created at or after since to
+// run and pass its health check. A new container that exits again and
+// again fails the wait early, with its last log lines.
+func (u Upgrade) wait(ctx context.Context, since time.Time) error {
+	c, err := ProbeConfig(u.ManifestDir)
+	if err != nil {
+		return err
+	}
+	probes, err := ControlPlaneProbes(c, c.Cluster.CertificatesDir)
+	if err != nil {
+		return err
+	}
+	i := slices.IndexFunc(probes, func(p Probe) bool { return p.Name == u.Component })
+	if i < 0 {
+		return fmt.Errorf("no health check for %s", u.Component)
+	}
+	s := poll.Spec{What: u.Component + " to run its new pod and be healthy", Interval: 500 * time.Millisecond,
+		Timeout: u.Timeout, Out: u.Out, Prefix: u.Prefix}
+	err = poll.Until(ctx, s, func(ctx context.Context) (bool, error) {
+		if exited := u.exitedSince(ctx, since); exited >= 2 {
+			return false, poll.Permanent(fmt.Errorf("its new container exited %d times", exited))
+		}
+		if err := StartedSince(ctx, u.CRIEndpoint, u.Component, since); err != nil {
+			return false, err
+		}
+		err := probes[i].Check(ctx)
+		return err == nil, err
+	})
+	if err != nil {
+		if logs := LogsFrom(u.CRIEndpoint)(u.Component); logs != "" {
+			err = fmt.Errorf("%w\n  last log lines of %s:\n%s", err, u.Component, indent(logs, "    "))
+		}
+	}
+	return err
+}
+
+func (u Upgrade) exitedSince(ctx context.Context, since time.Time) int {
+	n := 0
+	_ = withRuntime(u.CRIEndpoint, func(rt runtimeapi.RuntimeServiceClient) error {
+		list, err := containers(ctx, rt, u.Component)
+		for _, c := range list {
+			if c.State == runtimeapi.ContainerState_CONTAINER_EXITED && c.CreatedAt >= since.UnixNano() {
+				n++
+			}
+		}
+		return err
+	})
+	return n
+}
+
+// Upgraded is the pod with its container's image replaced and the flags
+// set; everything else (the member's --initial-cluster, the user's flags,
+// volumes) is kept as the running manifest has it.
+func Upgraded(p *corev1.Pod, image string, args []config.Arg) *corev1.Pod {
+	out := p.DeepCopy()
+	if len(out.Spec.Containers) == 0 {
+		return out
+	}
+	c := &out.Spec.Containers[0]
+	c.Image = image
+	for _, a := range args {
+		c.Command = SetFlag(c.Command, a.Name, a.Value)
+	}
+	return out
+}
+
+// SetFlag sets --name=value in a command line, in place of an existing
+// --name=... or at the end.
+func SetFlag(cmd []string, name, value string) []string {
+	flag := "--" + name + "="
+	out := slices.Clone(cmd)
+	for i, a := range out {
+		if strings.HasPrefix(a, flag) || a == "--"+name {
+			out[i] = flag + value
+			return out
+		}
+	}
+	return append(out, flag+value)
+}
+
+// ContainerImage is the image of a static pod's (first) container.
+func ContainerImage(p *corev1.Pod) string {
+	if len(p.Spec.Containers) == 0 {
+		return ""
+	}
+	return p.Spec.Containers[0].Image
+}
+
+// ManifestImage is the image a component's manifest in dir runs.
+func ManifestImage(dir, component string) (string, error) {
+	p, err := readPod(ManifestPath(dir, component))
+	if err != nil {
+		return "", err
+	}
+	return ContainerImage(p), nil
+}
