@@ -106,12 +106,18 @@ $(IMAGES_TAR): $(addprefix $(BUNDLE_BIN)/,$(IMAGE_BINS)) | bin/kubestrap
 DEFAULT_KUBERNETES_VERSION := $(shell . bundle/versions.env && echo $$KUBERNETES_VERSION)
 DIST_NAME := kubestrap-$(VERSION)$(if $(filter-out $(DEFAULT_KUBERNETES_VERSION),$(KUBERNETES_VERSION)),-$(KUBERNETES_VERSION))-linux-amd64
 DIST_DIR := dist/$(DIST_NAME)
+# Earlier builds of this Kubernetes version's release (other kubestrap versions), not the other versions'.
+ifeq ($(KUBERNETES_VERSION),$(DEFAULT_KUBERNETES_VERSION))
+DIST_OLD = $(filter-out $(wildcard dist/kubestrap-*-v1.*-linux-amd64*),$(wildcard dist/kubestrap-*-linux-amd64*))
+else
+DIST_OLD = $(wildcard dist/kubestrap-*-$(KUBERNETES_VERSION)-linux-amd64*)
+endif
 ## dist: dist/kubestrap-VERSION-linux-amd64.tar.gz (kubestrap, kubelet, kubectl, cni/, install.sh) and the images tarball
 DIST_IMAGES := dist/kubestrap-images-$(KUBERNETES_VERSION).tar
 dist: dist/$(DIST_NAME).tar.gz $(DIST_IMAGES)
 	@ls -la dist/*.tar*
 dist/$(DIST_NAME).tar.gz: bin/kubestrap bundle/versions.env release/install.sh | bundle
-	rm -rf $(DIST_DIR) $(DIST_DIR).tar.gz && mkdir -p $(DIST_DIR)/cni
+	rm -rf $(DIST_OLD) && mkdir -p $(DIST_DIR)/cni
 	cp bin/kubestrap $(DIST_DIR)/
 	echo $(KUBERNETES_VERSION) > $(DIST_DIR)/kubernetes-version
 	install -m 0755 release/install.sh $(DIST_DIR)/install.sh
