@@ -24,6 +24,10 @@ var stepTimeouts = map[string]time.Duration{
 	"kubeconfig":   2 * time.Minute,
 	"reset":        15 * time.Minute,
 	"remove files": 5 * time.Minute,
+	// An apply: snapshot, four static pods (each up to 3 minutes, and as
+	// long again for a rollback), addons rolling on every node, kubelet.
+	"upgrade apply": 40 * time.Minute,
+	"upgrade node":  30 * time.Minute,
 }
 
 // waitSlack is added to the wait for Ready nodes beyond kubectl's own

@@ -72,6 +72,9 @@ type hostRun struct {
 	// initRecord: init finished here (its record is on the host);
 	// recordUploadCerts: and it uploaded the certificates.
 	initRecord, recordUploadCerts bool
+	// kubeletVersion and nodeName: what a node of the cluster runs, and
+	// its Node's name (the probe reads them).
+	kubeletVersion, nodeName string
 	// dialErr: up could not reach the host (an *UnreachableError).
 	dialErr error
 }

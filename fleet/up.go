@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 	"time"
 
 	"github.com/kubestrap/kubestrap/components/tokens"
@@ -35,6 +36,9 @@ type Options struct {
 	Dial func(ctx context.Context, h Host, acceptNew bool) (Machine, error)
 	// ReadyTimeout bounds the wait for every node to be Ready.
 	ReadyTimeout time.Duration
+	// Concurrency is how many workers an upgrade drains and upgrades at
+	// once (default 1).
+	Concurrency int
 }
 
 // Up brings the cluster described by c to its desired state: every host
@@ -56,6 +60,9 @@ func Up(ctx context.Context, c *Cluster, o Options) (*Report, error) {
 		return r.finish(), err
 	}
 	if err := r.each(ctx, r.reachable(), r.prepare); err != nil {
+		return r.finish(), err
+	}
+	if err := r.upgrade(ctx, p); err != nil {
 		return r.finish(), err
 	}
 	info, err := r.initCluster(ctx, p)
@@ -133,8 +140,10 @@ func (r *run) probe(ctx context.Context, h *hostRun) error {
 	out, err := h.m.Run(ctx, "probe", fmt.Sprintf("if test -e %s; then echo init-record; "+
 		"grep -qx 'uploadCerts: true' %s && echo upload-certs; fi; "+
 		"if test -e %s; then echo join-record; fi; "+
-		"if test -e %s/manifests/kube-apiserver.yaml; then echo manifest; fi; true",
-		rec, rec, join, kd), nil)
+		"if test -e %s/manifests/kube-apiserver.yaml; then echo manifest; fi; "+
+		"if test -e %s; then echo \"kubelet $(%s --version 2>/dev/null | awk '{print $NF}')\"; "+
+		"sed -n 's/.*--hostname-override=\\([^ \"]*\\).*/node \\1/p' %s 2>/dev/null; fi; true",
+		rec, rec, join, kd, layout.KubeletConfPath, layout.KubeletBinary, layout.KubeletDir+"/"+layout.KubeletFlagsFile), nil)
 	if err != nil {
 		return err
 	}
@@ -142,6 +151,14 @@ func (r *run) probe(ctx context.Context, h *hostRun) error {
 	h.initRecord, h.recordUploadCerts = contains(s, "init-record"), contains(s, "upload-certs")
 	h.joined = h.initRecord || contains(s, "join-record")
 	h.controlPlane = h.initRecord || contains(s, "manifest")
+	for _, l := range splitLines(s) {
+		if v, ok := strings.CutPrefix(l, "kubelet "); ok {
+			h.kubeletVersion = v
+		}
+		if v, ok := strings.CutPrefix(l, "node "); ok {
+			h.nodeName = v
+		}
+	}
 	return nil
 }
 

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"slices"
@@ -14,6 +15,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
+	"sigs.k8s.io/yaml"
 
 	"github.com/kubestrap/kubestrap/config"
 	"github.com/kubestrap/kubestrap/node"
@@ -53,41 +55,48 @@ var ErrRolledBack = errors.New("rolled back")
 // rolled back if it is not healthy.
 func (u Upgrade) Run(ctx context.Context) (UpgradeResult, error) {
 	path := ManifestPath(u.ManifestDir, u.Component)
+	backup := filepath.Join(u.BackupDir, u.Component+".yaml")
 	cur, err := os.ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) && node.Exists(backup) {
+		// Killed between taking the old manifest away and writing the new
+		// one: carry on from the kept one.
+		cur, err = os.ReadFile(backup)
+	}
 	if err != nil {
 		return UpgradeResult{}, fmt.Errorf("read %s: %w", path, err)
 	}
-	curPod, err := readPod(path)
+	var curPod corev1.Pod
+	if err := yaml.Unmarshal(cur, &curPod); err != nil {
+		return UpgradeResult{}, fmt.Errorf("%s: %w", path, err)
+	}
+	next, err := Marshal(Upgraded(&curPod, u.Image, u.Args))
 	if err != nil {
 		return UpgradeResult{}, err
 	}
-	next, err := Marshal(Upgraded(curPod, u.Image, u.Args))
-	if err != nil {
-		return UpgradeResult{}, err
-	}
-	res := UpgradeResult{From: ContainerImage(curPod), To: u.Image}
-	backup := filepath.Join(u.BackupDir, u.Component+".yaml")
-	if bytes.Equal(cur, next) && !node.Exists(backup) {
+	res := UpgradeResult{From: ContainerImage(&curPod), To: u.Image}
+	onDisk, _ := os.ReadFile(path)
+	if bytes.Equal(onDisk, next) && !node.Exists(backup) {
 		return res, nil
 	}
 	res.Changed = true
 	if u.DryRun {
 		return res, nil
 	}
-	if !bytes.Equal(cur, next) {
+	if !bytes.Equal(onDisk, next) && node.Exists(path) {
 		if err := node.WriteFileAtomic(backup, cur, ManifestMode); err != nil {
 			return res, fmt.Errorf("keep the previous %s manifest: %w", u.Component, err)
 		}
 	}
-	return res, u.tryOrRollBack(ctx, path, backup, cur, next)
+	return res, u.tryOrRollBack(ctx, path, backup, onDisk, next)
 }
 
-// tryOrRollBack writes next (when it is not there already), waits for it,
-// and on failure restores the kept manifest.
-func (u Upgrade) tryOrRollBack(ctx context.Context, path, backup string, cur, next []byte) error {
+// tryOrRollBack puts next in place (when it is not there already), waits
+// for it, and on failure restores the kept manifest.
+func (u Upgrade) tryOrRollBack(ctx context.Context, path, backup string, onDisk, next []byte) error {
 	since := time.Now()
-	if !bytes.Equal(cur, next) {
-		if err := node.WriteFileAtomic(path, next, ManifestMode); err != nil {
+	if !bytes.Equal(onDisk, next) {
+		var err error
+		if since, err = u.replace(ctx, path, next); err != nil {
 			return err
 		}
 	} else if st, err := os.Stat(path); err == nil {
@@ -104,6 +113,26 @@ func (u Upgrade) tryOrRollBack(ctx context.Context, path, backup string, cur, ne
 	return u.rollBack(ctx, path, backup, werr)
 }
 
+// replace swaps the manifest: the old one is taken away first and its
+// containers waited out, then the new one is written. Changed in place,
+// the kubelet holds the new pod back until its resync (10-15 s) after the
+// old one is gone; this way it starts it as soon as it sees it. The kept
+// copy in BackupDir is what a run killed in between resumes from.
+func (u Upgrade) replace(ctx context.Context, path string, data []byte) (time.Time, error) {
+	if err := os.Remove(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return time.Time{}, err
+	}
+	err := withRuntime(u.CRIEndpoint, func(rt runtimeapi.RuntimeServiceClient) error {
+		return WaitStopped(ctx, rt, poll.Spec{Interval: 200 * time.Millisecond, Timeout: u.Timeout, Out: u.Out,
+			Prefix: u.Prefix}, u.Component)
+	})
+	since := time.Now()
+	if werr := node.WriteFileAtomic(path, data, ManifestMode); werr != nil {
+		return since, werr
+	}
+	return since, err
+}
+
 func (u Upgrade) rollBack(ctx context.Context, path, backup string, cause error) error {
 	old, err := os.ReadFile(backup)
 	if err != nil {
@@ -111,8 +140,8 @@ func (u Upgrade) rollBack(ctx context.Context, path, backup string, cause error)
 			u.Component, u.Image, err, cause)
 	}
 	fmt.Fprintf(u.Out, "[%s] %s is not healthy at %s: putting its previous manifest back\n", u.Prefix, u.Component, u.Image)
-	since := time.Now()
-	if err := node.WriteFileAtomic(path, old, ManifestMode); err != nil {
+	since, err := u.replace(ctx, path, old)
+	if err != nil {
 		return fmt.Errorf("restore %s: %w (cause: %v)", path, err, cause)
 	}
 	if err := u.wait(ctx, since); err != nil {

@@ -15,6 +15,7 @@ type fleetFlags struct {
 	file, kubeconfig      string
 	output                *output
 	acceptNew, force, yes bool
+	concurrency           int
 }
 
 func newUpCommand(out io.Writer) *cobra.Command {
@@ -25,12 +26,15 @@ func newUpCommand(out io.Writer) *cobra.Command {
 		Long: "up installs the release on every host of the Cluster file over SSH (host keys verified against\n" +
 			"known_hosts), makes the OS fixes, runs init on the first control plane, joins the other control planes\n" +
 			"one at a time and the workers at once, waits for every node to be Ready and writes the admin kubeconfig.\n" +
-			"A second up changes nothing; a host added to the file is the only one joined.",
+			"A second up changes nothing; a host added to the file is the only one joined. Given a release of the next\n" +
+			"Kubernetes minor, up upgrades the cluster: `upgrade apply` on the first control plane, `upgrade node` on the\n" +
+			"others one at a time, then the workers --concurrency at a time, each drained first and uncordoned after.",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error { return runFleet(cmd, f, fleet.Up) },
 	}
 	f.register(cmd)
 	cmd.Flags().StringVar(&f.kubeconfig, "kubeconfig", "", "where to write the admin kubeconfig (default: NAME.admin.conf beside the Cluster file)")
+	cmd.Flags().IntVar(&f.concurrency, "concurrency", 1, "how many workers an upgrade drains and upgrades at once")
 	return cmd
 }
 
@@ -78,7 +82,8 @@ func runFleet(cmd *cobra.Command, f *fleetFlags, do fleetFunc) error {
 	if kubeconfig == "" && cmd.Name() == "up" {
 		kubeconfig = fleet.DefaultKubeconfig(c, f.file)
 	}
-	rep, err := do(cmd.Context(), c, fleet.Options{AcceptNewHostKeys: f.acceptNew, Force: f.force, Kubeconfig: kubeconfig, Out: progress})
+	rep, err := do(cmd.Context(), c, fleet.Options{AcceptNewHostKeys: f.acceptNew, Force: f.force, Kubeconfig: kubeconfig, Out: progress,
+		Concurrency: f.concurrency})
 	if err != nil {
 		rep.Error = err.Error()
 	}

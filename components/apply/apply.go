@@ -24,12 +24,17 @@ type api[T metav1.Object] interface {
 // CreateOrUpdate makes the object exist as given: created, or updated over
 // what is there. Re-running init converges instead of failing.
 func CreateOrUpdate[T metav1.Object](ctx context.Context, c api[T], obj T) error {
-	_, err := c.Create(ctx, obj, metav1.CreateOptions{})
-	if err == nil || !apierrors.IsAlreadyExists(err) {
-		return wrap(obj, err)
+	_, cerr := c.Create(ctx, obj, metav1.CreateOptions{})
+	if cerr == nil {
+		return nil
 	}
+	// An existing Service with a fixed clusterIP fails its create on the
+	// IP ("already allocated") before the name: look for it either way.
 	existing, err := c.Get(ctx, obj.GetName(), metav1.GetOptions{})
 	if err != nil {
+		if apierrors.IsNotFound(err) {
+			return wrap(obj, cerr)
+		}
 		return wrap(obj, err)
 	}
 	obj.SetResourceVersion(existing.GetResourceVersion())

@@ -63,6 +63,9 @@ func runCertsRenew(ctx context.Context, d *Data) (string, error) {
 			n++
 		}
 	}
+	if d.DryRun() {
+		return fmt.Sprintf("dry-run: would renew %d certificates", n), nil
+	}
 	return fmt.Sprintf("renewed %d certificates (valid %s); the components read them when they restart next",
 		n, certs.ShortDuration(s.Validity)), nil
 }

@@ -68,7 +68,9 @@ type Data struct {
 // NewData reads this node's role and the cluster's stored configuration,
 // and settles the target version. Nothing is written.
 func NewData(ctx context.Context, o Options) (*Data, error) {
-	d := &Data{opts: o, Base: phases.NewBase(phases.Host{DryRun: o.DryRun, Out: o.Out, Env: o.Env, Systemd: o.Systemd})}
+	// The base reads and writes the node's own files: an upgrade's dry run
+	// reads them and writes nothing (DryRun below), it has no tree of its own.
+	d := &Data{opts: o, Base: phases.NewBase(phases.Host{Out: o.Out, Env: o.Env, Systemd: o.Systemd})}
 	kubeDir := o.Env.Root.Path(layout.KubernetesDir)
 	switch node.RoleAt(kubeDir) {
 	case node.ControlPlane:
@@ -139,6 +141,9 @@ func (d *Data) settleTarget() error {
 	}
 	return nil
 }
+
+// DryRun says the run only checks and reports.
+func (d *Data) DryRun() bool { return d.opts.DryRun }
 
 // Target is the version this run upgrades to.
 func (d *Data) Target() string { return d.target }

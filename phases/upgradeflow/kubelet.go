@@ -29,11 +29,11 @@ func runKubelet(ctx context.Context, d *Data) (string, error) {
 	if err != nil {
 		return "", err
 	}
+	if d.DryRun() {
+		return fmt.Sprintf("dry-run: would install %s and restart the kubelet, once the API server runs %s", agent, d.target), nil
+	}
 	if err := d.checkAPIServerAt(ctx); err != nil {
 		return "", err
-	}
-	if d.DryRun() {
-		return fmt.Sprintf("dry-run: would install %s and restart the kubelet", agent), nil
 	}
 	if !systemd.Running(d.Env().Root) {
 		return "", systemd.ErrNoSystemd

@@ -221,8 +221,11 @@ func (p *Plan) WriteText(out io.Writer) {
 	}
 	_ = tw.Flush()
 	if p.Etcd != nil {
-		fmt.Fprintf(out, "\netcd: %d of %d members healthy; latest snapshot here: %s\n", p.Etcd.Healthy, p.Etcd.Members,
-			dash(strings.TrimSpace(p.Etcd.LatestSnapshot+" ("+p.Etcd.SnapshotAge+" ago)")))
+		snap := "none"
+		if p.Etcd.LatestSnapshot != "" {
+			snap = p.Etcd.LatestSnapshot + " (" + p.Etcd.SnapshotAge + " old)"
+		}
+		fmt.Fprintf(out, "\netcd: %d of %d members healthy; latest snapshot on this node: %s\n", p.Etcd.Healthy, p.Etcd.Members, snap)
 	}
 	fmt.Fprintf(out, "container runtime: %s\n", dash(p.Runtime))
 	for _, e := range p.Expiring {
@@ -238,7 +241,7 @@ func (p *Plan) WriteText(out io.Writer) {
 }
 
 func dash(s string) string {
-	if s == "" || s == " ( ago)" {
+	if s == "" {
 		return "-"
 	}
 	return s
