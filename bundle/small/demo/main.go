@@ -4,6 +4,11 @@
 // makes a GET from inside the pod and relays the answer, so tests can
 // reach Services from a pod (&insecure=1 skips TLS verification, for
 // reaching the API server's Service IP); /healthz is for probes.
+//
+// On SIGTERM it keeps serving for DRAIN_SECONDS (default 0) before it
+// shuts down, as a production server does while the Service's endpoints
+// drop it. `demo load URL` is the client the upgrade test runs: a GET
+// every 100 ms until SIGTERM, each failure printed, a tally each second.
 package main
 
 import (
@@ -15,11 +20,20 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"os/signal"
+	"strconv"
 	"strings"
+	"syscall"
 	"time"
 )
 
 func main() {
+	if len(os.Args) == 3 && os.Args[1] == "load" {
+		ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
+		defer stop()
+		load(ctx, http.DefaultClient, os.Args[2], 100*time.Millisecond, time.Second, os.Stdout)
+		return
+	}
 	// Client mode, for `kubectl exec`: demo get URL | demo resolve NAME.
 	if len(os.Args) == 3 {
 		os.Exit(client(os.Args[1], os.Args[2], os.Stdout))
@@ -28,7 +42,46 @@ func main() {
 	log.Printf("demo listening on %s", addr)
 	srv := &http.Server{Addr: addr, Handler: newMux(identity(), net.DefaultResolver, http.DefaultClient, insecureClient()),
 		ReadHeaderTimeout: 5 * time.Second}
-	log.Fatal(srv.ListenAndServe())
+	term := make(chan os.Signal, 1)
+	signal.Notify(term, syscall.SIGTERM)
+	go func() {
+		<-term
+		drain, _ := strconv.Atoi(envOr("DRAIN_SECONDS", "0"))
+		log.Printf("SIGTERM: serving %d s more while the endpoints drop this pod", drain)
+		time.Sleep(time.Duration(drain) * time.Second)
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = srv.Shutdown(ctx)
+	}()
+	if err := srv.ListenAndServe(); err != nil && err != http.ErrServerClosed {
+		log.Fatal(err)
+	}
+}
+
+// load sends a GET to url every interval until ctx ends, printing each
+// failure and, every report, the tally "sent N failed M".
+func load(ctx context.Context, c *http.Client, url string, interval, report time.Duration, out io.Writer) (sent, failed int) {
+	tick, rep := time.NewTicker(interval), time.NewTicker(report)
+	defer tick.Stop()
+	defer rep.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			fmt.Fprintf(out, "sent %d failed %d\n", sent, failed)
+			return sent, failed
+		case <-rep.C:
+			fmt.Fprintf(out, "sent %d failed %d\n", sent, failed)
+		case <-tick.C:
+			sent++
+			rctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+			err := getOK(rctx, c, url)
+			cancel()
+			if err != nil && ctx.Err() == nil {
+				failed++
+				fmt.Fprintf(out, "%s FAILED: %v\n", time.Now().UTC().Format("15:04:05.000"), err)
+			}
+		}
+	}
 }
 
 func client(verb, arg string, out io.Writer) int {
@@ -107,6 +160,24 @@ func newMux(id string, r resolver, client, insecure *http.Client) *http.ServeMux
 		_, _ = w.Write(out)
 	})
 	return mux
+}
+
+// getOK is one GET that must answer 200.
+func getOK(ctx context.Context, c *http.Client, url string) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return err
+	}
+	resp, err := c.Do(req)
+	if err != nil {
+		return err
+	}
+	_, _ = io.Copy(io.Discard, resp.Body)
+	_ = resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("%s: %s", url, resp.Status)
+	}
+	return nil
 }
 
 func fetch(ctx context.Context, client *http.Client, u string) ([]byte, error) {

@@ -3,11 +3,14 @@ package main
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync/atomic"
 	"testing"
+	"time"
 )
 
 type fakeResolver map[string][]string
@@ -80,5 +83,23 @@ func TestClientMode(t *testing.T) {
 	}
 	if code := client("nope", "x", &out); code != 1 {
 		t.Errorf("bad verb: code %d", code)
+	}
+}
+
+func TestLoadCountsFailures(t *testing.T) {
+	var n atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		if n.Add(1)%2 == 0 {
+			http.Error(w, "down", http.StatusServiceUnavailable)
+		}
+	}))
+	defer srv.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 250*time.Millisecond)
+	defer cancel()
+	var out strings.Builder
+	sent, failed := load(ctx, srv.Client(), srv.URL, 20*time.Millisecond, 100*time.Millisecond, &out)
+	if sent < 5 || (failed != sent/2 && failed != (sent-1)/2) || !strings.Contains(out.String(), "503 Service Unavailable") ||
+		!strings.Contains(out.String(), fmt.Sprintf("sent %d failed %d\n", sent, failed)) {
+		t.Fatalf("sent %d failed %d, output:\n%s", sent, failed, out.String())
 	}
 }
