@@ -6,6 +6,7 @@
 # What goes where (PREFIX is /usr/local unless --prefix says otherwise):
 #   PREFIX/lib/kubestrap/{kubestrap,kubelet,kubectl,cni/*}  the release, kept together: kubestrap
 #                       finds the kubelet and cni/ beside its own path (symlinks resolved)
+#   PREFIX/lib/kubestrap/kubernetes-version              the release's Kubernetes version (init's default)
 #   PREFIX/lib/kubestrap/kubelets/VERSION/kubelet           this release's kubelet under its Kubernetes
 #                       version; the other versions' stay (a newer release never takes away the kubelet
 #                       a node runs: `kubestrap upgrade` switches it, when the API server is at that version)
@@ -237,9 +238,12 @@ if ((!uninstall)); then
 
 	tmp=$(mktemp -d "${TMPDIR:-/tmp}/kubestrap-install.XXXXXX")
 	for f in kubestrap kubelet kubectl; do plan file "$lib/$f" "$src/$f" 755; done
+	for f in "${cni[@]}"; do plan file "$lib/cni/$f" "$src/cni/$f" 755; done
 	kube_version=$(kubelet_version) || die "$src/kubelet --version failed: unpack the whole release"
 	plan file "$lib/kubelets/$kube_version/kubelet" "$src/kubelet" 755
-	for f in "${cni[@]}"; do plan file "$lib/cni/$f" "$src/cni/$f" 755; done
+	# kubestrap reads it beside itself: init makes a cluster of this version.
+	printf '%s\n' "$kube_version" >"$tmp/kubernetes-version"
+	plan file "$lib/kubernetes-version" "$tmp/kubernetes-version" 644
 
 	plan link "$p/bin/kubestrap" "$lib/kubestrap"
 	# A kubectl of the admin's own there stays: the link is made only where

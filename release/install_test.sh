@@ -69,12 +69,13 @@ one_json_object() {
 leftovers() { (cd "$1" && find . \( -type f -o -type l \) | sort); }
 
 lib=/usr/local/lib/kubestrap
-files=("$lib/kubestrap" "$lib/kubelet" "$lib/kubectl" "$lib/kubelets/v1.35.4/kubelet")
+files=("$lib/kubestrap" "$lib/kubelet" "$lib/kubectl")
 for p in "${plugins[@]}"; do files+=("$lib/cni/$p"); done
 links=(/usr/local/bin/kubestrap /usr/local/bin/kubectl)
 completions=(/etc/bash_completion.d/kubestrap /usr/local/share/zsh/site-functions/_kubestrap
 	/etc/bash_completion.d/kubectl /usr/local/share/zsh/site-functions/_kubectl)
-all=("${files[@]}" "${links[@]}" "${completions[@]}")
+files+=("$lib/kubelets/v1.35.4/kubelet")
+all=("${files[@]}" "$lib/kubernetes-version" "${links[@]}" "${completions[@]}")
 
 # Bad input: exit 2, a message, nothing written.
 root=$(new_root bad)
@@ -108,9 +109,9 @@ one_json_object
 	fail "install: $out"
 [[ $(list installed) == "$(quoted "${all[@]}")" && $(list removed) == "" ]] || fail "install: installed list: $out"
 [[ $err == *"[install] /usr/local/lib/kubestrap/kubelet: written"* ]] || fail "no progress lines on stderr: $err"
-[[ ${err##*$'\n'} == "[install] kubestrap v9.9.9 installed in /usr/local: 14 path(s) written, 0 removed, 0 unchanged" ]] ||
+[[ ${err##*$'\n'} == "[install] kubestrap v9.9.9 installed in /usr/local: 15 path(s) written, 0 removed, 0 unchanged" ]] ||
 	fail "last line: ${err##*$'\n'}"
-ok "install -o json: one object on stdout, {changed: true, prefix, version, installed: the 14 paths}, progress on stderr"
+ok "install -o json: one object on stdout, {changed: true, prefix, version, installed: the 15 paths}, progress on stderr"
 
 for f in "${files[@]}"; do
 	[[ -f $root$f && ! -L $root$f && $(stat -c %a "$root$f") == 755 ]] || fail "$f: not a 0755 file"
@@ -118,6 +119,8 @@ for f in "${files[@]}"; do
 	[[ $f == "$lib"/kubelets/* ]] && want=$rel/kubelet
 	cmp -s "$root$f" "$want" || fail "$f differs from the release's"
 done
+[[ $(cat "$root$lib/kubernetes-version") == v1.35.4 && $(stat -c %a "$root$lib/kubernetes-version") == 644 ]] ||
+	fail "$lib/kubernetes-version should say v1.35.4 (0644)"
 for l in "${links[@]}"; do
 	[[ -L $root$l && $(readlink "$root$l") == "$lib/${l##*/}" ]] || fail "$l: not a link to $lib/${l##*/}"
 done
@@ -136,7 +139,7 @@ one_json_object
 [[ $(field changed) == false && $(list installed) == "" && $(list removed) == "" ]] || fail "second run: $out"
 [[ $(cd "$root" && find . -exec stat -c '%n %i %Y' {} + | sort) == "$before" ]] || fail "the second run rewrote files"
 run "$root"
-[[ $rc == 0 && ${out##*$'\n'} == "[install] kubestrap v9.9.9 is installed in /usr/local: nothing changed (14 paths checked)" ]] ||
+[[ $rc == 0 && ${out##*$'\n'} == "[install] kubestrap v9.9.9 is installed in /usr/local: nothing changed (15 paths checked)" ]] ||
 	fail "second run, human output: $out"
 ok "a second run changes nothing (same inodes and times) and says so in its last line"
 
@@ -167,13 +170,14 @@ mroot=$(new_root multi)
 run "$mroot"
 echo v1.36.0 >"$rel/kubernetes-version"
 run "$mroot" -o json
-[[ $(list installed) == "$(quoted "$lib/kubelets/v1.36.0/kubelet")" && $(list removed) == "" ]] ||
+[[ $(list installed) == "$(quoted "$lib/kubelets/v1.36.0/kubelet" "$lib/kubernetes-version")" && $(list removed) == "" ]] ||
 	fail "another version's release: $out"
 [[ -x $mroot$lib/kubelets/v1.35.4/kubelet && -x $mroot$lib/kubelets/v1.36.0/kubelet ]] || fail "both kubelets should be there"
 grep -qx "$lib/kubelets/v1.35.4/kubelet" "$mroot$lib/installed-files" || fail "the kept kubelet left the installed list"
 rm "$rel/kubernetes-version"
 run "$mroot" -o json
-[[ $rc == 0 && $(list installed) == "" && $(list removed) == "" ]] ||
+[[ $rc == 0 && $(list installed) == "$(quoted "$lib/kubernetes-version")" && $(list removed) == "" &&
+	$(cat "$mroot$lib/kubernetes-version") == v1.35.4 ]] ||
 	fail "without kubernetes-version the kubelet's --version names the version: $out"
 run "$mroot" --uninstall -o json
 [[ $(leftovers "$mroot") == "" ]] || fail "uninstall left: $(leftovers "$mroot")"
@@ -205,7 +209,7 @@ one_json_object
 [[ ! -e $root$lib ]] || fail "uninstall left $lib"
 run "$root" --uninstall -o json
 [[ $rc == 0 && $(field changed) == false && $(list removed) == "" ]] || fail "second uninstall: $out"
-ok "--uninstall removes the 14 paths and $lib, nothing is left; a second one changes nothing"
+ok "--uninstall removes the 15 paths and $lib, nothing is left; a second one changes nothing"
 
 root=$(new_root prefix)
 run "$root" --prefix=/opt/ks/ -o json

@@ -19,17 +19,17 @@ import (
 const VersionsDir = "kubelets"
 
 // ReleaseVersion is the Kubernetes version of the release kubestrap runs
-// from (its kubernetes-version file, written by make dist), or "".
+// from: its kubernetes-version file (make dist and install.sh write it),
+// else what its kubelet says; "" when neither is there.
 func ReleaseVersion() string {
 	dir, err := ReleaseDir()
 	if err != nil {
 		return ""
 	}
-	b, err := os.ReadFile(filepath.Join(dir, "kubernetes-version"))
-	if err != nil {
-		return ""
+	if b, err := os.ReadFile(filepath.Join(dir, "kubernetes-version")); err == nil {
+		return strings.TrimSpace(string(b))
 	}
-	return strings.TrimSpace(string(b))
+	return BinaryVersion(filepath.Join(dir, "kubelet"))
 }
 
 // AvailableVersions are the Kubernetes versions whose kubelets the
