@@ -149,13 +149,13 @@ lab-down:
 ## e2e: the end-to-end tests in the lab: init, join, HA control planes with reset, faults (e2e-chaos), day-2 (renew, snapshots, status),
 ## the drivers (kubestrap up over SSH and the Ansible role, on nodes laid out as Vagrant VMs), and kubeadm interop
 ## (kubestrap join into a kubeadm cluster, kubeadm join into a kubestrap cluster; kubeadm built from the pinned module)
-e2e: dist
+e2e: dist dist-old
 	$(LAB_ENV) lab/e2e-init.sh
 	$(LAB_ENV) lab/e2e-join.sh
 	$(LAB_ENV) lab/e2e-ha.sh
 	$(LAB_ENV) lab/e2e-chaos.sh
 	$(LAB_ENV) lab/e2e-day2.sh
-	$(LAB_ENV) lab/e2e-drivers.sh
+	$(LAB_ENV) $(OLD_ENV) lab/e2e-drivers.sh
 	$(LAB_ENV) KUBEADM="$$(bundle/build.sh kubeadm)/kubeadm" lab/e2e-interop.sh
 	$(MAKE) --no-print-directory e2e-upgrade
 
@@ -164,7 +164,7 @@ OLD_KUBERNETES_VERSION := v1.34.4
 OLD_DIST_DIR := dist/kubestrap-$(VERSION)-$(OLD_KUBERNETES_VERSION)-linux-amd64
 OLD_ENV = OLD_DIST_DIR=$(CURDIR)/$(OLD_DIST_DIR) OLD_IMAGES_TAR=$(CURDIR)/dist/kubestrap-images-$(OLD_KUBERNETES_VERSION).tar
 dist-old:
-	@$(MAKE) --no-print-directory dist KUBERNETES_VERSION=$(OLD_KUBERNETES_VERSION)
+	@$(MAKE) --no-print-directory dist KUBERNETES_VERSION=$(OLD_KUBERNETES_VERSION) VERSION=$(VERSION)
 
 ## e2e-upgrade: a 3+2 cluster made by up at v1.34.4, upgraded by up to v1.35.4 under traffic (zero failed requests),
 ## with a rolled-back bad step, killed applies and the skew refusals
@@ -181,7 +181,7 @@ OLD_KUBERNETES_VERSION := v1.34.4
 OLD_DIST_DIR := dist/kubestrap-$(VERSION)-$(OLD_KUBERNETES_VERSION)-linux-amd64
 OLD_ENV = OLD_DIST_DIR=$(CURDIR)/$(OLD_DIST_DIR) OLD_IMAGES_TAR=$(CURDIR)/dist/kubestrap-images-$(OLD_KUBERNETES_VERSION).tar
 dist-old:
-	@$(MAKE) --no-print-directory dist KUBERNETES_VERSION=$(OLD_KUBERNETES_VERSION)
+	@$(MAKE) --no-print-directory dist KUBERNETES_VERSION=$(OLD_KUBERNETES_VERSION) VERSION=$(VERSION)
 
 ## e2e-upgrade: a 3+2 cluster made by up at v1.34.4, upgraded by up to v1.35.4 under traffic (zero failed requests),
 ## with a rolled-back bad step, killed applies and the skew refusals
@@ -193,8 +193,8 @@ e2e-chaos: dist
 	$(LAB_ENV) lab/e2e-chaos.sh
 
 ## e2e-drivers: only the drivers' end-to-end test
-e2e-drivers: dist
-	$(LAB_ENV) lab/e2e-drivers.sh
+e2e-drivers: dist dist-old
+	$(LAB_ENV) $(OLD_ENV) lab/e2e-drivers.sh
 
 ## lab-smoke: two nodes, a kubelet in each running static pods at once, then teardown
 lab-smoke: dist

@@ -9,7 +9,9 @@
 #      fails within 60 s naming it, and once SSH is back a re-run joins it
 #      alone, leaving no secret file on any host; a changed host
 #      key is refused with both fingerprints; kubestrap down resets them all;
-#   2. the Ansible role on the same nodes: a Ready cluster, then changed=0;
+#   2. the Ansible role on the same nodes: a Ready cluster at the old release
+#      (OLD_DIST_DIR, v1.34.4), a play with the new release upgrades every
+#      node, then a third play reports changed=0;
 #   3. throughout, every node's command lines are sampled: no bootstrap token
 #      of the cluster is in them, in any node's journal or log, in up's log
 #      or in Ansible's output.
@@ -17,8 +19,8 @@ set -euo pipefail
 # shellcheck source-path=SCRIPTDIR source=e2e-lib.sh
 . "$(dirname "$0")/e2e-lib.sh"
 export LAB_PREFIX=drv LAB_BARE=1 LAB_VAGRANT=1
-[[ -x ${DIST_DIR:-}/kubestrap && -f $DIST_DIR.tar.gz && -f ${IMAGES_TAR:-} ]] ||
-	fail "DIST_DIR, its tarball and IMAGES_TAR are needed (make dist)"
+[[ -x ${DIST_DIR:-}/kubestrap && -f $DIST_DIR.tar.gz && -f ${IMAGES_TAR:-} && -f ${OLD_DIST_DIR:-}.tar.gz && -f ${OLD_IMAGES_TAR:-} ]] ||
+	fail "DIST_DIR, IMAGES_TAR, OLD_DIST_DIR and OLD_IMAGES_TAR are needed (make e2e-drivers)"
 ks="$DIST_DIR/kubestrap"
 # Like the other lab tests: the nodes go when the test ends (a failing run
 # first shows the first node's state), so that no cluster keeps the 2 cores
@@ -187,29 +189,40 @@ if ! command -v ansible-playbook >/dev/null; then
 fi
 inv="$work/inventory.ini"
 LAB_SSH_KEY="$key" LAB_KNOWN_HOSTS="$work/ansible_known_hosts" "$here/../ansible/lab-inventory.sh" "${ip[0]}" -- "${ip[1]}" "${ip[2]}" >"$inv"
-play() {
+play() { # N RELEASE_DIR IMAGES
 	ANSIBLE_PYTHON_INTERPRETER=auto_silent ANSIBLE_NOCOLOR=1 ansible-playbook -i "$inv" "$here/../ansible/site.yml" \
-		-e kubestrap_release="$DIST_DIR.tar.gz" -e kubestrap_images="$IMAGES_TAR" >"$work/ansible-$1.log" 2>&1
+		-e kubestrap_release="$2.tar.gz" -e kubestrap_images="$3" >"$work/ansible-$1.log" 2>&1
 }
+kubelets() { on drv-1 kubectl --kubeconfig /etc/kubernetes/admin.conf get nodes -o jsonpath='{range .items[*]}{.status.nodeInfo.kubeletVersion}{"\n"}{end}' | sort | uniq -c | xargs; }
 # recap: one "NAME changed=N failed=N" line per host of a play's log.
 recap() { sed -n '/PLAY RECAP/,$p' "$work/ansible-$1.log" | awk '/ok=/ {print $1, $4, $6}'; }
 t0=$SECONDS
-play 1 || fail "the Ansible play failed: $(tail -30 "$work/ansible-1.log")"
+play 1 "$OLD_DIST_DIR" "$OLD_IMAGES_TAR" || fail "the Ansible play failed: $(tail -30 "$work/ansible-1.log")"
 first=$((SECONDS - t0))
 [[ $(recap 1 | grep -c 'changed=[1-9]') == 3 ]] || fail "the first play did not change every host: $(recap 1)"
 ready=$(on drv-1 kubectl --kubeconfig /etc/kubernetes/admin.conf get nodes --no-headers | grep -c ' Ready ')
 ((ready == 3)) || fail "$ready of 3 nodes Ready after the play"
-ok "the Ansible role makes a 3-node cluster, every node Ready (${first}s)"
+old=$(<"$OLD_DIST_DIR/kubernetes-version") new=$(<"$DIST_DIR/kubernetes-version")
+[[ $(kubelets) == "3 $old" ]] || fail "want 3 nodes at $old: $(kubelets)"
+ok "the Ansible role makes a 3-node cluster at $old, every node Ready (${first}s)"
 tokens >>"$work/tokens.txt"
 t0=$SECONDS
-play 2 || fail "the second Ansible play failed: $(tail -30 "$work/ansible-2.log")"
+play 2 "$DIST_DIR" "$IMAGES_TAR" || fail "the upgrading Ansible play failed: $(tail -30 "$work/ansible-2.log")"
+upgraded=$((SECONDS - t0))
+[[ $(kubelets) == "3 $new" ]] || fail "want 3 nodes at $new after the play with its release: $(kubelets)"
+grep -q 'Drain the worker' "$work/ansible-2.log" || fail "the play upgraded without draining the workers"
+[[ $(on drv-1 kubectl --kubeconfig /etc/kubernetes/admin.conf get nodes -o jsonpath='{.items[*].spec.unschedulable}') == "" ]] ||
+	fail "a node stayed cordoned"
+ok "a play with the $new release upgrades every node (workers drained and uncordoned) (${upgraded}s)"
+t0=$SECONDS
+play 3 "$DIST_DIR" "$IMAGES_TAR" || fail "the third Ansible play failed: $(tail -30 "$work/ansible-3.log")"
 second=$((SECONDS - t0))
-[[ $(recap 2 | grep -c 'changed=0 failed=0') == 3 ]] || fail "the second play changed something: $(recap 2)"
-ok "a second Ansible play reports changed=0 on every host (${second}s)"
+[[ $(recap 3 | grep -c 'changed=0 failed=0') == 3 ]] || fail "the third play changed something: $(recap 3)"
+ok "a third Ansible play reports changed=0 on every host (${second}s)"
 touch "$work/stop-sampling"
 wait "$sampler"
 no_secret_seen "the Ansible role"
 
-printf '[e2e] timings: up cold (3 hosts, uploads) %ss, up warm (no change) %ss, adding a host %ss; ansible first play %ss, second %ss\n' \
-	"$cold" "$warm" "$added" "$first" "$second"
+printf '[e2e] timings: up cold (3 hosts, uploads) %ss, up warm (no change) %ss, adding a host %ss; ansible first play %ss, upgrade %ss, no change %ss\n' \
+	"$cold" "$warm" "$added" "$first" "$upgraded" "$second"
 echo "[e2e] e2e-drivers: $PASSED checks passed"
