@@ -15,7 +15,7 @@ STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 GO_TEST_FLAGS ?=
 
 PHONY_E2E := e2e e2e-drivers e2e-interop e2e-chaos e2e-upgrade
-.PHONY: $(PHONY_E2E) dist-old all build test test-unit test-bundle test-scripts lint fmt fuzz bench bundle images dist lab lab-nodes lab-down lab-smoke bench bench-init bench-ha bench-vs-kubeadm bench-go clean
+.PHONY: $(PHONY_E2E) dist-old all build test test-unit test-bundle test-scripts lint fmt fuzz bench bundle images dist lab lab-nodes lab-down lab-smoke bench bench-init bench-ha bench-vs-kubeadm bench-upgrade bench-go clean
 
 all: build
 
@@ -81,6 +81,10 @@ bench-ha: dist
 ## (kubeadm is built from the bundle's pinned module, cached, and never shipped)
 bench-vs-kubeadm: dist
 	$(LAB_ENV) KUBEADM="$$(bundle/build.sh kubeadm)/kubeadm" lab/bench-vs-kubeadm.sh 3
+
+## bench-upgrade: 3 control planes + 2 workers at v1.34.4 upgraded to v1.35.4 step by step, 3 runs, min/median
+bench-upgrade: dist dist-old
+	$(LAB_ENV) $(OLD_ENV) lab/bench-upgrade.sh 3
 
 ## bench-go: PKI and offline init micro-benchmarks
 bench-go:

@@ -115,7 +115,7 @@ spec:
   containers:
   - {name: client, image: kubestrap.io/demo:v1, imagePullPolicy: Never, args: [load, "http://$svc:8080/"]}
 YAML
-kx get configmap -n kube-system coredns -o yaml | sed 's/cache 30/cache 31/' | kx apply -f - >/dev/null
+kx get configmap -n kube-system coredns -o yaml | sed "s/cache 30/cache 31/" | kx replace -f - >/dev/null
 tally() { kx logs client | grep '^sent ' | tail -1; }
 client_runs() { tally | grep -q sent; }
 eventually 60 client_runs || fail "the client does not run: $(kx get pod client -o wide)"
@@ -128,9 +128,9 @@ ok "a Deployment of 3 behind Service $svc (PDB minAvailable 2) and a client on u
 
 # The new release on upg-1 (for the checks below) and on a worker.
 install_new() {
-	docker cp "$DIST_DIR.tar.gz" "$1:/tmp/new.tar.gz" && docker cp "$IMAGES_TAR" "$1:/tmp/new-images.tar"
-	on "$1" sh -c "cd /tmp && tar xzf new.tar.gz && ./$(basename "$DIST_DIR")/install.sh >/dev/null &&
-		kubestrap images load /tmp/new-images.tar >/dev/null"
+	docker cp "$DIST_DIR.tar.gz" "$1:/root/new.tar.gz" && docker cp "$IMAGES_TAR" "$1:/root/new-images.tar"
+	on "$1" sh -c "cd /root && tar xzf new.tar.gz && ./$(basename "$DIST_DIR")/install.sh >/dev/null &&
+		kubestrap images load /root/new-images.tar >/dev/null"
 }
 install_new upg-1 || fail "install the new release on upg-1"
 install_new upg-4 || fail "install the new release on upg-4"
