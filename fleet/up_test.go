@@ -49,6 +49,9 @@ type fakeCluster struct {
 	hang string
 	// detached names the steps run detached from the SSH session.
 	detached []string
+	// release is the Kubernetes version of the release up installs; a
+	// node's kubelet takes it at its init or join.
+	release string
 }
 
 const (
@@ -63,6 +66,8 @@ type fakeMachine struct {
 	files     map[string][]byte
 	installed bool
 	fixed     bool
+	// kubelet is the version the node's kubelet runs once it is a node.
+	kubelet string
 }
 
 func newFakeCluster() *fakeCluster {
@@ -191,6 +196,9 @@ func (m *fakeMachine) probe() []byte {
 	if _, ok := m.files[manifestPath]; ok {
 		out += "manifest\n"
 	}
+	if out != "" && m.kubelet != "" {
+		out += "kubelet " + m.kubelet + "\nnode " + m.id + "\n"
+	}
 	return []byte(out)
 }
 
@@ -260,6 +268,14 @@ func (m *fakeMachine) kubestrap(args []string) ([]byte, error) {
 			m.c.uploadedKey = m.configKey(f)
 		}
 		return nil, nil
+	case "upgrade apply", "upgrade node":
+		to := m.c.release
+		if args[1] == "apply" {
+			to = args[2]
+		}
+		changed := m.kubelet != to
+		m.kubelet = to
+		return jsonOut(map[string]any{"changed": changed, "to": to, "from": "v1.34.4"})
 	case "join --config":
 		cfg := string(m.files[upDir+"/join.yaml"])
 		if !strings.Contains(cfg, "token: ") {
@@ -273,6 +289,7 @@ func (m *fakeMachine) kubestrap(args []string) ([]byte, error) {
 			m.files[manifestPath] = nil
 		}
 		m.files[joinRecordPath] = nil
+		m.kubelet = m.c.release
 		return jsonOut(map[string]any{"changed": true})
 	}
 	return nil, fmt.Errorf("fake kubestrap: unexpected %v", args)
@@ -294,6 +311,7 @@ func (m *fakeMachine) init(info map[string]any) ([]byte, error) {
 		m.c.initialized, m.c.tokenValid = true, true
 		m.c.initTokenExpires = time.Now().Add(24 * time.Hour).UTC().Format(time.RFC3339)
 		m.files[initRecordPath] = cfg
+		m.kubelet = m.c.release
 		m.files[manifestPath] = nil
 		info["tokenExpires"] = m.c.initTokenExpires
 	}
@@ -328,7 +346,7 @@ func (fc *fakeCluster) ran(prefix string) []string {
 	return out
 }
 
-func writeRelease(t *testing.T, dir string) string {
+func writeRelease(t *testing.T, dir string, kubernetesVersion ...string) string {
 	t.Helper()
 	p := filepath.Join(dir, "kubestrap-v1-linux-amd64.tar.gz")
 	f, err := os.Create(p)
@@ -338,6 +356,10 @@ func writeRelease(t *testing.T, dir string) string {
 	gz := gzip.NewWriter(f)
 	tw := tar.NewWriter(gz)
 	_ = tw.WriteHeader(&tar.Header{Name: "kubestrap-v1-linux-amd64/", Typeflag: tar.TypeDir, Mode: 0o755})
+	for _, v := range kubernetesVersion {
+		_ = tw.WriteHeader(&tar.Header{Name: "kubestrap-v1-linux-amd64/kubernetes-version", Mode: 0o644, Size: int64(len(v) + 1)})
+		_, _ = tw.Write([]byte(v + "\n"))
+	}
 	_ = tw.Close()
 	_ = gz.Close()
 	_ = f.Close()

@@ -63,6 +63,9 @@ type Data struct {
 	controlPlane bool
 	nodeName     string
 	cri          string
+	// kubeletAtStart is the kubelet version this node ran when the run
+	// started: `upgrade node` reports it as where it came from.
+	kubeletAtStart string
 }
 
 // NewData reads this node's role and the cluster's stored configuration,
@@ -84,6 +87,7 @@ func NewData(ctx context.Context, o Options) (*Data, error) {
 		return nil, &node.RoleError{Msg: "this node is not part of a cluster: nothing to upgrade"}
 	}
 	d.nodeName = kubelet.NodeName(kubeDir)
+	d.kubeletAtStart = kubelet.InstalledVersion(o.Env.Root)
 	if d.cri = kubelet.RuntimeEndpoint(o.Env.Root.Path(layout.KubeletConfigPath)); d.cri == "" {
 		d.cri = config.DefaultCRISocket
 	}
@@ -148,8 +152,14 @@ func (d *Data) DryRun() bool { return d.opts.DryRun }
 // Target is the version this run upgrades to.
 func (d *Data) Target() string { return d.target }
 
-// From is the cluster's stored version before the run.
-func (d *Data) From() string { return d.cluster.KubernetesVersion }
+// From is where the run started: the cluster's stored version for apply,
+// this node's kubelet for `upgrade node`.
+func (d *Data) From() string {
+	if d.opts.Node {
+		return d.kubeletAtStart
+	}
+	return d.cluster.KubernetesVersion
+}
 
 // NodeName is this node's name.
 func (d *Data) NodeName() string { return d.nodeName }
