@@ -25,14 +25,14 @@ import (
 type Plan struct {
 	ClusterVersion string `json:"clusterVersion"`
 	// Target is the newest installed version apply may take, "" when none.
-	Target    string          `json:"target,omitempty"`
-	Available []string        `json:"available"`
-	Nodes     []NodeVersions  `json:"nodes"`
-	Etcd      *EtcdState      `json:"etcd,omitempty"`
-	Runtime   string          `json:"runtime"`
-	Expiring  []certs.Expiry  `json:"certificatesExpiringSoon"`
-	Actions   []string        `json:"actions"`
-	Problems  []string        `json:"problems"`
+	Target    string         `json:"target,omitempty"`
+	Available []string       `json:"available"`
+	Nodes     []NodeVersions `json:"nodes"`
+	Etcd      *EtcdState     `json:"etcd,omitempty"`
+	Runtime   string         `json:"runtime"`
+	Expiring  []certs.Expiry `json:"certificatesExpiringSoon"`
+	Actions   []string       `json:"actions"`
+	Problems  []string       `json:"problems"`
 }
 
 // NodeVersions is one node's versions.

@@ -2,7 +2,6 @@ package upgradeflow
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"strings"
 	"syscall"
@@ -122,7 +121,7 @@ func checkRuntime(ctx context.Context, d *Data) error {
 		return fmt.Errorf("ask the runtime for its version: %w", err)
 	}
 	if name == "containerd" && strings.HasPrefix(strings.TrimPrefix(ver, "v"), "1.") {
-		return fmt.Errorf("Kubernetes %s needs containerd 2.0 or later, this node runs %s %s: upgrade containerd "+
+		return fmt.Errorf("containerd 2.0 or later is needed by Kubernetes %s, this node runs %s %s: upgrade containerd "+
 			"first (containerd.io 2.x; then `kubestrap preflight --fix` re-enables its CRI plugin)", d.target, name, ver)
 	}
 	return nil
@@ -192,8 +191,8 @@ func checkDisk(_ context.Context, d *Data) error {
 		return fmt.Errorf("free space in %s: %w", dir, err)
 	}
 	if free := st.Bavail * uint64(st.Bsize); free < minFreeDisk {
-		return errors.New(fmt.Sprintf("only %d MiB free in %s: the snapshot and the new images need %d MiB; free some space",
-			free>>20, dir, minFreeDisk>>20))
+		return fmt.Errorf("only %d MiB free in %s: the snapshot and the new images need %d MiB; free some space",
+			free>>20, dir, minFreeDisk>>20)
 	}
 	return nil
 }
