@@ -48,7 +48,12 @@ spec:
   images: $2
   preflightFix: true
   ssh: {user: root, keyPath: $key, knownHostsPath: $work/known_hosts}
-  cluster: {controlPlaneEndpoint: "$lbip:6443"}
+  # The nodes share this machine's disk, which sits near the kubelet's image
+  # GC threshold (85%): with two releases' images the kubelet would remove
+  # unused ones (kind turns image GC off in its nodes for the same reason).
+  cluster:
+    controlPlaneEndpoint: "$lbip:6443"
+    kubeletConfiguration: {imageGCHighThresholdPercent: 100, imageGCLowThresholdPercent: 99}
   hosts:
 YAML
 	local i role

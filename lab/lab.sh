@@ -317,7 +317,11 @@ lb() {
 		printf '  retries 3\n  option redispatch\n'
 		printf 'frontend apiserver\n  bind *:6443\n  default_backend apiservers\n'
 		printf 'backend apiservers\n  option httpchk GET /readyz\n  http-check expect status 200\n'
-		printf '  default-server inter 1s fall 2 rise 1 check check-ssl verify none\n'
+		# A backend marked down (its /readyz fails: its etcd member is being
+		# replaced, say) has its open connections cut, so that long-lived
+		# clients (kubelets, controllers) reconnect to a ready one rather
+		# than wait on it. Recommended for any API server balancer.
+		printf '  default-server inter 1s fall 2 rise 1 check check-ssl verify none on-marked-down shutdown-sessions\n'
 		for node in "$@"; do printf '  server %s %s:6443\n' "$node" "$(node_ip "$node")"; done
 	} >"$cfg"
 	docker rm -f "$name" >/dev/null 2>&1 || true

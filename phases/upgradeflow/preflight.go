@@ -3,15 +3,18 @@ package upgradeflow
 import (
 	"context"
 	"fmt"
+	"os"
 	"strings"
 	"syscall"
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/yaml"
 
 	"github.com/kubestrap/kubestrap/components/kubelet"
 	"github.com/kubestrap/kubestrap/config"
 	"github.com/kubestrap/kubestrap/etcd"
+	"github.com/kubestrap/kubestrap/layout"
 	"github.com/kubestrap/kubestrap/node"
 	"github.com/kubestrap/kubestrap/snapshot"
 	"github.com/kubestrap/kubestrap/staticpods"
@@ -27,7 +30,7 @@ const minFreeDisk = 512 << 20
 func runPreflight(ctx context.Context, d *Data) (string, error) {
 	ctx, cancel := context.WithTimeout(ctx, time.Minute)
 	defer cancel()
-	checks := []func(context.Context, *Data) error{checkNodeVersions, checkImages, checkKubelet, checkRuntime}
+	checks := []func(context.Context, *Data) error{checkNodeVersions, checkImages, checkKubelet, checkRuntime, checkImageGC}
 	if d.controlPlane {
 		checks = append(checks, checkHealthy, checkEtcdMembers, checkDisk)
 	}
@@ -205,3 +208,35 @@ func parent(p string) string {
 }
 
 func installedKubelet(d *Data) string { return kubelet.InstalledVersion(d.Env().Root) }
+
+// imageGCMargin is how far below the kubelet's image GC threshold the image
+// file system must be: the new version's images are not in use until their
+// pods start, and the kubelet removes unused images above the threshold —
+// on an air-gapped node, for good. containerd 1.6 does not even pin the
+// sandbox image, so pause goes too (seen in the lab: no pod could start).
+const imageGCMargin = 1
+
+// checkImageGC: the kubelet will not garbage-collect the new images in the
+// middle of the upgrade.
+func checkImageGC(_ context.Context, d *Data) error {
+	var kc struct {
+		High *int32 `json:"imageGCHighThresholdPercent"`
+	}
+	high := int32(85) // the kubelet's default
+	if b, err := os.ReadFile(d.Env().Root.Path(layout.KubeletConfigPath)); err == nil && yaml.Unmarshal(b, &kc) == nil && kc.High != nil {
+		high = *kc.High
+	}
+	dir := d.Env().Root.Path("/var/lib/containerd")
+	var st syscall.Statfs_t
+	if err := syscall.Statfs(dir, &st); err != nil {
+		return nil // another runtime, or a root elsewhere: nothing to measure here
+	}
+	used := 100 - int32(st.Bavail*100/st.Blocks)
+	if used >= high-imageGCMargin {
+		return fmt.Errorf("the image file system (%s) is %d%% used: from %d%% (imageGCHighThresholdPercent) the "+
+			"kubelet removes images no container uses, such as the new version's before their pods start; free "+
+			"space below %d%%, or raise imageGCHighThresholdPercent in the kubelet configuration", dir, used, high,
+			high-imageGCMargin)
+	}
+	return nil
+}
