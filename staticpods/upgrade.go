@@ -39,6 +39,10 @@ type Upgrade struct {
 	Out     io.Writer
 	Prefix  string
 	DryRun  bool
+	// Mirrored, when set, says whether the API shows the pod the manifest
+	// now holds (the kubelet's mirror pod): waited for once the pod is
+	// healthy, so that `kubectl get pods` agrees before the next step.
+	Mirrored func(ctx context.Context, want *corev1.Pod) (bool, error)
 }
 
 // UpgradeResult says what an Upgrade did.
@@ -104,6 +108,11 @@ func (u Upgrade) tryOrRollBack(ctx context.Context, path, backup string, onDisk,
 	}
 	werr := u.wait(ctx, since)
 	if werr == nil {
+		if err := u.waitMirrored(ctx, next); err != nil {
+			// Healthy, so nothing is rolled back: the kept manifest stays
+			// and the next run waits again.
+			return err
+		}
 		// Done: the kept manifest stays beside, as .prev, for the admin.
 		return os.Rename(backup, backup+".prev")
 	}
@@ -187,6 +196,35 @@ func (u Upgrade) wait(ctx context.Context, since time.Time) error {
 		}
 	}
 	return err
+}
+
+// waitMirrored waits for the API to show the pod the manifest holds.
+func (u Upgrade) waitMirrored(ctx context.Context, manifest []byte) error {
+	if u.Mirrored == nil {
+		return nil
+	}
+	var want corev1.Pod
+	if err := yaml.Unmarshal(manifest, &want); err != nil {
+		return err
+	}
+	s := poll.Spec{What: "the API to show " + u.Component + "'s new pod (its mirror pod)", Interval: 500 * time.Millisecond,
+		Timeout: u.Timeout, Out: u.Out, Prefix: u.Prefix}
+	err := poll.Until(ctx, s, func(ctx context.Context) (bool, error) { return u.Mirrored(ctx, &want) })
+	if err != nil {
+		return fmt.Errorf("%s runs its new pod and is healthy, but %w; is the kubelet able to reach the API server? "+
+			"run the upgrade again once it is", u.Component, err)
+	}
+	return nil
+}
+
+// SameSpec says whether a mirror pod runs the manifest's container: the
+// kubelet copies the image and command verbatim (it only adds defaults).
+func SameSpec(mirror, manifest *corev1.Pod) bool {
+	if len(mirror.Spec.Containers) == 0 || len(manifest.Spec.Containers) == 0 {
+		return false
+	}
+	m, w := mirror.Spec.Containers[0], manifest.Spec.Containers[0]
+	return m.Image == w.Image && slices.Equal(m.Command, w.Command) && slices.Equal(m.Args, w.Args)
 }
 
 func (u Upgrade) exitedSince(ctx context.Context, since time.Time) int {

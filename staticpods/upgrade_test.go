@@ -2,10 +2,13 @@ package staticpods
 
 import (
 	"context"
+	"io"
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 
@@ -87,5 +90,47 @@ func TestUpgradeResumesFromBackup(t *testing.T) {
 	u.BackupDir = filepath.Join(dir, "none")
 	if _, err := u.Run(context.Background()); err == nil {
 		t.Error("no manifest and no backup: want an error")
+	}
+}
+
+// The mirror pod matches only when the kubelet shows the manifest's image
+// and command; its defaults (pull policy, resources) do not matter.
+func TestSameSpec(t *testing.T) {
+	manifest := &corev1.Pod{Spec: corev1.PodSpec{Containers: []corev1.Container{{Image: "r/kube-apiserver:v1.35.4",
+		Command: []string{"kube-apiserver", "--a=1"}}}}}
+	mirror := manifest.DeepCopy()
+	mirror.Spec.Containers[0].ImagePullPolicy = corev1.PullIfNotPresent
+	if !SameSpec(mirror, manifest) {
+		t.Error("defaults only: want the same")
+	}
+	mirror.Spec.Containers[0].Command = []string{"kube-apiserver", "--a=2"}
+	if SameSpec(mirror, manifest) {
+		t.Error("a flag differs: want different")
+	}
+	mirror = manifest.DeepCopy()
+	mirror.Spec.Containers[0].Image = "r/kube-apiserver:v1.34.4"
+	if SameSpec(mirror, manifest) || SameSpec(&corev1.Pod{}, manifest) {
+		t.Error("another image, or no container: want different")
+	}
+}
+
+// A component healthy whose mirror pod never shows the new spec fails
+// with an error that says it is healthy (no rollback follows from it).
+func TestWaitMirrored(t *testing.T) {
+	calls := 0
+	u := Upgrade{Component: Scheduler, Timeout: 1200 * time.Millisecond, Out: io.Discard,
+		Mirrored: func(_ context.Context, want *corev1.Pod) (bool, error) {
+			calls++
+			return want.Spec.Containers[0].Image == "r/s:v2" && calls > 1, nil
+		}}
+	if err := u.waitMirrored(context.Background(), []byte("spec:\n  containers:\n  - image: r/s:v2\n")); err != nil || calls != 2 {
+		t.Fatalf("shown on the second look: %v after %d calls", err, calls)
+	}
+	err := u.waitMirrored(context.Background(), []byte("spec:\n  containers:\n  - image: r/s:v3\n"))
+	if err == nil || !strings.Contains(err.Error(), "healthy") {
+		t.Fatalf("never shown: %v", err)
+	}
+	if (Upgrade{}).waitMirrored(context.Background(), nil) != nil {
+		t.Error("no Mirrored: nothing to wait for")
 	}
 }

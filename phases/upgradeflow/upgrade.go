@@ -6,6 +6,10 @@ import (
 	"fmt"
 	"path/filepath"
 	"strings"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/kubestrap/kubestrap/phases"
 	"github.com/kubestrap/kubestrap/staticpods"
@@ -94,7 +98,8 @@ func (d *Data) component(name string) (staticpods.Upgrade, error) {
 	}
 	c := d.targetCluster()
 	u := staticpods.Upgrade{ManifestDir: d.ManifestDir(), BackupDir: d.BackupDir(), Component: name,
-		CRIEndpoint: d.cri, Timeout: d.opts.Timeout, Out: d.Out(), Prefix: "control-plane/" + name, DryRun: d.DryRun()}
+		CRIEndpoint: d.cri, Timeout: d.opts.Timeout, Out: d.Out(), Prefix: "control-plane/" + name, DryRun: d.DryRun(),
+		Mirrored: d.mirrored(name)}
 	switch name {
 	case staticpods.Etcd:
 		u.Image = img.Etcd
@@ -108,6 +113,24 @@ func (d *Data) component(name string) (staticpods.Upgrade, error) {
 		return u, fmt.Errorf("no static pod %s", name)
 	}
 	return u, nil
+}
+
+// mirrored checks the kubelet's mirror pod of a component on this node.
+func (d *Data) mirrored(component string) func(context.Context, *corev1.Pod) (bool, error) {
+	name := component + "-" + d.nodeName
+	return func(ctx context.Context, want *corev1.Pod) (bool, error) {
+		ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		defer cancel()
+		p, err := d.client.CoreV1().Pods(metav1.NamespaceSystem).Get(ctx, name, metav1.GetOptions{})
+		if err != nil {
+			return false, err
+		}
+		if !staticpods.SameSpec(p, want) {
+			return false, fmt.Errorf("pod %s still shows %s (hash %s)", name, staticpods.ContainerImage(p),
+				p.Annotations["kubernetes.io/config.hash"])
+		}
+		return true, nil
+	}
 }
 
 func upgradeComponent(ctx context.Context, d *Data, name string) (string, error) {
