@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"path/filepath"
 	"time"
 
@@ -24,6 +25,7 @@ import (
 	"github.com/kubestrap/kubestrap/layout"
 	"github.com/kubestrap/kubestrap/node"
 	"github.com/kubestrap/kubestrap/phases"
+	"github.com/kubestrap/kubestrap/staticpods"
 	"github.com/kubestrap/kubestrap/systemd"
 )
 
@@ -90,6 +92,11 @@ func NewData(ctx context.Context, o Options) (*Data, error) {
 	d.kubeletAtStart = kubelet.InstalledVersion(o.Env.Root)
 	if d.cri = kubelet.RuntimeEndpoint(o.Env.Root.Path(layout.KubeletConfigPath)); d.cri == "" {
 		d.cri = config.DefaultCRISocket
+	}
+	if !o.Plan && !o.DryRun {
+		if err := d.restoreTakenAway(); err != nil {
+			return nil, err
+		}
 	}
 	if err := d.connect(ctx, kubeDir); err != nil {
 		return nil, err
@@ -195,6 +202,40 @@ func setArg(args []config.Arg, a config.Arg) []config.Arg {
 
 // targetImages are the images of the target version.
 func (d *Data) targetImages() (images.ImageSet, error) { return images.Images(d.targetCluster()) }
+
+// interrupted lists the components an earlier run was upgrading when it
+// stopped: their previous manifests are still kept in BackupDir.
+func (d *Data) interrupted() []string {
+	var out []string
+	for _, c := range staticpods.Components() {
+		if node.Exists(filepath.Join(d.BackupDir(), c+".yaml")) {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+// restoreTakenAway puts back a manifest an earlier run had taken away
+// when it was killed (before it wrote the new one): on a single control
+// plane that was the API server this run must talk to. The component's
+// step then upgrades it again.
+func (d *Data) restoreTakenAway() error {
+	for _, c := range d.interrupted() {
+		path := staticpods.ManifestPath(d.ManifestDir(), c)
+		if node.Exists(path) {
+			continue
+		}
+		b, err := os.ReadFile(filepath.Join(d.BackupDir(), c+".yaml"))
+		if err != nil {
+			return err
+		}
+		if err := node.WriteFileAtomic(path, b, staticpods.ManifestMode); err != nil {
+			return fmt.Errorf("put back the previous %s manifest an interrupted upgrade kept: %w", c, err)
+		}
+		fmt.Fprintf(d.Out(), "[upgrade] an earlier run stopped while it replaced %s: its previous manifest is back in %s\n", c, path)
+	}
+	return nil
+}
 
 // BackupDir keeps the manifests being replaced (kubeadm keeps its in
 // /etc/kubernetes/tmp too).

@@ -48,6 +48,9 @@ func runKubelet(ctx context.Context, d *Data) (string, error) {
 	if err := d.waitNodeAt(ctx); err != nil {
 		return "", err
 	}
+	if err := d.waitControlPlane(ctx); err != nil {
+		return "", err
+	}
 	return fmt.Sprintf("%s; Node %s Ready at %s (%s)", started, d.nodeName, d.target, poll.FormatDuration(time.Since(start))), nil
 }
 
@@ -75,6 +78,32 @@ func (d *Data) checkAPIServerAt(ctx context.Context) error {
 			v.GitVersion, d.target)
 	}
 	return nil
+}
+
+// waitControlPlane waits for this node's static pods after the kubelet
+// switch: a new kubelet restarts them (their container hashes change
+// between versions), and the next control plane's upgrade must not start
+// while this one's etcd member is still coming back.
+func (d *Data) waitControlPlane(ctx context.Context) error {
+	if !d.controlPlane {
+		return nil
+	}
+	c, err := staticpods.ProbeConfig(d.ManifestDir())
+	if err != nil {
+		return err
+	}
+	probes, err := staticpods.ControlPlaneProbes(c, d.HostPath(c.Cluster.CertificatesDir))
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(ctx, kubeletReadyTimeout)
+	defer cancel()
+	w := staticpods.Waiter{Probes: probes, Interval: 500 * time.Millisecond, Out: d.Out(), Prefix: "kubelet",
+		Logs: staticpods.LogsFrom(d.cri)}
+	if err := w.Wait(ctx); err != nil {
+		return fmt.Errorf("the control plane after the kubelet's restart: %w", err)
+	}
+	return settled("every etcd member to be healthy", checkEtcdMembers)(ctx, d)
 }
 
 // waitNodeAt waits for this node's Node to report the target kubelet and

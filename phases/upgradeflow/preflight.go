@@ -16,6 +16,7 @@ import (
 	"github.com/kubestrap/kubestrap/etcd"
 	"github.com/kubestrap/kubestrap/layout"
 	"github.com/kubestrap/kubestrap/node"
+	"github.com/kubestrap/kubestrap/poll"
 	"github.com/kubestrap/kubestrap/snapshot"
 	"github.com/kubestrap/kubestrap/staticpods"
 )
@@ -28,11 +29,12 @@ const minFreeDisk = 512 << 20
 // runPreflight refuses an upgrade that cannot succeed before anything is
 // changed: every problem is listed with its fix.
 func runPreflight(ctx context.Context, d *Data) (string, error) {
-	ctx, cancel := context.WithTimeout(ctx, time.Minute)
+	ctx, cancel := context.WithTimeout(ctx, time.Minute+2*healthSettle)
 	defer cancel()
 	checks := []func(context.Context, *Data) error{checkNodeVersions, checkImages, checkKubelet, checkRuntime, checkImageGC}
 	if d.controlPlane {
-		checks = append(checks, checkHealthy, checkEtcdMembers, checkDisk)
+		checks = append(checks, settled("this node's control plane to be healthy", checkHealthy),
+			settled("every etcd member to be healthy", checkEtcdMembers), checkDisk)
 	}
 	var problems []string
 	for _, c := range checks {
@@ -130,8 +132,35 @@ func checkRuntime(ctx context.Context, d *Data) error {
 	return nil
 }
 
+// healthSettle is how long preflight gives this node's control plane and
+// etcd to become healthy: a kubelet that has just restarted, or a run
+// killed moments ago, leaves them restarting, which is no reason to refuse.
+const healthSettle = 90 * time.Second
+
+// settled retries a health check until it passes or healthSettle is over;
+// its own error (which names the fix) is what a timeout reports.
+func settled(what string, check func(context.Context, *Data) error) func(context.Context, *Data) error {
+	return func(ctx context.Context, d *Data) error {
+		var last error
+		s := poll.Spec{What: what, Interval: time.Second, Timeout: healthSettle, Out: d.Out(), Prefix: "preflight"}
+		err := poll.Until(ctx, s, func(ctx context.Context) (bool, error) {
+			last = check(ctx, d)
+			return last == nil, last
+		})
+		if err != nil && last != nil {
+			return last
+		}
+		return err
+	}
+}
+
 // checkHealthy: this node's control plane passes its health checks now.
+// A component an earlier run was upgrading is left to its step, which
+// resumes it: it waits for it and rolls it back if it is not healthy.
 func checkHealthy(ctx context.Context, d *Data) error {
+	if inFlight := d.interrupted(); len(inFlight) > 0 {
+		return nil
+	}
 	c, err := staticpods.ProbeConfig(d.ManifestDir())
 	if err != nil {
 		return err
