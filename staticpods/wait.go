@@ -288,3 +288,22 @@ func StartedSince(ctx context.Context, endpoint, component string, since time.Ti
 			component, since.Format(time.RFC3339))
 	})
 }
+
+// NewestRunning returns nil when the newest container named component
+// runs: one the kubelet has just killed to restart it does not count,
+// though the old process may still answer its health checks.
+func NewestRunning(ctx context.Context, endpoint, component string) error {
+	return withRuntime(endpoint, func(rt runtimeapi.RuntimeServiceClient) error {
+		list, err := containers(ctx, rt, component)
+		if err != nil {
+			return err
+		}
+		if len(list) == 0 {
+			return fmt.Errorf("no %s container", component)
+		}
+		if c := newest(list); c.State != runtimeapi.ContainerState_CONTAINER_RUNNING {
+			return fmt.Errorf("the newest %s container is %s", component, c.State)
+		}
+		return nil
+	})
+}

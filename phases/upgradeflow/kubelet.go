@@ -9,6 +9,7 @@ import (
 
 	"github.com/kubestrap/kubestrap/components/kubelet"
 	"github.com/kubestrap/kubestrap/config"
+	"github.com/kubestrap/kubestrap/node"
 	"github.com/kubestrap/kubestrap/poll"
 	"github.com/kubestrap/kubestrap/staticpods"
 	"github.com/kubestrap/kubestrap/systemd"
@@ -45,10 +46,11 @@ func runKubelet(ctx context.Context, d *Data) (string, error) {
 	if err != nil {
 		return "", err
 	}
+	kubeletStarted := time.Now()
 	if err := d.waitNodeAt(ctx); err != nil {
 		return "", err
 	}
-	if err := d.waitControlPlane(ctx); err != nil {
+	if err := d.waitControlPlane(ctx, kubeletStarted); err != nil {
 		return "", err
 	}
 	return fmt.Sprintf("%s; Node %s Ready at %s (%s)", started, d.nodeName, d.target, poll.FormatDuration(time.Since(start))), nil
@@ -80,11 +82,18 @@ func (d *Data) checkAPIServerAt(ctx context.Context) error {
 	return nil
 }
 
+// kubeletSettle is how long a new kubelet takes to go through its static
+// pods once: it restarts those whose container hashes changed between
+// versions (a few seconds after it starts, in the lab).
+const kubeletSettle = 10 * time.Second
+
 // waitControlPlane waits for this node's static pods after the kubelet
-// switch: a new kubelet restarts them (their container hashes change
-// between versions), and the next control plane's upgrade must not start
-// while this one's etcd member is still coming back.
-func (d *Data) waitControlPlane(ctx context.Context) error {
+// switch: the new kubelet may restart them, and neither the caller (a
+// drain next, through this API server) nor the next control plane's
+// upgrade may start while this one's API server or etcd member is coming
+// back. Healthy means every probe passes and every component's newest
+// container runs, three looks in a row, from kubeletSettle on.
+func (d *Data) waitControlPlane(ctx context.Context, kubeletStarted time.Time) error {
 	if !d.controlPlane {
 		return nil
 	}
@@ -96,14 +105,43 @@ func (d *Data) waitControlPlane(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	ctx, cancel := context.WithTimeout(ctx, kubeletReadyTimeout)
-	defer cancel()
-	w := staticpods.Waiter{Probes: probes, Interval: 500 * time.Millisecond, Out: d.Out(), Prefix: "kubelet",
-		Logs: staticpods.LogsFrom(d.cri)}
-	if err := w.Wait(ctx); err != nil {
-		return fmt.Errorf("the control plane after the kubelet's restart: %w", err)
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-time.After(time.Until(kubeletStarted.Add(kubeletSettle))):
+	}
+	good := 0
+	s := poll.Spec{What: "this node's control plane after the kubelet's restart", Interval: 500 * time.Millisecond,
+		Timeout: kubeletReadyTimeout, Out: d.Out(), Prefix: "kubelet"}
+	err = poll.Until(ctx, s, func(ctx context.Context) (bool, error) {
+		if err := controlPlaneUp(ctx, d.cri, d.ManifestDir(), probes); err != nil {
+			good = 0
+			return false, err
+		}
+		good++
+		return good >= 3, nil
+	})
+	if err != nil {
+		return err
 	}
 	return settled("every etcd member to be healthy", checkEtcdMembers)(ctx, d)
+}
+
+func controlPlaneUp(ctx context.Context, cri, manifestDir string, probes []staticpods.Probe) error {
+	for _, c := range staticpods.Components() {
+		if !node.Exists(staticpods.ManifestPath(manifestDir, c)) {
+			continue // external etcd
+		}
+		if err := staticpods.NewestRunning(ctx, cri, c); err != nil {
+			return err
+		}
+	}
+	for _, p := range probes {
+		if err := p.Check(ctx); err != nil {
+			return fmt.Errorf("%s: %w", p.Name, err)
+		}
+	}
+	return nil
 }
 
 // waitNodeAt waits for this node's Node to report the target kubelet and
