@@ -203,6 +203,15 @@ func setArg(args []config.Arg, a config.Arg) []config.Arg {
 // targetImages are the images of the target version.
 func (d *Data) targetImages() (images.ImageSet, error) { return images.Images(d.targetCluster()) }
 
+// localProbes are the health checks of this node's control plane.
+func (d *Data) localProbes() ([]staticpods.Probe, error) {
+	c, err := staticpods.ProbeConfig(d.ManifestDir())
+	if err != nil {
+		return nil, err
+	}
+	return staticpods.ControlPlaneProbes(c, d.HostPath(c.Cluster.CertificatesDir))
+}
+
 // interrupted lists the components an earlier run was upgrading when it
 // stopped: their previous manifests are still kept in BackupDir.
 func (d *Data) interrupted() []string {

@@ -97,11 +97,7 @@ func (d *Data) waitControlPlane(ctx context.Context, kubeletStarted time.Time) e
 	if !d.controlPlane {
 		return nil
 	}
-	c, err := staticpods.ProbeConfig(d.ManifestDir())
-	if err != nil {
-		return err
-	}
-	probes, err := staticpods.ControlPlaneProbes(c, d.HostPath(c.Cluster.CertificatesDir))
+	probes, err := d.localProbes()
 	if err != nil {
 		return err
 	}

@@ -158,14 +158,10 @@ func settled(what string, check func(context.Context, *Data) error) func(context
 // A component an earlier run was upgrading is left to its step, which
 // resumes it: it waits for it and rolls it back if it is not healthy.
 func checkHealthy(ctx context.Context, d *Data) error {
-	if inFlight := d.interrupted(); len(inFlight) > 0 {
+	if len(d.interrupted()) > 0 {
 		return nil
 	}
-	c, err := staticpods.ProbeConfig(d.ManifestDir())
-	if err != nil {
-		return err
-	}
-	probes, err := staticpods.ControlPlaneProbes(c, d.HostPath(c.Cluster.CertificatesDir))
+	probes, err := d.localProbes()
 	if err != nil {
 		return err
 	}
