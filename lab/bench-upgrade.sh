@@ -18,7 +18,7 @@ stats() { # stats NAME VALUES...: min and median
 	local name="$1"; shift
 	printf '%s\n' "$@" | sort -n | awk -v n="$name" '{v[NR]=$1} END {printf "  %-46s min %6.2fs  median %6.2fs  (samples: %d)\n", n, v[1], v[int((NR+1)/2)], NR}'
 }
-kb() { local x="$1"; shift; docker exec "$x" /usr/local/bin/kubectl --kubeconfig /etc/kubernetes/admin.conf "$@"; }
+kb() { local x="$1"; shift; docker exec "$x" /opt/kubestrap/kubectl --kubeconfig /etc/kubernetes/admin.conf "$@"; }
 install_new() {
 	docker cp "$DIST_DIR.tar.gz" "$1:/root/new.tar.gz" && docker cp "$IMAGES_TAR" "$1:/root/new-images.tar" &&
 		on "$1" sh -c "cd /root && tar xzf new.tar.gz && ./$(basename "$DIST_DIR")/install.sh >/dev/null &&
@@ -38,7 +38,10 @@ for ((r = 1; r <= runs; r++)); do
 	read -r -a join <<<"$(jq -r .joinCommand <<<"$info")"
 	for x in "${nodes[@]:1:2}"; do on "$x" "${cpjoin[@]}" >"$LAB_LOGS/run$r-$x.join.log" 2>&1 || fail "join of $x"; done
 	for x in "${nodes[@]:3}"; do on "$x" "${join[@]}" >"$LAB_LOGS/run$r-$x.join.log" 2>&1 || fail "join of $x"; done
-	eventually 120 kb "${nodes[0]}" wait --for=condition=Ready node --all --timeout=2s || fail "nodes not Ready"
+	eventually 120 kb "${nodes[0]}" wait --for=condition=Ready node --all --timeout=2s || {
+		diagnose "${nodes[@]}"
+		fail "nodes not Ready"
+	}
 	for x in "${nodes[@]}"; do install_new "$x" & done
 	wait
 	t0=$(now)
