@@ -22,7 +22,7 @@ var layers = [][]string{
 	{"phases"},
 	{"components/addons", "components/apply", "components/controlplane", "components/images", "components/kubelet",
 		"components/tokens", "staticpods", "renew", "join", "snapshot"},
-	{"etcd", "certs", "preflight", "cleanup"},
+	{"etcd", "certs", "preflight", "cleanup", "encryption", "audit"},
 	{"node", "config", "systemd"},
 	{"layout", "poll", "parallel", "golden"},
 }

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 )
@@ -24,6 +25,11 @@ var uploadFiles = []string{
 	"sa.pub", "sa.key",
 	"etcd/ca.crt", "etcd/ca.key",
 }
+
+// optionalUploadFiles are shared too, when the uploading node has them: a
+// cluster without secrets encryption (or made by kubeadm) has none, and
+// its joins must not ask for one.
+var optionalUploadFiles = []string{"encryption-config.yaml"}
 
 // SharedFiles are the files every control plane has the same copy of
 // (the CAs and the service-account key), relative to the certificates dir:
@@ -72,14 +78,18 @@ func EncryptForUpload(certDir, certificateKeyHex string) (map[string][]byte, err
 	if err != nil {
 		return nil, err
 	}
-	data := make(map[string][]byte, len(uploadFiles))
-	for _, f := range uploadFiles {
+	data := make(map[string][]byte, len(uploadFiles)+len(optionalUploadFiles))
+	for _, f := range append(SharedFiles(), optionalUploadFiles...) {
 		plain, found, err := readOptional(filepath.Join(certDir, f))
 		if err != nil {
 			return nil, err
 		}
 		if !found {
-			data[uploadSecretKey(f)] = []byte{}
+			// An optional file's entry is left out: the Secret is then
+			// kubeadm's exactly.
+			if !slices.Contains(optionalUploadFiles, f) {
+				data[uploadSecretKey(f)] = []byte{}
+			}
 			continue
 		}
 		if data[uploadSecretKey(f)], err = seal(gcm, plain); err != nil {
@@ -165,6 +175,11 @@ func downloadedFiles(plain map[string][]byte, certDir string) ([]file, error) {
 			mode = KeyMode
 		}
 		files = append(files, file{filepath.Join(certDir, f), b, mode})
+	}
+	for _, f := range optionalUploadFiles {
+		if b := plain[uploadSecretKey(f)]; len(b) > 0 {
+			files = append(files, file{filepath.Join(certDir, f), b, KeyMode})
+		}
 	}
 	sort.SliceStable(files, func(i, j int) bool { return files[i].mode != KeyMode && files[j].mode == KeyMode })
 	return files, nil

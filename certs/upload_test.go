@@ -264,3 +264,30 @@ func TestUploadMissingFile(t *testing.T) {
 		t.Errorf("missing file: entry %q present %v, %d entries", v, ok, len(data))
 	}
 }
+
+// The encryption keys travel with the certificates when the uploading node
+// has them, and land 0600; kubeadm's entries stay as they were.
+func TestUploadEncryptionConfig(t *testing.T) {
+	src := uploadPKI(t)
+	conf := []byte("apiVersion: apiserver.config.k8s.io/v1\nkind: EncryptionConfiguration\n")
+	if err := os.WriteFile(filepath.Join(src, "encryption-config.yaml"), conf, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	keyHex, _ := newTestKey(t)
+	data, err := EncryptForUpload(src, keyHex)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(data) != len(kubeadmSecretKeys)+1 || len(data["encryption-config.yaml"]) == 0 {
+		t.Fatalf("entries %v", sortedKeys(data))
+	}
+	dst := t.TempDir()
+	if _, err := DecryptDownloaded(data, keyHex, dst); err != nil {
+		t.Fatal(err)
+	}
+	got, err := os.ReadFile(filepath.Join(dst, "encryption-config.yaml"))
+	st, serr := os.Stat(filepath.Join(dst, "encryption-config.yaml"))
+	if err != nil || serr != nil || string(got) != string(conf) || st.Mode().Perm() != 0o600 {
+		t.Errorf("downloaded encryption config %q (%v), mode %v (%v)", got, err, st.Mode(), serr)
+	}
+}

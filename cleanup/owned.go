@@ -80,7 +80,7 @@ func CertificatesDirOwned() Owned {
 	}
 	return Owned{
 		Entries: append(pairs("ca", "front-proxy-ca", "apiserver", "apiserver-kubelet-client", "front-proxy-client",
-			"apiserver-etcd-client"), "sa.key", "sa.pub"),
+			"apiserver-etcd-client"), "sa.key", "sa.pub", "encryption-config.yaml"),
 		Dirs: map[string]Owned{"etcd": {Entries: pairs("ca", "server", "peer", "healthcheck-client")}},
 	}
 }

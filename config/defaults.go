@@ -72,6 +72,59 @@ func SetInitDefaults(c *Init) {
 		}
 	}
 	SetClusterDefaults(&c.Cluster)
+	setNewClusterDefaults(&c.Cluster)
+}
+
+// Defaults of what a new cluster has on and a stored configuration without
+// the field (a cluster made before kubestrap had it) keeps off.
+const (
+	DefaultSecretsEncryptionProvider = "aescbc"
+	DefaultAuditLogDir               = "/var/log/kubernetes/audit"
+	DefaultAuditMaxAge               = 7
+	DefaultAuditMaxBackup            = 5
+	DefaultAuditMaxSize              = 100
+)
+
+// setNewClusterDefaults turns on, for an init, what SetClusterDefaults
+// must leave as it finds it: secrets encryption and the audit log. Their
+// details are filled in either case, so that a file that only says
+// `enabled: true` gets the rest.
+// A configuration that sets the API server's flag itself (a kubeadm file
+// with its own encryption or audit setup) keeps its own and gets neither.
+func setNewClusterDefaults(c *ClusterConfiguration) {
+	if c.SecretsEncryption == nil {
+		c.SecretsEncryption = &SecretsEncryption{}
+	}
+	if c.SecretsEncryption.Enabled == nil {
+		on := !hasArg(c.APIServer.ExtraArgs, "encryption-provider-config")
+		c.SecretsEncryption.Enabled = &on
+	}
+	if c.APIServer.Audit == nil {
+		c.APIServer.Audit = &Audit{}
+	}
+	if c.APIServer.Audit.Enabled == nil {
+		on := !hasArg(c.APIServer.ExtraArgs, "audit-policy-file")
+		c.APIServer.Audit.Enabled = &on
+	}
+	setFeatureDetails(c)
+}
+
+func setFeatureDetails(c *ClusterConfiguration) {
+	if s := c.SecretsEncryption; s != nil {
+		setString(&s.Provider, DefaultSecretsEncryptionProvider)
+	}
+	if a := c.APIServer.Audit; a != nil {
+		setString(&a.LogDir, DefaultAuditLogDir)
+		setInt32(&a.MaxAge, DefaultAuditMaxAge)
+		setInt32(&a.MaxBackup, DefaultAuditMaxBackup)
+		setInt32(&a.MaxSize, DefaultAuditMaxSize)
+	}
+}
+
+func setInt32(p *int32, v int32) {
+	if *p == 0 {
+		*p = v
+	}
 }
 
 // SetClusterDefaults fills every unset field of a ClusterConfiguration.
@@ -92,6 +145,7 @@ func SetClusterDefaults(c *ClusterConfiguration) {
 		c.Etcd.Local = &LocalEtcd{}
 	}
 	setString(&c.Etcd.Local.DataDir, DefaultEtcdDataDir)
+	setFeatureDetails(c)
 }
 
 // SetJoinDefaults fills every unset field of a JoinConfiguration.

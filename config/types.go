@@ -9,6 +9,8 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	kubeproxyv1alpha1 "k8s.io/kube-proxy/config/v1alpha1"
 	kubeletv1beta1 "k8s.io/kubelet/config/v1beta1"
+
+	"github.com/kubestrap/kubestrap/layout"
 )
 
 // APIVersion is the only apiVersion kubestrap accepts.
@@ -73,7 +75,25 @@ type ClusterConfiguration struct {
 	KubeletConfiguration *kubeletv1beta1.KubeletConfiguration `json:"kubeletConfiguration,omitempty"`
 	// KubeProxyConfiguration is the base of kube-proxy's config, likewise.
 	KubeProxyConfiguration *kubeproxyv1alpha1.KubeProxyConfiguration `json:"kubeProxyConfiguration,omitempty"`
+	// SecretsEncryption encrypts Secrets in etcd (k3s's
+	// --secrets-encryption). On for a new cluster; a cluster whose stored
+	// configuration lacks it (made before kubestrap had it) keeps it off. A
+	// kubestrap extension.
+	SecretsEncryption *SecretsEncryption `json:"secretsEncryption,omitempty"`
 }
+
+// SecretsEncryption says whether and how the API server encrypts Secrets
+// before it writes them to etcd.
+type SecretsEncryption struct {
+	// Enabled turns it on (the default at init).
+	Enabled *bool `json:"enabled,omitempty"`
+	// Provider is the cipher of the generated keys: aescbc (the default,
+	// what Kubernetes' documentation and k3s use) or secretbox.
+	Provider string `json:"provider,omitempty"`
+}
+
+// On says whether Secrets are encrypted at rest.
+func (s *SecretsEncryption) On() bool { return s != nil && s.Enabled != nil && *s.Enabled }
 
 // JoinConfiguration is what `kubestrap join` needs.
 type JoinConfiguration struct {
@@ -165,6 +185,39 @@ type ControlPlaneComponent struct {
 type APIServer struct {
 	ControlPlaneComponent `json:",inline"`
 	CertSANs              []string `json:"certSANs,omitempty"`
+	// Audit is the API server's audit log. On for a new cluster, like
+	// SecretsEncryption. A kubestrap extension (kubeadm leaves it to
+	// extraArgs and extraVolumes).
+	Audit *Audit `json:"audit,omitempty"`
+}
+
+// Audit configures the API server's audit log: a policy and a log file
+// on the host, rotated by the API server itself.
+type Audit struct {
+	// Enabled turns it on (the default at init).
+	Enabled *bool `json:"enabled,omitempty"`
+	// PolicyFile is an audit Policy on every control plane; empty: the one
+	// kubestrap writes (metadata for most requests, never a request body
+	// of a Secret, a ConfigMap or a token review).
+	PolicyFile string `json:"policyFile,omitempty"`
+	// LogDir is the host directory of audit.log (/var/log/kubernetes/audit).
+	LogDir string `json:"logDir,omitempty"`
+	// MaxAge (days), MaxBackup (files) and MaxSize (MiB) rotate the log.
+	MaxAge    int32 `json:"maxAge,omitempty"`
+	MaxBackup int32 `json:"maxBackup,omitempty"`
+	MaxSize   int32 `json:"maxSize,omitempty"`
+}
+
+// On says whether the API server writes an audit log.
+func (a *Audit) On() bool { return a != nil && a.Enabled != nil && *a.Enabled }
+
+// Policy is the audit policy the API server reads: PolicyFile, or the one
+// kubestrap writes.
+func (a *Audit) Policy() string {
+	if a.PolicyFile != "" {
+		return a.PolicyFile
+	}
+	return layout.AuditPolicyPath
 }
 
 // Discovery says how a joining node finds and trusts the cluster.

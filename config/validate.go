@@ -152,6 +152,52 @@ func validateCluster(ps *problems, c *ClusterConfiguration) {
 		validateSANs(ps, "etcd.local.peerCertSANs", c.Etcd.Local.PeerCertSANs)
 		validateArgs(ps, "etcd.local.extraArgs", c.Etcd.Local.ExtraArgs, manifestUnsafe)
 	}
+	validateSecretsEncryption(ps, c)
+	validateAudit(ps, c.APIServer)
+}
+
+func validateSecretsEncryption(ps *problems, c *ClusterConfiguration) {
+	s := c.SecretsEncryption
+	if s == nil {
+		return
+	}
+	switch s.Provider {
+	case "aescbc", "secretbox":
+	default:
+		ps.add("secretsEncryption.provider", "unknown provider "+strconv.Quote(s.Provider), "use aescbc or secretbox")
+	}
+	if s.On() && hasArg(c.APIServer.ExtraArgs, "encryption-provider-config") {
+		ps.add("apiServer.extraArgs", "encryption-provider-config is set while secretsEncryption is on",
+			"remove the flag to use kubestrap's generated key, or set secretsEncryption.enabled: false to use your own")
+	}
+}
+
+func validateAudit(ps *problems, a APIServer) {
+	if a.Audit == nil {
+		return
+	}
+	validateAbsPath(ps, "apiServer.audit.logDir", a.Audit.LogDir)
+	if a.Audit.PolicyFile != "" {
+		validateAbsPath(ps, "apiServer.audit.policyFile", a.Audit.PolicyFile)
+	}
+	for f, v := range map[string]int32{"maxAge": a.Audit.MaxAge, "maxBackup": a.Audit.MaxBackup, "maxSize": a.Audit.MaxSize} {
+		if v < 0 {
+			ps.add("apiServer.audit."+f, "must not be negative", "use a positive number, or leave it out for the default")
+		}
+	}
+	if a.Audit.On() && hasArg(a.ExtraArgs, "audit-policy-file") {
+		ps.add("apiServer.extraArgs", "audit-policy-file is set while apiServer.audit is on",
+			"use apiServer.audit.policyFile instead, or set apiServer.audit.enabled: false")
+	}
+}
+
+func hasArg(args []Arg, name string) bool {
+	for _, a := range args {
+		if a.Name == name {
+			return true
+		}
+	}
+	return false
 }
 
 // validateValidity wants at least an hour: certificates are backdated five

@@ -42,7 +42,14 @@ const (
 	EtcdHealthcheckClientKey  = "etcd/healthcheck-client.key"
 	APIServerEtcdClientCert   = "apiserver-etcd-client.crt"
 	APIServerEtcdClientKey    = "apiserver-etcd-client.key"
+	// EncryptionConfig is the API server's EncryptionConfiguration (0600):
+	// the keys of Secrets at rest, shared by every control plane.
+	EncryptionConfig = "encryption-config.yaml"
 )
+
+// AuditPolicyPath is the audit policy kubestrap writes when the
+// configuration names none.
+const AuditPolicyPath = KubernetesDir + "/audit-policy.yaml"
 
 // Kubeconfig file names under KubernetesDir.
 const (

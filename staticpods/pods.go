@@ -170,14 +170,51 @@ func APIServerPod(c *config.Init, img images.ImageSet) *corev1.Pod {
 		{Name: "tls-cert-file", Value: f("apiserver.crt")},
 		{Name: "tls-private-key-file", Value: f("apiserver.key")},
 	}
+	args = append(args, encryptionArgs(c)...)
+	auditArgs, auditVols := auditLog(c.Cluster.APIServer.Audit)
+	args = append(args, auditArgs...)
 	ctr := container(KubeAPIServer, img.APIServer, c, command(KubeAPIServer, args, c.Cluster.APIServer.ExtraArgs))
 	ctr.LivenessProbe = probe(adv, "/livez", port, corev1.URISchemeHTTPS, livenessTiming)
 	ctr.ReadinessProbe = probe(adv, "/readyz", port, corev1.URISchemeHTTPS, readinessTiming)
 	ctr.StartupProbe = probe(adv, "/livez", port, corev1.URISchemeHTTPS, startupTiming)
 	ctr.Resources = requests("250m", "")
-	p := pod(KubeAPIServer, ctr, append(caVolumes(), volume{name: "k8s-certs", path: pki, typ: corev1.HostPathDirectoryOrCreate}))
+	vols := append(caVolumes(), volume{name: "k8s-certs", path: pki, typ: corev1.HostPathDirectoryOrCreate})
+	p := pod(KubeAPIServer, ctr, append(vols, auditVols...))
 	p.Annotations = map[string]string{AnnotationAPIServerEP: hostPort(adv, port)}
 	return p
+}
+
+// encryptionArgs point the API server at the shared encryption keys in
+// the certificates dir (mounted already). Automatic reload lets a key
+// rotation reach a running API server without a restart.
+func encryptionArgs(c *config.Init) []config.Arg {
+	if !c.Cluster.SecretsEncryption.On() {
+		return nil
+	}
+	return []config.Arg{
+		{Name: "encryption-provider-config", Value: filepath.Join(c.Cluster.CertificatesDir, layout.EncryptionConfig)},
+		{Name: "encryption-provider-config-automatic-reload", Value: "true"},
+	}
+}
+
+// auditLog gives the audit log's flags and its two host paths: the policy,
+// read-only, and the log directory, which the API server writes and rotates.
+func auditLog(a *config.Audit) ([]config.Arg, []volume) {
+	if !a.On() {
+		return nil, nil
+	}
+	n := func(v int32) string { return strconv.Itoa(int(v)) }
+	args := []config.Arg{
+		{Name: "audit-policy-file", Value: a.Policy()},
+		{Name: "audit-log-path", Value: filepath.Join(a.LogDir, "audit.log")},
+		{Name: "audit-log-maxage", Value: n(a.MaxAge)},
+		{Name: "audit-log-maxbackup", Value: n(a.MaxBackup)},
+		{Name: "audit-log-maxsize", Value: n(a.MaxSize)},
+	}
+	return args, []volume{
+		{name: "audit-policy", path: a.Policy(), typ: corev1.HostPathFile},
+		{name: "audit-log", path: a.LogDir, typ: corev1.HostPathDirectoryOrCreate, rw: true},
+	}
 }
 
 // ControllerManagerPod builds kube-controller-manager with the bootstrap

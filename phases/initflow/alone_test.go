@@ -46,6 +46,8 @@ func TestEveryInitPhaseRunsAlone(t *testing.T) {
 		"certs/etcd-peer":               needEtcdCA,
 		"certs/etcd-healthcheck-client": needEtcdCA,
 		"certs/apiserver-etcd-client":   needEtcdCA,
+		"control-plane":                 "run `kubestrap init phase certs/encryption-config` first",
+		"control-plane/apiserver":       "run `kubestrap init phase certs/encryption-config` first",
 	}
 	for _, k := range []string{"apiserver", "apiserver-kubelet-client"} {
 		want["certs/"+k] = needCA
@@ -88,13 +90,14 @@ func TestInitPhasesAloneDoTheirWork(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, path := range []string{"certs/ca", "certs/apiserver", "certs/sa", "kubeconfig/admin", "etcd/local",
+	for _, path := range []string{"certs/ca", "certs/apiserver", "certs/sa", "certs/encryption-config", "kubeconfig/admin", "etcd/local",
 		"control-plane/apiserver", "kubelet-start", "mark-control-plane", "addons/coredns"} {
 		if _, err := phasestest.RunAlone(t, r, path, d); err != nil {
 			t.Fatalf("%s: %v", path, err)
 		}
 	}
 	for _, f := range []string{"/etc/kubernetes/pki/ca.crt", "/etc/kubernetes/pki/apiserver.crt", "/etc/kubernetes/pki/sa.pub",
+		"/etc/kubernetes/pki/encryption-config.yaml", "/etc/kubernetes/audit-policy.yaml",
 		"/etc/kubernetes/admin.conf", "/etc/kubernetes/manifests/etcd.yaml", "/etc/kubernetes/manifests/kube-apiserver.yaml",
 		"/var/lib/kubelet/config.yaml", "/usr/local/bin/kubelet", "/etc/systemd/system/kubelet.service"} {
 		if _, err := os.Stat(env.Root.Path(f)); err != nil {

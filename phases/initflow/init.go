@@ -2,15 +2,19 @@ package initflow
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/kubestrap/kubestrap/certs"
 	"github.com/kubestrap/kubestrap/components/apply"
 	"github.com/kubestrap/kubestrap/components/kubelet"
+	"github.com/kubestrap/kubestrap/encryption"
 	"github.com/kubestrap/kubestrap/layout"
+	"github.com/kubestrap/kubestrap/node"
 	"github.com/kubestrap/kubestrap/phases"
 	"github.com/kubestrap/kubestrap/preflight"
 	"github.com/kubestrap/kubestrap/staticpods"
@@ -75,7 +79,11 @@ func certsPhase() phases.Phase {
 	p := phases.Phase{Name: "certs", Short: "Generate the certificate tree (reusing valid existing certificates)",
 		Run: initPhase(func(_ context.Context, id InitData) (string, error) {
 			res, err := certs.New(id.Cfg(), id.CertDir()).EnsureAll(certs.Tree(id.Cfg()))
-			return certs.Summarize(res, id.CertDir()), err
+			if err != nil {
+				return certs.Summarize(res, id.CertDir()), err
+			}
+			enc, err := ensureEncryptionConfig(id)
+			return joinNotes(certs.Summarize(res, id.CertDir()), enc), err
 		})}
 	// The children exist for `phase certs/<name>` and --skip-phases; they are
 	// built from a tree of placeholder config, since names do not depend on it.
@@ -98,7 +106,50 @@ func certsPhase() phases.Phase {
 			r, err := certs.New(id.Cfg(), id.CertDir()).EnsureServiceAccountKey()
 			return string(r.Action) + " " + r.Path, err
 		})})
+	p.Phases = append(p.Phases, phases.Phase{Name: "encryption-config",
+		Short: "Generate the keys that encrypt Secrets at rest (" + layout.EncryptionConfig + ")",
+		Run:   initPhase(func(_ context.Context, id InitData) (string, error) { return ensureEncryptionConfig(id) })})
 	return p
+}
+
+// ensureEncryptionConfig makes the Secrets' encryption keys once and keeps
+// them. With encryption off it refuses to go on past keys that exist: the
+// cluster's Secrets may be encrypted with them, and an API server without
+// them could read none.
+func ensureEncryptionConfig(id InitData) (string, error) {
+	c := id.Cfg().Cluster
+	path := filepath.Join(id.CertDir(), layout.EncryptionConfig)
+	if !c.SecretsEncryption.On() {
+		if node.Exists(path) {
+			return "", fmt.Errorf("secretsEncryption is off in the configuration, but %s exists: the cluster's Secrets "+
+				"may be encrypted with its keys, which an API server without it cannot read; keep secretsEncryption on "+
+				"(the default), or move the file away if this cluster never used it", path)
+		}
+		return "", nil
+	}
+	created, err := encryption.Ensure(path, c.SecretsEncryption.Provider, time.Now())
+	if err != nil {
+		return "", err
+	}
+	if created {
+		return "generated " + path, nil
+	}
+	return "reused " + path, nil
+}
+
+// needEarlier names the phase that makes missing encryption keys.
+func needEarlier(err error, phase string) error {
+	if errors.Is(err, staticpods.ErrNoEncryptionKeys) {
+		return fmt.Errorf("%w: %w: run `kubestrap init phase %s` first", phases.ErrNeedsEarlierPhase, err, phase)
+	}
+	return err
+}
+
+func joinNotes(a, b string) string {
+	if b == "" {
+		return a
+	}
+	return a + "; " + b
 }
 
 func kubeconfigPhase() phases.Phase {
@@ -163,6 +214,11 @@ func manifestRun(name string) func(context.Context, phases.Data) (string, error)
 		for _, p := range pods {
 			if p.Name != name {
 				continue
+			}
+			if name == staticpods.KubeAPIServer {
+				if _, err := staticpods.PrepareAPIServer(&id.Cfg().Cluster, id.CertDir(), id.HostPath); err != nil {
+					return "", needEarlier(err, "certs/encryption-config")
+				}
 			}
 			path, changed, err := staticpods.Write(id.ManifestDir(), p)
 			if err != nil {

@@ -157,6 +157,7 @@ func TestEveryControlPlaneJoinPhaseRunsAlone(t *testing.T) {
 		"control-plane-prepare/download-certs":  "kubeadm-certs",
 		"control-plane-prepare/certs":           needCerts,
 		"control-plane-prepare/kubeconfig":      needCerts,
+		"control-plane-prepare/control-plane":   "control-plane-prepare/download-certs --certificate-key K` first",
 		"control-plane-join":                    "run `kubestrap join phase control-plane-prepare/kubeconfig` first",
 		"control-plane-join/etcd":               "run `kubestrap join phase control-plane-prepare/kubeconfig` first",
 		"control-plane-join/wait-control-plane": needCerts,

@@ -199,6 +199,15 @@ func runControlPlaneManifests(ctx context.Context, d JoinData) (string, error) {
 		if p.Name == staticpods.Etcd {
 			continue // written by control-plane-join/etcd, once the member is added
 		}
+		if p.Name == staticpods.KubeAPIServer {
+			if _, err := staticpods.PrepareAPIServer(&ic.Cluster, d.HostPath(ic.Cluster.CertificatesDir), d.HostPath); err != nil {
+				if errors.Is(err, staticpods.ErrNoEncryptionKeys) {
+					err = fmt.Errorf("%w: %w: run `kubestrap join phase control-plane-prepare/download-certs "+
+						"--certificate-key K` first", phases.ErrNeedsEarlierPhase, err)
+				}
+				return "", err
+			}
+		}
 		path, _, err := staticpods.Write(d.ManifestDir(), p)
 		if err != nil {
 			return "", err

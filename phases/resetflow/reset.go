@@ -266,7 +266,8 @@ func kubernetesDirOwned() cleanup.Owned {
 	}
 	return cleanup.Owned{
 		Entries: []string{layout.AdminConf, layout.SuperAdminConf, layout.KubeletConf, layout.ControllerManagerConf,
-			layout.SchedulerConf, layout.BootstrapKubeletConf, layout.InitRecord, layout.JoinRecord},
+			layout.SchedulerConf, layout.BootstrapKubeletConf, layout.InitRecord, layout.JoinRecord,
+			filepath.Base(layout.AuditPolicyPath)},
 		Dirs: map[string]cleanup.Owned{layout.ManifestsSubdir: {Entries: manifests},
 			layout.PKISubdir: cleanup.CertificatesDirOwned()},
 	}
