@@ -98,10 +98,38 @@ func (k Key) provider() apiserverv1.ProviderConfiguration {
 	return apiserverv1.ProviderConfiguration{AESCBC: keys}
 }
 
-// Read parses path and returns its keys for Secrets, the writing one
-// first; it refuses a file the API server would refuse or that leaves
-// Secrets unencrypted, naming what is wrong.
-func Read(path string) ([]Key, error) {
+// AddReadKeys adds keys to the Secrets entry of the file at path, after
+// every key it has (so they decrypt and never encrypt) and before identity.
+// The rest of the file stays as it was.
+func AddReadKeys(path string, keys []Key) error {
+	c, err := readConfig(path)
+	if err != nil {
+		return err
+	}
+	for i := range c.Resources {
+		r := &c.Resources[i]
+		if !slices.Contains(r.Resources, "secrets") {
+			continue
+		}
+		at := len(r.Providers)
+		if at > 0 && r.Providers[at-1].Identity != nil {
+			at--
+		}
+		add := make([]apiserverv1.ProviderConfiguration, len(keys))
+		for j, k := range keys {
+			add[j] = k.provider()
+		}
+		r.Providers = slices.Insert(r.Providers, at, add...)
+		b, err := yaml.Marshal(c)
+		if err != nil {
+			return err
+		}
+		return node.WriteFileAtomic(path, b, Mode)
+	}
+	return fmt.Errorf("%s has no entry for secrets", path)
+}
+
+func readConfig(path string) (*apiserverv1.EncryptionConfiguration, error) {
 	b, err := os.ReadFile(path)
 	if err != nil {
 		return nil, err
@@ -109,6 +137,17 @@ func Read(path string) ([]Key, error) {
 	var c apiserverv1.EncryptionConfiguration
 	if err := yaml.UnmarshalStrict(b, &c); err != nil {
 		return nil, fmt.Errorf("%s is not an EncryptionConfiguration: %w", path, err)
+	}
+	return &c, nil
+}
+
+// Read parses path and returns its keys for Secrets, the writing one
+// first; it refuses a file the API server would refuse or that leaves
+// Secrets unencrypted, naming what is wrong.
+func Read(path string) ([]Key, error) {
+	c, err := readConfig(path)
+	if err != nil {
+		return nil, err
 	}
 	for _, r := range c.Resources {
 		if slices.Contains(r.Resources, "secrets") {

@@ -61,6 +61,28 @@ members=$(on "$cp2" kubestrap etcd members -o json) || fail "etcd members: $memb
 [[ $(jq '.members | length' <<<"$members") == 3 && $(jq -r .leader <<<"$members") =~ ^$LAB_PREFIX-[123]$ ]] ||
 	fail "etcd members: $members"
 ok "kubestrap etcd members on $cp2 lists 3 members led by $(jq -r .leader <<<"$members")"
+# Secrets at rest: etcd holds them encrypted with the key init made, which
+# every control plane shares (it came with the uploaded certificates), so
+# each API server reads them. An API server logs what it served in its own
+# audit log, and no Secret's body.
+kc "$cp1" create secret generic enc-probe --from-literal=word=canary-plaintext >/dev/null
+raw=$(etcdctl --endpoints https://127.0.0.1:2379 get /registry/secrets/default/enc-probe --print-value-only | tr -d '\0')
+[[ $raw == k8s:enc:aescbc:v1:key-* && $raw != *canary-plaintext* ]] || fail "etcd holds the Secret as: ${raw:0:60}"
+keys=$(for n in "$cp1" "$cp2" "$cp3"; do on "$n" stat -c '%a %s' /etc/kubernetes/pki/encryption-config.yaml; on "$n" sha256sum /etc/kubernetes/pki/encryption-config.yaml; done)
+[[ $(grep -c '^600 ' <<<"$keys") == 3 && $(grep -v '^600 ' <<<"$keys" | cut -d' ' -f1 | sort -u | wc -l) == 1 ]] ||
+	fail "the control planes' encryption keys differ or are not 0600: $keys"
+for n in "$cp2" "$cp3"; do
+	word=$(kc "$n" --server "https://$(lab ip "$n"):6443" get secret enc-probe -o jsonpath='{.data.word}' | base64 -d)
+	[[ $word == canary-plaintext ]] || fail "$n's API server read the Secret as '$word'"
+done
+ok "a Secret is in etcd as ${raw:0:33}..., the key (0600) is the same on all 3 control planes, each API server reads it"
+kc "$cp3" --server "https://$(lab ip "$cp3"):6443" create configmap "audit-probe-$cp3" >/dev/null
+audited() { on "$cp3" grep -q "\"verb\":\"create\".*\"name\":\"audit-probe-$cp3\"" /var/log/kubernetes/audit/audit.log; }
+eventually 20 audited || fail "the create through $cp3 is not in its audit log"
+for n in "$cp1" "$cp2" "$cp3"; do
+	! on "$n" grep -q canary-plaintext /var/log/kubernetes/audit/audit.log || fail "a Secret's value is in $n's audit log"
+done
+ok "a create through $cp3's API server is in its audit log; no audit log holds the Secret's value"
 snap=$(on "$cp1" kubestrap etcd snapshot save -o json 2>/dev/null) || fail "snapshot save on a 3-member cluster"
 set +e
 out=$(on "$cp1" kubestrap etcd snapshot restore "/var/lib/kubestrap/snapshots/$(jq -r .file <<<"$snap")" 2>&1); rc=$?

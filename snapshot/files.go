@@ -111,6 +111,9 @@ func Prune(dir string, keep int) ([]string, error) {
 		if err := os.Remove(SidecarPath(e.Path)); err != nil && !errors.Is(err, fs.ErrNotExist) {
 			errs = append(errs, err)
 		}
+		if err := removeKeys(e.Path); err != nil {
+			errs = append(errs, err)
+		}
 		removed = append(removed, e.Path)
 	}
 	return removed, errors.Join(errs...)

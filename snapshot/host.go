@@ -39,9 +39,13 @@ func SaveLocal(ctx context.Context, root node.Root, file, dir string, retain int
 		return nil, err
 	}
 	defer func() { _ = c.Close() }()
+	keys, err := keysFile(root)
+	if err != nil {
+		return nil, err
+	}
 	s := &Saved{Path: file}
 	if s.Info, err = Save(ctx, c, SaveOptions{Path: file, Endpoint: self, Member: le.Name,
-		KubernetesVersion: KubernetesVersion(root), Now: now}); err != nil {
+		KubernetesVersion: KubernetesVersion(root), KeysFile: keys, Now: now}); err != nil {
 		return nil, err
 	}
 	s.Pruned, err = Prune(filepath.Dir(file), retain)
@@ -75,7 +79,12 @@ func HostRestore(root node.Root, file string, force bool, criEndpoint string, ou
 	}
 	manifests := root.Path(layout.ManifestDir)
 	lineage := root.Path(LineageFile)
-	return RestoreOptions{File: file, ForceNewCluster: force, Local: le, Root: root, ManifestDir: manifests,
+	keys, err := keysFile(root)
+	if err != nil {
+		_ = conn.Close()
+		return RestoreOptions{}, nil, err
+	}
+	return RestoreOptions{File: file, KeysFile: keys, ForceNewCluster: force, Local: le, Root: root, ManifestDir: manifests,
 		ParkDir: ParkDir(root), Members: members(le, root), Runtime: rt, Out: out,
 		LivePeers: hostLivePeers(root, le), ClusterID: hostClusterID(root, le),
 		KnownClusterIDs:  func() []string { return readLineage(lineage) },

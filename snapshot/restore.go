@@ -58,8 +58,11 @@ type RestoreOptions struct {
 	// RestoreDataDir writes a new data dir from the snapshot; nil is
 	// etcdutl's restore.
 	RestoreDataDir func(etcdutl.RestoreConfig) error
-	Out            io.Writer
-	Now            func() time.Time
+	// KeysFile is the API server's encryption configuration ("" for none):
+	// a restore adds the keys the snapshot needs to it.
+	KeysFile string
+	Out      io.Writer
+	Now      func() time.Time
 	// Interval and StopTimeout pace the wait for the containers to stop.
 	Interval, StopTimeout time.Duration
 }
@@ -127,6 +130,15 @@ func Restore(ctx context.Context, o RestoreOptions) (*Result, error) {
 	oldID, err := checkClusterID(ctx, o)
 	if err != nil {
 		return nil, err
+	}
+	if info, err := ReadInfo(o.File); err == nil {
+		msg, err := ensureKeys(o.KeysFile, o.File, info.EncryptionKeys)
+		if err != nil {
+			return nil, err
+		}
+		if msg != "" {
+			step("%s", msg)
+		}
 	}
 	parked, err := stop(ctx, o)
 	if err != nil {

@@ -61,6 +61,9 @@ type Info struct {
 	// EtcdVersion is the storage version of the member that made it.
 	EtcdVersion       string `json:"etcdVersion,omitempty"`
 	KubernetesVersion string `json:"kubernetesVersion,omitempty"`
+	// EncryptionKeys name the keys (provider/name) that decrypt the
+	// snapshot's Secrets; their copy is KeysPath(file).
+	EncryptionKeys []string `json:"encryptionKeys,omitempty"`
 }
 
 // SaveOptions say where a snapshot goes and what its sidecar records.
@@ -72,7 +75,10 @@ type SaveOptions struct {
 	Endpoint          string
 	Member            string
 	KubernetesVersion string
-	Now               time.Time
+	// KeysFile is the API server's encryption configuration ("" for none),
+	// copied beside the snapshot.
+	KeysFile string
+	Now      time.Time
 }
 
 // DefaultName is a snapshot's file name when none is given; Prune only
@@ -94,20 +100,24 @@ func Save(ctx context.Context, src Source, o SaveOptions) (*Info, error) {
 	if err != nil {
 		return nil, fmt.Errorf("etcd member %s: %w", o.Endpoint, err)
 	}
+	if err := os.MkdirAll(filepath.Dir(o.Path), dirMode); err != nil {
+		return nil, err
+	}
+	keys, err := saveKeys(o.KeysFile, o.Path)
+	if err != nil {
+		return nil, err
+	}
 	resp, err := src.SnapshotWithVersion(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("start the etcd snapshot: %w", err)
 	}
 	defer func() { _ = resp.Snapshot.Close() }()
-	if err := os.MkdirAll(filepath.Dir(o.Path), dirMode); err != nil {
-		return nil, err
-	}
 	sum, size, err := writeSynced(o.Path, resp.Snapshot)
 	if err != nil {
 		return nil, err
 	}
 	info := &Info{File: filepath.Base(o.Path), SHA256: sum, Size: size, Time: o.Now.UTC(), Member: o.Member,
-		EtcdVersion: resp.Version, KubernetesVersion: o.KubernetesVersion}
+		EtcdVersion: resp.Version, KubernetesVersion: o.KubernetesVersion, EncryptionKeys: keys}
 	if h := st.Header; h != nil {
 		info.ClusterID, info.Revision = strconv.FormatUint(h.ClusterId, 16), h.Revision
 	}

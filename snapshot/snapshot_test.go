@@ -10,6 +10,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"testing/iotest"
@@ -77,7 +78,7 @@ func TestSaveWritesFileAndSidecarWithItsHash(t *testing.T) {
 	}
 	want := Info{File: filepath.Base(path), SHA256: hex.EncodeToString(sum[:]), Size: int64(len(data)), Time: t0,
 		ClusterID: "c1", Member: "cp1", Revision: 4242, EtcdVersion: "3.6.0", KubernetesVersion: "v1.35.4"}
-	if side != want {
+	if !reflect.DeepEqual(side, want) {
 		t.Errorf("sidecar = %+v\nwant      %+v", side, want)
 	}
 	for _, p := range []string{path, path + ".json"} {

@@ -6,6 +6,7 @@ package controlplane
 import (
 	"context"
 	"fmt"
+	"path"
 
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
@@ -19,6 +20,7 @@ import (
 	"github.com/kubestrap/kubestrap/components/apply"
 	"github.com/kubestrap/kubestrap/components/kubelet"
 	"github.com/kubestrap/kubestrap/config"
+	"github.com/kubestrap/kubestrap/layout"
 	"github.com/kubestrap/kubestrap/poll"
 )
 
@@ -89,6 +91,17 @@ func KubeadmClusterConfiguration(c *config.ClusterConfiguration) ([]byte, error)
 	cp.Networking.PodNetwork = "" // kubestrap's: kubeadm installs no pod network
 	// kubestrap's too: kubeadm keeps them in kubelet-config and kube-proxy.
 	cp.KubeletConfiguration, cp.KubeProxyConfiguration = nil, nil
+	// Secrets encryption is kubestrap's too; a kubeadm control-plane join
+	// must still point its API server at the keys, or it would write Secrets
+	// in the clear and read none of the others'. Without the keys (kubeadm's
+	// download-certs does not bring them) its API server does not start,
+	// which is the failure to want.
+	cp.SecretsEncryption, cp.APIServer.Audit = nil, nil
+	if c.SecretsEncryption.On() {
+		cp.APIServer.ExtraArgs = append(append([]config.Arg(nil), c.APIServer.ExtraArgs...),
+			config.Arg{Name: "encryption-provider-config", Value: path.Join(c.CertificatesDir, layout.EncryptionConfig)},
+			config.Arg{Name: "encryption-provider-config-automatic-reload", Value: "true"})
+	}
 	return yaml.Marshal(&cp)
 }
 

@@ -118,3 +118,22 @@ func TestUploadConfigStoresKubeadmsConfigToo(t *testing.T) {
 		t.Errorf("read back %+v, %v", back, err)
 	}
 }
+
+// kubeadm's copy carries no kubestrap field, but a kubeadm control-plane
+// join must still point its API server at the encryption keys.
+func TestKubeadmCopyKeepsEncryption(t *testing.T) {
+	c := &config.Init{}
+	config.SetInitDefaults(c)
+	b, err := KubeadmClusterConfiguration(&c.Cluster)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := string(b)
+	if strings.Contains(s, "secretsEncryption") || strings.Contains(s, "audit:") ||
+		!strings.Contains(s, "value: /etc/kubernetes/pki/encryption-config.yaml") {
+		t.Errorf("kubeadm's copy:\n%s", s)
+	}
+	if len(c.Cluster.APIServer.ExtraArgs) != 0 {
+		t.Errorf("the copy changed the cluster's own extraArgs: %v", c.Cluster.APIServer.ExtraArgs)
+	}
+}
