@@ -76,6 +76,13 @@ for n in "$cp2" "$cp3"; do
 	[[ $word == canary-plaintext ]] || fail "$n's API server read the Secret as '$word'"
 done
 ok "a Secret is in etcd as ${raw:0:33}..., the key (0600) is the same on all 3 control planes, each API server reads it"
+st=$(on "$cp2" kubestrap secrets-encryption status -o json) || fail "secrets-encryption status: $st"
+key=$(jq -r '.keys[0]' <<<"$st")
+[[ $(jq -r .enabled <<<"$st") == true && $key == aescbc/key-* && $(jq -r '.secrets.identity // 0' <<<"$st") == 0 &&
+	$(jq -r --arg k "$key" '.secrets[$k]' <<<"$st") -ge 1 && $(jq -r .reencryptNeeded <<<"$st") == false ]] ||
+	fail "secrets-encryption status: $st"
+n=$(on "$cp2" kubestrap secrets-encryption reencrypt 2>/dev/null) || fail "reencrypt: $n"
+ok "secrets-encryption status on $cp2: $(jq -r --arg k "$key" '.secrets[$k]' <<<"$st") Secrets under $key, none in the clear; reencrypt: $n"
 kc "$cp3" --server "https://$(lab ip "$cp3"):6443" create configmap "audit-probe-$cp3" >/dev/null
 audited() { on "$cp3" grep -q "\"verb\":\"create\".*\"name\":\"audit-probe-$cp3\"" /var/log/kubernetes/audit/audit.log; }
 eventually 20 audited || fail "the create through $cp3 is not in its audit log"

@@ -8,7 +8,6 @@ import (
 	"slices"
 
 	"github.com/kubestrap/kubestrap/encryption"
-	"github.com/kubestrap/kubestrap/layout"
 	"github.com/kubestrap/kubestrap/node"
 	"github.com/kubestrap/kubestrap/staticpods"
 )
@@ -22,22 +21,8 @@ import (
 // KeysPath is where a snapshot's copy of the encryption keys is (0600).
 func KeysPath(file string) string { return file + ".keys.yaml" }
 
-// keysFile is the API server's encryption configuration on this node, as
-// its manifest names it; "" when it encrypts nothing.
-func keysFile(root node.Root) (string, error) {
-	flags, err := staticpods.ReadFlags(staticpods.ManifestPath(root.Path(layout.ManifestDir), staticpods.KubeAPIServer),
-		staticpods.KubeAPIServer)
-	if errors.Is(err, fs.ErrNotExist) {
-		return "", nil
-	}
-	if err != nil {
-		return "", err
-	}
-	if p := flags["encryption-provider-config"]; p != "" {
-		return root.Path(p), nil
-	}
-	return "", nil
-}
+// keysFile is the API server's encryption configuration on this node.
+func keysFile(root node.Root) (string, error) { return staticpods.EncryptionConfigPath(root) }
 
 // saveKeys copies the keys file beside the snapshot and returns the keys'
 // names for the sidecar. It runs before the snapshot is taken, and a key

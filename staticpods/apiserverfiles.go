@@ -3,6 +3,7 @@ package staticpods
 import (
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 
@@ -10,6 +11,7 @@ import (
 	"github.com/kubestrap/kubestrap/config"
 	"github.com/kubestrap/kubestrap/encryption"
 	"github.com/kubestrap/kubestrap/layout"
+	"github.com/kubestrap/kubestrap/node"
 )
 
 // ErrNoEncryptionKeys means secrets encryption is on and this node lacks
@@ -61,4 +63,21 @@ func joinNote(a, b string) string {
 		return b
 	}
 	return a + "; " + b
+}
+
+// EncryptionConfigPath is the API server's encryption configuration on
+// this node (a host path under root), as its manifest names it; "" when it
+// encrypts nothing or the node runs no API server.
+func EncryptionConfigPath(root node.Root) (string, error) {
+	flags, err := ReadFlags(ManifestPath(root.Path(layout.ManifestDir), KubeAPIServer), KubeAPIServer)
+	if errors.Is(err, fs.ErrNotExist) {
+		return "", nil
+	}
+	if err != nil {
+		return "", err
+	}
+	if p := flags["encryption-provider-config"]; p != "" {
+		return root.Path(p), nil
+	}
+	return "", nil
 }

@@ -42,6 +42,7 @@ func newRootCommand(out, errOut io.Writer) *cobra.Command {
 		newUpCommand(out),
 		newDownCommand(out),
 		newUpgradeCommand(out),
+		newSecretsEncryptionCommand(out),
 	)
 	return root
 }
