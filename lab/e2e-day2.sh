@@ -95,6 +95,7 @@ ok "a corrupted snapshot is refused by its hash (exit 1) before anything stops"
 # beside the snapshot, as a decrypt-only key, so its Secrets read.
 key=$(jq -r '.encryptionKeys[0]' <<<"$snap")
 [[ $key == aescbc/key-* && $(on "$cp" stat -c %a "$file.keys.yaml") == 600 ]] || fail "snapshot keys: $snap"
+# shellcheck disable=SC2016 # expanded by the node's shell
 on "$cp" sh -c 'k=$(head -c 32 /dev/urandom | base64); sed -i -e "s|secret: .*|secret: $k|" -e "s|name: key-.*|name: key-replaced|" /etc/kubernetes/pki/encryption-config.yaml'
 s=$SECONDS
 out=$(on "$cp" kubestrap etcd snapshot restore "$file" 2>&1) || fail "restore: $out"
