@@ -59,6 +59,24 @@ kc "$n1" get configmap cluster-info -n kube-public -o jsonpath="{.data.jws-kubec
 	fail "cluster-info has no jws-kubeconfig-$id"
 ok "cluster-info carries jws-kubeconfig-$id"
 
+# A kubeconfig for a colleague: a certificate for alice, edit in team-a.
+res=$(on "$n1" kubestrap kubeconfig user --client-name alice --org dev --namespace team-a --clusterrole edit \
+	--validity-period 720h --out /root/alice.conf -o json) || fail "kubeconfig user: $res"
+[[ $(jq -r .binding <<<"$res") == RoleBinding/team-a/kubestrap:user:alice:edit && $(on "$n1" stat -c %a /root/alice.conf) == 600 ]] ||
+	fail "kubeconfig user: $res"
+alice() { on "$n1" /opt/kubestrap/kubectl --kubeconfig /root/alice.conf "$@"; }
+alice create configmap from-alice >/dev/null || fail "alice cannot create in team-a"
+[[ $(alice auth whoami -o jsonpath='{.status.userInfo.username} {.status.userInfo.groups[0]}') == "alice dev" ]] ||
+	fail "alice is not alice in dev: $(alice auth whoami)"
+denied=$(alice get pods -n kube-system 2>&1) && fail "alice read kube-system: $denied"
+[[ $denied == *Forbidden* ]] || fail "alice in kube-system: $denied"
+set +e
+bad=$(on "$n1" kubestrap kubeconfig user --client-name mallory --org system:masters --out /root/mallory.conf 2>&1); rc=$?
+set -e
+[[ $rc == 2 && $bad == *"bypasses RBAC"* ]] || fail "system:masters: rc=$rc $bad"
+on "$n1" test ! -e /root/mallory.conf || fail "a refused kubeconfig user wrote its file"
+ok "kubeconfig user: alice (group dev, 0600 file, expires $(jq -r .expires <<<"$res")) edits team-a, is Forbidden in kube-system; system:masters is refused (exit 2), nothing written"
+
 before=$(pki_sum "$n1")
 again=$(on "$n1" kubestrap init 2>&1) || fail "re-run of init failed: $again"
 [[ $again == *"already initialized"* ]] || fail "re-run said: $again"

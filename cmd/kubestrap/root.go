@@ -43,6 +43,7 @@ func newRootCommand(out, errOut io.Writer) *cobra.Command {
 		newDownCommand(out),
 		newUpgradeCommand(out),
 		newSecretsEncryptionCommand(out),
+		newKubeconfigCommand(out),
 	)
 	return root
 }

@@ -137,3 +137,29 @@ func TestKubeadmCopyKeepsEncryption(t *testing.T) {
 		t.Errorf("the copy changed the cluster's own extraArgs: %v", c.Cluster.APIServer.ExtraArgs)
 	}
 }
+
+func TestBindUser(t *testing.T) {
+	c := fake.NewSimpleClientset()
+	ctx := context.Background()
+	got, err := BindUser(ctx, c, "alice", "view", "team-a")
+	if err != nil || got != "RoleBinding/team-a/kubestrap:user:alice:view" {
+		t.Fatalf("%q, %v", got, err)
+	}
+	if _, err := c.CoreV1().Namespaces().Get(ctx, "team-a", metav1.GetOptions{}); err != nil {
+		t.Errorf("namespace not created: %v", err)
+	}
+	rb, err := c.RbacV1().RoleBindings("team-a").Get(ctx, "kubestrap:user:alice:view", metav1.GetOptions{})
+	if err != nil || rb.RoleRef.Name != "view" || rb.Subjects[0].Name != "alice" || rb.Subjects[0].Kind != "User" {
+		t.Fatalf("binding %+v, %v", rb, err)
+	}
+	if _, err := BindUser(ctx, c, "alice", "view", "team-a"); err != nil {
+		t.Errorf("a re-run: %v", err)
+	}
+	if got, err := BindUser(ctx, c, "ops", "admin", ""); err != nil || got != "ClusterRoleBinding/kubestrap:user:ops:admin" {
+		t.Errorf("cluster-wide: %q, %v", got, err)
+	}
+	before := len(c.Actions())
+	if _, err := BindUser(ctx, c, "eve", "cluster-admin", ""); err == nil || len(c.Actions()) != before {
+		t.Errorf("cluster-admin was bound or the cluster was asked: %v", err)
+	}
+}
