@@ -42,13 +42,6 @@ var kubeadmOnly = map[string][]kubeadmField{
 	},
 	KindCluster: {
 		{path: "etcd.external", refuse: "kubestrap runs stacked etcd on the control-plane nodes only; remove etcd.external"},
-		{path: "etcd.local.extraEnvs", ignore: "use etcd.local.extraArgs"},
-		{path: "apiServer.extraVolumes", ignore: "kubestrap's manifests mount what its components need"},
-		{path: "apiServer.extraEnvs", ignore: "use apiServer.extraArgs"},
-		{path: "controllerManager.extraVolumes", ignore: "kubestrap's manifests mount what its components need"},
-		{path: "controllerManager.extraEnvs", ignore: "use controllerManager.extraArgs"},
-		{path: "scheduler.extraVolumes", ignore: "kubestrap's manifests mount what its components need"},
-		{path: "scheduler.extraEnvs", ignore: "use scheduler.extraArgs"},
 		{path: "dns.imageRepository", ignore: "CoreDNS comes from the release's images"},
 		{path: "dns.imageTag", ignore: "CoreDNS comes from the release's images"},
 		{path: "dns.disabled", ignore: "read as --skip-phases addons/coredns"},

@@ -18,6 +18,10 @@ func TestKubesprayStyleKubeadmConfig(t *testing.T) {
 		t.Errorf("ClusterConfiguration not read: %+v", c.Cluster)
 	case len(c.Cluster.APIServer.ExtraArgs) != 1 || c.Cluster.Etcd.Local == nil || len(c.Cluster.Etcd.Local.ExtraArgs) != 1:
 		t.Errorf("extraArgs not read: %+v", c.Cluster)
+	case len(c.Cluster.APIServer.ExtraVolumes) != 1 || c.Cluster.APIServer.ExtraVolumes[0].MountPath != "/var/log/audit":
+		t.Errorf("extraVolumes not read: %+v", c.Cluster.APIServer)
+	case len(c.Cluster.Etcd.Local.ExtraEnvs) != 1 || c.Cluster.Etcd.Local.ExtraEnvs[0].Value != "1":
+		t.Errorf("extraEnvs not read: %+v", c.Cluster.Etcd.Local)
 	case c.Cluster.KubeProxyConfiguration == nil || c.Cluster.KubeProxyConfiguration.Mode != "ipvs":
 		t.Errorf("KubeProxyConfiguration not kept: %+v", c.Cluster.KubeProxyConfiguration)
 	case c.Cluster.KubeletConfiguration == nil || c.Cluster.KubeletConfiguration.MaxPods != 110:
@@ -33,8 +37,6 @@ func TestKubesprayStyleKubeadmConfig(t *testing.T) {
 		"line 16: InitConfiguration.nodeRegistration.imagePullSerial is kubeadm's",
 		"line 17: InitConfiguration.patches is kubeadm's",
 		"line 19: InitConfiguration.timeouts is kubeadm's",
-		"ClusterConfiguration.etcd.local.extraEnvs is kubeadm's",
-		"ClusterConfiguration.apiServer.extraVolumes is kubeadm's",
 		"ClusterConfiguration.dns.imageRepository is kubeadm's",
 		"ClusterConfiguration.dns.imageTag is kubeadm's",
 	}

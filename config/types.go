@@ -6,6 +6,7 @@
 package config
 
 import (
+	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	kubeproxyv1alpha1 "k8s.io/kube-proxy/config/v1alpha1"
 	kubeletv1beta1 "k8s.io/kubelet/config/v1beta1"
@@ -158,12 +159,14 @@ type Etcd struct {
 
 // LocalEtcd is the etcd run as a static pod on control-plane nodes.
 type LocalEtcd struct {
-	ImageRepository string   `json:"imageRepository,omitempty"`
-	ImageTag        string   `json:"imageTag,omitempty"`
-	DataDir         string   `json:"dataDir,omitempty"`
-	ExtraArgs       []Arg    `json:"extraArgs,omitempty"`
-	ServerCertSANs  []string `json:"serverCertSANs,omitempty"`
-	PeerCertSANs    []string `json:"peerCertSANs,omitempty"`
+	ImageRepository string `json:"imageRepository,omitempty"`
+	ImageTag        string `json:"imageTag,omitempty"`
+	DataDir         string `json:"dataDir,omitempty"`
+	ExtraArgs       []Arg  `json:"extraArgs,omitempty"`
+	// ExtraEnvs are environment variables of etcd's container.
+	ExtraEnvs      []corev1.EnvVar `json:"extraEnvs,omitempty"`
+	ServerCertSANs []string        `json:"serverCertSANs,omitempty"`
+	PeerCertSANs   []string        `json:"peerCertSANs,omitempty"`
 }
 
 // Networking holds the cluster's address ranges.
@@ -179,6 +182,21 @@ type Networking struct {
 // ControlPlaneComponent holds settings common to control-plane components.
 type ControlPlaneComponent struct {
 	ExtraArgs []Arg `json:"extraArgs,omitempty"`
+	// ExtraVolumes are host paths mounted into the component's static pod
+	// besides kubestrap's own (kubeadm's field).
+	ExtraVolumes []HostPathMount `json:"extraVolumes,omitempty"`
+	// ExtraEnvs are environment variables of the component's container
+	// (kubeadm's field), e.g. a proxy for a cloud provider's API.
+	ExtraEnvs []corev1.EnvVar `json:"extraEnvs,omitempty"`
+}
+
+// HostPathMount is a host path mounted into a static pod, as kubeadm's.
+type HostPathMount struct {
+	Name      string              `json:"name"`
+	HostPath  string              `json:"hostPath"`
+	MountPath string              `json:"mountPath"`
+	ReadOnly  bool                `json:"readOnly,omitempty"`
+	PathType  corev1.HostPathType `json:"pathType,omitempty"`
 }
 
 // APIServer configures kube-apiserver.

@@ -6,9 +6,11 @@ import (
 	"net/netip"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 
+	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/util/validation"
 	bootstraputil "k8s.io/cluster-bootstrap/token/util"
 )
@@ -154,6 +156,52 @@ func validateCluster(ps *problems, c *ClusterConfiguration) {
 	}
 	validateSecretsEncryption(ps, c)
 	validateAudit(ps, c.APIServer)
+	validateExtras(ps, "apiServer", c.APIServer.ControlPlaneComponent)
+	validateExtras(ps, "controllerManager", c.ControllerManager)
+	validateExtras(ps, "scheduler", c.Scheduler)
+	if c.Etcd.Local != nil {
+		validateEnvs(ps, "etcd.local.extraEnvs", c.Etcd.Local.ExtraEnvs)
+	}
+}
+
+// ReservedVolumeNames are the volumes kubestrap's static pods have; an
+// extra volume may not take one's name (staticpods' test keeps the list
+// in step with the pods).
+var ReservedVolumeNames = []string{"ca-certs", "etc-ca-certificates", "etc-pki-ca-trust", "etc-pki-tls-certs",
+	"usr-local-share-ca-certificates", "usr-share-ca-certificates", "k8s-certs", "kubeconfig", "flexvolume-dir",
+	"audit-policy", "audit-log", "etcd-data", "etcd-certs"}
+
+var pathTypes = []corev1.HostPathType{"", corev1.HostPathDirectoryOrCreate, corev1.HostPathDirectory,
+	corev1.HostPathFileOrCreate, corev1.HostPathFile, corev1.HostPathSocket, corev1.HostPathCharDev, corev1.HostPathBlockDev}
+
+func validateExtras(ps *problems, f string, c ControlPlaneComponent) {
+	seen := map[string]bool{}
+	for i, v := range c.ExtraVolumes {
+		vf := fmt.Sprintf("%s.extraVolumes[%d]", f, i)
+		switch {
+		case len(validation.IsDNS1123Label(v.Name)) > 0:
+			ps.add(vf+".name", strconv.Quote(v.Name)+" is not a volume name", "use lower-case letters, digits and '-'")
+		case slices.Contains(ReservedVolumeNames, v.Name) || seen[v.Name]:
+			ps.add(vf+".name", strconv.Quote(v.Name)+" is taken", "choose a name that is not one of "+
+				strings.Join(ReservedVolumeNames, ", ")+" or another extra volume's")
+		}
+		seen[v.Name] = true
+		validateAbsPath(ps, vf+".hostPath", v.HostPath)
+		validateAbsPath(ps, vf+".mountPath", v.MountPath)
+		if !slices.Contains(pathTypes, v.PathType) {
+			ps.add(vf+".pathType", "unknown path type "+strconv.Quote(string(v.PathType)),
+				"use DirectoryOrCreate, Directory, FileOrCreate, File, Socket, CharDevice or BlockDevice")
+		}
+	}
+	validateEnvs(ps, f+".extraEnvs", c.ExtraEnvs)
+}
+
+func validateEnvs(ps *problems, f string, envs []corev1.EnvVar) {
+	for i, e := range envs {
+		if errs := validation.IsEnvVarName(e.Name); len(errs) > 0 {
+			ps.add(fmt.Sprintf("%s[%d].name", f, i), strings.Join(errs, "; "), "e.g. HTTPS_PROXY")
+		}
+	}
 }
 
 func validateSecretsEncryption(ps *problems, c *ClusterConfiguration) {

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
@@ -236,5 +237,23 @@ func TestCheckKubeletSkew(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+func TestValidateExtraVolumes(t *testing.T) {
+	c := &Init{}
+	SetInitDefaults(c)
+	c.NodeRegistration.Name, c.LocalAPIEndpoint.AdvertiseAddress = "cp-1", "192.168.56.10"
+	c.Cluster.APIServer.ExtraVolumes = []HostPathMount{
+		{Name: "k8s-certs", HostPath: "/srv", MountPath: "/srv"},
+		{Name: "ok", HostPath: "srv", MountPath: "/srv", PathType: "Dir"},
+	}
+	c.Cluster.Scheduler.ExtraEnvs = []corev1.EnvVar{{Name: "1BAD"}}
+	err := ValidateInit(c)
+	for _, want := range []string{"apiServer.extraVolumes[0].name", "apiServer.extraVolumes[1].hostPath",
+		"apiServer.extraVolumes[1].pathType", "scheduler.extraEnvs[0].name"} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("want a problem at %s, got %v", want, err)
+		}
 	}
 }

@@ -79,5 +79,9 @@ for n in "$kcp" "$kw" "$sw"; do
 	pods=$(kc "$kcp" get node "$n" -o jsonpath='{.status.capacity.pods}')
 	[[ $pods == 90 ]] || fail "$n has room for $pods pods, not the file's maxPods 90"
 done
-ok "kubestrap init read kubeadm's own --config file; its KubeletConfiguration reached every node (kubeadm- and kubestrap-joined)"
+extras() {
+	[[ $(kc "$kcp" get pod "kube-apiserver-$kcp" -n kube-system -o jsonpath='{.spec.containers[0].env[?(@.name=="KUBESTRAP_E2E")].value} {.spec.volumes[?(@.name=="e2e-extra")].hostPath.path}') == "extra-env /var/tmp/e2e-extra" ]]
+}
+eventually 60 extras || fail "the API server lacks the file's extraEnvs or extraVolumes: $(kc "$kcp" get pod "kube-apiserver-$kcp" -n kube-system -o yaml)"
+ok "kubestrap init read kubeadm's own --config file; its KubeletConfiguration reached every node, its extraEnvs and extraVolumes the API server (kubeadm- and kubestrap-joined)"
 echo "[e2e] e2e-interop: $PASSED checks passed"

@@ -40,8 +40,8 @@ EOF
 		systemctl daemon-reload && systemctl enable kubelet >/dev/null 2>&1'
 	# The same cluster as kubestrap's defaults; cgroup v1 hosts need
 	# failCgroupV1: false from v1.35 on, which kubestrap decides by itself.
-	# maxPods is there for e2e-interop to see the file applied (kubestrap
-	# reads this same file).
+	# maxPods and the API server's extraEnvs and extraVolumes are there for
+	# e2e-interop to see the file applied (kubestrap reads this same file).
 	docker exec -i "$1" sh -c 'cat >/root/kubeadm.yaml' <<EOF
 apiVersion: kubeadm.k8s.io/v1beta4
 kind: InitConfiguration
@@ -51,6 +51,9 @@ apiVersion: kubeadm.k8s.io/v1beta4
 kind: ClusterConfiguration
 kubernetesVersion: v1.35.4
 networking: {podSubnet: 10.244.0.0/16}
+apiServer:
+  extraEnvs: [{name: KUBESTRAP_E2E, value: extra-env}]
+  extraVolumes: [{name: e2e-extra, hostPath: /var/tmp/e2e-extra, mountPath: /e2e-extra, pathType: DirectoryOrCreate, readOnly: true}]
 ---
 apiVersion: kubelet.config.k8s.io/v1beta1
 kind: KubeletConfiguration

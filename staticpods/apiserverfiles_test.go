@@ -4,9 +4,12 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	corev1 "k8s.io/api/core/v1"
 
 	"github.com/kubestrap/kubestrap/config"
 	"github.com/kubestrap/kubestrap/encryption"
@@ -39,5 +42,39 @@ func TestPrepareAPIServer(t *testing.T) {
 	c.Cluster.SecretsEncryption.Enabled, c.Cluster.APIServer.Audit.Enabled = &off, &off
 	if note, err := PrepareAPIServer(&c.Cluster, t.TempDir(), host); err != nil || note != "" {
 		t.Errorf("both off: %q, %v", note, err)
+	}
+}
+
+// The configuration's extra volumes and environment reach the pods, and
+// every volume kubestrap mounts itself is one an extra volume may not name.
+func TestExtraVolumesAndEnvs(t *testing.T) {
+	c := &config.Init{}
+	config.SetInitDefaults(c)
+	c.Cluster.APIServer.ExtraVolumes = []config.HostPathMount{{Name: "oidc", HostPath: "/srv/oidc", MountPath: "/etc/oidc",
+		ReadOnly: true, PathType: corev1.HostPathDirectory}}
+	c.Cluster.ControllerManager.ExtraEnvs = []corev1.EnvVar{{Name: "HTTPS_PROXY", Value: "http://proxy:3128"}}
+	pods, err := All(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range pods {
+		for _, v := range p.Spec.Volumes {
+			if v.Name != "oidc" && !slices.Contains(config.ReservedVolumeNames, v.Name) {
+				t.Errorf("%s's volume %s is not in config.ReservedVolumeNames", p.Name, v.Name)
+			}
+		}
+		ctr := p.Spec.Containers[0]
+		switch p.Name {
+		case KubeAPIServer:
+			m := ctr.VolumeMounts[len(ctr.VolumeMounts)-1]
+			v := p.Spec.Volumes[len(p.Spec.Volumes)-1]
+			if m.Name != "oidc" || m.MountPath != "/etc/oidc" || !m.ReadOnly || v.HostPath.Path != "/srv/oidc" {
+				t.Errorf("apiserver's extra volume: %+v %+v", m, v)
+			}
+		case ControllerManager:
+			if len(ctr.Env) != 1 || ctr.Env[0].Value != "http://proxy:3128" {
+				t.Errorf("controller manager's env: %+v", ctr.Env)
+			}
+		}
 	}
 }

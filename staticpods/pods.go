@@ -109,6 +109,7 @@ func etcdPod(c *config.Init, img images.ImageSet, initialCluster string, more []
 			config.Arg{Name: "experimental-watch-progress-notify-interval", Value: "5s"})
 	}
 	ctr := container(Etcd, img.Etcd, c, command(Etcd, append(args, more...), c.Cluster.Etcd.Local.ExtraArgs))
+	ctr.Env = c.Cluster.Etcd.Local.ExtraEnvs
 	probeHost := localhost(c)
 	ctr.LivenessProbe = probe(probeHost, "/livez", layout.EtcdMetricsPort, corev1.URISchemeHTTP, livenessTiming)
 	ctr.ReadinessProbe = probe(probeHost, "/readyz", layout.EtcdMetricsPort, corev1.URISchemeHTTP, readinessTiming)
@@ -174,12 +175,13 @@ func APIServerPod(c *config.Init, img images.ImageSet) *corev1.Pod {
 	auditArgs, auditVols := auditLog(c.Cluster.APIServer.Audit)
 	args = append(args, auditArgs...)
 	ctr := container(KubeAPIServer, img.APIServer, c, command(KubeAPIServer, args, c.Cluster.APIServer.ExtraArgs))
+	ctr.Env = c.Cluster.APIServer.ExtraEnvs
 	ctr.LivenessProbe = probe(adv, "/livez", port, corev1.URISchemeHTTPS, livenessTiming)
 	ctr.ReadinessProbe = probe(adv, "/readyz", port, corev1.URISchemeHTTPS, readinessTiming)
 	ctr.StartupProbe = probe(adv, "/livez", port, corev1.URISchemeHTTPS, startupTiming)
 	ctr.Resources = requests("250m", "")
 	vols := append(caVolumes(), volume{name: "k8s-certs", path: pki, typ: corev1.HostPathDirectoryOrCreate})
-	p := pod(KubeAPIServer, ctr, append(vols, auditVols...))
+	p := pod(KubeAPIServer, ctr, append(append(vols, auditVols...), extraVolumes(c.Cluster.APIServer.ExtraVolumes)...))
 	p.Annotations = map[string]string{AnnotationAPIServerEP: hostPort(adv, port)}
 	return p
 }
@@ -243,6 +245,7 @@ func ControllerManagerPod(c *config.Init, img images.ImageSet) *corev1.Pod {
 	}
 	ctr := container(ControllerManager, img.ControllerManager, c,
 		command(ControllerManager, args, c.Cluster.ControllerManager.ExtraArgs))
+	ctr.Env = c.Cluster.ControllerManager.ExtraEnvs
 	ctr.LivenessProbe = probe("127.0.0.1", "/healthz", layout.ControllerManagerPort, corev1.URISchemeHTTPS, livenessTiming)
 	ctr.StartupProbe = probe("127.0.0.1", "/healthz", layout.ControllerManagerPort, corev1.URISchemeHTTPS, startupTiming)
 	ctr.Resources = requests("200m", "")
@@ -251,7 +254,7 @@ func ControllerManagerPod(c *config.Init, img images.ImageSet) *corev1.Pod {
 		volume{name: "kubeconfig", path: kubeconfig, typ: corev1.HostPathFileOrCreate},
 		volume{name: "flexvolume-dir", path: "/usr/libexec/kubernetes/kubelet-plugins/volume/exec",
 			typ: corev1.HostPathDirectoryOrCreate, rw: true})
-	return pod(ControllerManager, ctr, vols)
+	return pod(ControllerManager, ctr, append(vols, extraVolumes(c.Cluster.ControllerManager.ExtraVolumes)...))
 }
 
 // SchedulerPod builds kube-scheduler.
@@ -265,11 +268,13 @@ func SchedulerPod(c *config.Init, img images.ImageSet) *corev1.Pod {
 		{Name: "leader-elect", Value: "true"},
 	}
 	ctr := container(Scheduler, img.Scheduler, c, command(Scheduler, args, c.Cluster.Scheduler.ExtraArgs))
+	ctr.Env = c.Cluster.Scheduler.ExtraEnvs
 	ctr.LivenessProbe = probe("127.0.0.1", "/livez", layout.SchedulerPort, corev1.URISchemeHTTPS, livenessTiming)
 	ctr.ReadinessProbe = probe("127.0.0.1", "/readyz", layout.SchedulerPort, corev1.URISchemeHTTPS, readinessTiming)
 	ctr.StartupProbe = probe("127.0.0.1", "/livez", layout.SchedulerPort, corev1.URISchemeHTTPS, startupTiming)
 	ctr.Resources = requests("100m", "")
-	return pod(Scheduler, ctr, []volume{{name: "kubeconfig", path: kubeconfig, typ: corev1.HostPathFileOrCreate}})
+	vols := []volume{{name: "kubeconfig", path: kubeconfig, typ: corev1.HostPathFileOrCreate}}
+	return pod(Scheduler, ctr, append(vols, extraVolumes(c.Cluster.Scheduler.ExtraVolumes)...))
 }
 
 // command renders "--name=value" flags; extra args override defaults of the
@@ -333,6 +338,17 @@ type volume struct {
 	name, path string
 	typ        corev1.HostPathType
 	rw         bool
+	// mountPath is where the container sees it: path when empty.
+	mountPath string
+}
+
+// extraVolumes are the configuration's volumes of a component.
+func extraVolumes(ms []config.HostPathMount) []volume {
+	out := make([]volume, 0, len(ms))
+	for _, m := range ms {
+		out = append(out, volume{name: m.Name, path: m.HostPath, typ: m.PathType, rw: !m.ReadOnly, mountPath: m.MountPath})
+	}
+	return out
 }
 
 // caVolumes mount the host's CA bundles wherever the distribution keeps
@@ -369,7 +385,11 @@ func pod(name string, ctr corev1.Container, vols []volume) *corev1.Pod {
 		typ := v.typ
 		p.Spec.Volumes = append(p.Spec.Volumes, corev1.Volume{Name: v.name,
 			VolumeSource: corev1.VolumeSource{HostPath: &corev1.HostPathVolumeSource{Path: v.path, Type: &typ}}})
-		ctr.VolumeMounts = append(ctr.VolumeMounts, corev1.VolumeMount{Name: v.name, MountPath: v.path, ReadOnly: !v.rw && v.name != "etcd-data"})
+		mount := v.mountPath
+		if mount == "" {
+			mount = v.path
+		}
+		ctr.VolumeMounts = append(ctr.VolumeMounts, corev1.VolumeMount{Name: v.name, MountPath: mount, ReadOnly: !v.rw && v.name != "etcd-data"})
 	}
 	p.Spec.Containers = []corev1.Container{ctr}
 	return p
