@@ -201,3 +201,51 @@ func TestUploadCertsNeedsAControlPlaneEndpoint(t *testing.T) {
 		t.Errorf("with an endpoint: %v", err)
 	}
 }
+
+// init-defaults shows what a new cluster gets, so that a file started from
+// it keeps secrets encryption and the audit log on; read back, it loads
+// and validates as it is.
+func TestInitDefaultsShowNewClusterSettings(t *testing.T) {
+	b, err := InitDefaultsYAML()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"secretsEncryption:\n  enabled: true\n  provider: aescbc",
+		"  audit:\n    enabled: true\n    logDir: /var/log/kubernetes/audit"} {
+		if !strings.Contains(string(b), want) {
+			t.Errorf("init-defaults lacks %q:\n%s", want, b)
+		}
+	}
+	docs, err := Decode(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := InitFrom(docs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !c.Cluster.SecretsEncryption.On() || !c.Cluster.APIServer.Audit.On() {
+		t.Errorf("read back: encryption %v, audit %v", c.Cluster.SecretsEncryption.On(), c.Cluster.APIServer.Audit.On())
+	}
+}
+
+// A stored configuration without the fields (a cluster made before
+// kubestrap had them) keeps both off: defaulting it must not turn on
+// encryption for an API server that has no keys.
+func TestStoredClusterKeepsFeaturesOff(t *testing.T) {
+	c := &ClusterConfiguration{}
+	SetClusterDefaults(c)
+	if c.SecretsEncryption.On() || c.APIServer.Audit.On() {
+		t.Errorf("a stored configuration without the fields: encryption %v, audit %v",
+			c.SecretsEncryption.On(), c.APIServer.Audit.On())
+	}
+	off := false
+	i := &Init{}
+	i.Cluster.SecretsEncryption = &SecretsEncryption{Enabled: &off}
+	i.Cluster.APIServer.ExtraArgs = []Arg{{Name: "audit-policy-file", Value: "/etc/mine.yaml"}}
+	SetInitDefaults(i)
+	if i.Cluster.SecretsEncryption.On() || i.Cluster.APIServer.Audit.On() {
+		t.Errorf("turned off, or the user's own audit flag: encryption %v, audit %v",
+			i.Cluster.SecretsEncryption.On(), i.Cluster.APIServer.Audit.On())
+	}
+}
