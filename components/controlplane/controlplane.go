@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"path"
 
+	authorizationv1 "k8s.io/api/authorization/v1"
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -192,6 +193,21 @@ func Taints(nr config.NodeRegistrationOptions) []corev1.Taint {
 func EnsureClusterAdmins(ctx context.Context, superAdmin kubernetes.Interface) error {
 	return apply.CreateOrUpdate(ctx, superAdmin.RbacV1().ClusterRoleBindings(),
 		apply.ClusterRoleBinding(ClusterAdminsBinding, "cluster-admin", apply.Group(certs.AdminGroup)))
+}
+
+// AdminAllowed says whether c may do what init does with admin.conf: it
+// asks the API server whether c may create ConfigMaps in kube-system.
+func AdminAllowed(ctx context.Context, c kubernetes.Interface) (bool, error) {
+	r, err := c.AuthorizationV1().SelfSubjectAccessReviews().Create(ctx, &authorizationv1.SelfSubjectAccessReview{
+		Spec: authorizationv1.SelfSubjectAccessReviewSpec{ResourceAttributes: &authorizationv1.ResourceAttributes{
+			Namespace: metav1.NamespaceSystem, Verb: "create", Resource: "configmaps"}}}, metav1.CreateOptions{})
+	if err != nil {
+		return false, err
+	}
+	if !r.Status.Allowed {
+		return false, fmt.Errorf("admin.conf may not create ConfigMaps in kube-system yet (%s)", r.Status.Reason)
+	}
+	return true, nil
 }
 
 // ClusterAdminsBinding binds admin.conf's group to cluster-admin.

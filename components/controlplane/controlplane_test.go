@@ -6,9 +6,12 @@ import (
 	"strings"
 	"testing"
 
+	authorizationv1 "k8s.io/api/authorization/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/kubernetes/fake"
+	k8stesting "k8s.io/client-go/testing"
 
 	"github.com/kubestrap/kubestrap/config"
 )
@@ -161,5 +164,22 @@ func TestBindUser(t *testing.T) {
 	before := len(c.Actions())
 	if _, err := BindUser(ctx, c, "eve", "cluster-admin", ""); err == nil || len(c.Actions()) != before {
 		t.Errorf("cluster-admin was bound or the cluster was asked: %v", err)
+	}
+}
+
+func TestAdminAllowedAsksTheAPIServer(t *testing.T) {
+	for _, allowed := range []bool{false, true} {
+		c := fake.NewSimpleClientset()
+		var asked *authorizationv1.ResourceAttributes
+		c.PrependReactor("create", "selfsubjectaccessreviews", func(a k8stesting.Action) (bool, runtime.Object, error) {
+			r := a.(k8stesting.CreateAction).GetObject().(*authorizationv1.SelfSubjectAccessReview)
+			asked = r.Spec.ResourceAttributes
+			r.Status.Allowed = allowed
+			return true, r, nil
+		})
+		ok, err := AdminAllowed(context.Background(), c)
+		if ok != allowed || (err == nil) != allowed || asked == nil || asked.Namespace != "kube-system" || asked.Verb != "create" {
+			t.Errorf("allowed %v: got %v, %v (asked %+v)", allowed, ok, err, asked)
+		}
 	}
 }

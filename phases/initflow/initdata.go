@@ -169,7 +169,23 @@ func (d *initData) Client() (kubernetes.Interface, error) {
 			d.clientErr = fmt.Errorf("bind %s to cluster-admin: %w", certs.AdminGroup, err)
 			return
 		}
-		d.client, d.clientErr = apply.ClientFromFile(filepath.Join(d.KubernetesDir(), layout.AdminConf))
+		admin, err := apply.ClientFromFile(filepath.Join(d.KubernetesDir(), layout.AdminConf))
+		if err != nil {
+			d.clientErr = err
+			return
+		}
+		// The API server authorizes from a cache of the RBAC objects: a
+		// binding just made may not count for a moment yet (a request then
+		// is Forbidden). Wait until admin.conf may act.
+		s.What = "the API server to authorize admin.conf through " + controlplane.ClusterAdminsBinding
+		err = poll.Until(context.Background(), s, func(ctx context.Context) (bool, error) {
+			return controlplane.AdminAllowed(ctx, admin)
+		})
+		if err != nil {
+			d.clientErr = err
+			return
+		}
+		d.client = admin
 	})
 	return d.client, d.clientErr
 }
