@@ -2,11 +2,13 @@ package certs
 
 import (
 	"bytes"
+	"crypto"
 	"crypto/x509"
 	"errors"
 	"fmt"
 	"io/fs"
 	"path/filepath"
+	"time"
 
 	"k8s.io/client-go/tools/clientcmd"
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
@@ -84,26 +86,42 @@ func (p *PKI) EnsureKubeconfig(dir string, spec KubeconfigSpec, clusterName stri
 	} else if !errors.Is(err, fs.ErrNotExist) {
 		return res, fmt.Errorf("%s: %w (move it away to regenerate it)", path, err)
 	}
-	key, err := NewKey(p.Algorithm)
-	if err != nil {
-		return res, err
-	}
-	certPEM, err := SignLeaf(key, ca, caKey, Subject{CommonName: spec.CommonName, Organization: spec.Organization,
-		Usages: []string{usageSigning, usageKeyEnc, usageClient}}, p.Validity)
+	cfg, _, err := p.clientKubeconfig(ca, caKey, Subject{CommonName: spec.CommonName, Organization: spec.Organization},
+		p.Validity, clusterName, spec.Server)
 	if err != nil {
 		return res, fmt.Errorf("%s: %w", spec.File, err)
 	}
-	keyPEM, err := EncodeKey(key)
-	if err != nil {
-		return res, err
-	}
-	cfg := NewKubeconfig(clusterName, spec.Server, spec.CommonName, EncodeCert(ca), certPEM, keyPEM)
 	data, err := clientcmd.Write(*cfg)
 	if err != nil {
 		return res, err
 	}
 	res.Action = Generated
 	return res, node.WriteFileAtomic(path, data, KeyMode)
+}
+
+// clientKubeconfig makes a key, signs a client certificate for sub with
+// the CA, and embeds both in a kubeconfig for server; it returns the
+// certificate too.
+func (p *PKI) clientKubeconfig(ca *x509.Certificate, caKey crypto.Signer, sub Subject, validity time.Duration,
+	clusterName, server string) (*clientcmdapi.Config, *x509.Certificate, error) {
+	key, err := NewKey(p.Algorithm)
+	if err != nil {
+		return nil, nil, err
+	}
+	sub.Usages = []string{usageSigning, usageKeyEnc, usageClient}
+	certPEM, err := SignLeaf(key, ca, caKey, sub, validity)
+	if err != nil {
+		return nil, nil, err
+	}
+	keyPEM, err := EncodeKey(key)
+	if err != nil {
+		return nil, nil, err
+	}
+	cert, err := ParseCertPEM(certPEM)
+	if err != nil {
+		return nil, nil, err
+	}
+	return NewKubeconfig(clusterName, server, sub.CommonName, EncodeCert(ca), certPEM, keyPEM), cert, nil
 }
 
 // NewKubeconfig builds a one-cluster, one-user kubeconfig with embedded

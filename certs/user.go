@@ -6,7 +6,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/cloudflare/cfssl/helpers"
 	"k8s.io/client-go/tools/clientcmd"
 )
 
@@ -59,26 +58,13 @@ func (p *PKI) UserKubeconfig(u User, clusterName, server string) ([]byte, time.T
 	if left := time.Until(ca.NotAfter); left < validity {
 		validity = left
 	}
-	key, err := NewKey(p.Algorithm)
+	cfg, cert, err := p.clientKubeconfig(ca, caKey, Subject{CommonName: u.Name, Organization: u.Groups}, validity,
+		clusterName, server)
 	if err != nil {
 		return nil, time.Time{}, err
 	}
-	certPEM, err := SignLeaf(key, ca, caKey, Subject{CommonName: u.Name, Organization: u.Groups,
-		Usages: []string{usageSigning, usageKeyEnc, usageClient}}, validity)
-	if err != nil {
-		return nil, time.Time{}, err
-	}
-	keyPEM, err := EncodeKey(key)
-	if err != nil {
-		return nil, time.Time{}, err
-	}
-	cfg := NewKubeconfig(clusterName, server, u.Name, EncodeCert(ca), certPEM, keyPEM)
 	if u.Namespace != "" {
 		cfg.Contexts[cfg.CurrentContext].Namespace = u.Namespace
-	}
-	cert, err := helpers.ParseCertificatePEM(certPEM)
-	if err != nil {
-		return nil, time.Time{}, err
 	}
 	b, err := clientcmd.Write(*cfg)
 	return b, cert.NotAfter, err

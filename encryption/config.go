@@ -91,11 +91,11 @@ func Write(path string, keys []Key) error {
 }
 
 func (k Key) provider() apiserverv1.ProviderConfiguration {
-	keys := &apiserverv1.AESConfiguration{Keys: []apiserverv1.Key{{Name: k.Name, Secret: k.secret}}}
+	keys := []apiserverv1.Key{{Name: k.Name, Secret: k.secret}}
 	if k.Provider == Secretbox {
-		return apiserverv1.ProviderConfiguration{Secretbox: &apiserverv1.SecretboxConfiguration{Keys: keys.Keys}}
+		return apiserverv1.ProviderConfiguration{Secretbox: &apiserverv1.SecretboxConfiguration{Keys: keys}}
 	}
-	return apiserverv1.ProviderConfiguration{AESCBC: keys}
+	return apiserverv1.ProviderConfiguration{AESCBC: &apiserverv1.AESConfiguration{Keys: keys}}
 }
 
 // AddReadKeys adds keys to the Secrets entry of the file at path, after

@@ -60,7 +60,7 @@ func NewReport(file string, keys []Key, counts map[string]int) Report {
 		r.Keys = append(r.Keys, k.String())
 	}
 	for key, n := range counts {
-		if n > 0 && (len(keys) == 0 || key != keys[0].String()) && r.Enabled {
+		if n > 0 && r.Enabled && key != r.Keys[0] {
 			r.Reencrypt = true
 		}
 	}

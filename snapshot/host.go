@@ -39,7 +39,7 @@ func SaveLocal(ctx context.Context, root node.Root, file, dir string, retain int
 		return nil, err
 	}
 	defer func() { _ = c.Close() }()
-	keys, err := keysFile(root)
+	keys, err := staticpods.EncryptionConfigPath(root)
 	if err != nil {
 		return nil, err
 	}
@@ -79,7 +79,7 @@ func HostRestore(root node.Root, file string, force bool, criEndpoint string, ou
 	}
 	manifests := root.Path(layout.ManifestDir)
 	lineage := root.Path(LineageFile)
-	keys, err := keysFile(root)
+	keys, err := staticpods.EncryptionConfigPath(root)
 	if err != nil {
 		_ = conn.Close()
 		return RestoreOptions{}, nil, err

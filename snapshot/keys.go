@@ -9,7 +9,6 @@ import (
 
 	"github.com/kubestrap/kubestrap/encryption"
 	"github.com/kubestrap/kubestrap/node"
-	"github.com/kubestrap/kubestrap/staticpods"
 )
 
 // A snapshot of a cluster that encrypts Secrets is only as good as the
@@ -20,9 +19,6 @@ import (
 
 // KeysPath is where a snapshot's copy of the encryption keys is (0600).
 func KeysPath(file string) string { return file + ".keys.yaml" }
-
-// keysFile is the API server's encryption configuration on this node.
-func keysFile(root node.Root) (string, error) { return staticpods.EncryptionConfigPath(root) }
 
 // saveKeys copies the keys file beside the snapshot and returns the keys'
 // names for the sidecar. It runs before the snapshot is taken, and a key

@@ -118,7 +118,9 @@ func Restore(ctx context.Context, o RestoreOptions) (*Result, error) {
 	}
 	step("verified %s (sha256 %s)", o.File, check.SHA256)
 	res := &Result{DataDir: o.Local.DataDir}
-	if info, err := ReadInfo(o.File); err == nil {
+	// The sidecar is optional (etcdctl's snapshots have none): nil then.
+	info, _ := ReadInfo(o.File)
+	if info != nil {
 		res.Revision = info.Revision
 	}
 	if res.OtherMembers, err = checkMembers(ctx, o); err != nil {
@@ -127,11 +129,11 @@ func Restore(ctx context.Context, o RestoreOptions) (*Result, error) {
 	if err := checkNoLivePeers(ctx, o); err != nil {
 		return nil, err
 	}
-	oldID, err := checkClusterID(ctx, o)
+	oldID, err := checkClusterID(ctx, o, info)
 	if err != nil {
 		return nil, err
 	}
-	if info, err := ReadInfo(o.File); err == nil {
+	if info != nil {
 		msg, err := ensureKeys(o.KeysFile, o.File, info.EncryptionKeys)
 		if err != nil {
 			return nil, err
@@ -227,8 +229,7 @@ func checkNoLivePeers(ctx context.Context, o RestoreOptions) error {
 // returns this node's cluster ID for the lineage. A snapshot without a
 // recorded cluster ID (etcdctl's) or a node whose ID cannot be read is
 // let through with a note.
-func checkClusterID(ctx context.Context, o RestoreOptions) (string, error) {
-	info, _ := ReadInfo(o.File)
+func checkClusterID(ctx context.Context, o RestoreOptions, info *Info) (string, error) {
 	cur := ""
 	if o.ClusterID != nil {
 		cur, _ = o.ClusterID(ctx)

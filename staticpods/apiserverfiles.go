@@ -6,6 +6,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/kubestrap/kubestrap/audit"
 	"github.com/kubestrap/kubestrap/config"
@@ -28,41 +29,34 @@ var ErrNoEncryptionKeys = errors.New("secrets encryption is on, but this node's 
 // (certs/encryption-config); another made here would not decrypt the
 // cluster's Secrets.
 func PrepareAPIServer(c *config.ClusterConfiguration, certDir string, hostPath func(string) string) (string, error) {
-	var note string
+	var notes []string
 	if c.SecretsEncryption.On() {
 		p := filepath.Join(c.CertificatesDir, layout.EncryptionConfig)
 		if _, err := encryption.Read(filepath.Join(certDir, layout.EncryptionConfig)); err != nil {
 			return "", fmt.Errorf("%w (%w); a control plane that joins gets them with the uploaded certificates "+
 				"(--certificate-key), or takes a copy of the first one's %s (mode 0600)", ErrNoEncryptionKeys, err, p)
 		}
-		note = "encryption keys in " + p
+		notes = append(notes, "encryption keys in "+p)
 	}
 	a := c.APIServer.Audit
 	if !a.On() {
-		return note, nil
+		return strings.Join(notes, "; "), nil
 	}
 	if a.PolicyFile != "" {
 		if _, err := os.Stat(hostPath(a.PolicyFile)); err != nil {
 			return "", fmt.Errorf("apiServer.audit.policyFile: %w: copy the policy to this control plane, or leave "+
 				"policyFile out for kubestrap's", err)
 		}
-		return note, nil
+		return strings.Join(notes, "; "), nil
 	}
 	wrote, err := audit.WriteDefault(hostPath(layout.AuditPolicyPath))
 	if err != nil {
 		return "", err
 	}
 	if wrote {
-		note = joinNote(note, "wrote "+layout.AuditPolicyPath)
+		notes = append(notes, "wrote "+layout.AuditPolicyPath)
 	}
-	return note, nil
-}
-
-func joinNote(a, b string) string {
-	if a == "" {
-		return b
-	}
-	return a + "; " + b
+	return strings.Join(notes, "; "), nil
 }
 
 // EncryptionConfigPath is the API server's encryption configuration on

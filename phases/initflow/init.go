@@ -82,8 +82,12 @@ func certsPhase() phases.Phase {
 			if err != nil {
 				return certs.Summarize(res, id.CertDir()), err
 			}
+			msg := certs.Summarize(res, id.CertDir())
 			enc, err := ensureEncryptionConfig(id)
-			return joinNotes(certs.Summarize(res, id.CertDir()), enc), err
+			if enc != "" {
+				msg += "; " + enc
+			}
+			return msg, err
 		})}
 	// The children exist for `phase certs/<name>` and --skip-phases; they are
 	// built from a tree of placeholder config, since names do not depend on it.
@@ -143,13 +147,6 @@ func needEarlier(err error, phase string) error {
 		return fmt.Errorf("%w: %w: run `kubestrap init phase %s` first", phases.ErrNeedsEarlierPhase, err, phase)
 	}
 	return err
-}
-
-func joinNotes(a, b string) string {
-	if b == "" {
-		return a
-	}
-	return a + "; " + b
 }
 
 func kubeconfigPhase() phases.Phase {
